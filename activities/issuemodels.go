@@ -1,0 +1,169 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"go.temporal.io/sdk/activity"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/issuemodels/durable-lro/insights"
+)
+
+// GetIssueModel returns the model in its REST JSON shape.
+func (a *Activities) GetIssueModel(ctx context.Context, name string) (json.RawMessage, error) {
+	if err := insights.ValidateIssueModelName("name", name); err != nil {
+		return nil, err
+	}
+	m, err := a.Client.GetIssueModel(ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: name}, noRetry)
+	if err != nil {
+		return nil, insights.FromAPIError("GetIssueModel", err)
+	}
+	return insights.MarshalREST(m), nil
+}
+
+// IssueModelSummary is what the lifecycle needs to know of each model in a location.
+type IssueModelSummary struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName"`
+	State       string `json:"state"`
+	CreateTime  string `json:"createTime"`
+}
+
+// ListIssueModels lists the models of a location (the API does not page this call).
+func (a *Activities) ListIssueModels(ctx context.Context, parent string) ([]IssueModelSummary, error) {
+	if err := insights.ValidateParent("parent", parent); err != nil {
+		return nil, err
+	}
+	resp, err := a.Client.ListIssueModels(ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: parent}, noRetry)
+	if err != nil {
+		return nil, insights.FromAPIError("ListIssueModels", err)
+	}
+	out := make([]IssueModelSummary, 0, len(resp.GetIssueModels()))
+	for _, m := range resp.GetIssueModels() {
+		out = append(out, IssueModelSummary{
+			Name: m.GetName(), DisplayName: m.GetDisplayName(), State: m.GetState().String(),
+			CreateTime: m.GetCreateTime().AsTime().UTC().Format("2006-01-02T15:04:05Z"),
+		})
+	}
+	return out, nil
+}
+
+// DeployIssueModel starts deploying the model. It is as idempotent as the API allows: a model
+// already DEPLOYED needs nothing, and one DEPLOYING is adopted through its running operation.
+func (a *Activities) DeployIssueModel(ctx context.Context, name string) (StartedOperation, error) {
+	return a.transition(ctx, name, transition{
+		method: "DeployIssueModel", done: contactcenterinsightspb.IssueModel_DEPLOYED,
+		inFlight: contactcenterinsightspb.IssueModel_DEPLOYING,
+		modelOf: modelOf(func() *contactcenterinsightspb.DeployIssueModelMetadata {
+			return &contactcenterinsightspb.DeployIssueModelMetadata{}
+		}),
+		start: func() (string, error) {
+			op, err := a.Client.DeployIssueModel(ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
+			if err != nil {
+				return "", err
+			}
+			return op.Name(), nil
+		},
+	})
+}
+
+// UndeployIssueModel starts undeploying the model; UNDEPLOYED needs nothing, UNDEPLOYING is
+// adopted.
+func (a *Activities) UndeployIssueModel(ctx context.Context, name string) (StartedOperation, error) {
+	return a.transition(ctx, name, transition{
+		method: "UndeployIssueModel", done: contactcenterinsightspb.IssueModel_UNDEPLOYED,
+		inFlight: contactcenterinsightspb.IssueModel_UNDEPLOYING,
+		modelOf: modelOf(func() *contactcenterinsightspb.UndeployIssueModelMetadata {
+			return &contactcenterinsightspb.UndeployIssueModelMetadata{}
+		}),
+		start: func() (string, error) {
+			op, err := a.Client.UndeployIssueModel(ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name}, noRetry)
+			if err != nil {
+				return "", err
+			}
+			return op.Name(), nil
+		},
+	})
+}
+
+// DeleteIssueModel starts deleting the model; a model that no longer exists needs nothing, one
+// DELETING is adopted.
+func (a *Activities) DeleteIssueModel(ctx context.Context, name string) (StartedOperation, error) {
+	return a.transition(ctx, name, transition{
+		method: "DeleteIssueModel", gone: true,
+		inFlight: contactcenterinsightspb.IssueModel_DELETING,
+		modelOf: modelOf(func() *contactcenterinsightspb.DeleteIssueModelMetadata {
+			return &contactcenterinsightspb.DeleteIssueModelMetadata{}
+		}),
+		start: func() (string, error) {
+			op, err := a.Client.DeleteIssueModel(ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name}, noRetry)
+			if err != nil {
+				return "", err
+			}
+			return op.Name(), nil
+		},
+	})
+}
+
+// modelOf returns a function that reads request.name from operation metadata of type M.
+func modelOf[M interface {
+	proto.Message
+	GetRequest() R
+}, R interface{ GetName() string }](newMetadata func() M) func(*longrunningpb.Operation) string {
+	return func(op *longrunningpb.Operation) string {
+		md := newMetadata()
+		if op.GetMetadata().UnmarshalTo(md) != nil {
+			return ""
+		}
+		return md.GetRequest().GetName()
+	}
+}
+
+type transition struct {
+	method   string
+	done     contactcenterinsightspb.IssueModel_State // state that means nothing is left to do
+	gone     bool                                     // for delete: NOT_FOUND means done
+	inFlight contactcenterinsightspb.IssueModel_State // state whose running operation we adopt
+	modelOf  func(*longrunningpb.Operation) string    // the model an operation of this method acts on
+	start    func() (string, error)
+}
+
+func (a *Activities) transition(ctx context.Context, name string, t transition) (StartedOperation, error) {
+	if err := insights.ValidateIssueModelName("name", name); err != nil {
+		return StartedOperation{}, err
+	}
+	logger := activity.GetLogger(ctx)
+	m, err := a.Client.GetIssueModel(ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: name}, noRetry)
+	switch {
+	case t.gone && status.Code(err) == codes.NotFound:
+		logger.Info("Nothing to do: the model no longer exists", "Method", t.method, "IssueModel", name)
+		return StartedOperation{AlreadyDone: true}, nil
+	case err != nil:
+		return StartedOperation{}, insights.FromAPIError("GetIssueModel", err)
+	case !t.gone && m.GetState() == t.done:
+		logger.Info("Nothing to do: the model is already "+t.done.String(), "Method", t.method, "IssueModel", name)
+		return StartedOperation{AlreadyDone: true}, nil
+	case m.GetState() == t.inFlight:
+		op, err := a.findOperation(ctx, insights.ParentOf(name), func(op *longrunningpb.Operation) bool {
+			return !op.GetDone() && t.modelOf(op) == name
+		})
+		if err != nil {
+			return StartedOperation{}, err
+		}
+		if op != "" {
+			logger.Info("Adopted the running operation", "Method", t.method, "Operation", op)
+			return StartedOperation{Operation: op, Adopted: true}, nil
+		}
+	}
+	op, err := t.start()
+	if err != nil {
+		return StartedOperation{}, insights.FromAPIError(t.method, err)
+	}
+	logger.Info("Started "+t.method, "Operation", op)
+	return StartedOperation{Operation: op}, nil
+}

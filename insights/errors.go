@@ -1,0 +1,109 @@
+package insights
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Error types of the ApplicationErrors this project returns. gRPC failures use the gRPC code's
+// name ("NotFound", "Unavailable", ...) so a failure in the UI names the code the API answered.
+const (
+	ErrInvalidArgument  = "InvalidArgument"  // bad input, caught before any API call, or the API's INVALID_ARGUMENT
+	ErrOperationFailed  = "OperationFailed"  // the operation finished with an error status other than CANCELLED
+	ErrOperationLost    = "OperationLost"    // the operation vanished (expired) while being awaited
+	ErrPollTimeout      = "PollTimeout"      // the polling policy's timeout passed; cancellation was requested
+	ErrQualityGate      = "QualityGateFailed" // the trained model did not meet the lifecycle's quality gate
+	ErrCancelled        = "Cancelled"        // the operation ended CANCELLED
+)
+
+// FieldViolation is the detail attached to an InvalidArgument error.
+type FieldViolation struct {
+	Field       string `json:"field"`
+	Description string `json:"description"`
+}
+
+// InvalidArgument is the typed, non-retryable error for bad input. The message starts with the
+// field so it reads well in `temporal workflow describe` and the Web UI.
+func InvalidArgument(field, description string) error {
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("%s: %s", field, description), ErrInvalidArgument, nil,
+		FieldViolation{Field: field, Description: description})
+}
+
+// nonRetryableCodes fail fast: retrying cannot change the answer.
+var nonRetryableCodes = map[codes.Code]bool{
+	codes.InvalidArgument:    true,
+	codes.NotFound:           true,
+	codes.PermissionDenied:   true,
+	codes.FailedPrecondition: true,
+	codes.Unauthenticated:    true,
+	codes.AlreadyExists:      true,
+	codes.OutOfRange:         true,
+	codes.Unimplemented:      true,
+}
+
+// NonRetryableErrorTypes lists the error types activity retry policies must not retry; it mirrors
+// nonRetryableCodes for errors that did not pass through FromAPIError (e.g. validation).
+func NonRetryableErrorTypes() []string {
+	types := []string{ErrInvalidArgument}
+	for c := range nonRetryableCodes {
+		if c != codes.InvalidArgument {
+			types = append(types, c.String())
+		}
+	}
+	return types
+}
+
+// FromAPIError turns an error of the Google client into a Temporal ApplicationError whose type is
+// the gRPC code name and whose details carry the google.rpc.Status. Transient codes
+// (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ...) stay retryable; the codes in
+// nonRetryableCodes fail fast.
+func FromAPIError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return err
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		// Context deadline/cancel from our own side, or a transport problem: retryable.
+		return temporal.NewApplicationErrorWithCause(fmt.Sprintf("%s: %v", op, err), codes.Unknown.String(), err)
+	}
+	msg := fmt.Sprintf("%s: %s: %s", op, codeName(st.Code()), st.Message())
+	details := StatusFromProto(st.Proto())
+	if nonRetryableCodes[st.Code()] {
+		return temporal.NewNonRetryableApplicationError(msg, st.Code().String(), nil, details)
+	}
+	return temporal.NewApplicationError(msg, st.Code().String(), details)
+}
+
+// IsErrorType reports whether err is (or wraps) an ApplicationError of the given type.
+func IsErrorType(err error, errType string) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == errType
+}
+
+// codeName spells a gRPC code the way google.rpc.Code and the REST API do (NOT_FOUND).
+func codeName(c codes.Code) string {
+	if name, ok := rpcCodeNames[c]; ok {
+		return name
+	}
+	return c.String()
+}
+
+var rpcCodeNames = map[codes.Code]string{
+	codes.OK: "OK", codes.Canceled: "CANCELLED", codes.Unknown: "UNKNOWN",
+	codes.InvalidArgument: "INVALID_ARGUMENT", codes.DeadlineExceeded: "DEADLINE_EXCEEDED",
+	codes.NotFound: "NOT_FOUND", codes.AlreadyExists: "ALREADY_EXISTS",
+	codes.PermissionDenied: "PERMISSION_DENIED", codes.ResourceExhausted: "RESOURCE_EXHAUSTED",
+	codes.FailedPrecondition: "FAILED_PRECONDITION", codes.Aborted: "ABORTED",
+	codes.OutOfRange: "OUT_OF_RANGE", codes.Unimplemented: "UNIMPLEMENTED",
+	codes.Internal: "INTERNAL", codes.Unavailable: "UNAVAILABLE", codes.DataLoss: "DATA_LOSS",
+	codes.Unauthenticated: "UNAUTHENTICATED",
+}

@@ -1,0 +1,72 @@
+// Package insights holds the REST-shaped types the workflows and activities exchange with
+// users (workflow input/result JSON) and with each other, their validation, and their
+// conversion to and from the Contact Center Insights protos.
+package insights
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// Resource-name patterns of the Contact Center Insights API. Project IDs may be numbers or
+// domain-scoped ("example.com:proj"); IDs the service generates are kept permissive because
+// they are the server's to choose.
+var (
+	locationPattern   = regexp.MustCompile(`^projects/[a-z0-9][a-z0-9.:-]{0,62}/locations/[a-z0-9][a-z0-9-]{0,62}$`)
+	operationPattern  = regexp.MustCompile(`^(projects/[a-z0-9][a-z0-9.:-]{0,62}/locations/[a-z0-9][a-z0-9-]{0,62})/operations/[A-Za-z0-9_-]{1,128}$`)
+	issueModelPattern = regexp.MustCompile(`^(projects/[a-z0-9][a-z0-9.:-]{0,62}/locations/[a-z0-9][a-z0-9-]{0,62})/issueModels/[A-Za-z0-9_-]{1,128}$`)
+)
+
+// ValidateParent checks a `projects/{project}/locations/{location}` name.
+func ValidateParent(field, parent string) error {
+	if parent == "" {
+		return InvalidArgument(field, "is required (projects/{project}/locations/{location})")
+	}
+	if !locationPattern.MatchString(parent) {
+		return InvalidArgument(field, fmt.Sprintf("%q is not of the form projects/{project}/locations/{location}", clip(parent)))
+	}
+	return nil
+}
+
+// ValidateOperationName checks a `projects/{p}/locations/{l}/operations/{id}` name.
+func ValidateOperationName(field, name string) error {
+	if name == "" {
+		return InvalidArgument(field, "is required (projects/{project}/locations/{location}/operations/{operation})")
+	}
+	if !operationPattern.MatchString(name) {
+		return InvalidArgument(field, fmt.Sprintf("%q is not of the form projects/{project}/locations/{location}/operations/{operation}", clip(name)))
+	}
+	return nil
+}
+
+// ValidateIssueModelName checks a `projects/{p}/locations/{l}/issueModels/{id}` name.
+func ValidateIssueModelName(field, name string) error {
+	if name == "" {
+		return InvalidArgument(field, "is required (projects/{project}/locations/{location}/issueModels/{issueModel})")
+	}
+	if !issueModelPattern.MatchString(name) {
+		return InvalidArgument(field, fmt.Sprintf("%q is not of the form projects/{project}/locations/{location}/issueModels/{issueModel}", clip(name)))
+	}
+	return nil
+}
+
+// ParentOf returns the `projects/{p}/locations/{l}` part of an operation or issue-model name,
+// or "" when the name is neither.
+func ParentOf(name string) string {
+	if m := operationPattern.FindStringSubmatch(name); m != nil {
+		return m[1]
+	}
+	if m := issueModelPattern.FindStringSubmatch(name); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// clip keeps error messages readable when a caller sends a huge value.
+func clip(s string) string {
+	const max = 120
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}

@@ -1,0 +1,77 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/issuemodels/durable-lro/insights"
+)
+
+// AwaitOperationInput is the input of AwaitOperationWorkflow.
+type AwaitOperationInput struct {
+	// Operation is any google.longrunning operation name of the API:
+	// projects/{project}/locations/{location}/operations/{operation}.
+	Operation string         `json:"operation"`
+	Polling   *PollingPolicy `json:"polling,omitempty"`
+	// Continuation is set by the workflow itself when it continues as new.
+	Continuation *PollState `json:"continuation,omitempty"`
+
+	decodeErr error
+}
+
+// UnmarshalJSON decodes strictly but never fails; see CreateIssueModelInput.UnmarshalJSON.
+func (in *AwaitOperationInput) UnmarshalJSON(b []byte) error {
+	type plain AwaitOperationInput
+	var p plain
+	err := strictDecode(b, &p)
+	*in = AwaitOperationInput(p)
+	in.decodeErr = err
+	return nil
+}
+
+// Validate checks the input; errors are InvalidArgument naming the field.
+func (in *AwaitOperationInput) Validate() (pollPolicy, error) {
+	if in.decodeErr != nil {
+		return pollPolicy{}, in.decodeErr
+	}
+	if err := insights.ValidateOperationName("operation", in.Operation); err != nil {
+		return pollPolicy{}, err
+	}
+	return in.Polling.parse("polling")
+}
+
+// AwaitOperationWorkflow durably polls any operation of the API until it is done and returns it
+// decoded: done, error (google.rpc.Status) or response, and metadata, each Any as JSON with its
+// "@type". An operation that ends with an error is a result, not a failure: the caller decides
+// what it means. The run fails only when awaiting itself fails: InvalidArgument, PollTimeout,
+// OperationLost, or a non-retryable API error such as PermissionDenied.
+//
+// It answers the same signals (cancel, poll-now) and status query as CreateIssueModelWorkflow,
+// through the same poll loop, and is meant to run as a child workflow of users' pipelines.
+func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (*insights.Operation, error) {
+	status := &Status{Phase: PhaseValidating}
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (*Status, error) { return status, nil }); err != nil {
+		return nil, err
+	}
+	policy, err := in.Validate()
+	if err != nil {
+		status.Phase, status.Done, status.LastError = PhaseDone, true, err.Error()
+		return nil, err
+	}
+	state := in.Continuation
+	if state == nil {
+		state = &PollState{Operation: in.Operation, StartedAt: workflow.Now(ctx)}
+	}
+	p := newPoller(ctx, policy, state, status)
+	op, err := p.await(state.Polls == 0)
+	if err == errContinueAsNew {
+		state.ContinuedAsNew++
+		next := in
+		next.Continuation = state
+		return nil, workflow.NewContinueAsNewError(p.ctx, AwaitOperationWorkflow, next)
+	}
+	status.Phase = PhaseDone
+	if err != nil {
+		return nil, err
+	}
+	return &op, nil
+}

@@ -1,0 +1,164 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/issuemodels/durable-lro/activities"
+	"github.com/issuemodels/durable-lro/insights"
+)
+
+// Outcomes of an issue-model creation.
+const (
+	OutcomeSucceeded = "SUCCEEDED"
+	// OutcomeCancelled: the operation ended CANCELLED; no model was created.
+	OutcomeCancelled = "CANCELLED"
+	// OutcomeCompletedDespiteCancel: a cancel was requested, but the server could not
+	// (UNIMPLEMENTED) or did not stop the training: the model exists.
+	OutcomeCompletedDespiteCancel = "COMPLETED_DESPITE_CANCEL"
+	// OutcomeDeletedAfterCancel: as above, and the model was then deleted as the input asked.
+	OutcomeDeletedAfterCancel = "DELETED_AFTER_CANCEL"
+)
+
+// CreateIssueModelResult is the result of CreateIssueModelWorkflow (and the details of its
+// cancellation).
+type CreateIssueModelResult struct {
+	Operation string `json:"operation"`
+	Outcome   string `json:"outcome"`
+	// IssueModel is the trained model in its REST shape (name, displayName, state, createTime,
+	// trainingStats, issueCount, ...); absent when no model exists.
+	IssueModel json.RawMessage `json:"issueModel,omitempty"`
+	Metadata   insights.Times  `json:"metadata"`
+	// CancelReason and CancelUnimplemented explain an outcome other than SUCCEEDED.
+	CancelReason        string `json:"cancelReason,omitempty"`
+	CancelUnimplemented bool   `json:"cancelUnimplemented,omitempty"`
+	Polls               int    `json:"polls"`
+	// DeleteOperation is the deletion started for outcome DELETED_AFTER_CANCEL.
+	DeleteOperation string `json:"deleteOperation,omitempty"`
+}
+
+// CreateIssueModelWorkflow creates an issue model and durably awaits its training.
+//
+// It ends: completed with outcome SUCCEEDED (or COMPLETED_DESPITE_CANCEL/DELETED_AFTER_CANCEL);
+// cancelled, with a CreateIssueModelResult of outcome CANCELLED as details; or failed with a
+// non-retryable ApplicationError: InvalidArgument (bad input, before any API call),
+// OperationFailed (details: the google.rpc.Status), PollTimeout, OperationLost, or the gRPC code
+// of a non-retryable API error.
+func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*CreateIssueModelResult, error) {
+	status := &Status{Phase: PhaseValidating}
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (*Status, error) { return status, nil }); err != nil {
+		return nil, err
+	}
+	policy, err := in.Validate()
+	if err != nil {
+		status.Phase, status.Done, status.LastError = PhaseDone, true, err.Error()
+		return nil, err
+	}
+	state := in.Continuation
+	if state == nil {
+		state = &PollState{}
+	}
+	p := newPoller(ctx, policy, state, status)
+
+	if state.Operation == "" {
+		if state.CancelRequested {
+			status.Phase, status.Done, status.Outcome = PhaseDone, true, OutcomeCancelled
+			return nil, temporal.NewCanceledError(&CreateIssueModelResult{Outcome: OutcomeCancelled, CancelReason: state.CancelReason})
+		}
+		status.Phase = PhaseCreating
+		started, err := createOperation(ctx, in, policy)
+		if err != nil {
+			status.Phase, status.Done, status.LastError = PhaseDone, true, rootMessage(err)
+			return nil, err
+		}
+		state.Operation, state.StartedAt = started.Operation, workflow.Now(ctx)
+		status.Operation = started.Operation
+	}
+
+	op, err := p.await(false)
+	if err == errContinueAsNew {
+		state.ContinuedAsNew++
+		next := in
+		next.Continuation = state
+		return nil, workflow.NewContinueAsNewError(p.ctx, CreateIssueModelWorkflow, next)
+	}
+	status.Phase, status.Done = PhaseDone, true
+	if err != nil {
+		return nil, err
+	}
+	result := &CreateIssueModelResult{
+		Operation: op.Name, Metadata: op.Times(), Polls: state.Polls,
+		CancelReason: state.CancelReason, CancelUnimplemented: state.CancelUnimplemented,
+	}
+	switch {
+	case op.Error != nil && op.Error.Code == insights.CodeCancelled:
+		result.Outcome = OutcomeCancelled
+		status.Outcome = result.Outcome
+		return nil, temporal.NewCanceledError(result)
+	case op.Error != nil:
+		status.Outcome = "FAILED"
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("operation %s failed: %v", op.Name, op.Error), insights.ErrOperationFailed, nil, op.Error)
+	}
+	result.IssueModel = op.Response
+	result.Outcome = OutcomeSucceeded
+	if state.CancelRequested {
+		result.Outcome = OutcomeCompletedDespiteCancel
+		if in.DeleteModelIfCancelFails {
+			deleteOp, err := deleteModel(p.ctx, op)
+			if err != nil {
+				return nil, err
+			}
+			result.DeleteOperation = deleteOp
+			result.Outcome = OutcomeDeletedAfterCancel
+		}
+	}
+	status.Outcome = result.Outcome
+	return result, nil
+}
+
+// createOperation runs the CreateIssueModel activity. It runs to its end even if the run is
+// cancelled meanwhile: the server may already have committed, and the operation is needed to
+// cancel it. RESOURCE_EXHAUSTED (another creation in flight in the region, or the request rate)
+// is retried with backoff for as long as the policy timeout allows.
+func createOperation(ctx workflow.Context, in CreateIssueModelInput, policy pollPolicy) (activities.StartedOperation, error) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	actx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    2 * time.Minute,
+		ScheduleToCloseTimeout: policy.timeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        5 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        5 * time.Minute,
+			NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
+		},
+	})
+	var started activities.StartedOperation
+	err := workflow.ExecuteActivity(actx, (*activities.Activities).CreateIssueModel, activities.CreateIssueModelParams{
+		Parent: in.Parent, IssueModel: in.IssueModel, NotBefore: workflow.Now(ctx),
+	}).Get(actx, &started)
+	return started, err
+}
+
+// deleteModel starts deleting the model a cancelled-but-completed training left behind and returns
+// the deletion's operation (empty when the model was already gone).
+func deleteModel(ctx workflow.Context, op insights.Operation) (string, error) {
+	model, err := op.IssueModel()
+	if err != nil {
+		return "", temporal.NewNonRetryableApplicationError(err.Error(), insights.ErrOperationFailed, err)
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
+		},
+	})
+	var started activities.StartedOperation
+	err = workflow.ExecuteActivity(actx, (*activities.Activities).DeleteIssueModel, model.GetName()).Get(actx, &started)
+	return started.Operation, err
+}

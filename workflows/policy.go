@@ -1,0 +1,137 @@
+package workflows
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/issuemodels/durable-lro/insights"
+)
+
+// PollingPolicy controls how an operation is awaited. Durations are strings such as "30s" or
+// "2h". Every field is optional.
+type PollingPolicy struct {
+	// InitialInterval is the wait before the first poll and the base of the backoff.
+	InitialInterval string `json:"initialInterval,omitempty"`
+	// Multiplier grows the interval after each poll, up to MaxInterval.
+	Multiplier float64 `json:"multiplier,omitempty"`
+	// MaxInterval caps the interval between polls.
+	MaxInterval string `json:"maxInterval,omitempty"`
+	// Timeout bounds the whole wait, counted from when the operation was started or attached;
+	// when it passes, cancellation is requested and the run fails with PollTimeout.
+	Timeout string `json:"timeout,omitempty"`
+	// Jitter spreads each interval by ±Jitter (a fraction) so that thousands of runs do not
+	// poll in lockstep. Default 0.1.
+	Jitter *float64 `json:"jitter,omitempty"`
+	// NotFoundGrace is how long after the operation started a NOT_FOUND from GetOperation is
+	// taken for eventual consistency and tolerated; later it means the operation vanished.
+	NotFoundGrace string `json:"notFoundGrace,omitempty"`
+	// ContinueAsNewAfterPolls continues the run as new after this many polls (0: only when
+	// Temporal suggests it). History stays bounded either way; this is for tests and tuning.
+	ContinueAsNewAfterPolls int `json:"continueAsNewAfterPolls,omitempty"`
+}
+
+// Defaults suit trainings of minutes to hours: the first poll after 30s catches requests that
+// fail fast (an empty filter result, a quota); growing by 1.5x to 5m keeps the delay between the
+// end of a long training and our noticing it under 5 minutes while costing ~12 GetOperation calls
+// per hour per run, so 1,000 concurrent runs use ~200 of the project's 3,000 requests/minute.
+// A day is far beyond any documented training time and still finite.
+const (
+	DefaultInitialInterval = 30 * time.Second
+	DefaultMultiplier      = 1.5
+	DefaultMaxInterval     = 5 * time.Minute
+	DefaultTimeout         = 24 * time.Hour
+	DefaultJitter          = 0.1
+	DefaultNotFoundGrace   = 2 * time.Minute
+)
+
+// Bounds that reject nonsensical policies.
+const (
+	minInterval      = time.Second
+	maxInterval      = 24 * time.Hour
+	maxTimeout       = 366 * 24 * time.Hour
+	maxMultiplier    = 10
+	maxNotFoundGrace = time.Hour
+)
+
+// pollPolicy is a validated PollingPolicy with defaults applied.
+type pollPolicy struct {
+	initial, max, timeout, notFoundGrace time.Duration
+	multiplier, jitter                   float64
+	continueAsNewAfterPolls              int
+}
+
+func parseDuration(field, s string, def, min, max time.Duration) (time.Duration, error) {
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, insights.InvalidArgument(field, fmt.Sprintf("%q is not a duration such as \"30s\" or \"2h\"", clip(s)))
+	}
+	if d < min || d > max {
+		return 0, insights.InvalidArgument(field, fmt.Sprintf("%s is outside %s..%s", d, min, max))
+	}
+	return d, nil
+}
+
+// parse validates the policy; prefix names it in errors (e.g. "polling").
+func (p *PollingPolicy) parse(prefix string) (pollPolicy, error) {
+	if p == nil {
+		p = &PollingPolicy{}
+	}
+	out := pollPolicy{multiplier: p.Multiplier, jitter: DefaultJitter, continueAsNewAfterPolls: p.ContinueAsNewAfterPolls}
+	var err error
+	if out.initial, err = parseDuration(prefix+".initialInterval", p.InitialInterval, DefaultInitialInterval, minInterval, maxInterval); err != nil {
+		return out, err
+	}
+	defMax := max(DefaultMaxInterval, out.initial)
+	if out.max, err = parseDuration(prefix+".maxInterval", p.MaxInterval, defMax, minInterval, maxInterval); err != nil {
+		return out, err
+	}
+	if out.max < out.initial {
+		return out, insights.InvalidArgument(prefix+".maxInterval", fmt.Sprintf("%s is shorter than initialInterval %s", out.max, out.initial))
+	}
+	if out.timeout, err = parseDuration(prefix+".timeout", p.Timeout, DefaultTimeout, minInterval, maxTimeout); err != nil {
+		return out, err
+	}
+	if out.timeout < out.initial {
+		return out, insights.InvalidArgument(prefix+".timeout", fmt.Sprintf("%s is shorter than initialInterval %s", out.timeout, out.initial))
+	}
+	if out.notFoundGrace, err = parseDuration(prefix+".notFoundGrace", p.NotFoundGrace, DefaultNotFoundGrace, 0, maxNotFoundGrace); err != nil {
+		return out, err
+	}
+	switch {
+	case out.multiplier == 0:
+		out.multiplier = DefaultMultiplier
+	case math.IsNaN(out.multiplier) || out.multiplier < 1 || out.multiplier > maxMultiplier:
+		return out, insights.InvalidArgument(prefix+".multiplier", fmt.Sprintf("%v is outside 1..%d", p.Multiplier, maxMultiplier))
+	}
+	if p.Jitter != nil {
+		if j := *p.Jitter; math.IsNaN(j) || j < 0 || j > 1 {
+			return out, insights.InvalidArgument(prefix+".jitter", fmt.Sprintf("%v is outside 0..1", j))
+		}
+		out.jitter = *p.Jitter
+	}
+	if out.continueAsNewAfterPolls < 0 {
+		return out, insights.InvalidArgument(prefix+".continueAsNewAfterPolls", "must not be negative")
+	}
+	return out, nil
+}
+
+// interval is the wait before poll number k (0-based since the last backoff reset), before
+// jitter: initial·multiplier^k, capped at max.
+func (p pollPolicy) interval(k int) time.Duration {
+	d := float64(p.initial) * math.Pow(p.multiplier, float64(k))
+	if d > float64(p.max) || math.IsInf(d, 0) {
+		return p.max
+	}
+	return time.Duration(d)
+}
+
+func clip(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}

@@ -1,0 +1,337 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/issuemodels/durable-lro/activities"
+	"github.com/issuemodels/durable-lro/insights"
+)
+
+// Phases reported by the status query.
+const (
+	PhaseValidating = "validating"
+	PhaseCreating   = "creating"
+	PhasePolling    = "polling"
+	PhaseCancelling = "cancelling"
+	PhaseDone       = "done"
+)
+
+// PollState is what an awaiting run carries over continue-as-new.
+type PollState struct {
+	Operation string `json:"operation"`
+	// StartedAt is when the operation was started or attached (workflow time); the policy
+	// timeout and the NOT_FOUND grace count from it.
+	StartedAt time.Time `json:"startedAt"`
+	Polls     int       `json:"polls"`
+	// BackoffFrom is the poll count at which the backoff last restarted (a cancel restarts it).
+	BackoffFrom     int    `json:"backoffFrom,omitempty"`
+	CancelRequested bool   `json:"cancelRequested,omitempty"`
+	CancelReason    string `json:"cancelReason,omitempty"`
+	CancelSent      bool   `json:"cancelSent,omitempty"`
+	// CancelUnimplemented records that the server answered UNIMPLEMENTED to CancelOperation.
+	CancelUnimplemented bool   `json:"cancelUnimplemented,omitempty"`
+	LastError           string `json:"lastError,omitempty"`
+	ContinuedAsNew      int    `json:"continuedAsNew,omitempty"`
+}
+
+// Status is the answer of the status query.
+type Status struct {
+	Operation       string          `json:"operation,omitempty"`
+	Phase           string          `json:"phase"`
+	Step            string          `json:"step,omitempty"` // lifecycle workflow only
+	Done            bool            `json:"done"`
+	Polls           int             `json:"polls"`
+	LastPolledAt    *time.Time      `json:"lastPolledAt,omitempty"`
+	NextPollAt      *time.Time      `json:"nextPollAt,omitempty"`
+	LastError       string          `json:"lastError,omitempty"`
+	CancelRequested bool            `json:"cancelRequested"`
+	CancelReason    string          `json:"cancelReason,omitempty"`
+	Metadata        json.RawMessage `json:"metadata,omitempty"`
+	Outcome         string          `json:"outcome,omitempty"`
+	ContinuedAsNew  int             `json:"continuedAsNew"`
+}
+
+// errContinueAsNew tells the caller of await to continue as new with the poller's state.
+var errContinueAsNew = errors.New("continue as new")
+
+// poller is the one poll loop of the codebase: a durable timer with backoff and jitter, then the
+// GetOperation activity, until the operation is done. It wakes early on the cancel and poll-now
+// signals and on Temporal's own cancellation, requests cancellation from the API at most once,
+// and keeps polling until the outcome is known.
+type poller struct {
+	ctx      workflow.Context // switches to a disconnected context once the run is cancelled
+	root     workflow.Context
+	policy   pollPolicy
+	state    *PollState
+	status   *Status
+	wake     bool
+	canceled bool // Temporal cancellation seen
+	runPolls int
+}
+
+// newPoller registers the signal handlers and the status query. status must outlive the
+// poller (the query reads it).
+func newPoller(ctx workflow.Context, policy pollPolicy, state *PollState, status *Status) *poller {
+	p := &poller{ctx: ctx, root: ctx, policy: policy, state: state, status: status}
+	status.Polls = state.Polls
+	status.CancelRequested = state.CancelRequested
+	status.CancelReason = state.CancelReason
+	status.ContinuedAsNew = state.ContinuedAsNew
+	status.Operation = state.Operation
+	// Signal handlers run for the whole run, also while an activity runs, so status shows a
+	// cancel at once; a disconnected context keeps them alive after Temporal cancellation.
+	sigCtx, _ := workflow.NewDisconnectedContext(ctx)
+	cancelCh := workflow.GetSignalChannel(ctx, CancelSignal)
+	pollNowCh := workflow.GetSignalChannel(ctx, PollNowSignal)
+	workflow.Go(sigCtx, func(c workflow.Context) {
+		for {
+			var req CancelRequest
+			cancelCh.Receive(c, &req)
+			p.requestCancel(req.Reason)
+		}
+	})
+	workflow.Go(sigCtx, func(c workflow.Context) {
+		for {
+			pollNowCh.Receive(c, nil)
+			p.wake = true
+		}
+	})
+	return p
+}
+
+// drainSignals takes signals that arrived in this workflow task but that the handlers have not
+// run for yet, so none is lost at continue-as-new.
+func (p *poller) drainSignals() {
+	cancelCh := workflow.GetSignalChannel(p.root, CancelSignal)
+	for {
+		var req CancelRequest
+		if !cancelCh.ReceiveAsync(&req) {
+			break
+		}
+		p.requestCancel(req.Reason)
+	}
+	pollNowCh := workflow.GetSignalChannel(p.root, PollNowSignal)
+	for pollNowCh.ReceiveAsync(nil) {
+	}
+}
+
+func (p *poller) requestCancel(reason string) {
+	if p.state.CancelRequested {
+		return
+	}
+	if reason == "" {
+		reason = "cancel requested"
+	}
+	p.state.CancelRequested, p.state.CancelReason = true, reason
+	p.status.CancelRequested, p.status.CancelReason = true, reason
+	p.wake = true
+}
+
+// checkTemporalCancel switches to a disconnected context after Temporal cancellation so the
+// cancel and the remaining polls can still run.
+func (p *poller) checkTemporalCancel() {
+	if !p.canceled && p.root.Err() != nil {
+		p.canceled = true
+		p.ctx, _ = workflow.NewDisconnectedContext(p.root)
+		p.requestCancel("workflow cancellation requested")
+	}
+}
+
+// sendCancel calls CancelOperation once; UNIMPLEMENTED and errors are recorded, not fatal:
+// polling goes on until the operation is done.
+func (p *poller) sendCancel() {
+	if p.state.CancelSent || p.state.Operation == "" {
+		return
+	}
+	p.state.CancelSent = true
+	p.status.Phase = PhaseCancelling
+	p.state.BackoffFrom = p.state.Polls
+	var res activities.CancelResult
+	err := workflow.ExecuteActivity(withShortActivity(p.ctx), (*activities.Activities).CancelOperation, p.state.Operation).Get(p.ctx, &res)
+	switch {
+	case err != nil:
+		p.setLastError(fmt.Sprintf("CancelOperation: %v", rootMessage(err)))
+	case res.Unimplemented:
+		p.state.CancelUnimplemented = true
+		p.setLastError("CancelOperation: UNIMPLEMENTED: the server cannot cancel this operation; waiting for it to finish")
+	}
+	workflow.GetLogger(p.ctx).Info("Requested cancellation", "Operation", p.state.Operation,
+		"Reason", p.state.CancelReason, "Unimplemented", res.Unimplemented)
+}
+
+func (p *poller) setLastError(msg string) {
+	p.state.LastError = msg
+	p.status.LastError = msg
+}
+
+// await polls until the operation is done and returns it, or returns errContinueAsNew, a
+// PollTimeout, OperationLost or a non-retryable API error.
+func (p *poller) await(immediate bool) (insights.Operation, error) {
+	if p.state.CancelRequested {
+		p.status.Phase = PhaseCancelling
+	} else {
+		p.status.Phase = PhasePolling
+	}
+	deadline := p.state.StartedAt.Add(p.policy.timeout)
+	for {
+		p.checkTemporalCancel()
+		if p.state.CancelRequested && !p.state.CancelSent {
+			p.sendCancel()
+			immediate = true
+		}
+		if !immediate {
+			if p.shouldContinueAsNew() {
+				p.drainSignals()
+				if !p.state.CancelRequested || p.state.CancelSent {
+					return insights.Operation{}, errContinueAsNew
+				}
+				continue // a cancel arrived: send it before continuing as new
+			}
+			p.sleep(deadline)
+			p.checkTemporalCancel()
+			if p.state.CancelRequested && !p.state.CancelSent {
+				continue
+			}
+		}
+		immediate = false
+		op, err := p.poll()
+		if err != nil {
+			return op, err
+		}
+		if op.Done {
+			p.status.Done = true
+			p.status.NextPollAt = nil
+			return op, nil
+		}
+		if !workflow.Now(p.ctx).Before(deadline) {
+			return op, p.timeout()
+		}
+	}
+}
+
+func (p *poller) shouldContinueAsNew() bool {
+	if p.canceled {
+		return false // the cancellation request would not carry over to the new run
+	}
+	if n := p.policy.continueAsNewAfterPolls; n > 0 && p.runPolls >= n {
+		return true
+	}
+	return workflow.GetInfo(p.ctx).GetContinueAsNewSuggested()
+}
+
+// sleep waits for the next poll time, the deadline, a signal or cancellation, whichever first.
+func (p *poller) sleep(deadline time.Time) {
+	now := workflow.Now(p.ctx)
+	wait := p.jittered(p.policy.interval(p.state.Polls - p.state.BackoffFrom))
+	if left := deadline.Sub(now); wait > left {
+		wait = left
+	}
+	if wait <= 0 {
+		return
+	}
+	next := now.Add(wait)
+	p.status.NextPollAt = &next
+	p.wake = false
+	// An error here is Temporal cancellation, which checkTemporalCancel handles.
+	_, _ = workflow.AwaitWithTimeout(p.ctx, wait, func() bool { return p.wake })
+	p.wake = false
+}
+
+// jittered spreads d by ±policy.jitter with a fraction derived from the workflow ID and the poll
+// count: deterministic on replay, different across runs.
+func (p *poller) jittered(d time.Duration) time.Duration {
+	if p.policy.jitter == 0 {
+		return d
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s/%d", workflow.GetInfo(p.ctx).WorkflowExecution.ID, p.state.Polls)
+	frac := float64(h.Sum64()%10001)/10000*2 - 1 // -1..1
+	return time.Duration(float64(d) * (1 + p.policy.jitter*frac))
+}
+
+// poll runs GetOperation once and folds the result into state and status.
+func (p *poller) poll() (insights.Operation, error) {
+	var op insights.Operation
+	err := workflow.ExecuteActivity(withShortActivity(p.ctx), (*activities.Activities).GetOperation, p.state.Operation).Get(p.ctx, &op)
+	now := workflow.Now(p.ctx)
+	p.state.Polls++
+	p.runPolls++
+	p.status.Polls = p.state.Polls
+	p.status.LastPolledAt = &now
+	if err == nil {
+		p.setLastError("")
+		if op.Metadata != nil {
+			p.status.Metadata = op.Metadata
+		}
+		return op, nil
+	}
+	p.setLastError(rootMessage(err))
+	switch {
+	case insights.IsErrorType(err, "NotFound"):
+		if now.Sub(p.state.StartedAt) < p.policy.notFoundGrace {
+			return op, nil // not visible yet: eventual consistency right after creation
+		}
+		return op, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("operation %s no longer exists (operations expire after some days); it was last seen %d polls ago",
+				p.state.Operation, p.runPolls), insights.ErrOperationLost, err)
+	case isNonRetryable(err):
+		return op, err
+	default:
+		// Transient trouble that outlasted the activity's retries: try again at the next poll.
+		workflow.GetLogger(p.ctx).Warn("GetOperation failed; will poll again", "Error", err)
+		return op, nil
+	}
+}
+
+// timeout requests cancellation (once) and fails the run.
+func (p *poller) timeout() error {
+	if !p.state.CancelRequested {
+		p.requestCancel("polling timeout")
+	}
+	p.sendCancel()
+	answer := "the server accepted the cancellation request"
+	if p.state.CancelUnimplemented {
+		answer = "the server cannot cancel it (UNIMPLEMENTED), so it may still finish"
+	}
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("operation %s is not done after the polling timeout of %s; %s", p.state.Operation, p.policy.timeout, answer),
+		insights.ErrPollTimeout, nil, p.state.Operation)
+}
+
+func isNonRetryable(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.NonRetryable()
+}
+
+// rootMessage is the innermost error message: the API's answer, without the activity wrapper.
+func rootMessage(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
+
+// withShortActivity: GetOperation and CancelOperation are quick reads; retry transient errors
+// briefly and leave longer outages to the poll loop.
+func withShortActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 3 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Second,
+			NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
+		},
+	})
+}
