@@ -67,7 +67,7 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*
 	if state.Operation == "" {
 		if state.CancelRequested {
 			status.Phase, status.Done, status.Outcome = PhaseDone, true, OutcomeCancelled
-			return nil, temporal.NewCanceledError(&CreateIssueModelResult{Outcome: OutcomeCancelled, CancelReason: state.CancelReason})
+			return nil, temporal.NewCanceledError(CreateIssueModelResult{Outcome: OutcomeCancelled, CancelReason: state.CancelReason})
 		}
 		status.Phase = PhaseCreating
 		started, err := createOperation(ctx, in, policy)
@@ -98,7 +98,7 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*
 	case op.Error != nil && op.Error.Code == insights.CodeCancelled:
 		result.Outcome = OutcomeCancelled
 		status.Outcome = result.Outcome
-		return nil, temporal.NewCanceledError(result)
+		return nil, temporal.NewCanceledError(*result)
 	case op.Error != nil:
 		status.Outcome = "FAILED"
 		return nil, temporal.NewNonRetryableApplicationError(
@@ -138,7 +138,7 @@ func createOperation(ctx workflow.Context, in CreateIssueModelInput, policy poll
 		},
 	})
 	var started activities.StartedOperation
-	err := workflow.ExecuteActivity(actx, (*activities.Activities).CreateIssueModel, activities.CreateIssueModelParams{
+	err := workflow.ExecuteActivity(actx, acts.CreateIssueModel, activities.CreateIssueModelParams{
 		Parent: in.Parent, IssueModel: in.IssueModel, NotBefore: workflow.Now(ctx),
 	}).Get(actx, &started)
 	return started, err
@@ -159,6 +159,6 @@ func deleteModel(ctx workflow.Context, op insights.Operation) (string, error) {
 		},
 	})
 	var started activities.StartedOperation
-	err = workflow.ExecuteActivity(actx, (*activities.Activities).DeleteIssueModel, model.GetName()).Get(actx, &started)
+	err = workflow.ExecuteActivity(actx, acts.DeleteIssueModel, model.GetName()).Get(actx, &started)
 	return started.Operation, err
 }

@@ -3,6 +3,8 @@
 // and Web UI.
 package workflows
 
+import "github.com/issuemodels/durable-lro/activities"
+
 const (
 	// DefaultTaskQueue is the task queue the worker polls unless configured otherwise.
 	DefaultTaskQueue = "issue-models"
@@ -23,3 +25,7 @@ const (
 type CancelRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
+
+// acts names the activities: a typed nil pointer whose method values the SDK resolves to the
+// registered activity names ("CreateIssueModel", "GetOperation", ...).
+var acts *activities.Activities

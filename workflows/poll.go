@@ -43,19 +43,21 @@ type PollState struct {
 
 // Status is the answer of the status query.
 type Status struct {
-	Operation       string          `json:"operation,omitempty"`
-	Phase           string          `json:"phase"`
-	Step            string          `json:"step,omitempty"` // lifecycle workflow only
-	Done            bool            `json:"done"`
-	Polls           int             `json:"polls"`
-	LastPolledAt    *time.Time      `json:"lastPolledAt,omitempty"`
-	NextPollAt      *time.Time      `json:"nextPollAt,omitempty"`
-	LastError       string          `json:"lastError,omitempty"`
-	CancelRequested bool            `json:"cancelRequested"`
-	CancelReason    string          `json:"cancelReason,omitempty"`
-	Metadata        json.RawMessage `json:"metadata,omitempty"`
-	Outcome         string          `json:"outcome,omitempty"`
-	ContinuedAsNew  int             `json:"continuedAsNew"`
+	Operation       string     `json:"operation,omitempty"`
+	Phase           string     `json:"phase"`
+	Step            string     `json:"step,omitempty"` // lifecycle workflow only
+	Done            bool       `json:"done"`
+	Polls           int        `json:"polls"`
+	LastPolledAt    *time.Time `json:"lastPolledAt,omitempty"`
+	NextPollAt      *time.Time `json:"nextPollAt,omitempty"`
+	LastError       string     `json:"lastError,omitempty"`
+	CancelRequested bool       `json:"cancelRequested"`
+	CancelReason    string     `json:"cancelReason,omitempty"`
+	// CancelUnimplemented: the server answered UNIMPLEMENTED to CancelOperation.
+	CancelUnimplemented bool            `json:"cancelUnimplemented,omitempty"`
+	Metadata            json.RawMessage `json:"metadata,omitempty"`
+	Outcome             string          `json:"outcome,omitempty"`
+	ContinuedAsNew      int             `json:"continuedAsNew"`
 }
 
 // errContinueAsNew tells the caller of await to continue as new with the poller's state.
@@ -83,6 +85,7 @@ func newPoller(ctx workflow.Context, policy pollPolicy, state *PollState, status
 	status.Polls = state.Polls
 	status.CancelRequested = state.CancelRequested
 	status.CancelReason = state.CancelReason
+	status.CancelUnimplemented = state.CancelUnimplemented
 	status.ContinuedAsNew = state.ContinuedAsNew
 	status.Operation = state.Operation
 	// Signal handlers run for the whole run, also while an activity runs, so status shows a
@@ -154,12 +157,13 @@ func (p *poller) sendCancel() {
 	p.status.Phase = PhaseCancelling
 	p.state.BackoffFrom = p.state.Polls
 	var res activities.CancelResult
-	err := workflow.ExecuteActivity(withShortActivity(p.ctx), (*activities.Activities).CancelOperation, p.state.Operation).Get(p.ctx, &res)
+	err := workflow.ExecuteActivity(withShortActivity(p.ctx), acts.CancelOperation, p.state.Operation).Get(p.ctx, &res)
 	switch {
 	case err != nil:
 		p.setLastError(fmt.Sprintf("CancelOperation: %v", rootMessage(err)))
 	case res.Unimplemented:
 		p.state.CancelUnimplemented = true
+		p.status.CancelUnimplemented = true
 		p.setLastError("CancelOperation: UNIMPLEMENTED: the server cannot cancel this operation; waiting for it to finish")
 	}
 	workflow.GetLogger(p.ctx).Info("Requested cancellation", "Operation", p.state.Operation,
@@ -217,8 +221,10 @@ func (p *poller) await(immediate bool) (insights.Operation, error) {
 }
 
 func (p *poller) shouldContinueAsNew() bool {
-	if p.canceled {
-		return false // the cancellation request would not carry over to the new run
+	if p.canceled || p.runPolls == 0 {
+		// A cancellation request would not carry over to the new run; and every run polls at
+		// least once so that continuing as new always makes progress.
+		return false
 	}
 	if n := p.policy.continueAsNewAfterPolls; n > 0 && p.runPolls >= n {
 		return true
@@ -259,7 +265,7 @@ func (p *poller) jittered(d time.Duration) time.Duration {
 // poll runs GetOperation once and folds the result into state and status.
 func (p *poller) poll() (insights.Operation, error) {
 	var op insights.Operation
-	err := workflow.ExecuteActivity(withShortActivity(p.ctx), (*activities.Activities).GetOperation, p.state.Operation).Get(p.ctx, &op)
+	err := workflow.ExecuteActivity(withShortActivity(p.ctx), acts.GetOperation, p.state.Operation).Get(p.ctx, &op)
 	now := workflow.Now(p.ctx)
 	p.state.Polls++
 	p.runPolls++

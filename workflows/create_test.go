@@ -1,0 +1,440 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/issuemodels/durable-lro/activities"
+	"github.com/issuemodels/durable-lro/insights"
+)
+
+const (
+	testParent = "projects/acme/locations/us-central1"
+	testOp     = testParent + "/operations/123"
+	testModel  = testParent + "/issueModels/456"
+)
+
+type createSuite struct {
+	suite.Suite
+	testsuite.WorkflowTestSuite
+	env *testsuite.TestWorkflowEnvironment
+}
+
+func TestCreateIssueModelWorkflow(t *testing.T) { suite.Run(t, new(createSuite)) }
+
+func (s *createSuite) SetupTest() {
+	s.env = s.NewTestWorkflowEnvironment()
+	s.env.RegisterActivity(acts)
+	s.env.RegisterWorkflowWithOptions(CreateIssueModelWorkflow, workflow.RegisterOptions{Name: CreateIssueModelWorkflowType})
+}
+
+func (s *createSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
+
+// input decodes JSON the way the Temporal CLI's --input reaches the workflow.
+func input(t testing.TB, js string) CreateIssueModelInput {
+	t.Helper()
+	p, err := converter.GetDefaultDataConverter().ToPayload(json.RawMessage(js))
+	require.NoError(t, err)
+	var in CreateIssueModelInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(p, &in))
+	return in
+}
+
+const quietPolicy = `"polling":{"initialInterval":"30s","multiplier":2,"maxInterval":"2m","jitter":0}`
+
+func sampleInput(t testing.TB, extra string) CreateIssueModelInput {
+	return input(t, `{"parent":"`+testParent+`","issueModel":{"displayName":"weekly","inputDataConfig":{"medium":"CHAT","filter":"medium=\"CHAT\""}},`+extra+`}`)
+}
+
+func runningOp() insights.Operation {
+	md, _ := anypb.New(&contactcenterinsightspb.CreateIssueModelMetadata{CreateTime: timestamppb.New(time.Unix(1700000000, 0))})
+	return insights.Operation{Name: testOp, Metadata: insights.MarshalREST(md)}
+}
+
+func succeededOp() insights.Operation {
+	op := runningOp()
+	op.Done = true
+	resp, _ := anypb.New(&contactcenterinsightspb.IssueModel{
+		Name: testModel, DisplayName: "weekly", State: contactcenterinsightspb.IssueModel_UNDEPLOYED, IssueCount: 7,
+	})
+	op.Response = insights.MarshalREST(resp)
+	return op
+}
+
+func failedOp(code int32, msg string) insights.Operation {
+	op := runningOp()
+	op.Done = true
+	op.Error = &insights.Status{Code: code, Message: msg}
+	return op
+}
+
+func (s *createSuite) expectCreate() {
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).
+		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
+}
+
+// pollSequence answers GetOperation with ops in order (the last one repeats) and records when
+// each poll happened on the test clock.
+func (s *createSuite) pollSequence(ops ...insights.Operation) *[]time.Time {
+	var at []time.Time
+	n := 0
+	s.env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(
+		func(_ context.Context, _ string) (insights.Operation, error) {
+			at = append(at, s.env.Now())
+			op := ops[min(n, len(ops)-1)]
+			n++
+			return op, nil
+		})
+	return &at
+}
+
+func (s *createSuite) TestSucceedsAfterPollsWithBackoffIntervals() {
+	s.expectCreate()
+	at := s.pollSequence(runningOp(), runningOp(), runningOp(), runningOp(), succeededOp())
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(OutcomeSucceeded, res.Outcome)
+	s.Equal(testOp, res.Operation)
+	s.Equal(5, res.Polls)
+	s.Contains(string(res.IssueModel), `"state":"UNDEPLOYED"`)
+	s.Contains(string(res.IssueModel), `"issueCount":"7"`)
+	s.NotNil(res.Metadata.CreateTime)
+
+	var gaps []time.Duration
+	prev := start
+	for _, t := range *at {
+		gaps = append(gaps, t.Sub(prev).Round(time.Second))
+		prev = t
+	}
+	s.Equal([]time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 2 * time.Minute, 2 * time.Minute}, gaps)
+}
+
+func (s *createSuite) TestJitterSpreadsIntervalsWithinBounds() {
+	s.expectCreate()
+	ops := make([]insights.Operation, 20)
+	for i := range ops {
+		ops[i] = runningOp()
+	}
+	ops = append(ops, succeededOp())
+	at := s.pollSequence(ops...)
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(),
+		`"polling":{"initialInterval":"1m","multiplier":1,"maxInterval":"1m","jitter":0.2}`))
+	s.Require().NoError(s.env.GetWorkflowError())
+	distinct := map[time.Duration]bool{}
+	prev := start
+	for _, t := range *at {
+		gap := t.Sub(prev)
+		prev = t
+		s.GreaterOrEqual(gap, 48*time.Second)
+		s.LessOrEqual(gap, 72*time.Second)
+		distinct[gap.Round(time.Second)] = true
+	}
+	s.Greater(len(distinct), 5, "jitter should vary the intervals")
+}
+
+func (s *createSuite) TestOperationFailureIsTypedWithStatus() {
+	s.expectCreate()
+	s.pollSequence(runningOp(), failedOp(int32(codes.FailedPrecondition), "too few conversations match the filter"))
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+
+	err := s.env.GetWorkflowError()
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(err, &appErr), "%v", err)
+	s.Equal(insights.ErrOperationFailed, appErr.Type())
+	s.True(appErr.NonRetryable())
+	var st insights.Status
+	s.Require().NoError(appErr.Details(&st))
+	s.Equal(int32(codes.FailedPrecondition), st.Code)
+	s.Equal("too few conversations match the filter", st.Message)
+}
+
+func (s *createSuite) TestCancelSignalHonored() {
+	s.expectCreate()
+	s.pollSequence(runningOp(), runningOp(), failedOp(insights.CodeCancelled, "cancelled"))
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "wrong filter"})
+	}, 45*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+
+	err := s.env.GetWorkflowError()
+	var canceled *temporal.CanceledError
+	s.Require().True(errors.As(err, &canceled), "%v", err)
+	var res CreateIssueModelResult
+	s.Require().NoError(canceled.Details(&res))
+	s.Equal(OutcomeCancelled, res.Outcome)
+	s.Equal("wrong filter", res.CancelReason)
+	s.Equal(testOp, res.Operation)
+}
+
+func (s *createSuite) TestCancelUnimplementedReportsModelExists() {
+	s.expectCreate()
+	s.pollSequence(runningOp(), runningOp(), runningOp(), succeededOp())
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Unimplemented: true}, nil).Once()
+	var statusAfterCancel *Status
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(CancelSignal, nil)
+	}, 45*time.Second)
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(StatusQuery)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&statusAfterCancel))
+	}, 50*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(OutcomeCompletedDespiteCancel, res.Outcome)
+	s.True(res.CancelUnimplemented)
+	s.Contains(string(res.IssueModel), testModel)
+	s.Require().NotNil(statusAfterCancel)
+	s.True(statusAfterCancel.CancelRequested)
+	s.Equal(PhaseCancelling, statusAfterCancel.Phase)
+	s.True(statusAfterCancel.CancelUnimplemented)
+}
+
+func (s *createSuite) TestCancelIgnoredDeletesModelWhenAsked() {
+	s.expectCreate()
+	s.pollSequence(runningOp(), runningOp(), succeededOp())
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, testModel).
+		Return(activities.StartedOperation{Operation: testParent + "/operations/789"}, nil).Once()
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "oops"}) }, 45*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy+`,"deleteModelIfCancelFails":true`))
+
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(OutcomeDeletedAfterCancel, res.Outcome)
+	s.Equal(testParent+"/operations/789", res.DeleteOperation)
+}
+
+func (s *createSuite) TestTemporalCancelCancelsOperationAndWaitsForOutcome() {
+	s.expectCreate()
+	s.pollSequence(runningOp(), runningOp(), failedOp(insights.CodeCancelled, "cancelled"))
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 45*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+
+	var canceled *temporal.CanceledError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(canceled.Details(&res))
+	s.Equal(OutcomeCancelled, res.Outcome)
+	s.Equal(3, res.Polls, "polling goes on after the cancel until the outcome is known")
+}
+
+func (s *createSuite) TestTimeoutCancelsAndFails() {
+	s.expectCreate()
+	s.pollSequence(runningOp())
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(),
+		`"polling":{"initialInterval":"1m","maxInterval":"10m","timeout":"1h","jitter":0}`))
+
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal(insights.ErrPollTimeout, appErr.Type())
+	s.Contains(appErr.Error(), "accepted the cancellation")
+	s.Equal(time.Hour, s.env.Now().Sub(start).Round(time.Second), "the last poll happens at the deadline")
+}
+
+func (s *createSuite) TestContinueAsNewWhenSuggested() {
+	s.expectCreate()
+	s.pollSequence(runningOp())
+	s.env.SetContinueAsNewSuggested(true)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	s.assertContinuedAsNew(1)
+}
+
+func (s *createSuite) TestContinueAsNewAfterConfiguredPolls() {
+	s.expectCreate()
+	s.pollSequence(runningOp())
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(),
+		`"polling":{"initialInterval":"30s","continueAsNewAfterPolls":3}`))
+	s.assertContinuedAsNew(3)
+}
+
+func (s *createSuite) assertContinuedAsNew(polls int) {
+	var can *workflow.ContinueAsNewError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "%v", s.env.GetWorkflowError())
+	s.Equal(CreateIssueModelWorkflowType, can.WorkflowType.Name)
+	var next CreateIssueModelInput
+	s.Require().NoError(converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	s.Require().NotNil(next.Continuation)
+	s.Equal(testOp, next.Continuation.Operation)
+	s.Equal(polls, next.Continuation.Polls)
+	s.Equal(1, next.Continuation.ContinuedAsNew)
+	s.Equal("weekly", next.IssueModel.DisplayName)
+}
+
+func (s *createSuite) TestResumesFromContinuationWithoutCreating() {
+	// No CreateIssueModel expectation: a continued run must not create again.
+	s.pollSequence(succeededOp())
+	in := sampleInput(s.T(), quietPolicy)
+	in.Continuation = &PollState{Operation: testOp, StartedAt: s.env.Now(), Polls: 40, ContinuedAsNew: 2}
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, in)
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(41, res.Polls)
+}
+
+func (s *createSuite) TestStatusQueryWhilePolling() {
+	s.expectCreate()
+	s.pollSequence(runningOp(), runningOp(), succeededOp())
+	var st Status
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(StatusQuery)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&st))
+	}, 40*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Equal(PhasePolling, st.Phase)
+	s.Equal(testOp, st.Operation)
+	s.Equal(1, st.Polls)
+	s.False(st.Done)
+	s.Require().NotNil(st.LastPolledAt)
+	s.Require().NotNil(st.NextPollAt)
+	s.Equal(time.Minute, st.NextPollAt.Sub(*st.LastPolledAt).Round(time.Second))
+	s.Contains(string(st.Metadata), "CreateIssueModelMetadata")
+}
+
+func (s *createSuite) TestPollNowWakesTheLoop() {
+	s.expectCreate()
+	at := s.pollSequence(runningOp(), succeededOp())
+	start := s.env.Now()
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(PollNowSignal, nil) }, 10*time.Minute)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(),
+		`"polling":{"initialInterval":"1h","maxInterval":"2h","jitter":0}`))
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Require().Len(*at, 2)
+	s.Equal(10*time.Minute, (*at)[0].Sub(start).Round(time.Second))
+}
+
+func (s *createSuite) TestNotFoundRightAfterCreateIsTolerated() {
+	s.expectCreate()
+	n := 0
+	s.env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (insights.Operation, error) {
+		n++
+		if n == 1 {
+			return insights.Operation{}, insights.FromAPIError("GetOperation", status.Error(codes.NotFound, "no such operation"))
+		}
+		return succeededOp(), nil
+	})
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"10s","notFoundGrace":"1m"}`))
+	s.Require().NoError(s.env.GetWorkflowError())
+}
+
+func (s *createSuite) TestNotFoundLaterMeansOperationLost() {
+	s.expectCreate()
+	n := 0
+	s.env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (insights.Operation, error) {
+		n++
+		if n < 4 {
+			return runningOp(), nil
+		}
+		return insights.Operation{}, insights.FromAPIError("GetOperation", status.Error(codes.NotFound, "no such operation"))
+	})
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal(insights.ErrOperationLost, appErr.Type())
+}
+
+func (s *createSuite) TestPermissionDeniedFailsFast() {
+	s.expectCreate()
+	calls := 0
+	s.env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (insights.Operation, error) {
+		calls++
+		return insights.Operation{}, insights.FromAPIError("GetOperation", status.Error(codes.PermissionDenied, "caller lacks contactcenterinsights.operations.get"))
+	})
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal("PermissionDenied", appErr.Type())
+	s.Equal(1, calls, "no retries of a non-retryable error")
+}
+
+func (s *createSuite) TestTransientPollErrorsAreRetried() {
+	s.expectCreate()
+	calls := 0
+	s.env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (insights.Operation, error) {
+		calls++
+		if calls <= 3 {
+			return insights.Operation{}, insights.FromAPIError("GetOperation", status.Error(codes.Unavailable, "try again"))
+		}
+		return succeededOp(), nil
+	})
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Equal(4, calls)
+}
+
+func (s *createSuite) TestCreateFailureIsReturned() {
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{},
+		insights.FromAPIError("CreateIssueModel", status.Error(codes.PermissionDenied, "denied"))).Once()
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal("PermissionDenied", appErr.Type())
+}
+
+func (s *createSuite) TestInvalidInputFailsBeforeAnyActivity() {
+	// No activity expectations: any call would fail the test.
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, input(s.T(), `{"parent":"projects/acme","issueModel":{"displayName":"x"}}`))
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal(insights.ErrInvalidArgument, appErr.Type())
+	s.True(appErr.NonRetryable())
+	var fv insights.FieldViolation
+	s.Require().NoError(appErr.Details(&fv))
+	s.Equal("parent", fv.Field)
+}
+
+func TestAwaitOperationWorkflow(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(acts)
+	n := 0
+	env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (insights.Operation, error) {
+		n++
+		if n < 3 {
+			return runningOp(), nil
+		}
+		return failedOp(int32(codes.Internal), "boom"), nil
+	})
+	env.ExecuteWorkflow(AwaitOperationWorkflow, AwaitOperationInput{Operation: testOp, Polling: &PollingPolicy{InitialInterval: "5s"}})
+	require.NoError(t, env.GetWorkflowError())
+	var op insights.Operation
+	require.NoError(t, env.GetWorkflowResult(&op))
+	require.True(t, op.Done)
+	require.Equal(t, int32(codes.Internal), op.Error.Code)
+	require.Contains(t, string(op.Metadata), `"@type":"type.googleapis.com/google.cloud.contactcenterinsights.v1.CreateIssueModelMetadata"`)
+	require.Equal(t, 3, n, "the first poll is immediate when attaching")
+}
