@@ -12,12 +12,12 @@ import (
 // Error types of the ApplicationErrors this project returns. gRPC failures use the gRPC code's
 // name ("NotFound", "Unavailable", ...) so a failure in the UI names the code the API answered.
 const (
-	ErrInvalidArgument  = "InvalidArgument"  // bad input, caught before any API call, or the API's INVALID_ARGUMENT
-	ErrOperationFailed  = "OperationFailed"  // the operation finished with an error status other than CANCELLED
-	ErrOperationLost    = "OperationLost"    // the operation vanished (expired) while being awaited
-	ErrPollTimeout      = "PollTimeout"      // the polling policy's timeout passed; cancellation was requested
-	ErrQualityGate      = "QualityGateFailed" // the trained model did not meet the lifecycle's quality gate
-	ErrCancelled        = "Cancelled"        // the operation ended CANCELLED
+	ErrInvalidArgument = "InvalidArgument"   // bad input, caught before any API call, or the API's INVALID_ARGUMENT
+	ErrOperationFailed = "OperationFailed"   // the operation finished with an error status other than CANCELLED
+	ErrOperationLost   = "OperationLost"     // the operation vanished (expired) while being awaited
+	ErrPollTimeout     = "PollTimeout"       // the polling policy's timeout passed; cancellation was requested
+	ErrQualityGate     = "QualityGateFailed" // the trained model did not meet the lifecycle's quality gate
+	ErrCancelled       = "Cancelled"         // the operation ended CANCELLED
 )
 
 // FieldViolation is the detail attached to an InvalidArgument error.

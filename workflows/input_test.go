@@ -36,7 +36,9 @@ func decodeLikeTheCLI(raw []byte) (CreateIssueModelInput, error) {
 const okModel = `"issueModel":{"displayName":"weekly","inputDataConfig":{"medium":"CHAT","filter":"medium=\"CHAT\""}}`
 const okParent = `"parent":"projects/acme/locations/us-central1"`
 
-func withPolicy(policy string) string { return `{` + okParent + `,` + okModel + `,"polling":` + policy + `}` }
+func withPolicy(policy string) string {
+	return `{` + okParent + `,` + okModel + `,"polling":` + policy + `}`
+}
 func withModel(model string) string   { return `{` + okParent + `,"issueModel":` + model + `}` }
 func withParent(parent string) string { return `{"parent":` + parent + `,` + okModel + `}` }
 
