@@ -12,5 +12,6 @@ import (
 func Register(r worker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(CreateIssueModelWorkflow, workflow.RegisterOptions{Name: CreateIssueModelWorkflowType})
 	r.RegisterWorkflowWithOptions(AwaitOperationWorkflow, workflow.RegisterOptions{Name: AwaitOperationWorkflowType})
+	r.RegisterWorkflowWithOptions(IssueModelLifecycleWorkflow, workflow.RegisterOptions{Name: IssueModelLifecycleWorkflowType})
 	r.RegisterActivity(acts)
 }
