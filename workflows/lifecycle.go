@@ -167,7 +167,7 @@ func IssueModelLifecycleWorkflow(ctx workflow.Context, in LifecycleInput) (*Life
 		}
 	})
 	workflow.Go(ctx, func(c workflow.Context) {
-		c.Done().Receive(dctx, nil) // Temporal's cancel
+		c.Done().Receive(c, nil) // Temporal's cancel
 		l.requestCancel()
 	})
 
