@@ -1,0 +1,305 @@
+package insightstest
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"strings"
+	"time"
+
+	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+var (
+	parentRE    = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)$`)
+	modelNameRE = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/issueModels/([^/]+)$`)
+	opNameRE    = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/operations/([^/]+)$`)
+)
+
+func parseParent(s string) (project, location string, ok bool) {
+	m := parentRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
+
+func parseModelName(s string) (parent, id string, ok bool) {
+	m := modelNameRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", false
+	}
+	return "projects/" + m[1] + "/locations/" + m[2], m[3], true
+}
+
+func parseOperationName(s string) (parent, id string, ok bool) {
+	m := opNameRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", false
+	}
+	return "projects/" + m[1] + "/locations/" + m[2], m[3], true
+}
+
+func badParent(field, got string) error {
+	return status.Errorf(codes.InvalidArgument, "%s: must be projects/{project}/locations/{location}, got %q", field, got)
+}
+
+func badModelName(got string) error {
+	return status.Errorf(codes.InvalidArgument,
+		"name: must be projects/{project}/locations/{location}/issueModels/{issue_model}, got %q", got)
+}
+
+func modelNotFound(name string) error {
+	return status.Errorf(codes.NotFound, "Issue model %s not found.", name)
+}
+
+// CreateIssueModel starts training. The model resource exists (state
+// UNDEPLOYED, no training_stats) from the moment the request is accepted;
+// it gets its training stats when the operation succeeds and disappears
+// when the training fails or is cancelled.
+func (s *Server) CreateIssueModel(ctx context.Context, req *contactcenterinsightspb.CreateIssueModelRequest) (*longrunningpb.Operation, error) {
+	parent := req.GetParent()
+	if _, _, ok := parseParent(parent); !ok {
+		return nil, badParent("parent", parent)
+	}
+	in := req.GetIssueModel()
+	if in == nil {
+		return nil, status.Error(codes.InvalidArgument, "issue_model: required")
+	}
+	if strings.TrimSpace(in.GetDisplayName()) == "" {
+		return nil, status.Error(codes.InvalidArgument, "issue_model.display_name: required, must not be empty")
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	s.settleLocked(now)
+	if s.maxCreates > 0 {
+		n := 0
+		for _, m := range s.modelsByParent[parent] {
+			if m.training != nil {
+				n++
+			}
+		}
+		if n >= s.maxCreates {
+			s.log.Info("quota: concurrent creations", zap.String("parent", parent), zap.Int("limit", s.maxCreates))
+			return nil, status.Errorf(codes.ResourceExhausted,
+				"Quota exceeded: at most %d concurrent issue model creation(s) per location; %d already running in %s.",
+				s.maxCreates, n, parent)
+		}
+	}
+	if s.maxModels > 0 && len(s.modelsByParent[parent]) >= s.maxModels {
+		s.log.Info("quota: issue models", zap.String("parent", parent), zap.Int("limit", s.maxModels))
+		return nil, status.Errorf(codes.ResourceExhausted,
+			"Quota exceeded: at most %d issue models per location; %s already has %d.",
+			s.maxModels, parent, len(s.modelsByParent[parent]))
+	}
+
+	var outcome *status.Status
+	if f := s.trainingOutcome; f != nil {
+		if st := f(proto.CloneOf(req)); st != nil && st.Code() != codes.OK {
+			outcome = st
+		}
+	}
+	d := s.trainingTime()
+	if d < 0 {
+		d = 0
+	}
+
+	name := parent + "/issueModels/" + s.nextIDLocked()
+	ts := timestamppb.New(now)
+	pb := &contactcenterinsightspb.IssueModel{
+		Name:         name,
+		DisplayName:  in.GetDisplayName(),
+		CreateTime:   ts,
+		UpdateTime:   ts,
+		State:        contactcenterinsightspb.IssueModel_UNDEPLOYED,
+		ModelType:    in.GetModelType(),
+		LanguageCode: in.GetLanguageCode(),
+		InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{
+			Medium:                     in.GetInputDataConfig().GetMedium(),
+			Filter:                     in.GetInputDataConfig().GetFilter(),
+			TrainingConversationsCount: trainingConversations(in.GetInputDataConfig().GetFilter()),
+		},
+	}
+	if pb.ModelType == contactcenterinsightspb.IssueModel_MODEL_TYPE_UNSPECIFIED {
+		pb.ModelType = contactcenterinsightspb.IssueModel_TYPE_V2
+	}
+	m := &model{pb: pb, parent: parent}
+	s.models[name] = m
+	s.modelsByParent[parent] = append(s.modelsByParent[parent], m)
+	s.stats.ModelsCreated[parent]++
+	op := s.startOpLocked(parent, kindCreate, name, req, now, d)
+	op.outcome = outcome
+	m.training = op
+	s.log.Info("issue model created", zap.String("model", name), zap.String("display_name", pb.DisplayName),
+		zap.String("operation", op.name), zap.Duration("training_time", d), zap.Bool("will_fail", outcome != nil))
+	return op.toProto(), nil
+}
+
+// trainingConversations is a deterministic conversation count for a filter.
+func trainingConversations(filter string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(filter))
+	return 1000 + int64(h.Sum64()%19000)
+}
+
+// finishTraining fills in what a successful training produces.
+func finishTraining(pb *contactcenterinsightspb.IssueModel, end time.Time) {
+	h := fnv.New64a()
+	h.Write([]byte(pb.GetInputDataConfig().GetFilter()))
+	sum := h.Sum64()
+	total := pb.GetInputDataConfig().GetTrainingConversationsCount()
+	analyzed := total - total*int64(sum>>8%30)/100
+	issues := 3 + int64(sum>>16%8)
+	stats := &contactcenterinsightspb.IssueModelLabelStats{
+		AnalyzedConversationsCount: analyzed,
+		IssueStats:                 map[string]*contactcenterinsightspb.IssueModelLabelStats_IssueStats{},
+	}
+	labeled := analyzed * 8 / 10
+	var used int64
+	for i := int64(0); i < issues; i++ {
+		// Weights 1..issues, so issue 1 is the smallest.
+		n := labeled * 2 * (i + 1) / (issues * (issues + 1))
+		used += n
+		issue := fmt.Sprintf("%s/issues/%d", pb.Name, (i+1)*1000+int64(sum>>24%1000))
+		stats.IssueStats[issue] = &contactcenterinsightspb.IssueModelLabelStats_IssueStats{
+			Issue:                     issue,
+			LabeledConversationsCount: n,
+			DisplayName:               fmt.Sprintf("Issue %d", i+1),
+		}
+	}
+	stats.UnclassifiedConversationsCount = analyzed - used
+	pb.TrainingStats = stats
+	pb.IssueCount = issues
+	pb.UpdateTime = timestamppb.New(end)
+}
+
+func (s *Server) GetIssueModel(ctx context.Context, req *contactcenterinsightspb.GetIssueModelRequest) (*contactcenterinsightspb.IssueModel, error) {
+	if _, _, ok := parseModelName(req.GetName()); !ok {
+		return nil, badModelName(req.GetName())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked(s.clock.Now())
+	m := s.models[req.GetName()]
+	if m == nil {
+		return nil, modelNotFound(req.GetName())
+	}
+	return proto.CloneOf(m.pb), nil
+}
+
+func (s *Server) ListIssueModels(ctx context.Context, req *contactcenterinsightspb.ListIssueModelsRequest) (*contactcenterinsightspb.ListIssueModelsResponse, error) {
+	if _, _, ok := parseParent(req.GetParent()); !ok {
+		return nil, badParent("parent", req.GetParent())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked(s.clock.Now())
+	resp := &contactcenterinsightspb.ListIssueModelsResponse{}
+	for _, m := range s.modelsByParent[req.GetParent()] {
+		resp.IssueModels = append(resp.IssueModels, proto.CloneOf(m.pb))
+	}
+	return resp, nil
+}
+
+// lookupModelForChangeLocked finds a model that is not training.
+func (s *Server) lookupModelForChangeLocked(name, verb string) (*model, error) {
+	if _, _, ok := parseModelName(name); !ok {
+		return nil, badModelName(name)
+	}
+	m := s.models[name]
+	if m == nil {
+		return nil, modelNotFound(name)
+	}
+	if m.training != nil {
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"Cannot %s issue model %s: it is still being trained (operation %s).", verb, name, m.training.name)
+	}
+	return m, nil
+}
+
+func (s *Server) DeployIssueModel(ctx context.Context, req *contactcenterinsightspb.DeployIssueModelRequest) (*longrunningpb.Operation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	s.settleLocked(now)
+	m, err := s.lookupModelForChangeLocked(req.GetName(), "deploy")
+	if err != nil {
+		return nil, err
+	}
+	if m.pb.State != contactcenterinsightspb.IssueModel_UNDEPLOYED {
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"Cannot deploy issue model %s in state %s: only an UNDEPLOYED model can be deployed.", m.pb.Name, m.pb.State)
+	}
+	if s.maxDeployed > 0 {
+		n := 0
+		for _, x := range s.modelsByParent[m.parent] {
+			if st := x.pb.State; st == contactcenterinsightspb.IssueModel_DEPLOYED || st == contactcenterinsightspb.IssueModel_DEPLOYING {
+				n++
+			}
+		}
+		if n >= s.maxDeployed {
+			s.log.Info("quota: deployed models", zap.String("parent", m.parent), zap.Int("limit", s.maxDeployed))
+			return nil, status.Errorf(codes.ResourceExhausted,
+				"Quota exceeded: at most %d deployed issue models per location; %s already has %d deployed or deploying.",
+				s.maxDeployed, m.parent, n)
+		}
+	}
+	return s.startChangeLocked(m, kindDeploy, req, now, s.deployTime, contactcenterinsightspb.IssueModel_DEPLOYING), nil
+}
+
+func (s *Server) UndeployIssueModel(ctx context.Context, req *contactcenterinsightspb.UndeployIssueModelRequest) (*longrunningpb.Operation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	s.settleLocked(now)
+	m, err := s.lookupModelForChangeLocked(req.GetName(), "undeploy")
+	if err != nil {
+		return nil, err
+	}
+	if m.pb.State != contactcenterinsightspb.IssueModel_DEPLOYED {
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"Cannot undeploy issue model %s in state %s: only a DEPLOYED model can be undeployed.", m.pb.Name, m.pb.State)
+	}
+	return s.startChangeLocked(m, kindUndeploy, req, now, s.undeployTime, contactcenterinsightspb.IssueModel_UNDEPLOYING), nil
+}
+
+func (s *Server) DeleteIssueModel(ctx context.Context, req *contactcenterinsightspb.DeleteIssueModelRequest) (*longrunningpb.Operation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	s.settleLocked(now)
+	m, err := s.lookupModelForChangeLocked(req.GetName(), "delete")
+	if err != nil {
+		return nil, err
+	}
+	switch m.pb.State {
+	case contactcenterinsightspb.IssueModel_UNDEPLOYED:
+	case contactcenterinsightspb.IssueModel_DELETING:
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"Cannot delete issue model %s: it is already being deleted (operation %s).", m.pb.Name, m.busy.name)
+	default:
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"Cannot delete issue model %s in state %s: undeploy it first.", m.pb.Name, m.pb.State)
+	}
+	return s.startChangeLocked(m, kindDelete, req, now, s.deleteTime, contactcenterinsightspb.IssueModel_DELETING), nil
+}
+
+func (s *Server) startChangeLocked(m *model, kind opKind, req proto.Message, now time.Time, d time.Duration, transient contactcenterinsightspb.IssueModel_State) *longrunningpb.Operation {
+	op := s.startOpLocked(m.parent, kind, m.pb.Name, req, now, d)
+	op.prevState = m.pb.State
+	m.busy = op
+	m.pb.State = transient
+	m.pb.UpdateTime = timestamppb.New(now)
+	s.log.Info("issue model state changed", zap.String("model", m.pb.Name), zap.Stringer("state", transient),
+		zap.String("operation", op.name))
+	return op.toProto()
+}

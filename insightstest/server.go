@@ -1,0 +1,607 @@
+// Package insightstest is an in-process / standalone emulator of the
+// Contact Center Insights issue-model API and its google.longrunning
+// Operations service, in the spirit of pstest and bttest.
+//
+// It serves real gRPC on a real listener, so the real client
+// (cloud.google.com/go/contactcenterinsights/apiv1) talks to it through
+// Server.ClientOptions. Operation progress is computed lazily from a Clock:
+// an operation is done as soon as Clock.Now() reaches its end time, checked
+// on every read, so a FakeClock.Advance finishes long operations at once and
+// idle operations cost nothing.
+package insightstest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"go.uber.org/zap"
+	"google.golang.org/api/option"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// Defaults applied by NewServer to zero-valued Options fields.
+const (
+	DefaultAddr                 = "127.0.0.1:0"
+	DefaultTrainingTime         = 2 * time.Minute
+	DefaultDeployTime           = 30 * time.Second
+	DefaultUndeployTime         = 30 * time.Second
+	DefaultDeleteTime           = 10 * time.Second
+	DefaultRequestsPerMinute    = 3000
+	DefaultMaxConcurrentCreates = 1
+	DefaultMaxModels            = 10
+	DefaultMaxDeployed          = 5
+)
+
+// CancelMode selects how CancelOperation behaves.
+type CancelMode string
+
+const (
+	// CancelHonor cancels a running operation: it ends done with error
+	// code 1 (CANCELLED) and its effect is undone (no model is left after a
+	// cancelled creation; a cancelled deploy/undeploy/delete reverts the
+	// model's state).
+	CancelHonor CancelMode = "honor"
+	// CancelUnimplemented makes CancelOperation answer UNIMPLEMENTED.
+	CancelUnimplemented CancelMode = "unimplemented"
+	// CancelIgnore makes CancelOperation answer OK but the operation runs
+	// to completion anyway (the API only promises best effort).
+	CancelIgnore CancelMode = "ignore"
+)
+
+// ParseCancelMode parses "honor", "unimplemented" or "ignore" (case
+// insensitive; "" means honor).
+func ParseCancelMode(s string) (CancelMode, error) {
+	switch CancelMode(strings.ToLower(strings.TrimSpace(s))) {
+	case "", CancelHonor:
+		return CancelHonor, nil
+	case CancelUnimplemented:
+		return CancelUnimplemented, nil
+	case CancelIgnore:
+		return CancelIgnore, nil
+	}
+	return "", fmt.Errorf("insightstest: unknown cancel mode %q (want honor, unimplemented or ignore)", s)
+}
+
+// Options configures a Server. Zero values select the documented defaults.
+// Durations other than Fault.Latency are emulator-clock durations.
+type Options struct {
+	// Addr is the listen address; default "127.0.0.1:0" (loopback only).
+	Addr string
+	// Clock drives operation progress; default RealClock(1).
+	Clock Clock
+	// TrainingTime returns how long one CreateIssueModel takes (emulator
+	// time). It is called once per creation with the server lock held, so
+	// it need not be safe for concurrent use but must not call Server
+	// methods. Default: fixed 2m.
+	TrainingTime func() time.Duration
+	// DeployTime, UndeployTime, DeleteTime: default 30s, 30s, 10s. A
+	// negative value means the operation is done immediately.
+	DeployTime, UndeployTime, DeleteTime time.Duration
+	// TrainingOutcome decides, when the CreateIssueModel request is
+	// accepted, how the training will end: nil or an OK status means
+	// success; anything else makes the operation finish done with that
+	// error (and the model disappears). Called with the server lock held;
+	// must not call Server methods.
+	TrainingOutcome func(req *contactcenterinsightspb.CreateIssueModelRequest) *status.Status
+	// CancelMode: CancelHonor (default), CancelUnimplemented, CancelIgnore.
+	CancelMode CancelMode
+	// RequestsPerMinute is the per-project request rate limit (token
+	// bucket over real time, burst = one minute's worth); default 3000,
+	// < 0 disables.
+	RequestsPerMinute int
+	// MaxConcurrentCreates is the number of in-flight creations per
+	// project+location; default 1, < 0 unlimited.
+	MaxConcurrentCreates int
+	// MaxModels is the number of issue models per project+location
+	// (including ones still training or being deleted); default 10, < 0
+	// unlimited.
+	MaxModels int
+	// MaxDeployed is the number of DEPLOYED+DEPLOYING models per
+	// project+location; default 5, < 0 unlimited.
+	MaxDeployed int
+	// OperationVisibilityDelay: GetOperation, CancelOperation and
+	// ListOperations do not see an operation younger than this (emulator
+	// time) and answer NOT_FOUND for it. Default 0.
+	OperationVisibilityDelay time.Duration
+	// OperationTTL: done operations older than this (emulator time since
+	// they finished) vanish and answer NOT_FOUND. Default 0 = never.
+	OperationTTL time.Duration
+	// Logger; default zap.NewNop().
+	Logger *zap.Logger
+	// Seed seeds the random source for faults and ids; 0 => time-based.
+	Seed int64
+}
+
+// Fault is one injected fault. See Server.SetFaults.
+type Fault struct {
+	// Code is the error returned (any code other than OK). OK with a
+	// Latency makes a latency-only fault.
+	Code codes.Code
+	// Probability in [0,1] that the fault fires on a call.
+	Probability float64
+	// Latency is real (wall-clock) delay added before the call is served
+	// when the fault fires.
+	Latency time.Duration
+	// LostReplyAfterCommit lets the handler run (the model and operation
+	// are created, the state changes) and then replies with Code, or
+	// UNAVAILABLE when Code is OK, instead of the real reply. It only
+	// takes effect when the handler succeeded: a call that failed (e.g. on
+	// a quota) committed nothing and returns its own error.
+	LostReplyAfterCommit bool
+}
+
+// Stats are counters since the server started.
+type Stats struct {
+	// RPCs per short method name: every call received, including
+	// faulted and rejected ones.
+	RPCs map[string]int64 `json:"rpcs"`
+	// ModelsCreated per parent "projects/p/locations/l": every model ever
+	// created (including ones later deleted or whose training failed).
+	ModelsCreated map[string]int64 `json:"models_created"`
+	// Operations by outcome: "running" is the number currently not done;
+	// "succeeded", "failed", "cancelled" are cumulative.
+	Operations map[string]int64 `json:"operations"`
+	// Faults per short method name: every injected fault that fired
+	// (latency-only ones included).
+	Faults map[string]int64 `json:"faults"`
+	// RateLimited per short method name: calls rejected by the
+	// RequestsPerMinute limit.
+	RateLimited map[string]int64 `json:"rate_limited"`
+}
+
+// Server is a running emulator. Create it with NewServer.
+type Server struct {
+	contactcenterinsightspb.UnimplementedContactCenterInsightsServer
+
+	lis       net.Listener
+	gsrv      *grpc.Server
+	clock     Clock
+	log       *zap.Logger
+	closeOnce sync.Once
+
+	deployTime, undeployTime, deleteTime time.Duration
+	rpm                                  int
+	maxCreates, maxModels, maxDeployed   int
+	visibility, ttl                      time.Duration
+
+	mu              sync.Mutex
+	rng             *rand.Rand
+	faults          map[string][]Fault
+	cancelMode      CancelMode
+	trainingOutcome func(*contactcenterinsightspb.CreateIssueModelRequest) *status.Status
+	trainingTime    func() time.Duration
+	idBase          uint64
+	seq             uint64
+	models          map[string]*model       // by name
+	modelsByParent  map[string][]*model     // creation order
+	ops             map[string]*operation   // by name
+	opsByParent     map[string][]*operation // creation order
+	pending         opHeap
+	buckets         map[string]*bucket // per project
+	stats           Stats
+}
+
+type opsServer struct {
+	longrunningpb.UnimplementedOperationsServer
+	s *Server
+}
+
+// NewServer starts an emulator listening on opts.Addr. It is serving when
+// NewServer returns.
+func NewServer(opts Options) (*Server, error) {
+	if opts.Addr == "" {
+		opts.Addr = DefaultAddr
+	}
+	if opts.Clock == nil {
+		opts.Clock = RealClock(1)
+	}
+	if opts.TrainingTime == nil {
+		opts.TrainingTime = func() time.Duration { return DefaultTrainingTime }
+	}
+	dflt := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		} else if *d < 0 {
+			*d = 0
+		}
+	}
+	dflt(&opts.DeployTime, DefaultDeployTime)
+	dflt(&opts.UndeployTime, DefaultUndeployTime)
+	dflt(&opts.DeleteTime, DefaultDeleteTime)
+	dflti := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
+	}
+	dflti(&opts.RequestsPerMinute, DefaultRequestsPerMinute)
+	dflti(&opts.MaxConcurrentCreates, DefaultMaxConcurrentCreates)
+	dflti(&opts.MaxModels, DefaultMaxModels)
+	dflti(&opts.MaxDeployed, DefaultMaxDeployed)
+	if opts.CancelMode == "" {
+		opts.CancelMode = CancelHonor
+	}
+	if _, err := ParseCancelMode(string(opts.CancelMode)); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Seed == 0 {
+		opts.Seed = time.Now().UnixNano()
+	}
+	if opts.OperationVisibilityDelay < 0 {
+		opts.OperationVisibilityDelay = 0
+	}
+	if opts.OperationTTL < 0 {
+		opts.OperationTTL = 0
+	}
+
+	lis, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("insightstest: listen %s: %w", opts.Addr, err)
+	}
+	rng := rand.New(rand.NewSource(opts.Seed))
+	s := &Server{
+		lis:             lis,
+		clock:           opts.Clock,
+		log:             opts.Logger,
+		deployTime:      opts.DeployTime,
+		undeployTime:    opts.UndeployTime,
+		deleteTime:      opts.DeleteTime,
+		rpm:             opts.RequestsPerMinute,
+		maxCreates:      opts.MaxConcurrentCreates,
+		maxModels:       opts.MaxModels,
+		maxDeployed:     opts.MaxDeployed,
+		visibility:      opts.OperationVisibilityDelay,
+		ttl:             opts.OperationTTL,
+		rng:             rng,
+		faults:          map[string][]Fault{},
+		cancelMode:      opts.CancelMode,
+		trainingOutcome: opts.TrainingOutcome,
+		trainingTime:    opts.TrainingTime,
+		// Ids look like Google's: long decimal numbers, random start.
+		idBase:         1_000_000_000_000_000_000 + uint64(rng.Int63n(8_000_000_000_000_000_000)),
+		models:         map[string]*model{},
+		modelsByParent: map[string][]*model{},
+		ops:            map[string]*operation{},
+		opsByParent:    map[string][]*operation{},
+		buckets:        map[string]*bucket{},
+		stats:          newStats(),
+	}
+	s.gsrv = grpc.NewServer(grpc.UnaryInterceptor(s.intercept), grpc.WaitForHandlers(true))
+	contactcenterinsightspb.RegisterContactCenterInsightsServer(s.gsrv, s)
+	longrunningpb.RegisterOperationsServer(s.gsrv, &opsServer{s: s})
+	go func() {
+		if err := s.gsrv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.log.Error("insights emulator: serve failed", zap.Error(err))
+		}
+	}()
+	s.log.Info("insights emulator listening", zap.String("addr", s.Addr()),
+		zap.String("cancel_mode", string(opts.CancelMode)), zap.Int("rpm", opts.RequestsPerMinute),
+		zap.Int("max_concurrent_creates", opts.MaxConcurrentCreates), zap.Int("max_models", opts.MaxModels),
+		zap.Int("max_deployed", opts.MaxDeployed))
+	return s, nil
+}
+
+func newStats() Stats {
+	return Stats{
+		RPCs:          map[string]int64{},
+		ModelsCreated: map[string]int64{},
+		Operations:    map[string]int64{"running": 0, "succeeded": 0, "failed": 0, "cancelled": 0},
+		Faults:        map[string]int64{},
+		RateLimited:   map[string]int64{},
+	}
+}
+
+// Addr returns the host:port the server listens on.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// ClientOptions returns the options that point the real client at this
+// server: endpoint, no authentication, insecure transport.
+func (s *Server) ClientOptions() []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(s.Addr()),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
+
+// Close stops the gRPC server: it closes the listener and open connections,
+// cancels in-flight calls and waits for their handlers to return. Idempotent.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.gsrv.Stop()
+		s.log.Info("insights emulator stopped", zap.String("addr", s.Addr()))
+	})
+}
+
+// GracefulClose stops accepting new calls and waits up to timeout for
+// in-flight calls to finish, then closes. Idempotent with Close.
+func (s *Server) GracefulClose(timeout time.Duration) {
+	s.closeOnce.Do(func() {
+		done := make(chan struct{})
+		go func() { s.gsrv.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(timeout):
+			s.gsrv.Stop()
+		}
+		s.log.Info("insights emulator stopped", zap.String("addr", s.Addr()))
+	})
+}
+
+// Clock returns the server's clock.
+func (s *Server) Clock() Clock { return s.clock }
+
+// SetFaults replaces the faults of one method (short RPC name such as
+// "CreateIssueModel" or "GetOperation", or "*" for every method). Calling
+// it with no faults clears that method's faults. On each call the method's
+// faults are tried in order, then the "*" faults; each fires
+// independently with its Probability. Latency-only faults add their delay
+// and evaluation continues; the first error (or lost-reply) fault that
+// fires decides the call.
+func (s *Server) SetFaults(method string, faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(faults) == 0 {
+		delete(s.faults, method)
+		return
+	}
+	s.faults[method] = append([]Fault(nil), faults...)
+	s.log.Info("faults set", zap.String("method", method), zap.Int("count", len(faults)))
+}
+
+// ClearFaults removes every fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = map[string][]Fault{}
+	s.log.Info("faults cleared")
+}
+
+// SetCancelMode changes how CancelOperation behaves from now on.
+func (s *Server) SetCancelMode(m CancelMode) {
+	if m == "" {
+		m = CancelHonor
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cancelMode = m
+	s.log.Info("cancel mode set", zap.String("mode", string(m)))
+}
+
+// SetTrainingOutcome replaces Options.TrainingOutcome for creations
+// accepted from now on (nil: always succeed).
+func (s *Server) SetTrainingOutcome(f func(*contactcenterinsightspb.CreateIssueModelRequest) *status.Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.trainingOutcome = f
+}
+
+// SetTrainingTime replaces Options.TrainingTime for creations accepted
+// from now on (nil: the 2m default).
+func (s *Server) SetTrainingTime(f func() time.Duration) {
+	if f == nil {
+		f = func() time.Duration { return DefaultTrainingTime }
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.trainingTime = f
+}
+
+// Stats returns a deep copy of the counters (after bringing every
+// operation up to the clock's current time).
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked(s.clock.Now())
+	out := newStats()
+	for _, p := range []struct{ dst, src map[string]int64 }{
+		{out.RPCs, s.stats.RPCs}, {out.ModelsCreated, s.stats.ModelsCreated},
+		{out.Operations, s.stats.Operations}, {out.Faults, s.stats.Faults},
+		{out.RateLimited, s.stats.RateLimited},
+	} {
+		for k, v := range p.src {
+			p.dst[k] = v
+		}
+	}
+	return out
+}
+
+// Models returns clones of the current models under parent
+// ("projects/p/locations/l"), in creation order.
+func (s *Server) Models(parent string) []*contactcenterinsightspb.IssueModel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleLocked(s.clock.Now())
+	var out []*contactcenterinsightspb.IssueModel
+	for _, m := range s.modelsByParent[parent] {
+		out = append(out, proto.CloneOf(m.pb))
+	}
+	return out
+}
+
+// Operation returns a clone of the current view of an operation,
+// bypassing visibility delay and faults. It reports false for unknown or
+// expired operations.
+func (s *Server) Operation(name string) (*longrunningpb.Operation, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	s.settleLocked(now)
+	op := s.ops[name]
+	if op == nil || s.expireIfDueLocked(op, now) {
+		return nil, false
+	}
+	return op.toProto(), true
+}
+
+// ExpireOperation makes an operation vanish now (later reads answer
+// NOT_FOUND). A running operation keeps running in the background: its
+// effect on the model still happens.
+func (s *Server) ExpireOperation(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if op := s.ops[name]; op != nil {
+		s.removeOpLocked(op)
+		s.log.Info("operation expired by request", zap.String("operation", name))
+	}
+}
+
+// intercept counts, rate-limits and injects faults around every unary RPC.
+func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	method := info.FullMethod
+	if i := strings.LastIndexByte(method, '/'); i >= 0 {
+		method = method[i+1:]
+	}
+	start := time.Now()
+	resp, err := s.serve(ctx, method, req, handler)
+	if ce := s.log.Check(zap.DebugLevel, "rpc"); ce != nil {
+		ce.Write(zap.String("method", method), zap.Stringer("code", status.Code(err)),
+			zap.Duration("took", time.Since(start)), zap.Error(err))
+	}
+	return resp, err
+}
+
+func (s *Server) serve(ctx context.Context, method string, req any, handler grpc.UnaryHandler) (any, error) {
+	s.mu.Lock()
+	s.stats.RPCs[method]++
+	if project := projectOf(req); project != "" && s.rpm > 0 {
+		if !s.takeTokenLocked(project, time.Now()) {
+			s.stats.RateLimited[method]++
+			s.mu.Unlock()
+			s.log.Info("rate limited", zap.String("method", method), zap.String("project", project))
+			return nil, rateLimitError(project, s.rpm)
+		}
+	}
+	var latency time.Duration
+	var fired *Fault
+	candidates := make([]Fault, 0, len(s.faults[method])+len(s.faults["*"]))
+	candidates = append(candidates, s.faults[method]...)
+	candidates = append(candidates, s.faults["*"]...)
+	for _, f := range candidates {
+		if f.Probability <= 0 || (f.Probability < 1 && s.rng.Float64() >= f.Probability) {
+			continue
+		}
+		latency += f.Latency
+		if !f.LostReplyAfterCommit {
+			s.stats.Faults[method]++ // lost replies count once committed
+		}
+		if f.Code != codes.OK || f.LostReplyAfterCommit {
+			f := f
+			fired = &f
+			break
+		}
+	}
+	s.mu.Unlock()
+
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+	}
+	if fired != nil && !fired.LostReplyAfterCommit {
+		s.log.Info("fault injected", zap.String("method", method), zap.Stringer("code", fired.Code))
+		return nil, status.Errorf(fired.Code, "insightstest: injected fault on %s", method)
+	}
+	resp, err := handler(ctx, req)
+	if fired != nil && err == nil {
+		s.mu.Lock()
+		s.stats.Faults[method]++
+		s.mu.Unlock()
+		code := fired.Code
+		if code == codes.OK {
+			code = codes.Unavailable
+		}
+		s.log.Info("fault injected: reply lost after commit", zap.String("method", method),
+			zap.Stringer("code", code))
+		return nil, status.Errorf(code, "insightstest: injected fault on %s: connection lost after the request was processed", method)
+	}
+	return resp, err
+}
+
+// bucket is a token bucket: capacity rpm tokens, refilled at rpm/minute.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (s *Server) takeTokenLocked(project string, now time.Time) bool {
+	b := s.buckets[project]
+	capacity := float64(s.rpm)
+	if b == nil {
+		b = &bucket{tokens: capacity, last: now}
+		s.buckets[project] = b
+	}
+	b.tokens += now.Sub(b.last).Minutes() * capacity
+	if b.tokens > capacity {
+		b.tokens = capacity
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// projectOf extracts the project id from a request's name or parent.
+func projectOf(req any) string {
+	var n string
+	switch r := req.(type) {
+	case interface{ GetParent() string }:
+		n = r.GetParent()
+	case interface{ GetName() string }:
+		n = r.GetName()
+	}
+	rest, ok := strings.CutPrefix(n, "projects/")
+	if !ok {
+		return ""
+	}
+	p, _, _ := strings.Cut(rest, "/")
+	return p
+}
+
+// rateLimitError looks like Google's per-minute quota error: code
+// RESOURCE_EXHAUSTED with ErrorInfo reason RATE_LIMIT_EXCEEDED and a
+// QuotaFailure detail.
+func rateLimitError(project string, rpm int) error {
+	st := status.Newf(codes.ResourceExhausted,
+		"Quota exceeded for quota metric 'Requests' and limit 'Requests per minute per project' of service 'contactcenterinsights.googleapis.com' for consumer 'project:%s' (limit %d per minute).",
+		project, rpm)
+	if d, err := st.WithDetails(
+		&errdetails.ErrorInfo{
+			Reason: "RATE_LIMIT_EXCEEDED",
+			Domain: "googleapis.com",
+			Metadata: map[string]string{
+				"service":     "contactcenterinsights.googleapis.com",
+				"consumer":    "projects/" + project,
+				"quota_limit": "RequestsPerMinutePerProject",
+			},
+		},
+		&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
+			Subject:     "project:" + project,
+			Description: fmt.Sprintf("Requests per minute per project (limit %d)", rpm),
+		}}},
+	); err == nil {
+		st = d
+	}
+	return st.Err()
+}
