@@ -1,0 +1,254 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/grpc/codes"
+
+	"github.com/issuemodels/durable-lro/activities"
+	"github.com/issuemodels/durable-lro/insights"
+	"github.com/issuemodels/durable-lro/insightstest"
+)
+
+const parent = "projects/acme/locations/us-central1"
+
+var spec = insights.IssueModelSpec{DisplayName: "weekly", InputDataConfig: insights.InputDataConfig{Medium: "CHAT", Filter: `medium="CHAT"`}}
+
+// setup starts the emulator on a fake clock and the real Google client talking to it over a socket.
+func setup(t *testing.T, opts insightstest.Options) (*insightstest.Server, *insightstest.FakeClock, *activities.Activities) {
+	t.Helper()
+	clock := insightstest.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	opts.Clock = clock
+	srv, err := insightstest.NewServer(opts)
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	c, err := contactcenterinsights.NewClient(context.Background(), srv.ClientOptions()...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return srv, clock, &activities.Activities{Client: c}
+}
+
+// createWithRetries runs the CreateIssueModel activity under a retry policy, as the workflow does.
+func createWithRetries(ctx workflow.Context, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+	var a *activities.Activities
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Millisecond, MaximumAttempts: 5,
+			NonRetryableErrorTypes: insights.NonRetryableErrorTypes()},
+	})
+	var out activities.StartedOperation
+	err := workflow.ExecuteActivity(ctx, a.CreateIssueModel, p).Get(ctx, &out)
+	return out, err
+}
+
+func TestCreateAfterLostReplyAdoptsTheCommittedOperation(t *testing.T) {
+	srv, clock, acts := setup(t, insightstest.Options{})
+	// Every successful create loses its reply: without the lookup each retry would try again.
+	srv.SetFaults("CreateIssueModel", insightstest.Fault{LostReplyAfterCommit: true, Probability: 1})
+
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(acts)
+	env.ExecuteWorkflow(createWithRetries, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+	require.NoError(t, env.GetWorkflowError())
+	var started activities.StartedOperation
+	require.NoError(t, env.GetWorkflowResult(&started))
+
+	require.True(t, started.Adopted)
+	require.Len(t, srv.Models(parent), 1, "exactly one model")
+	st := srv.Stats()
+	require.EqualValues(t, 1, st.ModelsCreated[parent])
+	require.EqualValues(t, 1, st.RPCs["CreateIssueModel"], "the retry found the operation instead of creating again")
+	op, ok := srv.Operation(started.Operation)
+	require.True(t, ok)
+	require.Equal(t, started.Operation, op.GetName())
+}
+
+func TestCreateDoesNotAdoptOlderIdenticalOperations(t *testing.T) {
+	srv, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return time.Minute }})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	_, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+	require.NoError(t, err)
+	clock.Advance(time.Hour) // the first training is long done
+
+	wenv := (&testsuite.WorkflowTestSuite{}).NewTestWorkflowEnvironment()
+	wenv.RegisterActivity(acts)
+	srv.SetFaults("CreateIssueModel", insightstest.Fault{LostReplyAfterCommit: true, Probability: 1})
+	wenv.ExecuteWorkflow(createWithRetries, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+	require.NoError(t, wenv.GetWorkflowError())
+	require.EqualValues(t, 2, srv.Stats().ModelsCreated[parent], "a second, later workflow gets its own model")
+}
+
+func TestErrorsAreTypedByGRPCCode(t *testing.T) {
+	srv, _, acts := setup(t, insightstest.Options{})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	for _, tc := range []struct {
+		code         codes.Code
+		nonRetryable bool
+	}{
+		{codes.Unavailable, false}, {codes.DeadlineExceeded, false}, {codes.ResourceExhausted, false},
+		{codes.PermissionDenied, true}, {codes.InvalidArgument, true}, {codes.NotFound, true}, {codes.FailedPrecondition, true},
+	} {
+		srv.SetFaults("GetOperation", insightstest.Fault{Code: tc.code, Probability: 1})
+		_, err := env.ExecuteActivity(acts.GetOperation, parent+"/operations/1")
+		var appErr *temporal.ApplicationError
+		require.True(t, errors.As(err, &appErr), "%v", err)
+		require.Equal(t, tc.code.String(), appErr.Type())
+		require.Equal(t, tc.nonRetryable, appErr.NonRetryable(), tc.code.String())
+		var st insights.Status
+		require.NoError(t, appErr.Details(&st))
+		require.EqualValues(t, tc.code, st.Code)
+	}
+}
+
+func TestBadNamesFailBeforeAnyCall(t *testing.T) {
+	srv, _, acts := setup(t, insightstest.Options{})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	_, err := env.ExecuteActivity(acts.GetOperation, "operations/1")
+	require.True(t, insights.IsErrorType(err, insights.ErrInvalidArgument), "%v", err)
+	_, err = env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent})
+	require.True(t, insights.IsErrorType(err, insights.ErrInvalidArgument), "%v", err)
+	_, err = env.ExecuteActivity(acts.DeployIssueModel, parent)
+	require.True(t, insights.IsErrorType(err, insights.ErrInvalidArgument), "%v", err)
+	require.Empty(t, srv.Stats().RPCs)
+}
+
+func TestCancelOperationModes(t *testing.T) {
+	srv, clock, acts := setup(t, insightstest.Options{})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+	require.NoError(t, err)
+	var started activities.StartedOperation
+	require.NoError(t, v.Get(&started))
+
+	srv.SetCancelMode(insightstest.CancelUnimplemented)
+	v, err = env.ExecuteActivity(acts.CancelOperation, started.Operation)
+	require.NoError(t, err)
+	var res activities.CancelResult
+	require.NoError(t, v.Get(&res))
+	require.Equal(t, activities.CancelResult{Unimplemented: true}, res)
+
+	srv.SetCancelMode(insightstest.CancelHonor)
+	v, err = env.ExecuteActivity(acts.CancelOperation, started.Operation)
+	require.NoError(t, err)
+	require.NoError(t, v.Get(&res))
+	require.True(t, res.Accepted)
+	v, err = env.ExecuteActivity(acts.GetOperation, started.Operation)
+	require.NoError(t, err)
+	var op insights.Operation
+	require.NoError(t, v.Get(&op))
+	require.True(t, op.Done)
+	require.EqualValues(t, insights.CodeCancelled, op.Error.Code)
+}
+
+func TestGetOperationDecodesTheFinishedCreation(t *testing.T) {
+	_, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return 2 * time.Hour }})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+	require.NoError(t, err)
+	var started activities.StartedOperation
+	require.NoError(t, v.Get(&started))
+	clock.Advance(2 * time.Hour)
+
+	v, err = env.ExecuteActivity(acts.GetOperation, started.Operation)
+	require.NoError(t, err)
+	var op insights.Operation
+	require.NoError(t, v.Get(&op))
+	require.True(t, op.Done)
+	require.Nil(t, op.Error)
+	m, err := op.IssueModel()
+	require.NoError(t, err)
+	require.Equal(t, contactcenterinsightspb.IssueModel_UNDEPLOYED, m.GetState())
+	require.Equal(t, "weekly", m.GetDisplayName())
+	require.NotNil(t, m.GetTrainingStats())
+	times := op.Times()
+	require.NotNil(t, times.CreateTime)
+	require.NotNil(t, times.EndTime)
+	require.Equal(t, 2*time.Hour, times.EndTime.Sub(*times.CreateTime))
+	require.Contains(t, string(op.Response), `"@type":"type.googleapis.com/google.cloud.contactcenterinsights.v1.IssueModel"`)
+}
+
+func TestDeployUndeployDeleteAreIdempotent(t *testing.T) {
+	srv, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return time.Minute }})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	run := func(fn any, arg any) activities.StartedOperation {
+		t.Helper()
+		v, err := env.ExecuteActivity(fn, arg)
+		require.NoError(t, err)
+		var out activities.StartedOperation
+		require.NoError(t, v.Get(&out))
+		return out
+	}
+	created := run(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+	clock.Advance(time.Minute)
+	op, _ := srv.Operation(created.Operation)
+	model := &contactcenterinsightspb.IssueModel{}
+	require.NoError(t, op.GetResponse().UnmarshalTo(model))
+	name := model.GetName()
+
+	first := run(acts.DeployIssueModel, name)
+	require.NotEmpty(t, first.Operation)
+	second := run(acts.DeployIssueModel, name) // retried while DEPLOYING: adopts
+	require.Equal(t, first.Operation, second.Operation)
+	require.True(t, second.Adopted)
+	clock.Advance(time.Hour)
+	require.True(t, run(acts.DeployIssueModel, name).AlreadyDone)
+	require.EqualValues(t, 1, srv.Stats().RPCs["DeployIssueModel"])
+
+	undeploy := run(acts.UndeployIssueModel, name)
+	require.NotEmpty(t, undeploy.Operation)
+	clock.Advance(time.Hour)
+	require.True(t, run(acts.UndeployIssueModel, name).AlreadyDone)
+
+	del := run(acts.DeleteIssueModel, name)
+	require.NotEmpty(t, del.Operation)
+	clock.Advance(time.Hour)
+	require.True(t, run(acts.DeleteIssueModel, name).AlreadyDone)
+	require.Empty(t, srv.Models(parent))
+}
+
+func TestListOperationsPages(t *testing.T) {
+	_, clock, acts := setup(t, insightstest.Options{MaxConcurrentCreates: -1, TrainingTime: func() time.Duration { return time.Minute }})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	for range 5 {
+		_, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+		require.NoError(t, err)
+	}
+	var all []string
+	token := ""
+	for {
+		v, err := env.ExecuteActivity(acts.ListOperations, activities.ListOperationsParams{Name: parent, PageSize: 2, PageToken: token})
+		require.NoError(t, err)
+		var page activities.ListOperationsResult
+		require.NoError(t, v.Get(&page))
+		require.LessOrEqual(t, len(page.Operations), 2)
+		for _, op := range page.Operations {
+			all = append(all, op.Name)
+		}
+		if token = page.NextPageToken; token == "" {
+			break
+		}
+	}
+	require.Len(t, all, 5)
+	v, err := env.ExecuteActivity(acts.ListOperations, activities.ListOperationsParams{Name: parent, Filter: "done=true"})
+	require.NoError(t, err)
+	var done activities.ListOperationsResult
+	require.NoError(t, v.Get(&done))
+	require.Empty(t, done.Operations)
+}
