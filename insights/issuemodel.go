@@ -86,6 +86,7 @@ func (s IssueModelSpec) Proto() *contactcenterinsightspb.IssueModel {
 	return &contactcenterinsightspb.IssueModel{
 		DisplayName: s.DisplayName,
 		InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{
+			//lint:ignore SA1019 medium is deprecated in favour of the filter, but the REST API still accepts and returns it
 			Medium: contactcenterinsightspb.Conversation_Medium(contactcenterinsightspb.Conversation_Medium_value[s.InputDataConfig.Medium]),
 			Filter: s.InputDataConfig.Filter,
 		},

@@ -49,6 +49,7 @@ func TestCreateAndWait(t *testing.T) {
 		t.Fatalf("model: %v", m)
 	}
 	idc := m.GetInputDataConfig()
+	//lint:ignore SA1019 medium is deprecated in favour of the filter, but the REST API still accepts and returns it
 	if idc.GetMedium() != contactcenterinsightspb.Conversation_CHAT || idc.GetFilter() != `medium="CHAT"` || idc.GetTrainingConversationsCount() <= 0 {
 		t.Fatalf("input data config: %v", idc)
 	}

@@ -65,6 +65,7 @@ func createReq(p, display string) *contactcenterinsightspb.CreateIssueModelReque
 		IssueModel: &contactcenterinsightspb.IssueModel{
 			DisplayName: display,
 			InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{
+				//lint:ignore SA1019 medium is deprecated in favour of the filter, but the REST API still accepts and returns it
 				Medium: contactcenterinsightspb.Conversation_CHAT,
 				Filter: `medium="CHAT"`,
 			},

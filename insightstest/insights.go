@@ -124,6 +124,7 @@ func (s *Server) CreateIssueModel(ctx context.Context, req *contactcenterinsight
 		ModelType:    in.GetModelType(),
 		LanguageCode: in.GetLanguageCode(),
 		InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{
+			//lint:ignore SA1019 medium is deprecated in favour of the filter, but the REST API still accepts and returns it
 			Medium:                     in.GetInputDataConfig().GetMedium(),
 			Filter:                     in.GetInputDataConfig().GetFilter(),
 			TrainingConversationsCount: trainingConversations(in.GetInputDataConfig().GetFilter()),

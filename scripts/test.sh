@@ -18,6 +18,8 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+# staticcheck from the Go module proxy, pinned.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 race=""
 if command -v gcc >/dev/null 2>&1; then race="-race"; fi
