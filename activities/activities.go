@@ -45,30 +45,37 @@ const maxScannedOperations = 5000
 type CreateIssueModelParams struct {
 	Parent     string                  `json:"parent"`
 	IssueModel insights.IssueModelSpec `json:"issueModel"`
-	// NotBefore is the workflow time at which the creation was first scheduled. It stays the same
-	// on every retry, so only operations created after it can be this workflow's.
-	NotBefore time.Time `json:"notBefore"`
+	// LookFrom, when set, says an earlier attempt may have created the operation without our
+	// learning its name (its reply was lost, or its worker died mid-call) and when that attempt
+	// was scheduled: an identical creation from then on is adopted instead of creating another.
+	LookFrom *time.Time `json:"lookFrom,omitempty"`
+	// LookOnly adopts an earlier attempt's operation if there is one but creates nothing
+	// (used when the run was cancelled while creating).
+	LookOnly bool `json:"lookOnly,omitempty"`
 }
 
 // StartedOperation names the long-running operation an activity started or found.
 type StartedOperation struct {
 	Operation string `json:"operation"`
-	// Adopted is true when a retried attempt found the operation an earlier attempt had started
-	// (its reply was lost) instead of starting another.
+	// Adopted is true when the operation was found rather than started: an earlier attempt
+	// started it (its reply was lost), or it was already running.
 	Adopted bool `json:"adopted,omitempty"`
 	// AlreadyDone is true when there was nothing to start (the model was already in the wanted
-	// state); Operation is then empty.
+	// state, or LookOnly found nothing); Operation is then empty.
 	AlreadyDone bool `json:"alreadyDone,omitempty"`
 }
 
 // CreateIssueModel starts the CreateIssueModel operation and returns its name.
 //
-// The API has no request id, so a retry cannot be deduplicated by the server. Every attempt
-// after the first therefore looks first for an operation an earlier attempt started: a
-// CreateIssueModel operation in the same location whose metadata.request equals ours and whose
-// createTime is not before NotBefore-CreateSkew. Where this cannot help: two workflows sending
-// byte-identical requests at the same moment (they would adopt one operation), an operation
-// list that has not caught up yet (eventual consistency), or operations that expired.
+// The API has no request id, so the server cannot deduplicate a retried create. The workflow
+// knows when an attempt's outcome is unknown (UNAVAILABLE, DEADLINE_EXCEEDED, a worker that died
+// mid-call) and then sets LookFrom: this attempt first lists the location's operations and adopts
+// a CreateIssueModel operation whose metadata.request equals ours and whose createTime is not
+// before LookFrom-CreateSkew. After a definite refusal (e.g. RESOURCE_EXHAUSTED: another creation
+// is running in the region) nothing was created and nothing is looked for, so a workflow never
+// adopts another workflow's operation because it was refused. Where this cannot help: two
+// workflows sending identical requests within the window while one of them lost a reply, an
+// operation list that lags behind (eventual consistency), or operations that expired.
 func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelParams) (StartedOperation, error) {
 	if err := insights.ValidateParent("parent", p.Parent); err != nil {
 		return StartedOperation{}, err
@@ -78,13 +85,14 @@ func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelPar
 	}
 	req := &contactcenterinsightspb.CreateIssueModelRequest{Parent: p.Parent, IssueModel: p.IssueModel.Proto()}
 	logger := activity.GetLogger(ctx)
-	if activity.GetInfo(ctx).Attempt > 1 {
+	if p.LookFrom != nil {
+		from := p.LookFrom.Add(-CreateSkew)
 		name, err := a.findOperation(ctx, p.Parent, func(op *longrunningpb.Operation) bool {
 			md := &contactcenterinsightspb.CreateIssueModelMetadata{}
 			if op.GetMetadata().UnmarshalTo(md) != nil {
 				return false
 			}
-			return proto.Equal(md.GetRequest(), req) && !md.GetCreateTime().AsTime().Before(p.NotBefore.Add(-CreateSkew))
+			return proto.Equal(md.GetRequest(), req) && !md.GetCreateTime().AsTime().Before(from)
 		})
 		if err != nil {
 			return StartedOperation{}, err
@@ -93,6 +101,9 @@ func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelPar
 			logger.Info("Adopted the operation an earlier attempt started", "Operation", name)
 			return StartedOperation{Operation: name, Adopted: true}, nil
 		}
+	}
+	if p.LookOnly {
+		return StartedOperation{AlreadyDone: true}, nil
 	}
 	op, err := a.Client.CreateIssueModel(ctx, req, noRetry)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
 
 	"github.com/issuemodels/durable-lro/activities"
@@ -37,56 +36,58 @@ func setup(t *testing.T, opts insightstest.Options) (*insightstest.Server, *insi
 	return srv, clock, &activities.Activities{Client: c}
 }
 
-// createWithRetries runs the CreateIssueModel activity under a retry policy, as the workflow does.
-func createWithRetries(ctx workflow.Context, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
-	var a *activities.Activities
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Millisecond, MaximumAttempts: 5,
-			NonRetryableErrorTypes: insights.NonRetryableErrorTypes()},
-	})
-	var out activities.StartedOperation
-	err := workflow.ExecuteActivity(ctx, a.CreateIssueModel, p).Get(ctx, &out)
-	return out, err
-}
-
 func TestCreateAfterLostReplyAdoptsTheCommittedOperation(t *testing.T) {
 	srv, clock, acts := setup(t, insightstest.Options{})
-	// Every successful create loses its reply: without the lookup each retry would try again.
-	srv.SetFaults("CreateIssueModel", insightstest.Fault{LostReplyAfterCommit: true, Probability: 1})
-
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	env.ExecuteWorkflow(createWithRetries, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
-	require.NoError(t, env.GetWorkflowError())
-	var started activities.StartedOperation
-	require.NoError(t, env.GetWorkflowResult(&started))
+	// The server creates the model and operation, but the reply is lost.
+	srv.SetFaults("CreateIssueModel", insightstest.Fault{LostReplyAfterCommit: true, Probability: 1})
+	scheduled := clock.Now()
+	_, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
+	require.True(t, insights.MayHaveCommitted(err), "%v", err)
 
+	// The next attempt, told an earlier one may have committed, adopts instead of creating.
+	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, LookFrom: &scheduled})
+	require.NoError(t, err)
+	var started activities.StartedOperation
+	require.NoError(t, v.Get(&started))
 	require.True(t, started.Adopted)
 	require.Len(t, srv.Models(parent), 1, "exactly one model")
 	st := srv.Stats()
 	require.EqualValues(t, 1, st.ModelsCreated[parent])
 	require.EqualValues(t, 1, st.RPCs["CreateIssueModel"], "the retry found the operation instead of creating again")
-	op, ok := srv.Operation(started.Operation)
+	_, ok := srv.Operation(started.Operation)
 	require.True(t, ok)
-	require.Equal(t, started.Operation, op.GetName())
+}
+
+func TestCreateLookOnlyCreatesNothing(t *testing.T) {
+	srv, clock, acts := setup(t, insightstest.Options{})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	now := clock.Now()
+	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, LookFrom: &now, LookOnly: true})
+	require.NoError(t, err)
+	var started activities.StartedOperation
+	require.NoError(t, v.Get(&started))
+	require.True(t, started.AlreadyDone)
+	require.Empty(t, started.Operation)
+	require.Zero(t, srv.Stats().RPCs["CreateIssueModel"])
 }
 
 func TestCreateDoesNotAdoptOlderIdenticalOperations(t *testing.T) {
 	srv, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return time.Minute }})
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	_, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+	_, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
 	require.NoError(t, err)
 	clock.Advance(time.Hour) // the first training is long done
-
-	wenv := (&testsuite.WorkflowTestSuite{}).NewTestWorkflowEnvironment()
-	wenv.RegisterActivity(acts)
-	srv.SetFaults("CreateIssueModel", insightstest.Fault{LostReplyAfterCommit: true, Probability: 1})
-	wenv.ExecuteWorkflow(createWithRetries, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
-	require.NoError(t, wenv.GetWorkflowError())
-	require.EqualValues(t, 2, srv.Stats().ModelsCreated[parent], "a second, later workflow gets its own model")
+	later := clock.Now()
+	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, LookFrom: &later})
+	require.NoError(t, err)
+	var started activities.StartedOperation
+	require.NoError(t, v.Get(&started))
+	require.False(t, started.Adopted)
+	require.EqualValues(t, 2, srv.Stats().ModelsCreated[parent], "a later workflow gets its own model")
 }
 
 func TestErrorsAreTypedByGRPCCode(t *testing.T) {
@@ -126,10 +127,10 @@ func TestBadNamesFailBeforeAnyCall(t *testing.T) {
 }
 
 func TestCancelOperationModes(t *testing.T) {
-	srv, clock, acts := setup(t, insightstest.Options{})
+	srv, _, acts := setup(t, insightstest.Options{})
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
 	require.NoError(t, err)
 	var started activities.StartedOperation
 	require.NoError(t, v.Get(&started))
@@ -158,7 +159,7 @@ func TestGetOperationDecodesTheFinishedCreation(t *testing.T) {
 	_, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return 2 * time.Hour }})
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
 	require.NoError(t, err)
 	var started activities.StartedOperation
 	require.NoError(t, v.Get(&started))
@@ -194,7 +195,7 @@ func TestDeployUndeployDeleteAreIdempotent(t *testing.T) {
 		require.NoError(t, v.Get(&out))
 		return out
 	}
-	created := run(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+	created := run(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
 	clock.Advance(time.Minute)
 	op, _ := srv.Operation(created.Operation)
 	model := &contactcenterinsightspb.IssueModel{}
@@ -223,11 +224,11 @@ func TestDeployUndeployDeleteAreIdempotent(t *testing.T) {
 }
 
 func TestListOperationsPages(t *testing.T) {
-	_, clock, acts := setup(t, insightstest.Options{MaxConcurrentCreates: -1, TrainingTime: func() time.Duration { return time.Minute }})
+	_, _, acts := setup(t, insightstest.Options{MaxConcurrentCreates: -1, TrainingTime: func() time.Duration { return time.Minute }})
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
 	for range 5 {
-		_, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+		_, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
 		require.NoError(t, err)
 	}
 	var all []string

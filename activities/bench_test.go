@@ -14,11 +14,11 @@ import (
 // BenchmarkGetOperation measures one poll: the activity, the real Google client, gRPC over
 // loopback and the emulator, from parallel callers.
 func BenchmarkGetOperation(b *testing.B) {
-	srv, clock, acts := setup(&testing.T{}, insightstest.Options{RequestsPerMinute: -1})
+	srv, _, acts := setup(&testing.T{}, insightstest.Options{RequestsPerMinute: -1})
 	defer srv.Close()
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()})
+	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func BenchmarkCreateIssueModelFirstAttempt(b *testing.B) {
 	defer srv.Close()
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	p := activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, NotBefore: clock.Now()}
+	p := activities.CreateIssueModelParams{Parent: parent, IssueModel: spec}
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := env.ExecuteActivity(acts.CreateIssueModel, p); err != nil {

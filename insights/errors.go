@@ -107,3 +107,23 @@ var rpcCodeNames = map[codes.Code]string{
 	codes.Internal: "INTERNAL", codes.Unavailable: "UNAVAILABLE", codes.DataLoss: "DATA_LOSS",
 	codes.Unauthenticated: "UNAUTHENTICATED",
 }
+
+// ambiguousTypes are failures after which a call that changes state may or may not have been
+// carried out by the server.
+var ambiguousTypes = map[string]bool{
+	codes.Unavailable.String(): true, codes.DeadlineExceeded.String(): true, codes.Unknown.String(): true,
+	codes.Internal.String(): true, codes.Aborted.String(): true, codes.Canceled.String(): true,
+	codes.DataLoss.String(): true,
+}
+
+// MayHaveCommitted reports whether a failed state-changing activity may nevertheless have taken
+// effect on the server: its reply was lost (UNAVAILABLE, DEADLINE_EXCEEDED, ...), its worker died
+// (a timeout), or the failure is not an API answer at all. A definite refusal (RESOURCE_EXHAUSTED,
+// or any non-retryable code) means nothing happened.
+func MayHaveCommitted(err error) bool {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return ambiguousTypes[appErr.Type()]
+	}
+	return true
+}

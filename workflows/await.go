@@ -69,8 +69,9 @@ func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (*insi
 		next.Continuation = state
 		return nil, workflow.NewContinueAsNewError(p.ctx, AwaitOperationWorkflow, next)
 	}
-	status.Phase = PhaseDone
+	status.Phase, status.Done = PhaseDone, true
 	if err != nil {
+		status.LastError = rootMessage(err)
 		return nil, err
 	}
 	return &op, nil

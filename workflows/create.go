@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -70,7 +71,11 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*
 			return nil, temporal.NewCanceledError(CreateIssueModelResult{Outcome: OutcomeCancelled, CancelReason: state.CancelReason})
 		}
 		status.Phase = PhaseCreating
-		started, err := createOperation(ctx, in, policy)
+		started, err := createOperation(ctx, p, in, policy)
+		if err == errNothingCreated {
+			status.Phase, status.Done, status.Outcome = PhaseDone, true, OutcomeCancelled
+			return nil, temporal.NewCanceledError(CreateIssueModelResult{Outcome: OutcomeCancelled, CancelReason: state.CancelReason})
+		}
 		if err != nil {
 			status.Phase, status.Done, status.LastError = PhaseDone, true, rootMessage(err)
 			return nil, err
@@ -121,27 +126,61 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*
 	return result, nil
 }
 
-// createOperation runs the CreateIssueModel activity. It runs to its end even if the run is
-// cancelled meanwhile: the server may already have committed, and the operation is needed to
-// cancel it. RESOURCE_EXHAUSTED (another creation in flight in the region, or the request rate)
-// is retried with backoff for as long as the policy timeout allows.
-func createOperation(ctx workflow.Context, in CreateIssueModelInput, policy pollPolicy) (activities.StartedOperation, error) {
+// errNothingCreated ends a run cancelled before any operation existed.
+var errNothingCreated = errors.New("cancelled before an operation was created")
+
+// createOperation runs the CreateIssueModel activity, retrying here rather than in the
+// activity's retry policy because each retry depends on how the previous attempt failed: after an
+// ambiguous failure (reply lost, worker died) the next attempt first looks for the operation that
+// attempt may have created; after a definite refusal it does not (see
+// activities.CreateIssueModel). RESOURCE_EXHAUSTED — notably another creation running in the
+// region — is waited out with backoff for as long as the policy timeout allows. It runs to its end
+// even if the run is cancelled meanwhile: the server may already have committed, and the
+// operation is needed to cancel it.
+func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput, policy pollPolicy) (activities.StartedOperation, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	actx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    2 * time.Minute,
-		ScheduleToCloseTimeout: policy.timeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        5 * time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        5 * time.Minute,
-			NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
-		},
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
-	var started activities.StartedOperation
-	err := workflow.ExecuteActivity(actx, acts.CreateIssueModel, activities.CreateIssueModelParams{
-		Parent: in.Parent, IssueModel: in.IssueModel, NotBefore: workflow.Now(ctx),
-	}).Get(actx, &started)
-	return started, err
+	deadline := workflow.Now(ctx).Add(policy.timeout)
+	backoff := 5 * time.Second
+	var lookFrom *time.Time
+	for {
+		p.checkTemporalCancel()
+		cancelled := p.state.CancelRequested
+		if cancelled && lookFrom == nil {
+			return activities.StartedOperation{}, errNothingCreated
+		}
+		scheduled := workflow.Now(ctx)
+		var started activities.StartedOperation
+		err := workflow.ExecuteActivity(actx, acts.CreateIssueModel, activities.CreateIssueModelParams{
+			Parent: in.Parent, IssueModel: in.IssueModel, LookFrom: lookFrom, LookOnly: cancelled,
+		}).Get(actx, &started)
+		switch {
+		case err == nil && started.Operation == "":
+			return started, errNothingCreated // LookOnly found nothing
+		case err == nil:
+			p.setLastError("")
+			return started, nil
+		case isNonRetryable(err):
+			return started, err
+		}
+		p.setLastError(rootMessage(err))
+		if !insights.MayHaveCommitted(err) {
+			lookFrom = nil // refused: the attempts so far created nothing
+		} else if lookFrom == nil {
+			lookFrom = &scheduled
+		}
+		if workflow.Now(ctx).Add(backoff).After(deadline) {
+			return started, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"could not start CreateIssueModel within the polling timeout of %s; last error: %s", policy.timeout, rootMessage(err)),
+				insights.ErrPollTimeout, err)
+		}
+		workflow.GetLogger(ctx).Warn("CreateIssueModel failed; retrying", "Error", err, "Backoff", backoff, "LookForEarlierAttempt", lookFrom != nil)
+		_, _ = workflow.AwaitWithTimeout(dctx, backoff, func() bool { return p.state.CancelRequested && !cancelled })
+		backoff = min(2*backoff, 5*time.Minute)
+	}
 }
 
 // deleteModel starts deleting the model a cancelled-but-completed training left behind and returns

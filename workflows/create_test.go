@@ -438,3 +438,71 @@ func TestAwaitOperationWorkflow(t *testing.T) {
 	require.Contains(t, string(op.Metadata), `"@type":"type.googleapis.com/google.cloud.contactcenterinsights.v1.CreateIssueModelMetadata"`)
 	require.Equal(t, 3, n, "the first poll is immediate when attaching")
 }
+
+func createParams(lookFrom, lookOnly bool) any {
+	return mock.MatchedBy(func(p activities.CreateIssueModelParams) bool {
+		return (p.LookFrom != nil) == lookFrom && p.LookOnly == lookOnly
+	})
+}
+
+func (s *createSuite) TestCreateAfterAmbiguousFailureLooksForTheEarlierAttempt() {
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
+		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.Unavailable, "reply lost"))).Once()
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(true, false)).
+		Return(activities.StartedOperation{Operation: testOp, Adopted: true}, nil).Once()
+	s.pollSequence(succeededOp())
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	s.Require().NoError(s.env.GetWorkflowError())
+}
+
+func (s *createSuite) TestCreateAfterRefusalDoesNotLookForOthersOperations() {
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
+		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.ResourceExhausted, "one creation per region"))).Twice()
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
+		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
+	s.pollSequence(succeededOp())
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	s.Require().NoError(s.env.GetWorkflowError())
+	// Two backoffs (5s, 10s) then the first poll interval (30s).
+	s.Equal(45*time.Second, s.env.Now().Sub(start).Round(time.Second))
+}
+
+func (s *createSuite) TestQuotaWaitIsBoundedByTheTimeout() {
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).
+		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.ResourceExhausted, "one creation per region")))
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"timeout":"30m"}`))
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal(insights.ErrPollTimeout, appErr.Type())
+	s.Contains(appErr.Error(), "one creation per region")
+}
+
+func (s *createSuite) TestCancelWhileWaitingForQuotaCreatesNothing() {
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
+		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.ResourceExhausted, "one creation per region")))
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "not now"}) }, 2*time.Minute)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	var canceled *temporal.CanceledError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(canceled.Details(&res))
+	s.Equal(OutcomeCancelled, res.Outcome)
+	s.Empty(res.Operation)
+}
+
+func (s *createSuite) TestCancelAfterAmbiguousCreateOnlyLooksUp() {
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
+		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.DeadlineExceeded, "deadline"))).Once()
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(true, true)).
+		Return(activities.StartedOperation{Operation: testOp, Adopted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	var canceled *temporal.CanceledError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(canceled.Details(&res))
+	s.Equal(testOp, res.Operation)
+}
