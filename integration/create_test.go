@@ -515,3 +515,36 @@ func TestServerRestart(t *testing.T) {
 		t.Errorf("CreateIssueModel RPCs = %d, want 1", n)
 	}
 }
+
+// TestIdenticalRequestsDoNotShareAnOperation: a second workflow with the same request, refused
+// by the one-creation-per-region quota while the first trains, waits with backoff and never
+// adopts the first one's operation; cancelling it leaves the first untouched.
+func TestIdenticalRequestsDoNotShareAnOperation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, insightstest.Options{TrainingTime: trainingTime(2 * time.Hour)})
+	first, firstOp := startAndWaitForOperation(e, createInput("same", fastPolling))
+	second := e.start(createType, createInput("same", fastPolling))
+	e.waitFor("the second workflow's refused create", func() bool { return e.emu.Stats().RPCs["CreateIssueModel"] >= 2 })
+	st := e.waitStatus(second, "the quota error in status", func(s workflows.Status) bool { return s.LastError != "" })
+	if !strings.Contains(st.LastError, "RESOURCE_EXHAUSTED") || st.Operation != "" {
+		t.Errorf("second status = %+v, want a RESOURCE_EXHAUSTED lastError and no operation", st)
+	}
+	signalCancel(e, second, "duplicate")
+	_, err := e.result(second)
+	canceled, ok := errorsAs[*temporal.CanceledError](err)
+	if !ok {
+		t.Fatalf("second run.Get = %v, want a CanceledError", err)
+	}
+	var details createResult
+	if err := canceled.Details(&details); err != nil || details.Operation != "" || details.Outcome != workflows.OutcomeCancelled {
+		t.Errorf("second details = %+v (%v), want CANCELLED with no operation", details, err)
+	}
+
+	res := e.mustResult(first)
+	if res.Outcome != workflows.OutcomeSucceeded || res.Operation != firstOp {
+		t.Errorf("first result = %+v, want SUCCEEDED on %s", res, firstOp)
+	}
+	if n := e.emu.Stats().ModelsCreated[parent]; n != 1 {
+		t.Errorf("models created = %d, want 1", n)
+	}
+}
