@@ -1,0 +1,475 @@
+// Command starter starts CreateIssueModelWorkflow runs and talks to running ones: status query,
+// cancel and poll-now signals, and waiting for the result.
+//
+//	starter start  [-input-file F | -parent P -display-name N ...] [-workflow-id ID] [-wait]
+//	starter status   -workflow-id ID
+//	starter cancel   -workflow-id ID [-reason R]
+//	starter poll-now -workflow-id ID
+//	starter wait     -workflow-id ID
+//
+// The Temporal connection comes from go.temporal.io/sdk/contrib/envconfig (TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE).
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/issuemodels/durable-lro/insights"
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the command failed, or the awaited run did not complete successfully
+	exitInvalid = 2 // bad usage or invalid workflow input; nothing was started
+)
+
+// rpcTimeout bounds the one-shot calls (start, query, signal).
+const rpcTimeout = 30 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, dial)
+	stop()
+	os.Exit(code)
+}
+
+// dial connects to Temporal with the envconfig settings.
+func dial(ctx context.Context) (client.Client, error) {
+	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("loading Temporal client configuration: %w", err)
+	}
+	return client.DialContext(ctx, opts)
+}
+
+// usageError is a bad command line: exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usage(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// exitError carries an exit code for an error already reported on stdout.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+const topUsage = `Usage: starter <command> [flags]
+
+Commands:
+  start     start a CreateIssueModelWorkflow (from -input-file or from flags); -wait waits for it
+  status    print the status query of a run
+  cancel    send the cancel signal (-reason R)
+  poll-now  send the poll-now signal
+  wait      wait for a run to end and print its result, failure or cancellation
+
+Run "starter <command> -h" for the flags of a command. The Temporal connection comes from
+TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and
+TEMPORAL_CONFIG_FILE; the task queue from -task-queue or TEMPORAL_TASK_QUEUE.
+`
+
+// run executes one command line and returns the exit code. dialFn is called only once the
+// command line and the input are known to be valid.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, dialFn func(context.Context) (client.Client, error)) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, topUsage)
+		if len(args) == 0 {
+			return exitInvalid
+		}
+		return exitOK
+	}
+	cmd, rest := args[0], args[1:]
+	var prepared func(ctx context.Context, c client.Client, w io.Writer) error
+	var err error
+	switch cmd {
+	case "start":
+		prepared, err = prepareStart(rest, stderr)
+	case "status":
+		prepared, err = prepareWithID(cmd, rest, stderr, func(fs *flag.FlagSet) func(ctx context.Context, c client.Client, w io.Writer, id string) error {
+			return Status
+		})
+	case "cancel":
+		prepared, err = prepareWithID(cmd, rest, stderr, func(fs *flag.FlagSet) func(ctx context.Context, c client.Client, w io.Writer, id string) error {
+			reason := fs.String("reason", "", "why the run is cancelled (recorded in the result)")
+			return func(ctx context.Context, c client.Client, w io.Writer, id string) error {
+				return Cancel(ctx, c, w, id, *reason)
+			}
+		})
+	case "poll-now":
+		prepared, err = prepareWithID(cmd, rest, stderr, func(fs *flag.FlagSet) func(ctx context.Context, c client.Client, w io.Writer, id string) error {
+			return PollNow
+		})
+	case "wait":
+		prepared, err = prepareWithID(cmd, rest, stderr, func(fs *flag.FlagSet) func(ctx context.Context, c client.Client, w io.Writer, id string) error {
+			return Wait
+		})
+	default:
+		fmt.Fprintf(stderr, "starter: unknown command %q\n\n%s", cmd, topUsage)
+		return exitInvalid
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "starter:", err)
+		return exitInvalid
+	}
+	c, err := dialFn(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "starter: connecting to Temporal:", err)
+		return exitFailed
+	}
+	defer c.Close()
+	err = prepared(ctx, c, stdout)
+	var ee exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintln(stderr, "starter:", err)
+		return exitFailed
+	}
+}
+
+func taskQueueDefault() string {
+	if tq := strings.TrimSpace(os.Getenv("TEMPORAL_TASK_QUEUE")); tq != "" {
+		return tq
+	}
+	return workflows.DefaultTaskQueue
+}
+
+// startFlags are the flags of the start command.
+type startFlags struct {
+	inputFile                                                string
+	parent, displayName, medium, filter, modelType, language string
+	initialInterval, maxInterval, timeout                    string
+	deleteModelIfCancelFails                                 bool
+	workflowID, taskQueue                                    string
+	wait                                                     bool
+	set                                                      map[string]bool // flags given on the command line
+}
+
+// modelFlags are the flags that build the input; they conflict with -input-file.
+var modelFlags = []string{"parent", "display-name", "medium", "filter", "model-type", "language-code",
+	"initial-interval", "max-interval", "timeout", "delete-model-if-cancel-fails"}
+
+func parseStartFlags(args []string, stderr io.Writer) (startFlags, error) {
+	var f startFlags
+	fs := flag.NewFlagSet("start", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.inputFile, "input-file", "", "JSON input in the REST shape ({\"parent\":...,\"issueModel\":{...},\"polling\":{...}}); - reads stdin")
+	fs.StringVar(&f.parent, "parent", "", "projects/{project}/locations/{location}")
+	fs.StringVar(&f.displayName, "display-name", "", "issueModel.displayName")
+	fs.StringVar(&f.medium, "medium", "", "issueModel.inputDataConfig.medium: PHONE_CALL | CHAT")
+	fs.StringVar(&f.filter, "filter", "", "issueModel.inputDataConfig.filter, e.g. medium=\"CHAT\"")
+	fs.StringVar(&f.modelType, "model-type", "", "issueModel.modelType: TYPE_V1 | TYPE_V2")
+	fs.StringVar(&f.language, "language-code", "", "issueModel.languageCode, e.g. en-US")
+	fs.StringVar(&f.initialInterval, "initial-interval", "", "polling.initialInterval, e.g. 30s (default 30s)")
+	fs.StringVar(&f.maxInterval, "max-interval", "", "polling.maxInterval, e.g. 5m (default 5m)")
+	fs.StringVar(&f.timeout, "timeout", "", "polling.timeout, e.g. 6h (default 24h)")
+	fs.BoolVar(&f.deleteModelIfCancelFails, "delete-model-if-cancel-fails", false, "deleteModelIfCancelFails")
+	fs.StringVar(&f.workflowID, "workflow-id", "", "workflow id (default create-issue-model-<unix seconds>)")
+	fs.StringVar(&f.taskQueue, "task-queue", taskQueueDefault(), "task queue (env TEMPORAL_TASK_QUEUE)")
+	fs.BoolVar(&f.wait, "wait", false, "wait for the run to end and print its result")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, usage("start: unexpected arguments %q", fs.Args())
+	}
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	return f, nil
+}
+
+// buildInput returns the workflow input JSON: the file's bytes as they are, or a document
+// built from the flags.
+func buildInput(f startFlags, readFile func(string) ([]byte, error)) ([]byte, error) {
+	if f.inputFile != "" {
+		for _, name := range modelFlags {
+			if f.set[name] {
+				return nil, usage("start: -%s cannot be combined with -input-file", name)
+			}
+		}
+		b, err := readFile(f.inputFile)
+		if err != nil {
+			return nil, usage("start: reading -input-file: %v", err)
+		}
+		return b, nil
+	}
+	in := workflows.CreateIssueModelInput{
+		Parent: f.parent,
+		IssueModel: insights.IssueModelSpec{
+			DisplayName:     f.displayName,
+			InputDataConfig: insights.InputDataConfig{Medium: f.medium, Filter: f.filter},
+			ModelType:       f.modelType,
+			LanguageCode:    f.language,
+		},
+		DeleteModelIfCancelFails: f.deleteModelIfCancelFails,
+	}
+	if f.initialInterval != "" || f.maxInterval != "" || f.timeout != "" {
+		in.Polling = &workflows.PollingPolicy{InitialInterval: f.initialInterval, MaxInterval: f.maxInterval, Timeout: f.timeout}
+	}
+	return json.Marshal(in)
+}
+
+func readInputFile(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(name)
+}
+
+// validateInput decodes and validates the input exactly as the workflow will.
+func validateInput(b []byte) error {
+	if _, err := workflows.DecodeCreateIssueModelInput(b); err != nil {
+		return usageError{fmt.Errorf("invalid input: %s", errorMessage(err))}
+	}
+	return nil
+}
+
+func prepareStart(args []string, stderr io.Writer) (func(context.Context, client.Client, io.Writer) error, error) {
+	f, err := parseStartFlags(args, stderr)
+	if err != nil {
+		return nil, err
+	}
+	input, err := buildInput(f, readInputFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateInput(input); err != nil {
+		return nil, err
+	}
+	id := f.workflowID
+	if id == "" {
+		id = fmt.Sprintf("create-issue-model-%d", time.Now().Unix())
+	}
+	return func(ctx context.Context, c client.Client, w io.Writer) error {
+		return Start(ctx, c, w, StartRequest{WorkflowID: id, TaskQueue: f.taskQueue, Input: input, Wait: f.wait})
+	}, nil
+}
+
+// prepareWithID parses the flags of a command that addresses one run by -workflow-id.
+func prepareWithID(cmd string, args []string, stderr io.Writer,
+	define func(fs *flag.FlagSet) func(ctx context.Context, c client.Client, w io.Writer, id string) error,
+) (func(context.Context, client.Client, io.Writer) error, error) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	id := fs.String("workflow-id", "", "workflow id (required)")
+	do := define(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, usage("%s: unexpected arguments %q", cmd, fs.Args())
+	}
+	if strings.TrimSpace(*id) == "" {
+		return nil, usage("%s: -workflow-id is required", cmd)
+	}
+	return func(ctx context.Context, c client.Client, w io.Writer) error { return do(ctx, c, w, *id) }, nil
+}
+
+// StartRequest is a validated start.
+type StartRequest struct {
+	WorkflowID string
+	TaskQueue  string
+	Input      []byte // JSON, validated
+	Wait       bool
+}
+
+// Start starts CreateIssueModelWorkflow with the input as given (json.RawMessage: what the user
+// wrote is what the history shows) and prints the ids; with Wait it then prints the outcome.
+func Start(ctx context.Context, c client.Client, w io.Writer, req StartRequest) error {
+	sctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
+		ID:        req.WorkflowID,
+		TaskQueue: req.TaskQueue,
+	}, workflows.CreateIssueModelWorkflowType, json.RawMessage(req.Input))
+	if err != nil {
+		return fmt.Errorf("starting %s %s: %w", workflows.CreateIssueModelWorkflowType, req.WorkflowID, err)
+	}
+	if err := printJSON(w, map[string]string{
+		"workflowId": run.GetID(), "runId": run.GetRunID(),
+		"workflowType": workflows.CreateIssueModelWorkflowType, "taskQueue": req.TaskQueue,
+	}); err != nil {
+		return err
+	}
+	if !req.Wait {
+		return nil
+	}
+	return waitRun(ctx, w, run)
+}
+
+func Status(ctx context.Context, c client.Client, w io.Writer, id string) error {
+	qctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	v, err := c.QueryWorkflow(qctx, id, "", workflows.StatusQuery)
+	if err != nil {
+		return fmt.Errorf("querying %s of %s: %w", workflows.StatusQuery, id, err)
+	}
+	var raw json.RawMessage
+	if err := v.Get(&raw); err != nil {
+		return fmt.Errorf("decoding the %s answer: %w", workflows.StatusQuery, err)
+	}
+	return printRaw(w, raw)
+}
+
+func Cancel(ctx context.Context, c client.Client, w io.Writer, id, reason string) error {
+	sctx, done := context.WithTimeout(ctx, rpcTimeout)
+	defer done()
+	if err := c.SignalWorkflow(sctx, id, "", workflows.CancelSignal, workflows.CancelRequest{Reason: reason}); err != nil {
+		return fmt.Errorf("signalling %s to %s: %w", workflows.CancelSignal, id, err)
+	}
+	out := map[string]string{"workflowId": id, "signal": workflows.CancelSignal}
+	if reason != "" {
+		out["reason"] = reason
+	}
+	return printJSON(w, out)
+}
+
+func PollNow(ctx context.Context, c client.Client, w io.Writer, id string) error {
+	sctx, done := context.WithTimeout(ctx, rpcTimeout)
+	defer done()
+	if err := c.SignalWorkflow(sctx, id, "", workflows.PollNowSignal, nil); err != nil {
+		return fmt.Errorf("signalling %s to %s: %w", workflows.PollNowSignal, id, err)
+	}
+	return printJSON(w, map[string]string{"workflowId": id, "signal": workflows.PollNowSignal})
+}
+
+func Wait(ctx context.Context, c client.Client, w io.Writer, id string) error {
+	return waitRun(ctx, w, c.GetWorkflow(ctx, id, ""))
+}
+
+// Outcome is what wait prints.
+type Outcome struct {
+	WorkflowID string          `json:"workflowId"`
+	RunID      string          `json:"runId,omitempty"`
+	Status     string          `json:"status"` // COMPLETED | FAILED | CANCELED | TERMINATED | TIMED_OUT
+	Result     json.RawMessage `json:"result,omitempty"`
+	Error      *ErrorInfo      `json:"error,omitempty"`
+}
+
+// ErrorInfo describes why a run did not complete.
+type ErrorInfo struct {
+	Type    string          `json:"type,omitempty"` // ApplicationError type, e.g. InvalidArgument, OperationFailed
+	Message string          `json:"message"`
+	Details json.RawMessage `json:"details,omitempty"`
+}
+
+// waitRun waits for the run (following continue-as-new) and prints its Outcome. A run that did
+// not complete prints its Outcome too and returns exitError{1}.
+func waitRun(ctx context.Context, w io.Writer, run client.WorkflowRun) error {
+	var result json.RawMessage
+	err := run.Get(ctx, &result)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("stopped waiting for %s: %w", run.GetID(), ctx.Err())
+	}
+	out := outcome(run.GetID(), run.GetRunID(), result, err)
+	if out == nil {
+		return fmt.Errorf("waiting for %s: %w", run.GetID(), err)
+	}
+	if perr := printJSON(w, out); perr != nil {
+		return perr
+	}
+	if out.Status != "COMPLETED" {
+		return exitError{exitFailed}
+	}
+	return nil
+}
+
+// outcome classifies the end of a run; nil means err is not about the run (e.g. not found).
+func outcome(id, runID string, result json.RawMessage, err error) *Outcome {
+	out := &Outcome{WorkflowID: id, RunID: runID}
+	if err == nil {
+		out.Status, out.Result = "COMPLETED", result
+		return out
+	}
+	var wee *temporal.WorkflowExecutionError
+	if !errors.As(err, &wee) {
+		return nil
+	}
+	cause := errors.Unwrap(wee)
+	if cause == nil {
+		cause = wee
+	}
+	out.Status, out.Error = "FAILED", &ErrorInfo{Message: cause.Error()}
+	var (
+		appErr       *temporal.ApplicationError
+		canceledErr  *temporal.CanceledError
+		terminateErr *temporal.TerminatedError
+		timeoutErr   *temporal.TimeoutError
+	)
+	switch {
+	case errors.As(cause, &canceledErr):
+		out.Status = "CANCELED"
+		out.Error = &ErrorInfo{Message: "the run was cancelled"}
+		if canceledErr.HasDetails() {
+			var d json.RawMessage
+			if canceledErr.Details(&d) == nil {
+				out.Error.Details = d
+			}
+		}
+	case errors.As(cause, &terminateErr):
+		out.Status = "TERMINATED"
+	case errors.As(cause, &timeoutErr):
+		out.Status = "TIMED_OUT"
+	case errors.As(cause, &appErr):
+		out.Error.Type, out.Error.Message = appErr.Type(), appErr.Message()
+		if appErr.HasDetails() {
+			var d json.RawMessage
+			if appErr.Details(&d) == nil {
+				out.Error.Details = d
+			}
+		}
+	}
+	return out
+}
+
+// errorMessage is the message of an ApplicationError without the SDK's decorations.
+func errorMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
+}
+
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+func printRaw(w io.Writer, raw json.RawMessage) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}

@@ -1,0 +1,199 @@
+// Command worker runs the Temporal worker that hosts CreateIssueModelWorkflow,
+// AwaitOperationWorkflow, IssueModelLifecycleWorkflow and their activities.
+//
+// The Temporal connection comes from go.temporal.io/sdk/contrib/envconfig: TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, and TOML profiles selected with
+// TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE. The Contact Center Insights client comes from
+// insightsclient.New: INSIGHTS_EMULATOR_HOST=host:port points it at the emulator, otherwise it
+// uses Application Default Credentials.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/issuemodels/durable-lro/activities"
+	"github.com/issuemodels/durable-lro/insightsclient"
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// config is what the flags and environment select.
+type config struct {
+	taskQueue   string
+	logLevel    string
+	logFormat   string
+	stopTimeout time.Duration
+}
+
+func parseFlags(args []string, getenv func(string) string) (config, error) {
+	or := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	var cfg config
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.StringVar(&cfg.taskQueue, "task-queue", or("TEMPORAL_TASK_QUEUE", workflows.DefaultTaskQueue), "task queue to poll (env TEMPORAL_TASK_QUEUE)")
+	fs.StringVar(&cfg.logLevel, "log-level", or("LOG_LEVEL", "info"), "debug | info | warn | error (env LOG_LEVEL)")
+	fs.StringVar(&cfg.logFormat, "log-format", or("LOG_FORMAT", "json"), "json | console (env LOG_FORMAT)")
+	fs.DurationVar(&cfg.stopTimeout, "stop-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long running activities get to finish")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: worker [flags]
+
+Runs the Temporal worker for the issue-model workflows.
+
+Temporal connection (go.temporal.io/sdk/contrib/envconfig): TEMPORAL_ADDRESS (default
+localhost:7233), TEMPORAL_NAMESPACE (default "default"), TEMPORAL_API_KEY, TEMPORAL_TLS,
+TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+..., or a TOML profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE).
+Contact Center Insights: INSIGHTS_EMULATOR_HOST=host:port for the emulator, else
+Application Default Credentials.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if cfg.taskQueue == "" {
+		return cfg, errors.New("-task-queue must not be empty")
+	}
+	return cfg, nil
+}
+
+func newLogger(level, format string) (*zap.Logger, error) {
+	var lvl zapcore.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	var zc zap.Config
+	switch format {
+	case "json":
+		zc = zap.NewProductionConfig()
+		zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	case "console":
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+	default:
+		return nil, fmt.Errorf("log format %q is not json or console", format)
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil
+	return zc.Build()
+}
+
+func run(args []string) int {
+	cfg, err := parseFlags(args, os.Getenv)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		return 2
+	}
+	logger, err := newLogger(cfg.logLevel, cfg.logFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		return 2
+	}
+	defer logger.Sync() //nolint:errcheck
+	if err := serve(cfg, logger); err != nil {
+		logger.Error("worker stopped with an error", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+func serve(cfg config, logger *zap.Logger) error {
+	// SIGINT/SIGTERM stop the worker; registered first so an early signal is not lost.
+	sigCh := make(chan os.Signal, 1)
+	signal.Notify(sigCh, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigCh)
+
+	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{})
+	if err != nil {
+		return fmt.Errorf("loading Temporal client configuration: %w", err)
+	}
+	// The SDK logs through zap: slog front end (the SDK's structured logger) on a zap core.
+	opts.Logger = tlog.NewStructuredLogger(slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithCaller(true))))
+	address := opts.HostPort
+	if address == "" {
+		address = client.DefaultHostPort
+	}
+	namespace := opts.Namespace
+	if namespace == "" {
+		namespace = client.DefaultNamespace
+	}
+	// Never log the API key or TLS material: only whether they are configured.
+	logger.Info("connecting to Temporal",
+		zap.String("address", address), zap.String("namespace", namespace),
+		zap.String("task_queue", cfg.taskQueue),
+		zap.Bool("tls", opts.ConnectionOptions.TLS != nil), zap.Bool("api_key", opts.Credentials != nil))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tc, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("connecting to Temporal at %s: %w", address, err)
+	}
+	defer tc.Close()
+
+	endpoint := "Google (Application Default Credentials)"
+	if h := strings.TrimSpace(os.Getenv(insightsclient.EmulatorHostEnv)); h != "" {
+		endpoint = "emulator at " + h
+	}
+	gc, err := insightsclient.New(ctx)
+	if err != nil {
+		return fmt.Errorf("creating the Contact Center Insights client (%s): %w", endpoint, err)
+	}
+	defer func() {
+		if err := gc.Close(); err != nil {
+			logger.Warn("closing the Contact Center Insights client", zap.Error(err))
+		}
+	}()
+	logger.Info("Contact Center Insights client ready", zap.String("endpoint", endpoint))
+
+	w := worker.New(tc, cfg.taskQueue, worker.Options{WorkerStopTimeout: cfg.stopTimeout})
+	workflows.Register(w, &activities.Activities{Client: gc})
+
+	interrupt := make(chan any, 1)
+	go func() {
+		select {
+		case sig := <-sigCh:
+			logger.Info("signal received; stopping the worker", zap.String("signal", sig.String()),
+				zap.Duration("stop_timeout", cfg.stopTimeout))
+			interrupt <- sig
+		case <-ctx.Done():
+		}
+	}()
+	if err := w.Run(interrupt); err != nil {
+		return err
+	}
+	logger.Info("worker stopped")
+	return nil
+}
