@@ -6,6 +6,10 @@
 //	starter cancel   -workflow-id ID [-reason R]
 //	starter poll-now -workflow-id ID
 //	starter wait     -workflow-id ID
+//	starter attach   OPERATION_NAME [-wait]
+//	starter lifecycle -input-file F [-wait]
+//	starter schedule create -input-file F [-schedule-id ID] [-cron SPEC]
+//	starter operations list -parent P [-filter F] [-page-size N] [-page-token T]
 //
 // The Temporal connection comes from go.temporal.io/sdk/contrib/envconfig (TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE).
@@ -80,6 +84,11 @@ Commands:
   cancel    send the cancel signal (-reason R)
   poll-now  send the poll-now signal
   wait      wait for a run to end and print its result, failure or cancellation
+  attach    start an AwaitOperationWorkflow on an existing operation: attach NAME [-wait]
+  lifecycle start an IssueModelLifecycleWorkflow from -input-file
+  schedule  schedule create: a Temporal Schedule running the lifecycle (weekly by default)
+  operations  operations list -parent P [-filter done=false] [-page-size N] [-page-token T]
+              (talks to the API directly: INSIGHTS_EMULATOR_HOST or Application Default Credentials)
 
 Run "starter <command> -h" for the flags of a command. The Temporal connection comes from
 TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and
@@ -121,6 +130,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, dialFn fu
 		prepared, err = prepareWithID(cmd, rest, stderr, func(fs *flag.FlagSet) func(ctx context.Context, c client.Client, w io.Writer, id string) error {
 			return Wait
 		})
+	case "attach":
+		prepared, err = prepareAttach(rest, stderr)
+	case "lifecycle":
+		prepared, err = prepareLifecycle(rest, stderr)
+	case "schedule":
+		prepared, err = prepareSchedule(rest, stderr)
+	case "operations":
+		return runOperations(ctx, rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "starter: unknown command %q\n\n%s", cmd, topUsage)
 		return exitInvalid
@@ -300,18 +317,24 @@ type StartRequest struct {
 // Start starts CreateIssueModelWorkflow with the input as given (json.RawMessage: what the user
 // wrote is what the history shows) and prints the ids; with Wait it then prints the outcome.
 func Start(ctx context.Context, c client.Client, w io.Writer, req StartRequest) error {
+	return startWorkflow(ctx, c, w, workflows.CreateIssueModelWorkflowType, req)
+}
+
+// startWorkflow starts a workflow of the given type with req's input and prints the ids; with
+// Wait it then prints the outcome.
+func startWorkflow(ctx context.Context, c client.Client, w io.Writer, workflowType string, req StartRequest) error {
 	sctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
 		ID:        req.WorkflowID,
 		TaskQueue: req.TaskQueue,
-	}, workflows.CreateIssueModelWorkflowType, json.RawMessage(req.Input))
+	}, workflowType, json.RawMessage(req.Input))
 	if err != nil {
-		return fmt.Errorf("starting %s %s: %w", workflows.CreateIssueModelWorkflowType, req.WorkflowID, err)
+		return fmt.Errorf("starting %s %s: %w", workflowType, req.WorkflowID, err)
 	}
 	if err := printJSON(w, map[string]string{
 		"workflowId": run.GetID(), "runId": run.GetRunID(),
-		"workflowType": workflows.CreateIssueModelWorkflowType, "taskQueue": req.TaskQueue,
+		"workflowType": workflowType, "taskQueue": req.TaskQueue,
 	}); err != nil {
 		return err
 	}

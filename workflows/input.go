@@ -127,3 +127,26 @@ func jsonKind(goKind string) string {
 		return "number"
 	}
 }
+
+// DecodeAwaitOperationInput decodes and validates an AwaitOperationWorkflow input as the
+// workflow does.
+func DecodeAwaitOperationInput(b []byte) (AwaitOperationInput, error) {
+	var in AwaitOperationInput
+	if len(bytes.TrimSpace(b)) == 0 {
+		return in, insights.InvalidArgument("input", "is empty")
+	}
+	_ = in.UnmarshalJSON(b)
+	_, err := in.Validate()
+	return in, err
+}
+
+// DecodeLifecycleInput decodes and validates an IssueModelLifecycleWorkflow input as the
+// workflow does.
+func DecodeLifecycleInput(b []byte) (LifecycleInput, error) {
+	var in LifecycleInput
+	if len(bytes.TrimSpace(b)) == 0 {
+		return in, insights.InvalidArgument("input", "is empty")
+	}
+	_ = in.UnmarshalJSON(b)
+	return in, in.Validate()
+}

@@ -171,8 +171,7 @@ func IssueModelLifecycleWorkflow(ctx workflow.Context, in LifecycleInput) (*Life
 		l.requestCancel()
 	})
 
-	models, err := l.checkQuotas()
-	if err != nil {
+	if err := l.checkQuotas(); err != nil {
 		return nil, l.fail(err)
 	}
 	if l.cancelled {
@@ -185,8 +184,8 @@ func IssueModelLifecycleWorkflow(ctx workflow.Context, in LifecycleInput) (*Life
 	if err := l.qualityGate(model); err != nil {
 		return nil, l.fail(err)
 	}
-	replaced := l.replaced(models)
-	if err := l.deploy(replaced); err != nil || l.cancelled {
+	replaced, err := l.deploy()
+	if err != nil || l.cancelled {
 		return nil, l.endAfter(err)
 	}
 	l.retire(replaced)
@@ -276,19 +275,19 @@ func (l *lifecycle) runChild(suffix, workflowType string, input, result any, can
 	return f.Get(l.ctx, result)
 }
 
-func (l *lifecycle) checkQuotas() ([]activities.IssueModelSummary, error) {
+func (l *lifecycle) checkQuotas() error {
 	l.setStep(StepCheckQuotas)
 	var models []activities.IssueModelSummary
 	if err := workflow.ExecuteActivity(l.activity(5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models); err != nil {
-		return nil, err
+		return err
 	}
 	if len(models) >= MaxModelsPerLocation {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"%s already has %d issue models, the limit per location; delete old ones first (or run with deleteReplaced)",
 			l.in.Parent, len(models)), "ResourceExhausted", nil)
 	}
 	l.endStep("done", fmt.Sprintf("%d models in the location", len(models)))
-	return models, nil
+	return nil
 }
 
 func (l *lifecycle) create() (*CreateIssueModelResult, error) {
@@ -354,14 +353,14 @@ func (l *lifecycle) qualityGate(res *CreateIssueModelResult) error {
 }
 
 // replaced returns the models this run retires: the input's list, or the deployed models of the
-// same display name.
+// same display name, as listed just before deploying (so a run that deployed meanwhile counts).
 func (l *lifecycle) replaced(models []activities.IssueModelSummary) []string {
 	if len(l.in.Replaces) > 0 {
 		return l.in.Replaces
 	}
 	var out []string
 	for _, m := range models {
-		if m.DisplayName == l.in.IssueModel.DisplayName && (m.State == "DEPLOYED" || m.State == "DEPLOYING") {
+		if m.Name != l.result.Model && m.DisplayName == l.in.IssueModel.DisplayName && (m.State == "DEPLOYED" || m.State == "DEPLOYING") {
 			out = append(out, m.Name)
 		}
 	}
@@ -370,12 +369,13 @@ func (l *lifecycle) replaced(models []activities.IssueModelSummary) []string {
 
 // deploy deploys the new model. When the location is at its deployed-model quota, a replaced
 // model is undeployed first (a short gap rather than a failure).
-func (l *lifecycle) deploy(replaced []string) error {
+func (l *lifecycle) deploy() (replaced []string, err error) {
 	l.setStep(StepDeploy)
 	var models []activities.IssueModelSummary
 	if err := workflow.ExecuteActivity(l.activity(5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models); err != nil {
-		return err
+		return nil, err
 	}
+	replaced = l.replaced(models)
 	deployed := 0
 	for _, m := range models {
 		if m.State == "DEPLOYED" || m.State == "DEPLOYING" {
@@ -384,35 +384,35 @@ func (l *lifecycle) deploy(replaced []string) error {
 	}
 	if deployed >= MaxDeployedPerLocation {
 		if len(replaced) == 0 {
-			return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 				"%s already has %d deployed issue models, the limit per location, and none is replaced by this one",
 				l.in.Parent, deployed), "ResourceExhausted", nil)
 		}
 		first := replaced[0]
 		if err := l.startAndAwait("undeploy-first", acts.UndeployIssueModel, first, false); err != nil {
-			return err
+			return nil, err
 		}
 		if l.cancelled {
 			// Put the previous model back: a cancel must not leave the location with less served.
-			return l.startAndAwait("redeploy-previous", acts.DeployIssueModel, first, false)
+			return nil, l.startAndAwait("redeploy-previous", acts.DeployIssueModel, first, false)
 		}
 		l.result.Undeployed = append(l.result.Undeployed, first)
 	}
-	err := l.startAndAwait("deploy", acts.DeployIssueModel, l.result.Model, true)
+	err = l.startAndAwait("deploy", acts.DeployIssueModel, l.result.Model, true)
 	if err != nil && !l.cancelled {
-		return err
+		return nil, err
 	}
 	if l.cancelled {
 		// Roll back: the previous deployment stays as it was, the new model ends UNDEPLOYED.
 		if rerr := l.startAndAwait("rollback-deploy", acts.UndeployIssueModel, l.result.Model, false); rerr != nil {
-			return rerr
+			return nil, rerr
 		}
 		l.result.State = "UNDEPLOYED"
-		return nil
+		return nil, nil
 	}
 	l.result.State = "DEPLOYED"
 	l.endStep("done", l.result.Model)
-	return nil
+	return replaced, nil
 }
 
 // retire undeploys (and optionally deletes) the replaced models; a cancel stops it between
