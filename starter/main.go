@@ -33,6 +33,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/issuemodels/durable-lro/codec"
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/workflows"
 )
@@ -60,6 +61,11 @@ func dial(ctx context.Context) (client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading Temporal client configuration: %w", err)
 	}
+	dc, _, err := codec.DataConverterFromEnv()
+	if err != nil {
+		return nil, fmt.Errorf("payload encryption: %w", err)
+	}
+	opts.DataConverter = dc
 	return client.DialContext(ctx, opts)
 }
 

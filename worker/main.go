@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/issuemodels/durable-lro/activities"
+	"github.com/issuemodels/durable-lro/codec"
 	"github.com/issuemodels/durable-lro/insightsclient"
 	"github.com/issuemodels/durable-lro/workflows"
 )
@@ -141,6 +142,12 @@ func serve(cfg config, logger *zap.Logger) error {
 	}
 	// The SDK logs through zap: slog front end (the SDK's structured logger) on a zap core.
 	opts.Logger = tlog.NewStructuredLogger(slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithCaller(true))))
+	dc, encrypted, err := codec.DataConverterFromEnv()
+	if err != nil {
+		return fmt.Errorf("payload encryption: %w", err)
+	}
+	opts.DataConverter = dc
+	logger.Info("payload encryption", zap.Bool("enabled", encrypted))
 	address := opts.HostPort
 	if address == "" {
 		address = client.DefaultHostPort

@@ -1,0 +1,159 @@
+package reliability_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc/codes"
+
+	"github.com/issuemodels/durable-lro/insights"
+	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// TestTransientFaults answers 20% of every RPC with UNAVAILABLE, RESOURCE_EXHAUSTED or
+// DEADLINE_EXCEEDED (one third each): every run must succeed, with no duplicate.
+func TestTransientFaults(t *testing.T) {
+	t.Parallel()
+	n := size(20, 100)
+	emu := newEmulator(t, 60, insightstest.Options{TrainingTime: uniform(5*time.Minute, 15*time.Minute, 0)})
+	// The emulator tries faults in order and the first that fires decides: these probabilities
+	// make each code fire on 1/15 of the calls, 20% in all.
+	emu.SetFaults("*",
+		insightstest.Fault{Code: codes.Unavailable, Probability: 1.0 / 15},
+		insightstest.Fault{Code: codes.ResourceExhausted, Probability: (1.0 / 15) / (1 - 1.0/15)},
+		insightstest.Fault{Code: codes.DeadlineExceeded, Probability: (1.0 / 15) / (1 - 2.0/15)},
+	)
+	tq, prefix := names(t)
+	f := newFleet(t, 1, workerEnv(devServer.HostPort, emu.Addr(), tq))
+	parents := make([]string, n)
+	runs := make([]client.WorkflowRun, n)
+	for i := range n {
+		parents[i] = fmt.Sprintf("projects/transient-%d/locations/us-central1", i)
+		runs[i] = startCreate(t, devServer.Client, fmt.Sprintf("%s-%d", prefix, i), tq,
+			createInput(parents[i], fmt.Sprintf("transient-%d", i), `"polling":{"initialInterval":"1s","multiplier":1.5,"maxInterval":"3s"}`))
+	}
+	outs := awaitAll(runs, 8*time.Minute)
+	f.stopAll()
+	failed := 0
+	for _, o := range outs {
+		if o.err != nil || o.res.Outcome != workflows.OutcomeSucceeded {
+			failed++
+			t.Errorf("workflow %s: outcome %q, error %v", o.id, o.res.Outcome, o.err)
+		}
+	}
+	st := emu.Stats()
+	duplicates := 0
+	for _, p := range parents {
+		if c := st.ModelsCreated[p]; c != 1 {
+			duplicates += int(max(c-1, 0))
+			t.Errorf("%s: %d models created, want 1", p, c)
+		}
+	}
+	var rpcs, faults int64
+	for _, v := range st.RPCs {
+		rpcs += v
+	}
+	for _, v := range st.Faults {
+		faults += v
+	}
+	t.Logf("FIGURE transient-faults workflows=%d faultRate=0.20 rpcs=%d faultsInjected=%d observedRate=%.3f failed=%d duplicates=%d",
+		n, rpcs, faults, float64(faults)/float64(max(rpcs, 1)), failed, duplicates)
+}
+
+// TestNonRetryableFaults injects PERMISSION_DENIED, INVALID_ARGUMENT and NOT_FOUND on
+// CreateIssueModel and GetOperation, always: the run fails at once with the gRPC code as the
+// ApplicationError type, after exactly one call of the faulted RPC (no retry storm).
+func TestNonRetryableFaults(t *testing.T) {
+	t.Parallel()
+	emu := newEmulator(t, 60, insightstest.Options{TrainingTime: fixed(10 * time.Minute)})
+	tq, prefix := names(t)
+	f := newFleet(t, 1, workerEnv(devServer.HostPort, emu.Addr(), tq))
+	defer f.stopAll()
+	type tc struct {
+		method   string
+		code     codes.Code
+		wantType string // the failure's ApplicationError type
+		wantCode string // the gRPC code type in the cause chain
+	}
+	cases := []tc{
+		{"CreateIssueModel", codes.PermissionDenied, "PermissionDenied", "PermissionDenied"},
+		{"CreateIssueModel", codes.InvalidArgument, "InvalidArgument", "InvalidArgument"},
+		{"CreateIssueModel", codes.NotFound, "NotFound", "NotFound"},
+		{"GetOperation", codes.PermissionDenied, "PermissionDenied", "PermissionDenied"},
+		{"GetOperation", codes.InvalidArgument, "InvalidArgument", "InvalidArgument"},
+		// NOT_FOUND from GetOperation after the policy's notFoundGrace (0s here) means the
+		// operation vanished: OperationLost, caused by NotFound.
+		{"GetOperation", codes.NotFound, insights.ErrOperationLost, "NotFound"},
+	}
+	var summary []string
+	for i, c := range cases {
+		// Sequential: faults and counters are the emulator's, shared by the cases.
+		before := emu.Stats()
+		emu.SetFaults(c.method, insightstest.Fault{Code: c.code, Probability: 1})
+		parent := fmt.Sprintf("projects/nonretry-%d/locations/us-central1", i)
+		startAt := time.Now()
+		run := startCreate(t, devServer.Client, fmt.Sprintf("%s-%d", prefix, i), tq,
+			createInput(parent, "nonretry", `"polling":{"initialInterval":"1s","notFoundGrace":"0s"}`))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		err := run.Get(ctx, nil)
+		cancel()
+		took := time.Since(startAt)
+		emu.SetFaults(c.method)
+		after := emu.Stats()
+		name := fmt.Sprintf("%s:%s", c.method, c.code)
+		var appErr *temporal.ApplicationError
+		switch {
+		case err == nil:
+			t.Errorf("%s: the run succeeded", name)
+			continue
+		case !errors.As(err, &appErr):
+			t.Errorf("%s: %v is not an ApplicationError", name, err)
+			continue
+		case appErr.Type() != c.wantType:
+			t.Errorf("%s: failure type %q, want %q (%v)", name, appErr.Type(), c.wantType, err)
+		case !appErr.NonRetryable():
+			t.Errorf("%s: the failure is retryable", name)
+		}
+		if !hasErrorType(err, c.wantCode) {
+			t.Errorf("%s: no %s in the cause chain: %v", name, c.wantCode, err)
+		}
+		calls := after.RPCs[c.method] - before.RPCs[c.method]
+		if calls != 1 {
+			t.Errorf("%s: %d %s RPCs, want exactly 1", name, calls, c.method)
+		}
+		creates := after.RPCs["CreateIssueModel"] - before.RPCs["CreateIssueModel"]
+		if creates != 1 {
+			t.Errorf("%s: %d CreateIssueModel RPCs, want 1", name, creates)
+		}
+		evs := history(t, devServer.Client, run.GetID(), run.GetRunID())
+		if n := countEvents(evs, enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED); n != 0 {
+			t.Errorf("%s: %d WorkflowTaskFailed", name, n)
+		}
+		summary = append(summary, fmt.Sprintf("%s=%s/rpcs:%d/%s", name, appErr.Type(), calls, took.Round(100*time.Millisecond)))
+	}
+	t.Logf("FIGURE non-retryable cases=%d %s", len(cases), strings.Join(summary, " "))
+}
+
+// hasErrorType reports whether an ApplicationError of the type is anywhere in err's chain.
+func hasErrorType(err error, typ string) bool {
+	for err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) {
+			if appErr.Type() == typ {
+				return true
+			}
+			err = appErr.Unwrap()
+			continue
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
+}

@@ -1,0 +1,458 @@
+// Package reliability_test proves durability and safety end to end: a real Temporal dev server
+// (the pinned CLI in ./bin), REAL worker processes built from ./worker, the real Google client
+// inside them, and the in-process Contact Center Insights emulator (so its Stats and Models can be
+// read). See docs/RELIABILITY.md.
+//
+// Size: the default (CI) size runs in a few minutes; RELIABILITY_FULL=1 selects the full size.
+// Every test logs its figures as one greppable line starting with "FIGURE".
+package reliability_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/internal/devserver"
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// full selects the full size (RELIABILITY_FULL=1).
+var full = os.Getenv("RELIABILITY_FULL") == "1"
+
+// size picks the CI or the full figure.
+func size(ci, fullSize int) int {
+	if full {
+		return fullSize
+	}
+	return ci
+}
+
+var (
+	devServer *devserver.Server // shared by every test except the restart test
+	workerBin string            // the ./worker binary built by TestMain
+	repoRoot  string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		// The tests mostly wait on timers and child processes.
+		_ = flag.Set("test.parallel", "8")
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if repoRoot, err = devserver.RepoRoot(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "reliability-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	workerBin = filepath.Join(tmp, "worker")
+	build := exec.Command("go", "build", "-o", workerBin, "./worker")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: go build -o %s ./worker: %v\n%s", workerBin, err, out)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	devServer, err = devserver.New(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: the reliability suite needs a Temporal dev server: %v\n", err)
+		return 1
+	}
+	mode := "CI size"
+	if full {
+		mode = "FULL size (RELIABILITY_FULL=1)"
+	}
+	fmt.Fprintf(os.Stderr, "reliability: %s; dev server %s; worker %s\n", mode, devServer.HostPort, workerBin)
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "last lines of the dev server log %s:\n%s\n", devServer.LogFile, devServer.LogTail(3000))
+	}
+	if err := devServer.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "closing the dev server: %v\n", err)
+	}
+	return code
+}
+
+// ---- emulator ----
+
+// newEmulator starts an in-process emulator on a RealClock(scale); it is closed at cleanup.
+func newEmulator(t *testing.T, scale float64, opts insightstest.Options) *insightstest.Server {
+	t.Helper()
+	if opts.Clock == nil {
+		opts.Clock = insightstest.RealClock(scale)
+	}
+	emu, err := insightstest.NewServer(opts)
+	if err != nil {
+		t.Fatalf("emulator: %v", err)
+	}
+	t.Cleanup(emu.Close)
+	return emu
+}
+
+func fixed(d time.Duration) func() time.Duration { return func() time.Duration { return d } }
+
+// uniform returns training times uniformly in [lo, hi] (emulated time).
+func uniform(lo, hi time.Duration, seed int64) func() time.Duration {
+	f, err := insightstest.ParseTrainingTime(fmt.Sprintf("uniform:%s-%s", lo, hi), seed)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+// ---- worker processes ----
+
+// workerProc is one real worker process.
+type workerProc struct {
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error
+}
+
+// workerEnv is the environment of a worker process: the test's own environment without any
+// Temporal, emulator or codec settings, plus the given variables.
+func workerEnv(hostPort, emuAddr, taskQueue string, extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "TEMPORAL_") || strings.HasPrefix(k, "INSIGHTS_") ||
+			strings.HasPrefix(k, "ISSUE_MODELS_") || k == "GOOGLE_APPLICATION_CREDENTIALS" || k == "LOG_LEVEL" || k == "LOG_FORMAT" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"TEMPORAL_ADDRESS="+hostPort, "TEMPORAL_NAMESPACE=default",
+		"INSIGHTS_EMULATOR_HOST="+emuAddr, "TEMPORAL_TASK_QUEUE="+taskQueue,
+		"LOG_LEVEL=warn")
+	return append(env, extra...)
+}
+
+// startWorker starts a worker process whose stdout and stderr go to a file in dir; it is killed
+// at cleanup if still running.
+func startWorker(t *testing.T, dir string, env []string) *workerProc {
+	t.Helper()
+	f, err := os.CreateTemp(dir, "worker-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(workerBin)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("start worker: %v", err)
+	}
+	w := &workerProc{cmd: cmd, logPath: f.Name(), done: make(chan struct{})}
+	go func() {
+		w.err = cmd.Wait()
+		f.Close()
+		close(w.done)
+	}()
+	t.Cleanup(func() { w.kill() })
+	return w
+}
+
+// kill sends SIGKILL and waits for the process to end.
+func (w *workerProc) kill() {
+	select {
+	case <-w.done:
+		return
+	default:
+	}
+	_ = w.cmd.Process.Signal(syscall.SIGKILL)
+	<-w.done
+}
+
+// stop sends SIGTERM and waits up to 20s, then kills.
+func (w *workerProc) stop() {
+	select {
+	case <-w.done:
+		return
+	default:
+	}
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-w.done:
+	case <-time.After(20 * time.Second):
+		w.kill()
+	}
+}
+
+func (w *workerProc) log() string {
+	b, _ := os.ReadFile(w.logPath)
+	return string(b)
+}
+
+// ---- starting and awaiting workflows ----
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// names returns a task queue and a workflow-id prefix unique to the test.
+func names(t *testing.T) (taskQueue, idPrefix string) {
+	n := unsafeChars.ReplaceAllString(t.Name(), "-")
+	s := fmt.Sprintf("%d", time.Now().UnixNano())
+	return "rel-" + n + "-" + s, "rel-" + n + "-" + s
+}
+
+// createInput is a CreateIssueModelWorkflow input in the REST shape; extra is spliced into the
+// top-level object.
+func createInput(parent, displayName string, extra ...string) string {
+	fields := []string{
+		fmt.Sprintf(`"parent":%q`, parent),
+		fmt.Sprintf(`"issueModel":{"displayName":%q,"inputDataConfig":{"medium":"CHAT","filter":"medium=\"CHAT\""}}`, displayName),
+	}
+	return "{" + strings.Join(append(fields, extra...), ",") + "}"
+}
+
+// rawJSON is a JSON payload holding exactly these bytes, as `temporal workflow start --input`
+// sends it (the SDK would re-encode or refuse anything that is not valid JSON).
+func rawJSON(b []byte) converter.RawValue {
+	return converter.NewRawValue(&commonpb.Payload{
+		Metadata: map[string][]byte{converter.MetadataEncoding: []byte(converter.MetadataEncodingJSON)},
+		Data:     b,
+	})
+}
+
+// startCreate starts a CreateIssueModelWorkflow by type name with input as a raw JSON payload.
+func startCreate(t *testing.T, c client.Client, id, taskQueue, input string) client.WorkflowRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: taskQueue, WorkflowExecutionTimeout: 30 * time.Minute,
+	}, workflows.CreateIssueModelWorkflowType, rawJSON([]byte(input)))
+	if err != nil {
+		t.Fatalf("start %s: %v", id, err)
+	}
+	t.Cleanup(func() { terminateIfRunning(c, id) })
+	return run
+}
+
+func terminateIfRunning(c client.Client, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if d, err := c.DescribeWorkflowExecution(ctx, id, ""); err == nil &&
+		d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		_ = c.TerminateWorkflow(ctx, id, "", "reliability test ended")
+	}
+}
+
+// createResult is the result JSON of CreateIssueModelWorkflow as a user reads it.
+type createResult struct {
+	Operation  string `json:"operation"`
+	Outcome    string `json:"outcome"`
+	Polls      int    `json:"polls"`
+	IssueModel *struct {
+		Name  string `json:"name"`
+		State string `json:"state"`
+	} `json:"issueModel"`
+}
+
+// outcome is how one run ended.
+type outcome struct {
+	id  string
+	res createResult
+	err error
+}
+
+// awaitAll waits for every run (following continue-as-new), at most timeout in all.
+func awaitAll(runs []client.WorkflowRun, timeout time.Duration) []outcome {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out := make([]outcome, len(runs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i, r := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i].id = r.GetID()
+			out[i].err = r.Get(ctx, &out[i].res)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// ---- history ----
+
+// history returns every event of one run.
+func history(t *testing.T, c client.Client, id, runID string) []*historypb.HistoryEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var evs []*historypb.HistoryEvent
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatalf("history of %s/%s: %v", id, runID, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// chain returns the histories of every run of a workflow id, first run first, by following
+// continue-as-new from firstRunID.
+func chain(t *testing.T, c client.Client, id, firstRunID string) [][]*historypb.HistoryEvent {
+	t.Helper()
+	var out [][]*historypb.HistoryEvent
+	runID := firstRunID
+	for runID != "" && len(out) < 10000 {
+		evs := history(t, c, id, runID)
+		out = append(out, evs)
+		runID = ""
+		if n := len(evs); n > 0 {
+			if a := evs[n-1].GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
+				runID = a.GetNewExecutionRunId()
+			}
+		}
+	}
+	return out
+}
+
+// countEvents counts the events of the given type.
+func countEvents(evs []*historypb.HistoryEvent, typ enumspb.EventType) int {
+	n := 0
+	for _, ev := range evs {
+		if ev.GetEventType() == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// adoptedCreates counts CreateIssueModel activity results with "adopted": true.
+func adoptedCreates(evs []*historypb.HistoryEvent) int {
+	n := 0
+	for _, ev := range evs {
+		a := ev.GetActivityTaskCompletedEventAttributes()
+		if a == nil {
+			continue
+		}
+		for _, p := range a.GetResult().GetPayloads() {
+			var r struct {
+				Adopted bool `json:"adopted"`
+			}
+			if json.Unmarshal(p.GetData(), &r) == nil && r.Adopted {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// ---- random worker kills ----
+
+// fleet keeps n worker processes running; kill replaces one at random with a new process.
+type fleet struct {
+	t    *testing.T
+	dir  string
+	env  []string
+	mu   sync.Mutex
+	all  []*workerProc
+	live []*workerProc
+	rng  *rand.Rand
+}
+
+func newFleet(t *testing.T, n int, env []string) *fleet {
+	f := &fleet{t: t, dir: t.TempDir(), env: env, rng: rand.New(rand.NewSource(time.Now().UnixNano()))}
+	for range n {
+		w := startWorker(t, f.dir, env)
+		f.all = append(f.all, w)
+		f.live = append(f.live, w)
+	}
+	return f
+}
+
+// killOne SIGKILLs a random live worker and starts a replacement after restartDelay.
+func (f *fleet) killOne(restartDelay time.Duration) {
+	f.mu.Lock()
+	i := f.rng.Intn(len(f.live))
+	victim := f.live[i]
+	f.live = append(f.live[:i:i], f.live[i+1:]...)
+	f.mu.Unlock()
+	victim.kill()
+	time.Sleep(restartDelay)
+	w := startWorker(f.t, f.dir, f.env)
+	f.mu.Lock()
+	f.all = append(f.all, w)
+	f.live = append(f.live, w)
+	f.mu.Unlock()
+}
+
+func (f *fleet) stopAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range f.live {
+		w.stop()
+	}
+}
+
+func (f *fleet) logs() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var b bytes.Buffer
+	for _, w := range f.all {
+		b.WriteString(w.log())
+	}
+	return b.String()
+}
+
+// ---- small helpers ----
+
+func maxDur(ds []time.Duration) time.Duration {
+	var m time.Duration
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+type historyEvent = historypb.HistoryEvent

@@ -1,0 +1,163 @@
+package reliability_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/issuemodels/durable-lro/insightstest"
+)
+
+// TestSecretsStayOut runs a worker process holding fake secrets — a Temporal API key
+// (TEMPORAL_API_KEY, sent as a header; TEMPORAL_TLS=false because the dev server has no TLS),
+// a Google credentials file (GOOGLE_APPLICATION_CREDENTIALS) and a made-up token variable — at
+// debug log level, runs a successful and a failing workflow, and scans every history event (binary
+// and JSON forms, so payload bytes are covered), the worker's logs and the dev server's log for
+// the secrets and their base64 forms.
+func TestSecretsStayOut(t *testing.T) {
+	t.Parallel()
+	secret := func(prefix string) string {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		return prefix + hex.EncodeToString(b)
+	}
+	apiKey, googleKey, token := secret("fake-api-key-"), secret("fake-private-key-"), secret("fake-token-")
+	dir := t.TempDir()
+	credFile := filepath.Join(dir, "credentials.json")
+	if err := os.WriteFile(credFile, []byte(fmt.Sprintf(`{"type":"service_account","private_key":%q}`, googleKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emu := newEmulator(t, 60, insightstest.Options{TrainingTime: fixed(5 * time.Minute)})
+	tq, prefix := names(t)
+	f := newFleet(t, 1, workerEnv(devServer.HostPort, emu.Addr(), tq,
+		"TEMPORAL_API_KEY="+apiKey, "TEMPORAL_TLS=false", "GOOGLE_APPLICATION_CREDENTIALS="+credFile,
+		"INSIGHTS_API_TOKEN="+token, "LOG_LEVEL=debug"))
+
+	ok := startCreate(t, devServer.Client, prefix+"-ok", tq, createInput("projects/secrets/locations/us-central1", "secrets-ok",
+		`"polling":{"initialInterval":"1s"}`))
+	var res createResult
+	if err := get(ok, &res); err != nil {
+		t.Fatalf("the worker with an API key did not run the workflow: %v", err)
+	}
+	emu.SetFaults("CreateIssueModel", insightstest.Fault{Code: codes.PermissionDenied, Probability: 1})
+	bad := startCreate(t, devServer.Client, prefix+"-denied", tq, createInput("projects/secrets/locations/us-central1", "secrets-denied"))
+	if err := get(bad, nil); err == nil {
+		t.Fatal("the denied run succeeded")
+	}
+	emu.ClearFaults()
+	f.stopAll()
+
+	needles := map[string][]byte{}
+	for name, s := range map[string]string{"api key": apiKey, "google key": googleKey, "token": token} {
+		needles[name] = []byte(s)
+		needles[name+" (base64)"] = []byte(base64.StdEncoding.EncodeToString([]byte(s)))
+	}
+	var haystacks []struct {
+		what string
+		data []byte
+	}
+	events := 0
+	for _, id := range []string{ok.GetID(), bad.GetID()} {
+		for _, ev := range history(t, devServer.Client, id, "") {
+			events++
+			b, _ := proto.Marshal(ev)
+			j, _ := protojson.Marshal(ev)
+			haystacks = append(haystacks, struct {
+				what string
+				data []byte
+			}{fmt.Sprintf("%s event %d (%v)", id, ev.GetEventId(), ev.GetEventType()), append(b, j...)})
+		}
+	}
+	logs := f.logs()
+	serverLog, _ := os.ReadFile(devServer.LogFile)
+	haystacks = append(haystacks, struct {
+		what string
+		data []byte
+	}{"worker logs", []byte(logs)}, struct {
+		what string
+		data []byte
+	}{"dev server log", serverLog})
+	found := 0
+	for _, h := range haystacks {
+		for name, n := range needles {
+			if bytes.Contains(h.data, n) {
+				found++
+				t.Errorf("the %s appears in %s", name, h.what)
+			}
+		}
+	}
+	if !strings.Contains(logs, `"api_key": true`) && !strings.Contains(logs, `"api_key":true`) {
+		t.Errorf("the worker's log does not show it was configured with an API key; log:\n%s", logs[:min(len(logs), 2000)])
+	}
+	t.Logf("FIGURE secrets secrets=3 historyEvents=%d workerLogBytes=%d serverLogBytes=%d found=%d",
+		events, len(logs), len(serverLog), found)
+}
+
+// TestLoopbackDefaults: nothing the project starts listens beyond loopback unless told to.
+func TestLoopbackDefaults(t *testing.T) {
+	t.Parallel()
+	isLoopback := func(hostPort string) bool {
+		host, _, err := net.SplitHostPort(hostPort)
+		ip := net.ParseIP(host)
+		return err == nil && ip != nil && ip.IsLoopback()
+	}
+	checks := 0
+	check := func(what, hostPort string) {
+		checks++
+		if !isLoopback(hostPort) {
+			t.Errorf("%s listens on %q, not loopback", what, hostPort)
+		}
+	}
+	check("insightstest.DefaultAddr", insightstest.DefaultAddr)
+	emu := newEmulator(t, 1, insightstest.Options{})
+	check("an emulator with default options", emu.Addr())
+	check("the dev server (internal/devserver)", devServer.HostPort)
+
+	// cmd/insights-emulator: the defaults its -help prints.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/insights-emulator", "-help")
+	cmd.Dir = repoRoot
+	out, _ := cmd.CombinedOutput()
+	for _, flag := range []string{"addr", "status-addr"} {
+		m := regexp.MustCompile(`(?m)^\s+-` + flag + ` string\n.*\(default "([^"]+)"\)`).FindSubmatch(out)
+		if m == nil {
+			t.Errorf("cmd/insights-emulator -help shows no default for -%s:\n%s", flag, out)
+			continue
+		}
+		check("cmd/insights-emulator -"+flag, string(m[1]))
+	}
+
+	// cmd/localstack: the dev server is started with --ip 127.0.0.1 and every address it
+	// builds is on 127.0.0.1.
+	src, err := os.ReadFile(filepath.Join(repoRoot, "cmd", "localstack", "main.go"))
+	if err != nil {
+		t.Fatalf("cmd/localstack: %v", err)
+	}
+	checks++
+	if !regexp.MustCompile(`"start-dev",(?s:.{0,200})"--ip", "127\.0\.0\.1"`).Match(src) {
+		t.Error(`cmd/localstack does not start the dev server with "--ip", "127.0.0.1"`)
+	}
+	for _, m := range regexp.MustCompile(`fmt\.Sprintf\("[^"]*?([0-9A-Za-z.]+):%d"`).FindAllSubmatch(src, -1) {
+		checks++
+		if ip := net.ParseIP(string(m[1])); ip == nil || !ip.IsLoopback() {
+			t.Errorf("cmd/localstack builds an address on %q", m[1])
+		}
+	}
+	t.Logf("FIGURE loopback checks=%d", checks)
+}
