@@ -235,3 +235,20 @@ func (s *lifecycleSuite) TestInvalidInput() {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func (s *lifecycleSuite) TestTemporalCancelDuringCreate() {
+	s.models()
+	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).After(time.Hour).
+		Return(nil, temporal.NewCanceledError(CreateIssueModelResult{Outcome: OutcomeCancelled})).Once()
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Minute)
+	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
+	var canceled *temporal.CanceledError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
+	v, err := s.env.QueryWorkflow(StatusQuery)
+	s.Require().NoError(err)
+	var st LifecycleStatus
+	s.Require().NoError(v.Get(&st))
+	s.True(st.CancelRequested)
+	s.Equal(LifecycleCancelled, st.Outcome)
+	s.Equal("cancelled", st.Steps[len(st.Steps)-1].State)
+}
