@@ -48,13 +48,8 @@ func (in *AwaitOperationInput) Validate() (pollPolicy, error) {
 // It answers the same signals (cancel, poll-now) and status query as CreateIssueModelWorkflow,
 // through the same poll loop, and is meant to run as a child workflow of users' pipelines.
 func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (*insights.Operation, error) {
-	status := &Status{Phase: PhaseValidating}
-	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (*Status, error) { return status, nil }); err != nil {
-		return nil, err
-	}
-	policy, err := in.Validate()
+	status, policy, err := openStatus(ctx, in.Validate)
 	if err != nil {
-		status.Phase, status.Done, status.LastError = PhaseDone, true, err.Error()
 		return nil, err
 	}
 	state := in.Continuation
@@ -64,14 +59,12 @@ func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (*insi
 	p := newPoller(ctx, policy, state, status)
 	op, err := p.await(state.Polls == 0)
 	if err == errContinueAsNew {
-		state.ContinuedAsNew++
 		next := in
 		next.Continuation = state
-		return nil, workflow.NewContinueAsNewError(p.ctx, AwaitOperationWorkflow, next)
+		return nil, p.continueAsNew(AwaitOperationWorkflow, next)
 	}
-	status.Phase, status.Done = PhaseDone, true
+	status.finish(err)
 	if err != nil {
-		status.LastError = rootMessage(err)
 		return nil, err
 	}
 	return &op, nil

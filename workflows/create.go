@@ -50,13 +50,8 @@ type CreateIssueModelResult struct {
 // OperationFailed (details: the google.rpc.Status), PollTimeout, OperationLost, or the gRPC code
 // of a non-retryable API error.
 func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*CreateIssueModelResult, error) {
-	status := &Status{Phase: PhaseValidating}
-	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (*Status, error) { return status, nil }); err != nil {
-		return nil, err
-	}
-	policy, err := in.Validate()
+	status, policy, err := openStatus(ctx, in.Validate)
 	if err != nil {
-		status.Phase, status.Done, status.LastError = PhaseDone, true, err.Error()
 		return nil, err
 	}
 	state := in.Continuation
@@ -66,18 +61,15 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*
 	p := newPoller(ctx, policy, state, status)
 
 	if state.Operation == "" {
-		if state.CancelRequested {
-			status.Phase, status.Done, status.Outcome = PhaseDone, true, OutcomeCancelled
-			return nil, temporal.NewCanceledError(CreateIssueModelResult{Outcome: OutcomeCancelled, CancelReason: state.CancelReason})
-		}
 		status.Phase = PhaseCreating
 		started, err := createOperation(ctx, p, in, policy)
 		if err == errNothingCreated {
-			status.Phase, status.Done, status.Outcome = PhaseDone, true, OutcomeCancelled
+			status.finish(nil)
+			status.Outcome = OutcomeCancelled
 			return nil, temporal.NewCanceledError(CreateIssueModelResult{Outcome: OutcomeCancelled, CancelReason: state.CancelReason})
 		}
 		if err != nil {
-			status.Phase, status.Done, status.LastError = PhaseDone, true, rootMessage(err)
+			status.finish(err)
 			return nil, err
 		}
 		state.Operation, state.StartedAt = started.Operation, workflow.Now(ctx)
@@ -86,12 +78,11 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*
 
 	op, err := p.await(false)
 	if err == errContinueAsNew {
-		state.ContinuedAsNew++
 		next := in
 		next.Continuation = state
-		return nil, workflow.NewContinueAsNewError(p.ctx, CreateIssueModelWorkflow, next)
+		return nil, p.continueAsNew(CreateIssueModelWorkflow, next)
 	}
-	status.Phase, status.Done = PhaseDone, true
+	status.finish(err)
 	if err != nil {
 		return nil, err
 	}

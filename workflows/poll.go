@@ -60,6 +60,34 @@ type Status struct {
 	ContinuedAsNew      int             `json:"continuedAsNew"`
 }
 
+// openStatus registers the status query and validates the input; an invalid input ends the run
+// with the status saying why.
+func openStatus(ctx workflow.Context, validate func() (pollPolicy, error)) (*Status, pollPolicy, error) {
+	status := &Status{Phase: PhaseValidating}
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (*Status, error) { return status, nil }); err != nil {
+		return nil, pollPolicy{}, err
+	}
+	policy, err := validate()
+	if err != nil {
+		status.finish(err)
+	}
+	return status, policy, err
+}
+
+// finish marks the run done, with the error that ended it if any.
+func (s *Status) finish(err error) {
+	s.Phase, s.Done, s.NextPollAt = PhaseDone, true, nil
+	if err != nil {
+		s.LastError = rootMessage(err)
+	}
+}
+
+// continueAsNew continues the workflow as new; next is its input carrying p's state.
+func (p *poller) continueAsNew(workflowFn, next any) error {
+	p.state.ContinuedAsNew++
+	return workflow.NewContinueAsNewError(p.ctx, workflowFn, next)
+}
+
 // errContinueAsNew tells the caller of await to continue as new with the poller's state.
 var errContinueAsNew = errors.New("continue as new")
 
