@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -281,10 +282,31 @@ func (l *lifecycle) checkQuotas() error {
 	if err := workflow.ExecuteActivity(l.activity(5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models); err != nil {
 		return err
 	}
-	if len(models) >= MaxModelsPerLocation {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"%s already has %d issue models, the limit per location; delete old ones first (or run with deleteReplaced)",
-			l.in.Parent, len(models)), "ResourceExhausted", nil)
+	if excess := len(models) - (MaxModelsPerLocation - 1); excess > 0 {
+		if !l.in.DeleteReplaced {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"%s already has %d issue models, the limit per location; delete old ones first, or set deleteReplaced to let this run delete undeployed models named %q",
+				l.in.Parent, len(models), l.in.IssueModel.DisplayName), "ResourceExhausted", nil)
+		}
+		// Make room by deleting the oldest undeployed models of this pipeline (same display name).
+		var prunable []activities.IssueModelSummary
+		for _, m := range models {
+			if m.DisplayName == l.in.IssueModel.DisplayName && m.State == "UNDEPLOYED" {
+				prunable = append(prunable, m)
+			}
+		}
+		if len(prunable) < excess {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"%s already has %d issue models, the limit per location, and only %d undeployed ones named %q may be deleted",
+				l.in.Parent, len(models), len(prunable), l.in.IssueModel.DisplayName), "ResourceExhausted", nil)
+		}
+		sort.Slice(prunable, func(i, j int) bool { return prunable[i].CreateTime < prunable[j].CreateTime })
+		for _, m := range prunable[:excess] {
+			if err := l.startAndAwait("prune-"+lastSegment(m.Name), acts.DeleteIssueModel, m.Name, false); err != nil {
+				return err
+			}
+			l.result.Deleted = append(l.result.Deleted, m.Name)
+		}
 	}
 	l.endStep("done", fmt.Sprintf("%d models in the location", len(models)))
 	return nil

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -251,4 +252,27 @@ func (s *lifecycleSuite) TestTemporalCancelDuringCreate() {
 	s.True(st.CancelRequested)
 	s.Equal(LifecycleCancelled, st.Outcome)
 	s.Equal("cancelled", st.Steps[len(st.Steps)-1].State)
+}
+
+func (s *lifecycleSuite) TestModelQuotaPrunesOldUndeployedModelsWhenAllowed() {
+	var ms []activities.IssueModelSummary
+	for i := range MaxModelsPerLocation {
+		ms = append(ms, activities.IssueModelSummary{
+			Name: fmt.Sprintf("%s/issueModels/m%d", testParent, i), DisplayName: "weekly", State: "UNDEPLOYED",
+			CreateTime: fmt.Sprintf("2026-11-%02dT00:00:00Z", 20-i), // m9 is the oldest
+		})
+	}
+	s.models(ms...)
+	oldest := testParent + "/issueModels/m9"
+	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, oldest).Return(activities.StartedOperation{Operation: deleteOp1}, nil).Once()
+	s.awaitChild(deleteOp1, doneOp(deleteOp1))
+	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).Return(ptr(trainedResult(900, 12)), nil).Once()
+	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{AlreadyDone: true}, nil).Once()
+	in := lifecycleInput(QualityGate{})
+	in.DeleteReplaced = true
+	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, in)
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res LifecycleResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal([]string{oldest}, res.Deleted)
 }
