@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	sdktally "go.temporal.io/sdk/contrib/tally"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -44,6 +45,7 @@ type config struct {
 	logLevel    string
 	logFormat   string
 	stopTimeout time.Duration
+	metricsAddr string
 }
 
 func parseFlags(args []string, getenv func(string) string) (config, error) {
@@ -59,6 +61,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&cfg.logLevel, "log-level", or("LOG_LEVEL", "info"), "debug | info | warn | error (env LOG_LEVEL)")
 	fs.StringVar(&cfg.logFormat, "log-format", or("LOG_FORMAT", "json"), "json | console (env LOG_FORMAT)")
 	fs.DurationVar(&cfg.stopTimeout, "stop-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long running activities get to finish")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", or("METRICS_ADDR", ""), "serve the SDK's Prometheus metrics on this address, e.g. 127.0.0.1:9464 (env METRICS_ADDR; empty: off)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: worker [flags]
 
@@ -148,6 +151,15 @@ func serve(cfg config, logger *zap.Logger) error {
 	}
 	opts.DataConverter = dc
 	logger.Info("payload encryption", zap.Bool("enabled", encrypted))
+	if cfg.metricsAddr != "" {
+		scope, closeMetrics, err := newMetricsScope(cfg.metricsAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer closeMetrics()
+		opts.MetricsHandler = sdktally.NewMetricsHandler(scope)
+		logger.Info("serving Prometheus metrics", zap.String("url", "http://"+cfg.metricsAddr+"/metrics"))
+	}
 	address := opts.HostPort
 	if address == "" {
 		address = client.DefaultHostPort
