@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"github.com/stretchr/testify/suite"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -308,10 +309,16 @@ func (s *createSuite) TestStatusQueryWhilePolling() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), succeededOp())
 	var st Status
+	var details string
 	s.env.RegisterDelayedCallback(func() {
 		v, err := s.env.QueryWorkflow(StatusQuery)
 		s.Require().NoError(err)
 		s.Require().NoError(v.Get(&st))
+		v, err = s.env.QueryWorkflow("__temporal_workflow_metadata")
+		s.Require().NoError(err)
+		var md sdkpb.WorkflowMetadata
+		s.Require().NoError(v.Get(&md))
+		details = md.GetCurrentDetails()
 	}, 40*time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	s.Require().NoError(s.env.GetWorkflowError())
@@ -323,6 +330,7 @@ func (s *createSuite) TestStatusQueryWhilePolling() {
 	s.Require().NotNil(st.NextPollAt)
 	s.Equal(time.Minute, st.NextPollAt.Sub(*st.LastPolledAt).Round(time.Second))
 	s.Contains(string(st.Metadata), "CreateIssueModelMetadata")
+	s.Contains(details, "**polling** `"+testOp+"` · 1 polls · next poll ", "the Web UI's current details")
 }
 
 func (s *createSuite) TestPollNowWakesTheLoop() {

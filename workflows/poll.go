@@ -194,8 +194,29 @@ func (p *poller) sendCancel() {
 		p.status.CancelUnimplemented = true
 		p.setLastError("CancelOperation: UNIMPLEMENTED: the server cannot cancel this operation; waiting for it to finish")
 	}
+	p.publish()
 	workflow.GetLogger(p.ctx).Info("Requested cancellation", "Operation", p.state.Operation,
 		"Reason", p.state.CancelReason, "Unimplemented", res.Unimplemented)
+}
+
+// publish shows a one-line summary of the status as the run's "current details" in the Web UI
+// (and `temporal workflow describe`); it is not part of the history.
+func (p *poller) publish() {
+	st := p.status
+	line := fmt.Sprintf("**%s** `%s` · %d polls", st.Phase, st.Operation, st.Polls)
+	if st.NextPollAt != nil {
+		line += " · next poll " + st.NextPollAt.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	if st.CancelRequested {
+		line += " · cancel requested: " + st.CancelReason
+		if st.CancelUnimplemented {
+			line += " (the server cannot cancel it)"
+		}
+	}
+	if st.LastError != "" {
+		line += "\n\nlast error: " + st.LastError
+	}
+	workflow.SetCurrentDetails(p.root, line)
 }
 
 func (p *poller) setLastError(msg string) {
@@ -272,6 +293,7 @@ func (p *poller) sleep(deadline time.Time) {
 	}
 	next := now.Add(wait)
 	p.status.NextPollAt = &next
+	p.publish()
 	p.wake = false
 	// An error here is Temporal cancellation, which checkTemporalCancel handles.
 	_, _ = workflow.AwaitWithTimeout(p.ctx, wait, func() bool { return p.wake })
@@ -307,6 +329,7 @@ func (p *poller) poll() (insights.Operation, error) {
 		return op, nil
 	}
 	p.setLastError(rootMessage(err))
+	p.publish()
 	switch {
 	case insights.IsErrorType(err, "NotFound"):
 		if now.Sub(p.state.StartedAt) < p.policy.notFoundGrace {
