@@ -283,12 +283,14 @@ func prepareStart(args []string, stderr io.Writer) (func(context.Context, client
 	if err := validateInput(input); err != nil {
 		return nil, err
 	}
+	decoded, _ := workflows.DecodeCreateIssueModelInput(input)
+	summary := fmt.Sprintf("Create issue model %q in %s", decoded.IssueModel.DisplayName, decoded.Parent)
 	id := f.workflowID
 	if id == "" {
 		id = fmt.Sprintf("create-issue-model-%d", time.Now().Unix())
 	}
 	return func(ctx context.Context, c client.Client, w io.Writer) error {
-		return Start(ctx, c, w, StartRequest{WorkflowID: id, TaskQueue: f.taskQueue, Input: input, Wait: f.wait})
+		return Start(ctx, c, w, StartRequest{WorkflowID: id, TaskQueue: f.taskQueue, Input: input, Wait: f.wait, Summary: summary})
 	}, nil
 }
 
@@ -318,6 +320,8 @@ type StartRequest struct {
 	TaskQueue  string
 	Input      []byte // JSON, validated
 	Wait       bool
+	// Summary is shown for the run in the Web UI (e.g. "Create issue model weekly in projects/...").
+	Summary string
 }
 
 // Start starts CreateIssueModelWorkflow with the input as given (json.RawMessage: what the user
@@ -332,8 +336,9 @@ func startWorkflow(ctx context.Context, c client.Client, w io.Writer, workflowTy
 	sctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
-		ID:        req.WorkflowID,
-		TaskQueue: req.TaskQueue,
+		ID:            req.WorkflowID,
+		TaskQueue:     req.TaskQueue,
+		StaticSummary: req.Summary,
 	}, workflowType, json.RawMessage(req.Input))
 	if err != nil {
 		return fmt.Errorf("starting %s %s: %w", workflowType, req.WorkflowID, err)

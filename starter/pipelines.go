@@ -52,7 +52,8 @@ func prepareAttach(args []string, stderr io.Writer) (func(context.Context, clien
 		*id = "await-" + lastSegment(name)
 	}
 	return func(ctx context.Context, c client.Client, w io.Writer) error {
-		return startWorkflow(ctx, c, w, workflows.AwaitOperationWorkflowType, StartRequest{WorkflowID: *id, TaskQueue: *taskQueue, Input: input, Wait: *wait})
+		return startWorkflow(ctx, c, w, workflows.AwaitOperationWorkflowType, StartRequest{WorkflowID: *id, TaskQueue: *taskQueue, Input: input, Wait: *wait,
+			Summary: "Await " + name})
 	}, nil
 }
 
