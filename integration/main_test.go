@@ -78,7 +78,7 @@ func TestMain(m *testing.M) {
 
 // env is one test's world: its emulator, Google client, task queue and worker.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	emu       *insightstest.Server
 	google    *contactcenterinsights.Client
 	c         client.Client
@@ -90,7 +90,7 @@ type env struct {
 
 // testLogger logs at INFO and above into t's log while the test runs, and drops what comes
 // later (testing panics on Log after a test ends).
-func testLogger(t *testing.T) log.Logger {
+func testLogger(t testing.TB) log.Logger {
 	w := &testWriter{t: t}
 	t.Cleanup(w.end) // registered first, so it runs last
 	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
@@ -98,7 +98,7 @@ func testLogger(t *testing.T) log.Logger {
 }
 
 type testWriter struct {
-	t     *testing.T
+	t     testing.TB
 	mu    sync.Mutex
 	ended bool
 }
@@ -125,13 +125,13 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
 // newEnv starts an emulator with opts (Clock defaults to RealClock(timeScale)), a Google client
 // on it and a worker on a task queue of the test's own. The worker is stopped at cleanup.
-func newEnv(t *testing.T, opts insightstest.Options) *env {
+func newEnv(t testing.TB, opts insightstest.Options) *env {
 	t.Helper()
 	return newEnvOn(t, devServer.Client, opts)
 }
 
 // newEnvOn is newEnv on another Temporal server's client.
-func newEnvOn(t *testing.T, shared client.Client, opts insightstest.Options) *env {
+func newEnvOn(t testing.TB, shared client.Client, opts insightstest.Options) *env {
 	t.Helper()
 	// A client of the test's own on the shared connection, logging into the test's log, so a
 	// failure shows its worker's log and expected activity errors do not clutter the output.
