@@ -169,7 +169,10 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput, 
 				insights.ErrPollTimeout, err)
 		}
 		workflow.GetLogger(ctx).Warn("CreateIssueModel failed; retrying", "Error", err, "Backoff", backoff, "LookForEarlierAttempt", lookFrom != nil)
-		_, _ = workflow.AwaitWithTimeout(dctx, backoff, func() bool { return p.state.CancelRequested && !cancelled })
+		_, _ = workflow.AwaitWithOptions(dctx, workflow.AwaitOptions{
+			Timeout:      backoff,
+			TimerOptions: workflow.TimerOptions{Summary: "retry CreateIssueModel"},
+		}, func() bool { return p.state.CancelRequested && !cancelled })
 		backoff = min(2*backoff, 5*time.Minute)
 	}
 }

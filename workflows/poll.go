@@ -296,7 +296,10 @@ func (p *poller) sleep(deadline time.Time) {
 	p.publish()
 	p.wake = false
 	// An error here is Temporal cancellation, which checkTemporalCancel handles.
-	_, _ = workflow.AwaitWithTimeout(p.ctx, wait, func() bool { return p.wake })
+	_, _ = workflow.AwaitWithOptions(p.ctx, workflow.AwaitOptions{
+		Timeout:      wait,
+		TimerOptions: workflow.TimerOptions{Summary: "next poll"},
+	}, func() bool { return p.wake })
 	p.wake = false
 }
 
