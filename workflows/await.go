@@ -57,6 +57,7 @@ func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (*insi
 		state = &PollState{Operation: in.Operation, StartedAt: workflow.Now(ctx)}
 	}
 	p := newPoller(ctx, policy, state, status)
+	defer p.publish() // the final state, for the Web UI
 	op, err := p.await(state.Polls == 0)
 	if err == errContinueAsNew {
 		next := in

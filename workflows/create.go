@@ -59,6 +59,7 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*
 		state = &PollState{}
 	}
 	p := newPoller(ctx, policy, state, status)
+	defer p.publish() // the final state, for the Web UI
 
 	if state.Operation == "" {
 		status.Phase = PhaseCreating

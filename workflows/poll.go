@@ -207,6 +207,9 @@ func (p *poller) publish() {
 	if st.NextPollAt != nil {
 		line += " · next poll " + st.NextPollAt.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
+	if st.Outcome != "" {
+		line += " · outcome " + st.Outcome
+	}
 	if st.CancelRequested {
 		line += " · cancel requested: " + st.CancelReason
 		if st.CancelUnimplemented {
