@@ -130,6 +130,12 @@ func (s *createSuite) TestSucceedsAfterPollsWithBackoffIntervals() {
 		prev = t
 	}
 	s.Equal([]time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 2 * time.Minute, 2 * time.Minute}, gaps)
+
+	v, err := s.env.QueryWorkflow("__temporal_workflow_metadata")
+	s.Require().NoError(err)
+	var md sdkpb.WorkflowMetadata
+	s.Require().NoError(v.Get(&md))
+	s.Equal("**done** `"+testOp+"` · 5 polls · outcome SUCCEEDED", md.GetCurrentDetails())
 }
 
 func (s *createSuite) TestJitterSpreadsIntervalsWithinBounds() {
