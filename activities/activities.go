@@ -17,7 +17,6 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/issuemodels/durable-lro/insights"
 )
@@ -92,7 +91,7 @@ func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelPar
 			if op.GetMetadata().UnmarshalTo(md) != nil {
 				return false
 			}
-			return proto.Equal(md.GetRequest(), req) && !md.GetCreateTime().AsTime().Before(from)
+			return sameCreateRequest(md.GetRequest(), req) && !md.GetCreateTime().AsTime().Before(from)
 		})
 		if err != nil {
 			return StartedOperation{}, err
@@ -111,6 +110,22 @@ func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelPar
 	}
 	logger.Info("Started CreateIssueModel", "Operation", op.Name())
 	return StartedOperation{Operation: op.Name()}, nil
+}
+
+// sameCreateRequest compares the request an operation's metadata echoes with ours on the fields
+// the user sets, tolerating a server that fills in defaults (model type, output-only fields).
+func sameCreateRequest(echoed, ours *contactcenterinsightspb.CreateIssueModelRequest) bool {
+	e, o := echoed.GetIssueModel(), ours.GetIssueModel()
+	sameType := e.GetModelType() == o.GetModelType() ||
+		e.GetModelType() == contactcenterinsightspb.IssueModel_MODEL_TYPE_UNSPECIFIED ||
+		o.GetModelType() == contactcenterinsightspb.IssueModel_MODEL_TYPE_UNSPECIFIED
+	//lint:ignore SA1019 medium is deprecated in favour of the filter, but the REST API still accepts and returns it
+	sameMedium := e.GetInputDataConfig().GetMedium() == o.GetInputDataConfig().GetMedium()
+	return echoed.GetParent() == ours.GetParent() &&
+		e.GetDisplayName() == o.GetDisplayName() &&
+		e.GetInputDataConfig().GetFilter() == o.GetInputDataConfig().GetFilter() &&
+		sameMedium && sameType &&
+		e.GetLanguageCode() == o.GetLanguageCode()
 }
 
 // findOperation returns the name of the earliest operation in parent that match accepts.
