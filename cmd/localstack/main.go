@@ -61,6 +61,7 @@ type options struct {
 	timeScale    float64
 	verbose      bool
 	temporalPath string
+	dataDir      string
 	taskQueue    string
 }
 
@@ -72,6 +73,7 @@ func main() {
 	flag.IntVar(&o.emulatorPort, "emulator-port", 9090, "emulator gRPC port on 127.0.0.1 (its /status and /healthz HTTP port is this +1)")
 	flag.Float64Var(&o.timeScale, "time-scale", 2, "emulated seconds per real second in the emulator (2: the sample's 2m training takes 1m)")
 	flag.BoolVar(&o.verbose, "v", false, "also copy the children's output to this terminal, prefixed with their name")
+	flag.StringVar(&o.dataDir, "data-dir", "", "where Temporal's SQLite file and the logs go (default <repo>/.data)")
 	flag.StringVar(&o.temporalPath, "temporal-cli", "", "path of the Temporal CLI (default <repo>/bin/temporal; installed with go install when missing)")
 	flag.Parse()
 	o.taskQueue = workflows.DefaultTaskQueue
@@ -95,6 +97,11 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	bin, data := filepath.Join(root, "bin"), filepath.Join(root, ".data")
+	if o.dataDir != "" {
+		if data, err = filepath.Abs(o.dataDir); err != nil {
+			return err
+		}
+	}
 	if o.temporalPath == "" {
 		o.temporalPath = filepath.Join(bin, "temporal")
 	}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/issuemodels/durable-lro/internal/devserver"
+)
+
+// freePort returns a loopback port nothing listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestOneCommandLocalStack runs the README's first command as a newcomer would (on free ports and
+// a temporary data folder): the sample completes, the stack stays up, and Ctrl-C stops every
+// child cleanly.
+func TestOneCommandLocalStack(t *testing.T) {
+	if _, err := devserver.EnsureCLI(); err != nil {
+		t.Fatalf("Temporal CLI: %v", err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "localstack")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	port, ui, emu := freePort(t), freePort(t), freePort(t)
+	for emu+1 == port || emu+1 == ui {
+		emu = freePort(t)
+	}
+	cmd := exec.Command(bin, "-port", fmt.Sprint(port), "-ui-port", fmt.Sprint(ui), "-emulator-port", fmt.Sprint(emu),
+		"-time-scale", "60", "-data-dir", filepath.Join(dir, "data"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = os.Environ()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var transcript strings.Builder
+	waitFor := func(what string, timeout time.Duration) {
+		t.Helper()
+		deadline := time.After(timeout)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("localstack exited before %q:\n%s", what, transcript.String())
+				}
+				transcript.WriteString(l + "\n")
+				if strings.Contains(l, what) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %q within %s:\n%s", what, timeout, transcript.String())
+			}
+		}
+	}
+	waitFor("The sample completed: outcome SUCCEEDED", 3*time.Minute)
+	waitFor(fmt.Sprintf("http://localhost:%d/namespaces/default/workflows/", ui), 10*time.Second)
+	waitFor("Everything is running. Press Ctrl-C to stop.", 10*time.Second)
+
+	// Ctrl-C: the terminal sends SIGINT to the foreground process group.
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for l := range lines {
+			transcript.WriteString(l + "\n")
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("localstack exited with %v after Ctrl-C:\n%s", err, transcript.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("localstack did not stop within 30 s of Ctrl-C:\n%s", transcript.String())
+	}
+	for _, p := range []int{port, ui, emu, emu + 1} {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), time.Second); err == nil {
+			c.Close()
+			t.Errorf("port %d still answers after Ctrl-C: a child was left behind", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "temporal.db")); err != nil {
+		t.Errorf("Temporal's state file: %v", err)
+	}
+}
