@@ -3,6 +3,7 @@ package workflows
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -86,4 +87,16 @@ func FuzzDecodeCreateIssueModelInput(f *testing.F) {
 			t.Fatalf("want InvalidArgument, got %T %v for %q", err, err, raw)
 		}
 	})
+}
+
+// The example inputs the README points at must stay valid.
+func TestExampleFilesAreValid(t *testing.T) {
+	b, err := os.ReadFile("../examples/create.json")
+	require.NoError(t, err)
+	_, err = DecodeCreateIssueModelInput(b)
+	require.NoError(t, err)
+	b, err = os.ReadFile("../examples/lifecycle.json")
+	require.NoError(t, err)
+	_, err = DecodeLifecycleInput(b)
+	require.NoError(t, err)
 }
