@@ -262,16 +262,7 @@ func TestWorkerRestart(t *testing.T) {
 	}
 
 	e.startWorker()
-	res := e.mustResult(run)
-	if res.Outcome != workflows.OutcomeSucceeded || res.Operation != op {
-		t.Errorf("outcome/operation = %q/%q, want SUCCEEDED/%s", res.Outcome, res.Operation, op)
-	}
-	if got := e.models(); len(got) != 1 {
-		t.Errorf("emulator models = %v, want exactly one", got)
-	}
-	if n := e.emu.Stats().RPCs["CreateIssueModel"]; n != 1 {
-		t.Errorf("CreateIssueModel RPCs = %d, want 1", n)
-	}
+	e.checkSucceededOnce(run, op)
 }
 
 // TestLostReplyAfterCommit: the first CreateIssueModel is carried out but its reply is lost;
@@ -504,16 +495,7 @@ func TestServerRestart(t *testing.T) {
 
 	srv.Restart(t)
 
-	res := e.mustResult(run)
-	if res.Outcome != workflows.OutcomeSucceeded || res.Operation != op {
-		t.Errorf("outcome/operation = %q/%q, want SUCCEEDED/%s", res.Outcome, res.Operation, op)
-	}
-	if got := e.models(); len(got) != 1 {
-		t.Errorf("emulator models = %v, want exactly one", got)
-	}
-	if n := e.emu.Stats().RPCs["CreateIssueModel"]; n != 1 {
-		t.Errorf("CreateIssueModel RPCs = %d, want 1", n)
-	}
+	e.checkSucceededOnce(run, op)
 }
 
 // TestIdenticalRequestsDoNotShareAnOperation: a second workflow with the same request, refused

@@ -334,3 +334,19 @@ func errorsAs[T error](err error) (T, bool) {
 	ok := errors.As(err, &target)
 	return target, ok
 }
+
+// checkSucceededOnce checks that the run succeeded on op and that the emulator holds exactly one
+// model made by exactly one CreateIssueModel call.
+func (e *env) checkSucceededOnce(run client.WorkflowRun, op string) {
+	e.t.Helper()
+	res := e.mustResult(run)
+	if res.Outcome != workflows.OutcomeSucceeded || res.Operation != op {
+		e.t.Errorf("outcome/operation = %q/%q, want SUCCEEDED/%s", res.Outcome, res.Operation, op)
+	}
+	if got := e.models(); len(got) != 1 {
+		e.t.Errorf("emulator models = %v, want exactly one", got)
+	}
+	if n := e.emu.Stats().RPCs["CreateIssueModel"]; n != 1 {
+		e.t.Errorf("CreateIssueModel RPCs = %d, want 1", n)
+	}
+}
