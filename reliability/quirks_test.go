@@ -76,11 +76,12 @@ func failedActivities(evs []*historyEvent, typ string) int {
 	return n
 }
 
-// TestVisibilityDelay: right after CreateIssueModel the operation answers NOT_FOUND for 3
-// emulated minutes (3 s); the default notFoundGrace (2m) absorbs it and the run succeeds.
+// TestVisibilityDelay: right after CreateIssueModel the operation answers NOT_FOUND for 10
+// emulated minutes (10 s: wide enough that a loaded CI machine still polls inside it); the default
+// notFoundGrace (2m) absorbs it and the run succeeds.
 func TestVisibilityDelay(t *testing.T) {
 	t.Parallel()
-	e := newQuirkEnv(t, insightstest.Options{TrainingTime: fixed(10 * time.Minute), OperationVisibilityDelay: 3 * time.Minute})
+	e := newQuirkEnv(t, insightstest.Options{TrainingTime: fixed(20 * time.Minute), OperationVisibilityDelay: 10 * time.Minute})
 	run := e.start(createInput("projects/quirks/locations/us-central1", "visibility", `"polling":{"initialInterval":"1s","multiplier":1,"maxInterval":"1s"}`))
 	var res createResult
 	if err := get(run, &res); err != nil || res.Outcome != workflows.OutcomeSucceeded {
@@ -90,7 +91,7 @@ func TestVisibilityDelay(t *testing.T) {
 	if notFound == 0 {
 		t.Error("no GetOperation answered NOT_FOUND: the delay was not exercised")
 	}
-	t.Logf("FIGURE visibility-delay delay=3m(emulated)=3s notFoundGrace=2m notFoundPollsTolerated=%d polls=%d outcome=%s", notFound, res.Polls, res.Outcome)
+	t.Logf("FIGURE visibility-delay delay=10m(emulated)=10s notFoundGrace=2m notFoundPollsTolerated=%d polls=%d outcome=%s", notFound, res.Polls, res.Outcome)
 }
 
 // TestOperationExpired: the operation vanishes mid-run (as operations expire on the real
