@@ -86,6 +86,15 @@ func failedOp(code int32, msg string) insights.Operation {
 	return op
 }
 
+// cancelledResult asserts the run ended cancelled and returns the result carried as details.
+func (s *createSuite) cancelledResult() CreateIssueModelResult {
+	var canceled *temporal.CanceledError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(canceled.Details(&res))
+	return res
+}
+
 func (s *createSuite) expectCreate() {
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).
 		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
@@ -187,11 +196,7 @@ func (s *createSuite) TestCancelSignalHonored() {
 	}, 45*time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 
-	err := s.env.GetWorkflowError()
-	var canceled *temporal.CanceledError
-	s.Require().True(errors.As(err, &canceled), "%v", err)
-	var res CreateIssueModelResult
-	s.Require().NoError(canceled.Details(&res))
+	res := s.cancelledResult()
 	s.Equal(OutcomeCancelled, res.Outcome)
 	s.Equal("wrong filter", res.CancelReason)
 	s.Equal(testOp, res.Operation)
@@ -247,10 +252,7 @@ func (s *createSuite) TestTemporalCancelCancelsOperationAndWaitsForOutcome() {
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 45*time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 
-	var canceled *temporal.CanceledError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
-	var res CreateIssueModelResult
-	s.Require().NoError(canceled.Details(&res))
+	res := s.cancelledResult()
 	s.Equal(OutcomeCancelled, res.Outcome)
 	s.Equal(3, res.Polls, "polling goes on after the cancel until the outcome is known")
 }
@@ -497,10 +499,7 @@ func (s *createSuite) TestCancelWhileWaitingForQuotaCreatesNothing() {
 		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.ResourceExhausted, "one creation per region")))
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "not now"}) }, 2*time.Minute)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
-	var canceled *temporal.CanceledError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
-	var res CreateIssueModelResult
-	s.Require().NoError(canceled.Details(&res))
+	res := s.cancelledResult()
 	s.Equal(OutcomeCancelled, res.Outcome)
 	s.Empty(res.Operation)
 }
@@ -514,9 +513,6 @@ func (s *createSuite) TestCancelAfterAmbiguousCreateOnlyLooksUp() {
 	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
-	var canceled *temporal.CanceledError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
-	var res CreateIssueModelResult
-	s.Require().NoError(canceled.Details(&res))
+	res := s.cancelledResult()
 	s.Equal(testOp, res.Operation)
 }
