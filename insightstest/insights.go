@@ -108,7 +108,12 @@ func (s *Server) CreateIssueModel(ctx context.Context, req *contactcenterinsight
 			outcome = st
 		}
 	}
-	d := s.trainingTime()
+	var d time.Duration
+	if f := s.trainingTimeFor; f != nil {
+		d = f(proto.CloneOf(req))
+	} else {
+		d = s.trainingTime()
+	}
 	if d < 0 {
 		d = 0
 	}

@@ -61,6 +61,11 @@ type operation struct {
 	response *anypb.Any  // when done with success
 	removed  bool
 	hidx     int // index in pending heap, -1 when not queued
+
+	// For OperationRecords: GetOperation answers for this operation and the emulated time of
+	// the first one that said done.
+	getCalls        int64
+	firstDoneServed time.Time
 }
 
 func (op *operation) toProto() *longrunningpb.Operation {
@@ -151,6 +156,7 @@ func (s *Server) startOpLocked(parent string, kind opKind, modelName string, req
 	}
 	s.ops[op.name] = op
 	s.opsByParent[parent] = append(s.opsByParent[parent], op)
+	s.allOps = append(s.allOps, op)
 	heap.Push(&s.pending, op)
 	s.stats.Operations["running"]++
 	s.log.Info("operation started", zap.String("operation", op.name), zap.Stringer("kind", op.kind),
@@ -308,9 +314,14 @@ func (o *opsServer) GetOperation(ctx context.Context, req *longrunningpb.GetOper
 	s := o.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	op, err := s.lookupOpLocked(req.GetName(), s.clock.Now())
+	now := s.clock.Now()
+	op, err := s.lookupOpLocked(req.GetName(), now)
 	if err != nil {
 		return nil, err
+	}
+	op.getCalls++
+	if op.done && op.firstDoneServed.IsZero() {
+		op.firstDoneServed = now
 	}
 	return op.toProto(), nil
 }

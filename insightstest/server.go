@@ -87,6 +87,11 @@ type Options struct {
 	// it need not be safe for concurrent use but must not call Server
 	// methods. Default: fixed 2m.
 	TrainingTime func() time.Duration
+	// TrainingTimeFor, when set, is used instead of TrainingTime and gets the request, so a
+	// caller can give each creation its own training time (benchmarks replay one list of
+	// durations against several clients). Same rules as TrainingTime: called with the server
+	// lock held, must not call Server methods.
+	TrainingTimeFor func(req *contactcenterinsightspb.CreateIssueModelRequest) time.Duration
 	// DeployTime, UndeployTime, DeleteTime: default 30s, 30s, 10s. A
 	// negative value means the operation is done immediately.
 	DeployTime, UndeployTime, DeleteTime time.Duration
@@ -183,6 +188,7 @@ type Server struct {
 	cancelMode      CancelMode
 	trainingOutcome func(*contactcenterinsightspb.CreateIssueModelRequest) *status.Status
 	trainingTime    func() time.Duration
+	trainingTimeFor func(*contactcenterinsightspb.CreateIssueModelRequest) time.Duration
 	idBase          uint64
 	seq             uint64
 	models          map[string]*model       // by name
@@ -192,6 +198,8 @@ type Server struct {
 	pending         opHeap
 	buckets         map[string]*bucket // per project
 	stats           Stats
+	allOps          []*operation         // every operation ever started, for OperationRecords
+	perSecond       map[callSecond]int64 // calls per method, project and real-time second
 }
 
 type opsServer struct {
@@ -272,6 +280,7 @@ func NewServer(opts Options) (*Server, error) {
 		cancelMode:      opts.CancelMode,
 		trainingOutcome: opts.TrainingOutcome,
 		trainingTime:    opts.TrainingTime,
+		trainingTimeFor: opts.TrainingTimeFor,
 		// Ids look like Google's: long decimal numbers, random start.
 		idBase:         1_000_000_000_000_000_000 + uint64(rng.Int63n(8_000_000_000_000_000_000)),
 		models:         map[string]*model{},
@@ -280,6 +289,7 @@ func NewServer(opts Options) (*Server, error) {
 		opsByParent:    map[string][]*operation{},
 		buckets:        map[string]*bucket{},
 		stats:          newStats(),
+		perSecond:      map[callSecond]int64{},
 	}
 	s.gsrv = grpc.NewServer(grpc.UnaryInterceptor(s.intercept), grpc.WaitForHandlers(true))
 	contactcenterinsightspb.RegisterContactCenterInsightsServer(s.gsrv, s)
@@ -479,8 +489,11 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 func (s *Server) serve(ctx context.Context, method string, req any, handler grpc.UnaryHandler) (any, error) {
 	s.mu.Lock()
 	s.stats.RPCs[method]++
-	if project := projectOf(req); project != "" && s.rpm > 0 {
-		if !s.takeTokenLocked(project, time.Now()) {
+	project := projectOf(req)
+	received := time.Now()
+	s.perSecond[callSecond{method: method, project: project, sec: received.Unix()}]++
+	if project != "" && s.rpm > 0 {
+		if !s.takeTokenLocked(project, received) {
 			s.stats.RateLimited[method]++
 			s.mu.Unlock()
 			s.log.Info("rate limited", zap.String("method", method), zap.String("project", project))
