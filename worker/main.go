@@ -15,8 +15,10 @@ import (
 	"fmt"
 	sdktally "go.temporal.io/sdk/contrib/tally"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +48,10 @@ type config struct {
 	logFormat   string
 	stopTimeout time.Duration
 	metricsAddr string
+	// Google API rate limits (see README, "Quota").
+	taskQueueActivitiesPerSecond float64
+	pollsPerSecond               float64
+	registerSearchAttributes     bool
 }
 
 func parseFlags(args []string, getenv func(string) string) (config, error) {
@@ -62,6 +68,24 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&cfg.logFormat, "log-format", or("LOG_FORMAT", "json"), "json | console (env LOG_FORMAT)")
 	fs.DurationVar(&cfg.stopTimeout, "stop-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long running activities get to finish")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", or("METRICS_ADDR", ""), "serve the SDK's Prometheus metrics on this address, e.g. 127.0.0.1:9464 (env METRICS_ADDR; empty: off)")
+	fs.Func("task-queue-activities-per-second", fmt.Sprintf("API calls per second other than GetOperation (create, cancel, deploy, list, ...), enforced by the Temporal server across all workers of the task queue (env TASK_QUEUE_ACTIVITIES_PER_SECOND) (default %g)", defaultTaskQueueActivitiesPerSecond),
+		positiveFloat(&cfg.taskQueueActivitiesPerSecond))
+	fs.Func("polls-per-second", fmt.Sprintf("GetOperation calls per second of this worker (local activities; env POLLS_PER_SECOND) (default %g)", defaultPollsPerSecond),
+		positiveFloat(&cfg.pollsPerSecond))
+	registerDefault, err := strconv.ParseBool(or("REGISTER_SEARCH_ATTRIBUTES", "true"))
+	if err != nil {
+		return cfg, fmt.Errorf("REGISTER_SEARCH_ATTRIBUTES: %q is not true or false", getenv("REGISTER_SEARCH_ATTRIBUTES"))
+	}
+	fs.BoolVar(&cfg.registerSearchAttributes, "register-search-attributes", registerDefault,
+		"at startup, register the workflows' search attributes (InsightsOperation, InsightsPhase) if the namespace lacks them (env REGISTER_SEARCH_ATTRIBUTES); when false, only check that they exist")
+	cfg.taskQueueActivitiesPerSecond, cfg.pollsPerSecond = defaultTaskQueueActivitiesPerSecond, defaultPollsPerSecond
+	for env, dst := range map[string]*float64{"TASK_QUEUE_ACTIVITIES_PER_SECOND": &cfg.taskQueueActivitiesPerSecond, "POLLS_PER_SECOND": &cfg.pollsPerSecond} {
+		if v := strings.TrimSpace(getenv(env)); v != "" {
+			if err := positiveFloat(dst)(v); err != nil {
+				return cfg, fmt.Errorf("%s: %w", env, err)
+			}
+		}
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: worker [flags]
 
@@ -88,6 +112,24 @@ Flags:
 		return cfg, errors.New("-task-queue must not be empty")
 	}
 	return cfg, nil
+}
+
+// Default API rate limits: 10 + 30 requests/s = 2,400 requests/min for one worker, below the
+// 3,000 requests/min per project that Contact Center Insights allows.
+const (
+	defaultTaskQueueActivitiesPerSecond = 10.0
+	defaultPollsPerSecond               = 30.0
+)
+
+func positiveFloat(dst *float64) func(string) error {
+	return func(s string) error {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(v > 0) || math.IsInf(v, 0) {
+			return fmt.Errorf("%q is not a positive number", s)
+		}
+		*dst = v
+		return nil
+	}
 }
 
 func newLogger(level, format string) (*zap.Logger, error) {
@@ -186,7 +228,7 @@ func serve(cfg config, logger *zap.Logger) error {
 	if h := strings.TrimSpace(os.Getenv(insightsclient.EmulatorHostEnv)); h != "" {
 		endpoint = "emulator at " + h
 	}
-	gc, err := insightsclient.New(ctx)
+	gc, err := insightsclient.New(ctx, activities.ClientOptions()...)
 	if err != nil {
 		return fmt.Errorf("creating the Contact Center Insights client (%s): %w", endpoint, err)
 	}
@@ -197,7 +239,17 @@ func serve(cfg config, logger *zap.Logger) error {
 	}()
 	logger.Info("Contact Center Insights client ready", zap.String("endpoint", endpoint))
 
-	w := worker.New(tc, cfg.taskQueue, worker.Options{WorkerStopTimeout: cfg.stopTimeout})
+	if err := checkSearchAttributes(ctx, tc, namespace, cfg.registerSearchAttributes, logger); err != nil {
+		return err
+	}
+	w := worker.New(tc, cfg.taskQueue, worker.Options{
+		WorkerStopTimeout:              cfg.stopTimeout,
+		TaskQueueActivitiesPerSecond:   cfg.taskQueueActivitiesPerSecond,
+		WorkerLocalActivitiesPerSecond: cfg.pollsPerSecond,
+	})
+	logger.Info("Google API rate limits",
+		zap.Float64("task_queue_activities_per_second", cfg.taskQueueActivitiesPerSecond),
+		zap.Float64("polls_per_second", cfg.pollsPerSecond))
 	workflows.Register(w, &activities.Activities{Client: gc})
 
 	interrupt := make(chan any, 1)
@@ -214,5 +266,31 @@ func serve(cfg config, logger *zap.Logger) error {
 		return err
 	}
 	logger.Info("worker stopped")
+	return nil
+}
+
+// checkSearchAttributes makes sure the namespace has the workflows' search attributes: without
+// them the server refuses the workflows' tasks, so the worker would start but not make progress.
+func checkSearchAttributes(ctx context.Context, tc client.Client, namespace string, register bool, logger *zap.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if !register {
+		missing, err := workflows.MissingSearchAttributes(ctx, tc, namespace)
+		if err != nil {
+			return err
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("namespace %q lacks the search attributes %v; register them (%s) or run with -register-search-attributes",
+				namespace, missing, workflows.RegisterSearchAttributesCommand(namespace, missing))
+		}
+		return nil
+	}
+	added, err := workflows.EnsureSearchAttributes(ctx, tc, namespace)
+	if err != nil {
+		return err
+	}
+	if len(added) > 0 {
+		logger.Info("registered search attributes", zap.Strings("names", added), zap.String("namespace", namespace))
+	}
 	return nil
 }

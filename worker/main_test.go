@@ -32,3 +32,28 @@ func TestParseFlagsFromEnvAndFlags(t *testing.T) {
 		t.Fatal("a bad log level must be refused")
 	}
 }
+
+func TestParseRateLimits(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, err := parseFlags(nil, none)
+	if err != nil || cfg.taskQueueActivitiesPerSecond != 10 || cfg.pollsPerSecond != 30 || !cfg.registerSearchAttributes {
+		t.Fatalf("defaults: %+v %v", cfg, err)
+	}
+	env := map[string]string{"TASK_QUEUE_ACTIVITIES_PER_SECOND": "2.5", "POLLS_PER_SECOND": "12", "REGISTER_SEARCH_ATTRIBUTES": "false"}
+	cfg, err = parseFlags(nil, func(k string) string { return env[k] })
+	if err != nil || cfg.taskQueueActivitiesPerSecond != 2.5 || cfg.pollsPerSecond != 12 || cfg.registerSearchAttributes {
+		t.Fatalf("from the environment: %+v %v", cfg, err)
+	}
+	cfg, err = parseFlags([]string{"-polls-per-second", "7"}, func(k string) string { return env[k] })
+	if err != nil || cfg.pollsPerSecond != 7 {
+		t.Fatalf("flags must win over the environment: %+v %v", cfg, err)
+	}
+	for _, bad := range []string{"0", "-1", "fast", "NaN", "+Inf"} {
+		if _, err := parseFlags([]string{"-polls-per-second", bad}, none); err == nil {
+			t.Errorf("-polls-per-second %q accepted", bad)
+		}
+		if _, err := parseFlags(nil, func(k string) string { return map[string]string{"TASK_QUEUE_ACTIVITIES_PER_SECOND": bad}[k] }); err == nil {
+			t.Errorf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%q accepted", bad)
+		}
+	}
+}

@@ -47,7 +47,7 @@ func (in *AwaitOperationInput) Validate() (pollPolicy, error) {
 //
 // It answers the same signals (cancel, poll-now) and status query as CreateIssueModelWorkflow,
 // through the same poll loop, and is meant to run as a child workflow of users' pipelines.
-func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (*insights.Operation, error) {
+func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (_ *insights.Operation, err error) {
 	status, policy, err := openStatus(ctx, in.Validate)
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (*insi
 		state = &PollState{Operation: in.Operation, StartedAt: workflow.Now(ctx)}
 	}
 	p := newPoller(ctx, policy, state, status)
-	defer p.publish() // the final state, for the Web UI
+	defer func() { p.end(err) }()
 	op, err := p.await(state.Polls == 0)
 	if err == errContinueAsNew {
 		next := in
@@ -67,6 +67,14 @@ func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (*insi
 	status.finish(err)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case op.Error != nil && op.Error.Code == insights.CodeCancelled:
+		status.Outcome = OutcomeCancelled
+	case op.Error != nil:
+		status.Outcome = OutcomeFailed
+	default:
+		status.Outcome = OutcomeSucceeded
 	}
 	return &op, nil
 }

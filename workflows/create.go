@@ -23,6 +23,8 @@ const (
 	OutcomeCompletedDespiteCancel = "COMPLETED_DESPITE_CANCEL"
 	// OutcomeDeletedAfterCancel: as above, and the model was then deleted as the input asked.
 	OutcomeDeletedAfterCancel = "DELETED_AFTER_CANCEL"
+	// OutcomeFailed: the operation ended with an error (other than CANCELLED).
+	OutcomeFailed = "FAILED"
 )
 
 // CreateIssueModelResult is the result of CreateIssueModelWorkflow (and the details of its
@@ -49,7 +51,7 @@ type CreateIssueModelResult struct {
 // non-retryable ApplicationError: InvalidArgument (bad input, before any API call),
 // OperationFailed (details: the google.rpc.Status), PollTimeout, OperationLost, or the gRPC code
 // of a non-retryable API error.
-func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*CreateIssueModelResult, error) {
+func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_ *CreateIssueModelResult, err error) {
 	status, policy, err := openStatus(ctx, in.Validate)
 	if err != nil {
 		return nil, err
@@ -59,10 +61,11 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*
 		state = &PollState{}
 	}
 	p := newPoller(ctx, policy, state, status)
-	defer p.publish() // the final state, for the Web UI
+	defer func() { p.end(err) }()
 
 	if state.Operation == "" {
 		status.Phase = PhaseCreating
+		p.publish()
 		started, err := createOperation(ctx, p, in, policy)
 		if err == errNothingCreated {
 			status.finish(nil)
@@ -97,7 +100,7 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (*
 		status.Outcome = result.Outcome
 		return nil, temporal.NewCanceledError(*result)
 	case op.Error != nil:
-		status.Outcome = "FAILED"
+		status.Outcome = OutcomeFailed
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("operation %s failed: %v", op.Name, op.Error), insights.ErrOperationFailed, nil, op.Error)
 	}

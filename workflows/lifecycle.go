@@ -138,6 +138,7 @@ type lifecycle struct {
 	result      LifecycleResult
 	cancelled   bool
 	cancelChild workflow.CancelFunc
+	vis         *visibility
 }
 
 // IssueModelLifecycleWorkflow trains, gates, deploys and swaps an issue model:
@@ -152,7 +153,7 @@ type lifecycle struct {
 //     the remaining replaced models are kept as they are (listed in `kept`).
 func IssueModelLifecycleWorkflow(ctx workflow.Context, in LifecycleInput) (*LifecycleResult, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	l := &lifecycle{ctx: dctx, root: ctx, in: in, status: &LifecycleStatus{Step: PhaseValidating}}
+	l := &lifecycle{ctx: dctx, root: ctx, in: in, status: &LifecycleStatus{Step: PhaseValidating}, vis: newVisibility(ctx)}
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (*LifecycleStatus, error) { return l.status, nil }); err != nil {
 		return nil, err
 	}
@@ -212,6 +213,7 @@ func (l *lifecycle) requestCancel() {
 
 func (l *lifecycle) setStep(name string) {
 	l.status.Step = name
+	l.vis.set(l.ctx, "", name)
 	if name != StepDone {
 		l.status.Steps = append(l.status.Steps, StepStatus{Name: name, State: "running"})
 	}
@@ -225,12 +227,14 @@ func (l *lifecycle) endStep(state, detail string) {
 
 func (l *lifecycle) fail(err error) error {
 	l.endStep("failed", rootMessage(err))
+	l.vis.set(l.ctx, "", StepDone)
 	l.status.Done, l.status.LastError = true, rootMessage(err)
 	return err
 }
 
 func (l *lifecycle) cancel() error {
 	l.endStep("cancelled", "")
+	l.vis.set(l.ctx, "", StepDone)
 	l.result.Outcome = LifecycleCancelled
 	l.status.Done, l.status.Outcome = true, LifecycleCancelled
 	return temporal.NewCanceledError(l.result)
@@ -261,7 +265,10 @@ func (l *lifecycle) activity(timeout time.Duration) workflow.Context {
 func (l *lifecycle) runChild(suffix, workflowType string, input, result any, cancellable bool) error {
 	id := workflow.GetInfo(l.root).WorkflowExecution.ID + "-" + suffix
 	cctx, cancel := workflow.WithCancel(l.ctx)
-	cctx = workflow.WithChildOptions(cctx, workflow.ChildWorkflowOptions{WorkflowID: id, WaitForCancellation: true})
+	cctx = workflow.WithChildOptions(cctx, workflow.ChildWorkflowOptions{
+		WorkflowID: id, WaitForCancellation: true,
+		StaticSummary: fmt.Sprintf("%s step of lifecycle %s (%s)", suffix, workflow.GetInfo(l.root).WorkflowExecution.ID, l.in.IssueModel.DisplayName),
+	})
 	if cancellable {
 		l.cancelChild = cancel
 		defer func() { l.cancelChild = nil }()

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"time"
 
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -70,6 +71,7 @@ func openStatus(ctx workflow.Context, validate func() (pollPolicy, error)) (*Sta
 	policy, err := validate()
 	if err != nil {
 		status.finish(err)
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"outcome": errorType(err)}).Counter(MetricOutcomes).Inc(1)
 	}
 	return status, policy, err
 }
@@ -104,12 +106,13 @@ type poller struct {
 	wake     bool
 	canceled bool // Temporal cancellation seen
 	runPolls int
+	vis      *visibility
 }
 
 // newPoller registers the signal handlers and the status query. status must outlive the
 // poller (the query reads it).
 func newPoller(ctx workflow.Context, policy pollPolicy, state *PollState, status *Status) *poller {
-	p := &poller{ctx: ctx, root: ctx, policy: policy, state: state, status: status}
+	p := &poller{ctx: ctx, root: ctx, policy: policy, state: state, status: status, vis: newVisibility(ctx)}
 	status.Polls = state.Polls
 	status.CancelRequested = state.CancelRequested
 	status.CancelReason = state.CancelReason
@@ -195,14 +198,20 @@ func (p *poller) sendCancel() {
 		p.setLastError("CancelOperation: UNIMPLEMENTED: the server cannot cancel this operation; waiting for it to finish")
 	}
 	p.publish()
-	workflow.GetLogger(p.ctx).Info("Requested cancellation", "Operation", p.state.Operation,
-		"Reason", p.state.CancelReason, "Unimplemented", res.Unimplemented)
+	p.logger().Info("Requested cancellation", "Reason", p.state.CancelReason, "Unimplemented", res.Unimplemented)
+}
+
+// logger logs with the operation's name besides the SDK's workflow ID, run ID and type.
+func (p *poller) logger() log.Logger {
+	return log.With(workflow.GetLogger(p.ctx), "Operation", p.state.Operation)
 }
 
 // publish shows a one-line summary of the status as the run's "current details" in the Web UI
-// (and `temporal workflow describe`); it is not part of the history.
+// (and `temporal workflow describe`; not part of the history), and keeps the search attributes
+// (operation, phase) up to date.
 func (p *poller) publish() {
 	st := p.status
+	p.vis.set(p.ctx, st.Operation, st.Phase)
 	line := fmt.Sprintf("**%s** `%s` · %d polls", st.Phase, st.Operation, st.Polls)
 	if st.NextPollAt != nil {
 		line += " · next poll " + st.NextPollAt.UTC().Format("2006-01-02 15:04:05 UTC")
@@ -278,7 +287,7 @@ func (p *poller) shouldContinueAsNew() bool {
 		// least once so that continuing as new always makes progress.
 		return false
 	}
-	if n := p.policy.continueAsNewAfterPolls; n > 0 && p.runPolls >= n {
+	if p.runPolls >= p.policy.continueAsNewAfterPolls {
 		return true
 	}
 	return workflow.GetInfo(p.ctx).GetContinueAsNewSuggested()
@@ -319,12 +328,18 @@ func (p *poller) jittered(d time.Duration) time.Duration {
 }
 
 // poll runs GetOperation once and folds the result into state and status.
+//
+// GetOperation is a local activity: a short read that is safe to repeat, so it needs no
+// activity task of its own; a poll then costs 6 history events (timer started and fired, a
+// workflow task, one marker) instead of 11. Its rate is bounded per worker
+// (worker.Options.WorkerLocalActivitiesPerSecond), not by the task queue.
 func (p *poller) poll() (insights.Operation, error) {
 	var op insights.Operation
-	err := workflow.ExecuteActivity(withShortActivity(p.ctx), acts.GetOperation, p.state.Operation).Get(p.ctx, &op)
+	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.GetOperation, p.state.Operation).Get(p.ctx, &op)
 	now := workflow.Now(p.ctx)
 	p.state.Polls++
 	p.runPolls++
+	workflow.GetMetricsHandler(p.ctx).Counter(MetricPolls).Inc(1)
 	p.status.Polls = p.state.Polls
 	p.status.LastPolledAt = &now
 	if err == nil {
@@ -348,7 +363,7 @@ func (p *poller) poll() (insights.Operation, error) {
 		return op, err
 	default:
 		// Transient trouble that outlasted the activity's retries: try again at the next poll.
-		workflow.GetLogger(p.ctx).Warn("GetOperation failed; will poll again", "Error", err)
+		p.logger().Warn("GetOperation failed; will poll again", "Error", err)
 		return op, nil
 	}
 }
@@ -384,17 +399,62 @@ func rootMessage(err error) string {
 	}
 }
 
-// withShortActivity: GetOperation and CancelOperation are quick reads; retry transient errors
-// briefly and leave longer outages to the poll loop.
+// shortRetry: GetOperation and CancelOperation are quick calls; retry transient errors briefly
+// and leave longer outages to the poll loop.
+var shortRetry = temporal.RetryPolicy{
+	InitialInterval:        time.Second,
+	BackoffCoefficient:     2,
+	MaximumInterval:        30 * time.Second,
+	NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
+}
+
 func withShortActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 3 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        30 * time.Second,
-			NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
-		},
+		RetryPolicy:            &shortRetry,
 	})
+}
+
+func withPollActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 3 * time.Minute,
+		RetryPolicy:            &shortRetry,
+	})
+}
+
+// end publishes the final state and, unless the run continues as new, records its outcome
+// (Status.Outcome, else the error's type) and the operation's age in the SDK's metrics.
+func (p *poller) end(err error) {
+	p.publish()
+	var can *workflow.ContinueAsNewError
+	if errors.As(err, &can) {
+		return
+	}
+	outcome := p.status.Outcome
+	if outcome == "" {
+		outcome = errorType(err)
+	}
+	h := workflow.GetMetricsHandler(p.ctx)
+	h.WithTags(map[string]string{"outcome": outcome}).Counter(MetricOutcomes).Inc(1)
+	if p.state.Operation != "" && !p.state.StartedAt.IsZero() {
+		h.Timer(MetricOperationAge).Record(workflow.Now(p.ctx).Sub(p.state.StartedAt))
+	}
+}
+
+// errorType names an error for metrics: the ApplicationError type (PollTimeout, OperationLost,
+// PermissionDenied, ...), "Canceled", or "Error".
+func errorType(err error) string {
+	var appErr *temporal.ApplicationError
+	var canceled *temporal.CanceledError
+	switch {
+	case err == nil:
+		return "OK"
+	case errors.As(err, &appErr) && appErr.Type() != "":
+		return appErr.Type()
+	case errors.As(err, &canceled):
+		return "Canceled"
+	}
+	return "Error"
 }

@@ -175,10 +175,10 @@ func run(ctx context.Context, o options) (err error) {
 	}
 
 	say("Starting the Temporal dev server on %s (Web UI http://localhost:%d); log .data/temporal.log", addr, o.uiPort)
-	tsrv, err := start("temporal", nil, o.temporalPath, "server", "start-dev",
+	tsrv, err := start("temporal", nil, o.temporalPath, append([]string{"server", "start-dev",
 		"--db-filename", filepath.Join(data, "temporal.db"),
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(o.port), "--ui-port", strconv.Itoa(o.uiPort),
-		"--namespace", namespace, "--log-level", "warn")
+		"--namespace", namespace, "--log-level", "warn"}, workflows.DevServerArgs()...)...)
 	if err != nil {
 		return err
 	}

@@ -96,6 +96,7 @@ var Cases = []Case{
 	{"notFoundGrace huge", WithPolicy(`{"notFoundGrace":"48h"}`), "polling.notFoundGrace", false},
 	{"continueAsNewAfterPolls negative", WithPolicy(`{"continueAsNewAfterPolls":-1}`), "polling.continueAsNewAfterPolls", false},
 	{"continueAsNewAfterPolls fraction", WithPolicy(`{"continueAsNewAfterPolls":1.5}`), "polling.continueAsNewAfterPolls", false},
+	{"continueAsNewAfterPolls too many", WithPolicy(`{"continueAsNewAfterPolls":601}`), "polling.continueAsNewAfterPolls", false},
 	{"unknown polling field", WithPolicy(`{"interval":"1s"}`), "interval", false},
 	{"deleteModelIfCancelFails string", `{` + okParent + `,` + okModel + `,"deleteModelIfCancelFails":"yes"}`, "deleteModelIfCancelFails", false},
 	{"continuation bad operation", `{` + okParent + `,` + okModel + `,"continuation":{"operation":"nope"}}`, "continuation.operation", false},

@@ -15,6 +15,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/issuemodels/durable-lro/workflows"
 )
 
 // startTimeout bounds one start of the dev server (normally 2–5 s).
@@ -167,10 +169,12 @@ func (s *Server) start(ctx context.Context, hostPort string) error {
 			Logger:    s.opts.Logger,
 		},
 		DBFilename: s.DBFilename,
-		LogLevel:   s.opts.LogLevel,
-		LogFormat:  "json",
-		Stdout:     logOut,
-		Stderr:     logOut,
+		// The workflows' custom search attributes, as a deployment registers them.
+		ExtraArgs: workflows.DevServerArgs(),
+		LogLevel:  s.opts.LogLevel,
+		LogFormat: "json",
+		Stdout:    logOut,
+		Stderr:    logOut,
 	})
 	if err != nil {
 		logOut.Close()

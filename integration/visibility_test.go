@@ -1,0 +1,82 @@
+package integration_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// TestHistoryCostPerPoll counts the events a poll adds to the history on the real server: a
+// timer (started, fired), one workflow task (scheduled, started, completed) and the local
+// activity's marker, so 6.
+func TestHistoryCostPerPoll(t *testing.T) {
+	t.Parallel()
+	// 50 emulated minutes = 5 s; polled every second: about 5 polls.
+	e := newEnv(t, insightstest.Options{TrainingTime: trainingTime(50 * time.Minute)})
+	run := e.start(createType, createInput("history-cost", `"polling":{"initialInterval":"1s","maxInterval":"1s","jitter":0}`))
+	res := e.mustResult(run)
+	if res.Polls < 3 {
+		t.Fatalf("polls = %d, want >= 3", res.Polls)
+	}
+	counts := map[enumspb.EventType]int{}
+	total := 0
+	it := e.c.GetWorkflowHistory(e.ctx(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[ev.GetEventType()]++
+		total++
+	}
+	if got := counts[enumspb.EVENT_TYPE_MARKER_RECORDED]; got != res.Polls {
+		t.Errorf("%d local-activity markers for %d polls", got, res.Polls)
+	}
+	if got := counts[enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]; got != 1 {
+		t.Errorf("%d activity tasks, want only CreateIssueModel's", got)
+	}
+	// A poll's events: its timer, its marker, and its workflow task: every workflow task but the
+	// first (which starts the creation) and the one after the creation's activity.
+	perPoll := float64(counts[enumspb.EVENT_TYPE_TIMER_STARTED]+counts[enumspb.EVENT_TYPE_TIMER_FIRED]+
+		counts[enumspb.EVENT_TYPE_MARKER_RECORDED]+3*(counts[enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]-2)) / float64(res.Polls)
+	t.Logf("FIGURE history polls=%d events=%d perPoll=%.2f counts=%v", res.Polls, total, perPoll, counts)
+	if perPoll > 6 {
+		t.Errorf("%.2f events per poll, want at most 6", perPoll)
+	}
+}
+
+// TestSearchAttributesListRuns finds a finished run by its operation and phase the way the README
+// tells users to (`temporal workflow list --query ...`).
+func TestSearchAttributesListRuns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, insightstest.Options{TrainingTime: trainingTime(10 * time.Minute)})
+	run := e.start(createType, createInput("search-attributes", fastPolling))
+	res := e.mustResult(run)
+	query := fmt.Sprintf("%s = %q AND %s = %q", workflows.OperationSearchAttribute, res.Operation,
+		workflows.PhaseSearchAttribute, workflows.PhaseDone)
+	var found *workflowservice.ListWorkflowExecutionsResponse
+	// Visibility is updated asynchronously after the run closes.
+	e.waitFor("the run listed by "+query, func() bool {
+		resp, err := e.c.ListWorkflow(e.ctx(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		if err != nil {
+			t.Fatalf("list %q: %v", query, err)
+		}
+		found = resp
+		return len(resp.GetExecutions()) == 1 && resp.GetExecutions()[0].GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
+	})
+	got := found.GetExecutions()[0]
+	if got.GetExecution().GetWorkflowId() != run.GetID() {
+		t.Errorf("listed %s, want %s", got.GetExecution().GetWorkflowId(), run.GetID())
+	}
+	var op string
+	if err := converter.GetDefaultDataConverter().FromPayload(got.GetSearchAttributes().GetIndexedFields()[workflows.OperationSearchAttribute], &op); err != nil || op != res.Operation {
+		t.Errorf("%s = %q (%v), want %q", workflows.OperationSearchAttribute, op, err, res.Operation)
+	}
+}
