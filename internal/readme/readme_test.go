@@ -1,0 +1,71 @@
+// Package readme keeps README.md's configuration reference honest: every flag and environment
+// variable the programs print in their -h output must appear in it.
+package readme
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var (
+	flagLine = regexp.MustCompile(`(?m)^\s+-([a-z][a-z0-9-]*)`)
+	envWord  = regexp.MustCompile(`\benv ([A-Z][A-Z0-9_]+)`)
+)
+
+func TestConfigurationReferenceListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "## Configuration reference")
+	if start < 0 {
+		t.Fatal(`README.md has no "## Configuration reference" section`)
+	}
+	section := readme[start:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "./worker", "./starter", "./cmd/insights-emulator")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	helps := map[string][]string{
+		"worker":            {"-h"},
+		"insights-emulator": {"-h"},
+	}
+	for _, cmd := range []string{"start", "status", "cancel", "poll-now", "wait", "attach", "lifecycle"} {
+		helps["starter "+cmd] = []string{cmd, "-h"}
+	}
+	helps["starter schedule create"] = []string{"schedule", "create", "-h"}
+	helps["starter operations list"] = []string{"operations", "list", "-h"}
+
+	for name, args := range helps {
+		exe := filepath.Join(bin, strings.Fields(name)[0])
+		out, _ := exec.Command(exe, args...).CombinedOutput() // -h exits 0 or 2 depending on the program
+		flags := flagLine.FindAllStringSubmatch(string(out), -1)
+		if len(flags) == 0 {
+			t.Errorf("%s %v printed no flags:\n%s", name, args, out)
+		}
+		for _, f := range flags {
+			if f[1] == "h" || f[1] == "help" {
+				continue
+			}
+			if !strings.Contains(section, "`-"+f[1]+"`") {
+				t.Errorf("%s: flag -%s is missing from README.md's configuration reference", name, f[1])
+			}
+		}
+		for _, e := range envWord.FindAllStringSubmatch(string(out), -1) {
+			if !strings.Contains(section, "`"+e[1]+"`") {
+				t.Errorf("%s: environment variable %s is missing from README.md's configuration reference", name, e[1])
+			}
+		}
+	}
+}
