@@ -284,13 +284,13 @@ func prepareStart(args []string, stderr io.Writer) (func(context.Context, client
 		return nil, err
 	}
 	decoded, _ := workflows.DecodeCreateIssueModelInput(input)
-	summary := fmt.Sprintf("Create issue model %q in %s", decoded.IssueModel.DisplayName, decoded.Parent)
 	id := f.workflowID
 	if id == "" {
 		id = fmt.Sprintf("create-issue-model-%d", time.Now().Unix())
 	}
 	return func(ctx context.Context, c client.Client, w io.Writer) error {
-		return Start(ctx, c, w, StartRequest{WorkflowID: id, TaskQueue: f.taskQueue, Input: input, Wait: f.wait, Summary: summary})
+		return Start(ctx, c, w, StartRequest{WorkflowID: id, TaskQueue: f.taskQueue, Input: input, Wait: f.wait,
+			Summary: decoded.Summary(), Details: decoded.Details()})
 	}, nil
 }
 
@@ -320,8 +320,9 @@ type StartRequest struct {
 	TaskQueue  string
 	Input      []byte // JSON, validated
 	Wait       bool
-	// Summary is shown for the run in the Web UI (e.g. "Create issue model weekly in projects/...").
-	Summary string
+	// Summary and Details (Markdown) are shown for the run in the Web UI and by
+	// `temporal workflow describe` (e.g. "Create issue model weekly in projects/...").
+	Summary, Details string
 }
 
 // Start starts CreateIssueModelWorkflow with the input as given (json.RawMessage: what the user
@@ -339,6 +340,7 @@ func startWorkflow(ctx context.Context, c client.Client, w io.Writer, workflowTy
 		ID:            req.WorkflowID,
 		TaskQueue:     req.TaskQueue,
 		StaticSummary: req.Summary,
+		StaticDetails: req.Details,
 	}, workflowType, json.RawMessage(req.Input))
 	if err != nil {
 		return fmt.Errorf("starting %s %s: %w", workflowType, req.WorkflowID, err)

@@ -150,3 +150,38 @@ func DecodeLifecycleInput(b []byte) (LifecycleInput, error) {
 	_ = in.UnmarshalJSON(b)
 	return in, in.Validate()
 }
+
+// Summary is a one-line description of the run for the Web UI's static summary
+// (client.StartWorkflowOptions.StaticSummary).
+func (in CreateIssueModelInput) Summary() string {
+	return fmt.Sprintf("Create issue model %q in %s", in.IssueModel.DisplayName, in.Parent)
+}
+
+// Details is a Markdown description of the request and the polling policy for the Web UI's static
+// details (client.StartWorkflowOptions.StaticDetails). The input must be valid.
+func (in CreateIssueModelInput) Details() string {
+	var b strings.Builder
+	cfg := in.IssueModel.InputDataConfig
+	fmt.Fprintf(&b, "**CreateIssueModel** in `%s`\n\n", in.Parent)
+	fmt.Fprintf(&b, "- display name: `%s`\n", in.IssueModel.DisplayName)
+	if cfg.Medium != "" {
+		fmt.Fprintf(&b, "- medium: `%s`\n", cfg.Medium)
+	}
+	if cfg.Filter != "" {
+		fmt.Fprintf(&b, "- filter: `%s`\n", cfg.Filter)
+	}
+	if in.IssueModel.ModelType != "" {
+		fmt.Fprintf(&b, "- model type: `%s`\n", in.IssueModel.ModelType)
+	}
+	if in.IssueModel.LanguageCode != "" {
+		fmt.Fprintf(&b, "- language: `%s`\n", in.IssueModel.LanguageCode)
+	}
+	if p, err := in.Polling.parse("polling"); err == nil {
+		fmt.Fprintf(&b, "- polling: first after %s, ×%g up to %s (±%g%%), timeout %s\n",
+			p.initial, p.multiplier, p.max, p.jitter*100, p.timeout)
+	}
+	if in.DeleteModelIfCancelFails {
+		b.WriteString("- deletes the model if a cancel cannot stop the training\n")
+	}
+	return b.String()
+}

@@ -108,3 +108,13 @@ func TestDevServerArgsRegisterEveryAttribute(t *testing.T) {
 	require.Equal(t, []string{"--search-attribute", "InsightsOperation=Keyword", "--search-attribute", "InsightsPhase=Keyword"}, DevServerArgs())
 	require.Len(t, SearchAttributes(), 2)
 }
+
+func TestStaticSummaryAndDetails(t *testing.T) {
+	in := sampleInput(t, `"polling":{"maxInterval":"2m"}`)
+	require.Equal(t, `Create issue model "weekly" in `+testParent, in.Summary())
+	d := in.Details()
+	for _, want := range []string{"`" + testParent + "`", "display name: `weekly`", "medium: `CHAT`", "filter: `medium=\"CHAT\"`",
+		"polling: first after 10s, ×1.5 up to 2m0s (±10%), timeout 24h0m0s"} {
+		require.Contains(t, d, want)
+	}
+}

@@ -535,15 +535,22 @@ func runSample(ctx context.Context, tc client.Client, o options, id string, died
 	fmt.Println()
 	say("Starting the sample %s %s with input\n    %s", workflows.CreateIssueModelWorkflowType, id, SampleInput)
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	run, err := tc.ExecuteWorkflow(sctx, client.StartWorkflowOptions{ID: id, TaskQueue: o.taskQueue},
-		workflows.CreateIssueModelWorkflowType, json.RawMessage(SampleInput))
+	in, err := workflows.DecodeCreateIssueModelInput([]byte(SampleInput))
+	if err != nil {
+		cancel()
+		return fmt.Errorf("the sample input: %w", err)
+	}
+	run, err := tc.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: o.taskQueue, StaticSummary: in.Summary(), StaticDetails: in.Details(),
+	}, workflows.CreateIssueModelWorkflowType, json.RawMessage(SampleInput))
 	cancel()
 	if err != nil {
 		return fmt.Errorf("starting the sample: %w", err)
 	}
 	say("Follow it in the Web UI: %s", uiURL(o, id))
-	say("Training takes %s of emulated time (~%s here); the workflow polls after ~30s, then every x1.5:",
-		sampleTraining, emulatedToWall(sampleTraining, o.timeScale))
+	say("Training takes %s of emulated time (~%s here); the workflow polls after ~%s, then every x%g up to %s:",
+		sampleTraining, emulatedToWall(sampleTraining, o.timeScale), workflows.DefaultInitialInterval,
+		workflows.DefaultMultiplier, workflows.DefaultMaxInterval)
 
 	type result struct {
 		raw json.RawMessage
