@@ -1,13 +1,16 @@
 package integration_test
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/workflows"
@@ -79,4 +82,40 @@ func TestSearchAttributesListRuns(t *testing.T) {
 	if err := converter.GetDefaultDataConverter().FromPayload(got.GetSearchAttributes().GetIndexedFields()[workflows.OperationSearchAttribute], &op); err != nil || op != res.Operation {
 		t.Errorf("%s = %q (%v), want %q", workflows.OperationSearchAttribute, op, err, res.Operation)
 	}
+}
+
+// TestEnsureSearchAttributesRegistersMissingOnes: in a namespace without them (a new one), the
+// worker's start-up registration adds both, and a second call finds nothing to do.
+func TestEnsureSearchAttributesRegistersMissingOnes(t *testing.T) {
+	t.Parallel()
+	ns := fmt.Sprintf("sa-%d", time.Now().UnixNano())
+	ctx := e2eContext(t)
+	if _, err := devServer.Client.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	missing, err := workflows.MissingSearchAttributes(ctx, devServer.Client, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{workflows.OperationSearchAttribute, workflows.PhaseSearchAttribute}; !slices.Equal(missing, want) {
+		t.Fatalf("missing in a new namespace = %v, want %v", missing, want)
+	}
+	added, err := workflows.EnsureSearchAttributes(ctx, devServer.Client, ns)
+	if err != nil || len(added) != 2 {
+		t.Fatalf("EnsureSearchAttributes = %v, %v; want both added", added, err)
+	}
+	if again, err := workflows.EnsureSearchAttributes(ctx, devServer.Client, ns); err != nil || len(again) != 0 {
+		t.Fatalf("second EnsureSearchAttributes = %v, %v; want nothing to add", again, err)
+	}
+	if still, err := workflows.MissingSearchAttributes(ctx, devServer.Client, ns); err != nil || len(still) != 0 {
+		t.Fatalf("after registering, missing = %v, %v", still, err)
+	}
+}
+
+func e2eContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	t.Cleanup(cancel)
+	return ctx
 }
