@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# One image with the three binaries: worker (default entrypoint), starter and insights-emulator.
+# One image with the binaries: worker (default entrypoint), starter, insights-emulator and
+# healthcheck (the HTTP probe the Compose healthchecks use).
 #   docker build -t durable-lro .
 #   docker run --rm durable-lro -help
 #   docker run --rm --entrypoint starter durable-lro -h
@@ -13,15 +14,16 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG TARGETOS
 ARG TARGETARCH
+# Static (no cgo), reproducible paths, no symbol tables: ~40 MB of binaries in all.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags="-s -w" -o /out/ ./worker ./starter ./cmd/insights-emulator
+    go build -trimpath -ldflags="-s -w" -o /out/ ./worker ./starter ./cmd/insights-emulator ./cmd/healthcheck
 
-# Alpine rather than scratch/distroless: a few MB more, but it has CA certificates (for the real
-# Google endpoint and Temporal Cloud) and wget, which the compose healthchecks use.
-FROM alpine:3.22
-RUN adduser -D -H -u 10001 app
+# distroless/static: CA certificates (the real Google endpoint, Temporal Cloud), tzdata and
+# /etc/passwd with a nonroot user (65532), and nothing else: no shell, no package manager, about
+# 2 MB. The healthchecks therefore run our own static `healthcheck URL` instead of wget.
+FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ /usr/local/bin/
-USER 10001:10001
+USER nonroot:nonroot
 ENTRYPOINT ["/usr/local/bin/worker"]
