@@ -1,0 +1,677 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/issuemodels/durable-lro/insights"
+	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/internal/devserver"
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// runner holds what every strategy's phase shares.
+type runner struct {
+	cfg       config
+	plan      plan
+	emu       *insightstest.Server
+	dev       *devserver.Server
+	tmp       string
+	workerBin string
+	selfBin   string
+	policy    workflows.PollingPolicy // the default policy, every duration divided by the scale
+	serverPID int
+	logMu     sync.Mutex
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if !r.cfg.verbose {
+		return
+	}
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	fmt.Fprintf(os.Stderr, "bench %s: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// phase is the raw outcome of one strategy.
+type phase struct {
+	strategy   string
+	start, end time.Time // wall clock: first start, last completion
+	completed  map[int]bool
+	failures   map[int]string // why an operation was not completed
+	proc       *os.ProcessState
+	runs       []runInfo // Temporal runs (visibility); nil for opwait
+	serverCPU  float64   // dev server CPU-seconds during the phase; -1 when shared with another phase
+}
+
+// runInfo is one Temporal run from visibility.
+type runInfo struct {
+	WorkflowID    string `json:"workflowId"`
+	Status        string `json:"status"`
+	HistoryLength int64  `json:"historyLength"`
+	closeTime     time.Time
+}
+
+func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
+	began := time.Now()
+	policy, err := scaledDefaultPolicy(cfg.scale)
+	if err != nil {
+		return err
+	}
+	if cfg.retryEvery < time.Duration(cfg.scale*float64(time.Second)) {
+		return fmt.Errorf("-retry-interval %s divided by -scale %g is under 1s", cfg.retryEvery, cfg.scale)
+	}
+	r := &runner{cfg: cfg, policy: policy}
+	r.plan = newPlan(cfg.ops, cfg.median, cfg.sigma, cfg.minDur, cfg.maxDur, cfg.seed)
+
+	root, err := devserver.RepoRoot()
+	if err != nil {
+		return err
+	}
+	if r.tmp, err = os.MkdirTemp("", "bench-"); err != nil {
+		return err
+	}
+	if cfg.keepLogs {
+		fmt.Fprintf(os.Stderr, "bench: logs in %s\n", r.tmp)
+	} else {
+		defer os.RemoveAll(r.tmp)
+	}
+	if r.selfBin, err = os.Executable(); err != nil {
+		return err
+	}
+	if contains(cfg.strategies, stratWorkflow) {
+		r.workerBin = filepath.Join(r.tmp, "worker")
+		r.logf("go build -o %s ./worker", r.workerBin)
+		build := exec.CommandContext(ctx, "go", "build", "-o", r.workerBin, "./worker")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build ./worker: %v\n%s", err, out)
+		}
+	}
+
+	// The emulator: the clock runs scale times faster than wall time; the request limit is
+	// counted in real time, so the per-minute limit is scaled too. The creation quotas (one
+	// concurrent creation and 10 models per location) are lifted: every strategy creates all
+	// its operations in one project.
+	r.emu, err = insightstest.NewServer(insightstest.Options{
+		Clock:                insightstest.RealClock(cfg.scale),
+		TrainingTimeFor:      r.plan.trainingTimeFor,
+		RequestsPerMinute:    int(float64(cfg.apiRPM) * cfg.scale),
+		MaxConcurrentCreates: -1,
+		MaxModels:            -1,
+		Seed:                 cfg.seed,
+	})
+	if err != nil {
+		return err
+	}
+	defer r.emu.Close()
+
+	r.logf("starting the Temporal dev server (builds ./bin/temporal on first use)")
+	devCtx, cancel := context.WithTimeout(ctx, 20*time.Minute)
+	r.dev, err = devserver.New(devCtx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer r.dev.Close()
+	r.serverPID = findChild("temporal")
+	r.logf("dev server %s (pid %d), emulator %s", r.dev.HostPort, r.serverPID, r.emu.Addr())
+
+	phases := map[string]*phase{}
+	var mu sync.Mutex
+	var errs []error
+	runOne := func(s string) {
+		p, err := r.runPhase(ctx, s)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s, err))
+			return
+		}
+		phases[s] = p
+	}
+	serverBefore := procCPUSeconds(r.serverPID)
+	if cfg.sequential {
+		for _, s := range cfg.strategies {
+			before := procCPUSeconds(r.serverPID)
+			runOne(s)
+			if p := phases[s]; p != nil && s != stratOpWait {
+				p.serverCPU = procCPUSeconds(r.serverPID) - before
+			}
+		}
+	} else {
+		var wg sync.WaitGroup
+		for _, s := range cfg.strategies {
+			wg.Add(1)
+			go func() { defer wg.Done(); runOne(s) }()
+		}
+		wg.Wait()
+	}
+	serverTotal := procCPUSeconds(r.serverPID) - serverBefore
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+
+	rep := r.report(phases, serverTotal, time.Since(began))
+	rep.printTable(stdout)
+	if cfg.jsonFile != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg.jsonFile, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if cfg.plotFile != "" {
+		if err := writePlot(rep, cfg.plotFile); err != nil {
+			return fmt.Errorf("plot: %w", err)
+		}
+	}
+	return nil
+}
+
+// scaledDefaultPolicy is the workflow's default polling policy with every duration divided by
+// scale; it fails when a scaled interval would fall under the workflow's 1s minimum.
+func scaledDefaultPolicy(scale float64) (workflows.PollingPolicy, error) {
+	p := workflows.DefaultPollingPolicy()
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"initialInterval", &p.InitialInterval}, {"maxInterval", &p.MaxInterval}, {"timeout", &p.Timeout}, {"notFoundGrace", &p.NotFoundGrace}} {
+		d, err := time.ParseDuration(*f.v)
+		if err != nil {
+			return p, fmt.Errorf("default policy %s: %w", f.name, err)
+		}
+		sd := scaled(d, scale).Round(time.Millisecond)
+		if f.name != "notFoundGrace" && sd < time.Second {
+			return p, fmt.Errorf("the default %s %s divided by -scale %g is %s, under the workflow's 1s minimum: use -scale <= %g",
+				f.name, d, scale, sd, d.Seconds())
+		}
+		*f.v = sd.String()
+	}
+	return p, nil
+}
+
+// phaseTimeout bounds one strategy: the longest operation (scaled) half again, plus the ramp.
+func (r *runner) phaseTimeout() time.Duration {
+	return scaled(r.plan.longest(), r.cfg.scale)*3/2 + time.Duration(r.cfg.ops)*30*time.Millisecond + 3*time.Minute
+}
+
+func (r *runner) runPhase(ctx context.Context, s string) (*phase, error) {
+	r.logf("%s: %d operations", s, r.cfg.ops)
+	var p *phase
+	var err error
+	switch s {
+	case stratOpWait:
+		p, err = r.runOpWait(ctx)
+	case stratWorkflow:
+		p, err = r.runTemporal(ctx, s, workflows.CreateIssueModelWorkflowType)
+	case stratRetry:
+		p, err = r.runTemporal(ctx, s, retryWorkflowType)
+	}
+	if p != nil {
+		p.strategy = s
+		r.logf("%s: %d/%d completed in %s", s, len(p.completed), r.cfg.ops, p.end.Sub(p.start).Round(time.Second))
+	}
+	return p, err
+}
+
+func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
+	out := filepath.Join(r.tmp, "opwait.jsonl")
+	f, err := os.Create(out)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, serverCPU: -1}
+	p.start = time.Now()
+	c, err := r.startChild("opwait", r.selfBin, []string{"-role", "opwait", "-ops", fmt.Sprint(r.cfg.ops),
+		"-parent", parentFor(stratOpWait), "-scale", fmt.Sprint(r.cfg.scale), "-concurrency", fmt.Sprint(r.cfg.concurrency)},
+		childEnv("INSIGHTS_EMULATOR_HOST="+r.emu.Addr()), f)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-c.done:
+	case <-time.After(r.phaseTimeout()):
+		r.logf("opwait: timed out; stopping it")
+		c.stop(30 * time.Second)
+	case <-ctx.Done():
+		c.stop(10 * time.Second)
+		return nil, ctx.Err()
+	}
+	if c.err != nil {
+		return nil, fmt.Errorf("opwait process: %v\n%s", c.err, tailFile(c.logPath, 3000))
+	}
+	p.proc = c.cmd.ProcessState
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	p.end = p.start
+	for sc.Scan() {
+		var l opWaitLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return nil, fmt.Errorf("opwait output: %v: %q", err, sc.Text())
+		}
+		if l.OK {
+			p.completed[l.Index] = true
+			if l.DoneAt.After(p.end) {
+				p.end = l.DoneAt
+			}
+		} else {
+			p.failures[l.Index] = l.Error
+		}
+	}
+	return p, sc.Err()
+}
+
+// runTemporal runs a Temporal-based strategy: its worker process, one workflow per operation,
+// and the runs' history lengths from visibility.
+func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phase, error) {
+	taskQueue := "bench-" + s
+	var c *child
+	var err error
+	switch s {
+	case stratWorkflow:
+		pollsPerSecond := float64(r.cfg.quota) / 60 * r.cfg.scale
+		othersPerSecond := float64(r.cfg.apiRPM-r.cfg.quota) / 60 * r.cfg.scale
+		c, err = r.startChild("worker", r.workerBin, nil, childEnv(
+			"TEMPORAL_ADDRESS="+r.dev.HostPort, "TEMPORAL_NAMESPACE="+r.dev.Namespace,
+			"TEMPORAL_TASK_QUEUE="+taskQueue, "INSIGHTS_EMULATOR_HOST="+r.emu.Addr(),
+			"LOG_LEVEL=warn", "LOG_FORMAT=json",
+			fmt.Sprintf("POLLS_PER_SECOND=%g", pollsPerSecond),
+			fmt.Sprintf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%g", othersPerSecond)), nil)
+	case stratRetry:
+		c, err = r.startChild("retryworker", r.selfBin, []string{"-role", "retryworker",
+			"-temporal", r.dev.HostPort, "-task-queue", taskQueue},
+			childEnv("INSIGHTS_EMULATOR_HOST="+r.emu.Addr()), nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer c.stop(30 * time.Second)
+
+	tc := r.dev.Client
+	timeout := r.phaseTimeout()
+	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, serverCPU: -1}
+	p.start = time.Now()
+	deadline := p.start.Add(timeout)
+	idPrefix := "bench-" + s + "-"
+	sem := make(chan struct{}, r.cfg.concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var startErr error
+	for i := 0; i < r.cfg.ops; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var input any
+			if s == stratWorkflow {
+				pol := r.policy
+				input = workflows.CreateIssueModelInput{
+					Parent: parentFor(s),
+					IssueModel: insights.IssueModelSpec{DisplayName: displayName(i),
+						InputDataConfig: insights.InputDataConfig{Medium: "CHAT", Filter: `medium="CHAT"`}},
+					Polling: &pol,
+				}
+			} else {
+				input = RetryInput{Parent: parentFor(s), DisplayName: displayName(i), Interval: scaled(r.cfg.retryEvery, r.cfg.scale)}
+			}
+			_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: fmt.Sprintf("%s%05d", idPrefix, i), TaskQueue: taskQueue,
+				WorkflowExecutionTimeout: timeout,
+			}, workflowType, input)
+			if err != nil {
+				mu.Lock()
+				startErr = errors.Join(startErr, fmt.Errorf("start %s: %w", displayName(i), err))
+				mu.Unlock()
+			}
+		}()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	wg.Wait()
+	if startErr != nil {
+		return nil, startErr
+	}
+	r.logf("%s: %d workflows started in %s", s, r.cfg.ops, time.Since(p.start).Round(time.Millisecond))
+
+	// Wait until no run of the type is running (the chains that continued as new included).
+	running := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflowType)
+	lastLog := time.Now()
+	for {
+		n, err := count(ctx, tc, running)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			r.logf("%s: %d runs still running at the deadline; terminating them", s, n)
+			r.terminateRunning(ctx, running)
+			break
+		}
+		if time.Since(lastLog) > 30*time.Second {
+			r.logf("%s: %d running", s, n)
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	c.stop(30 * time.Second)
+	if c.err != nil && !isSignalExit(c.err) {
+		return nil, fmt.Errorf("%s worker: %v\n%s", s, c.err, tailFile(c.logPath, 3000))
+	}
+	p.proc = c.cmd.ProcessState
+
+	runs, err := r.listRuns(ctx, workflowType)
+	if err != nil {
+		return nil, err
+	}
+	p.runs = runs
+	p.end = p.start
+	for _, run := range runs {
+		i, ok := indexFromID(run.WorkflowID, idPrefix)
+		if !ok {
+			continue
+		}
+		switch run.Status {
+		case "ContinuedAsNew":
+		case "Completed":
+			p.completed[i] = true
+			if run.closeTime.After(p.end) {
+				p.end = run.closeTime
+			}
+		default:
+			p.failures[i] = run.Status
+		}
+	}
+	return p, nil
+}
+
+func indexFromID(id, prefix string) (int, bool) {
+	var i int
+	rest, ok := strings.CutPrefix(id, prefix)
+	if !ok {
+		return 0, false
+	}
+	_, err := fmt.Sscanf(rest, "%d", &i)
+	return i, err == nil
+}
+
+func count(ctx context.Context, tc client.Client, query string) (int64, error) {
+	resp, err := tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: query})
+	if err != nil {
+		return 0, fmt.Errorf("count %q: %w", query, err)
+	}
+	return resp.GetCount(), nil
+}
+
+func (r *runner) terminateRunning(ctx context.Context, query string) {
+	var token []byte
+	for {
+		resp, err := r.dev.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, PageSize: 1000, NextPageToken: token})
+		if err != nil {
+			return
+		}
+		for _, e := range resp.GetExecutions() {
+			_ = r.dev.Client.TerminateWorkflow(ctx, e.GetExecution().GetWorkflowId(), "", "bench deadline")
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return
+		}
+	}
+}
+
+// listRuns reads every run of workflowType from visibility, waiting (up to a minute) until
+// every chain has a closed final run there.
+func (r *runner) listRuns(ctx context.Context, workflowType string) ([]runInfo, error) {
+	query := fmt.Sprintf("WorkflowType = '%s'", workflowType)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var runs []runInfo
+		var token []byte
+		for {
+			resp, err := r.dev.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, PageSize: 1000, NextPageToken: token})
+			if err != nil {
+				return nil, fmt.Errorf("list %q: %w", query, err)
+			}
+			for _, e := range resp.GetExecutions() {
+				runs = append(runs, runInfo{
+					WorkflowID:    e.GetExecution().GetWorkflowId(),
+					Status:        statusName(e.GetStatus()),
+					HistoryLength: e.GetHistoryLength(),
+					closeTime:     e.GetCloseTime().AsTime(),
+				})
+			}
+			if token = resp.GetNextPageToken(); len(token) == 0 {
+				break
+			}
+		}
+		finals, pending := 0, 0
+		for _, run := range runs {
+			switch {
+			case run.Status == "Running" || run.HistoryLength == 0:
+				pending++
+			case run.Status != "ContinuedAsNew":
+				finals++
+			}
+		}
+		if (finals >= r.cfg.ops && pending == 0) || time.Now().After(deadline) {
+			return runs, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func statusName(s enums.WorkflowExecutionStatus) string {
+	switch s {
+	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return "Running"
+	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return "Completed"
+	case enums.WORKFLOW_EXECUTION_STATUS_FAILED:
+		return "Failed"
+	case enums.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return "Canceled"
+	case enums.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		return "Terminated"
+	case enums.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		return "ContinuedAsNew"
+	case enums.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		return "TimedOut"
+	}
+	return s.String()
+}
+
+// ---- subprocesses ----
+
+// child is one measured subprocess.
+type child struct {
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	err     error
+	once    sync.Once
+}
+
+// childEnv is this process's environment without Temporal, emulator, codec or logging
+// settings, plus extra.
+func childEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "TEMPORAL_") || strings.HasPrefix(k, "INSIGHTS_") || strings.HasPrefix(k, "ISSUE_MODELS_") ||
+			k == "GOOGLE_APPLICATION_CREDENTIALS" || k == "LOG_LEVEL" || k == "LOG_FORMAT" || k == "METRICS_ADDR" ||
+			k == "POLLS_PER_SECOND" || k == "TASK_QUEUE_ACTIVITIES_PER_SECOND" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+// startChild starts bin with args; stderr (and stdout unless given) go to a log file.
+func (r *runner) startChild(name, bin string, args, env []string, stdout io.Writer) (*child, error) {
+	logf, err := os.Create(filepath.Join(r.tmp, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stderr = logf
+	cmd.Stdout = logf
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	c := &child{cmd: cmd, logPath: logf.Name(), done: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		logf.Close()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// stop sends SIGTERM, waits up to grace, then kills; it returns once the process has ended.
+func (c *child) stop(grace time.Duration) {
+	c.once.Do(func() {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.done:
+		case <-time.After(grace):
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	})
+	<-c.done
+}
+
+func isSignalExit(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled()
+}
+
+// rusage returns the CPU-seconds (user + system) and the peak RSS (MiB) of an ended process.
+func rusage(ps *os.ProcessState) (cpu, rssMiB float64) {
+	if ps == nil {
+		return 0, 0
+	}
+	cpu = ps.UserTime().Seconds() + ps.SystemTime().Seconds()
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		rssMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
+	}
+	return cpu, rssMiB
+}
+
+// findChild returns the pid of this process's child whose command name is comm (0 if none).
+func findChild(comm string) int {
+	entries, _ := os.ReadDir("/proc")
+	me := os.Getpid()
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		name, ppid, _, ok := procStat(pid)
+		if ok && ppid == me && name == comm {
+			return pid
+		}
+	}
+	return 0
+}
+
+// procCPUSeconds is the CPU time (user + system) of a running process, 0 if unknown.
+func procCPUSeconds(pid int) float64 {
+	if pid == 0 {
+		return 0
+	}
+	_, _, cpu, _ := procStat(pid)
+	return cpu
+}
+
+// procStat reads /proc/pid/stat: command name, parent pid and CPU-seconds (clock ticks of
+// 1/100 s, the Linux USER_HZ).
+func procStat(pid int) (comm string, ppid int, cpu float64, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0, 0, false
+	}
+	open, closing := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || closing < open {
+		return "", 0, 0, false
+	}
+	comm = string(b[open+1 : closing])
+	fields := strings.Fields(string(b[closing+1:]))
+	// fields[0] is the state (field 3); ppid is field 4, utime 14, stime 15.
+	if len(fields) < 13 {
+		return "", 0, 0, false
+	}
+	var ut, st float64
+	fmt.Sscanf(fields[1], "%d", &ppid)
+	fmt.Sscanf(fields[11], "%g", &ut)
+	fmt.Sscanf(fields[12], "%g", &st)
+	return comm, ppid, (ut + st) / 100, true
+}
+
+func tailFile(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

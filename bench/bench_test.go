@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+)
+
+// TestMain lets the test binary play the bench's subprocess roles (-role opwait,
+// -role retryworker): the bench re-executes its own binary for them.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-role" {
+		os.Exit(run(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// TestSmoke runs the bench's smoke size end to end (dev server, emulator, the worker binary,
+// op.Wait and retry-worker subprocesses) and checks what must hold whatever the timings: every
+// strategy completed every operation, each operation was polled, history was measured for the
+// Temporal strategies, and the table, JSON and plot were produced. It asserts no timing.
+func TestSmoke(t *testing.T) {
+	dir := t.TempDir()
+	jsonFile, plotFile := filepath.Join(dir, "bench.json"), filepath.Join(dir, "bench.png")
+	cfg, err := parseFlags([]string{"-smoke", "-json", jsonFile, "-plot", plotFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := runBench(ctx, cfg, &out); err != nil {
+		t.Fatalf("bench: %v\noutput:\n%s", err, out.String())
+	}
+	t.Logf("bench output:\n%s", out.String())
+
+	b, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != len(allStrategies) {
+		t.Fatalf("%d results, want %d", len(rep.Results), len(allStrategies))
+	}
+	for k, r := range rep.Results {
+		if r.Strategy != allStrategies[k] {
+			t.Errorf("result %d is %q, want %q", k, r.Strategy, allStrategies[k])
+		}
+		if r.Ops != 20 || r.Completed != r.Ops || r.Lost != 0 {
+			t.Errorf("%s: ops %d, completed %d, lost %d (%v)", r.Strategy, r.Ops, r.Completed, r.Lost, r.Failures)
+		}
+		if len(r.PerOp) != r.Ops {
+			t.Errorf("%s: the emulator recorded %d operations, want %d", r.Strategy, len(r.PerOp), r.Ops)
+		}
+		for _, o := range r.PerOp {
+			if o.Calls < 1 || o.Lag < 0 || o.Duration <= 0 {
+				t.Errorf("%s: operation %d: %d GetOperation calls, lag %v, duration %v", r.Strategy, o.Index, o.Calls, o.Lag, o.Duration)
+			}
+		}
+		if r.CallsPerOp < 1 || r.GetOperationRejected != 0 || r.PeakConcurrent < 1 || r.PeakGetOpPerMin <= 0 {
+			t.Errorf("%s: calls/op %v, rejected %d, peak concurrent %d, peak rate %v", r.Strategy, r.CallsPerOp,
+				r.GetOperationRejected, r.PeakConcurrent, r.PeakGetOpPerMin)
+		}
+		if r.WorkerCPUSeconds <= 0 || r.WorkerRSSMiB <= 0 || r.Throughput <= 0 {
+			t.Errorf("%s: worker CPU %v s, RSS %v MiB, throughput %v", r.Strategy, r.WorkerCPUSeconds, r.WorkerRSSMiB, r.Throughput)
+		}
+		wantHistory := r.Strategy != stratOpWait
+		if r.HasHistory != wantHistory {
+			t.Errorf("%s: hasHistory %v", r.Strategy, r.HasHistory)
+		}
+		if wantHistory && (r.Runs < r.Ops || r.EventsPerOp <= 0 || r.EventsPerPoll <= 0 || r.LargestRun <= 0) {
+			t.Errorf("%s: runs %d, events/op %v, events/poll %v, largest run %d", r.Strategy, r.Runs, r.EventsPerOp, r.EventsPerPoll, r.LargestRun)
+		}
+		if !strings.Contains(out.String(), r.Label) {
+			t.Errorf("the table has no row %q", r.Label)
+		}
+	}
+	if got := strings.Count(out.String(), "\ntarget: "); got != len(rep.Targets) || got < 6 {
+		t.Errorf("%d target lines for %d targets", got, len(rep.Targets))
+	}
+	f, err := os.Open(plotFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("plot: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() < 400 || b.Dy() < 200 {
+		t.Errorf("plot is %v", b)
+	}
+}
+
+func TestPlanIsSeededAndClipped(t *testing.T) {
+	a := newPlan(500, 20*time.Minute, 1.5, 2*time.Minute, 3*time.Hour, 7)
+	b := newPlan(500, 20*time.Minute, 1.5, 2*time.Minute, 3*time.Hour, 7)
+	c := newPlan(500, 20*time.Minute, 1.5, 2*time.Minute, 3*time.Hour, 8)
+	same, clippedLo, clippedHi := true, 0, 0
+	for i, d := range a.durations {
+		if d != b.durations[i] {
+			t.Fatalf("same seed, different plans at %d", i)
+		}
+		same = same && d == c.durations[i]
+		if d < 2*time.Minute || d > 3*time.Hour {
+			t.Fatalf("duration %v outside the clip", d)
+		}
+		if d == 2*time.Minute {
+			clippedLo++
+		}
+		if d == 3*time.Hour {
+			clippedHi++
+		}
+	}
+	if same || clippedLo == 0 || clippedHi == 0 {
+		t.Errorf("other seed same plan: %v; clipped low %d, high %d", same, clippedLo, clippedHi)
+	}
+	if m := a.quantile(0.5); m < 15*time.Minute || m > 26*time.Minute {
+		t.Errorf("median %v, want about 20m", m)
+	}
+	req := &contactcenterinsightspb.CreateIssueModelRequest{IssueModel: &contactcenterinsightspb.IssueModel{DisplayName: displayName(42)}}
+	if got := a.trainingTimeFor(req); got != a.durations[42] {
+		t.Errorf("trainingTimeFor(%s) = %v, want %v", displayName(42), got, a.durations[42])
+	}
+	if i, ok := opIndex(displayName(12345)); !ok || i != 12345 {
+		t.Errorf("opIndex round trip: %d %v", i, ok)
+	}
+	if _, ok := opIndex("weekly"); ok {
+		t.Error("opIndex accepted a foreign name")
+	}
+}
+
+func TestScaledDefaultPolicy(t *testing.T) {
+	p, err := scaledDefaultPolicy(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := scaledDefaultPolicy(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := time.ParseDuration(p.MaxInterval)
+	d2, _ := time.ParseDuration(q.MaxInterval)
+	if d2*2 != d1 {
+		t.Errorf("max interval %v at scale 1, %v at scale 2", d1, d2)
+	}
+	if _, err := scaledDefaultPolicy(1e6); err == nil || !strings.Contains(err.Error(), "1s minimum") {
+		t.Errorf("scale 1e6: %v", err)
+	}
+}
+
+func TestStats(t *testing.T) {
+	if s, a := fitLine([]float64{1, 2, 3, 4}, []float64{13, 19, 25, 31}); s != 6 || a != 7 {
+		t.Errorf("fitLine = %v, %v; want 6, 7", s, a)
+	}
+	xs := []float64{5, 1, 4, 2, 3}
+	if quantile(xs, 0.5) != 3 || quantile(xs, 0.99) != 5 || quantile(xs, 0) != 1 || quantile(nil, 0.5) != 0 {
+		t.Error("quantile")
+	}
+}
+
+func TestFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"-strategies", "retry,opwait"})
+	if err != nil || strings.Join(cfg.strategies, ",") != "opwait,retry" || cfg.ops != 300 {
+		t.Errorf("%+v %v", cfg.strategies, err)
+	}
+	for _, bad := range [][]string{{"-strategies", "cron"}, {"-ops", "0"}, {"-quota", "3000"}, {"-scale", "0.5"}, {"extra"}} {
+		if _, err := parseFlags(bad); err == nil {
+			t.Errorf("parseFlags(%q) succeeded", bad)
+		}
+	}
+}

@@ -1,0 +1,214 @@
+// Command bench measures the polling engine side by side with what users would otherwise use:
+// one seeded set of emulated issue-model trainings is awaited by
+//
+//   - opwait:   Google's own op.Wait (the library's default backoff), all in one process;
+//   - workflow: CreateIssueModelWorkflow with its default polling policy, on the real worker
+//     binary (./worker);
+//   - retry:    the retry-policy polling pattern of Temporal's samples (samples-go
+//     polling/infrequent): an activity that fails until the operation is done, retried at a
+//     fixed interval;
+//
+// against a real Temporal dev server (./bin/temporal, built by internal/devserver) and the
+// in-process Contact Center Insights emulator, whose own records give the truth per operation:
+// when it ended, when a caller was first told it was done, and how many GetOperation calls it
+// took. It prints one table (see README, "Benchmarks", and docs/PERFORMANCE.md).
+//
+// The processes being measured are subprocesses, so that their CPU time and peak RSS come from
+// the kernel (os.ProcessState): the worker binary, and this binary again in a hidden role
+// (-role opwait, -role retryworker).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// config is what the flags select.
+type config struct {
+	role string
+
+	ops         int
+	scale       float64
+	seed        int64
+	median      time.Duration
+	sigma       float64
+	minDur      time.Duration
+	maxDur      time.Duration
+	quota       int
+	apiRPM      int
+	strategies  []string
+	concurrency int
+	sequential  bool
+	retryEvery  time.Duration
+	smoke       bool
+	jsonFile    string
+	plotFile    string
+	keepLogs    bool
+	verbose     bool
+
+	// Hidden roles.
+	parent    string
+	taskQueue string
+	temporal  string
+}
+
+// Strategy names, in table order.
+const (
+	stratOpWait   = "opwait"
+	stratWorkflow = "workflow"
+	stratRetry    = "retry"
+)
+
+var allStrategies = []string{stratOpWait, stratWorkflow, stratRetry}
+
+var strategyLabels = map[string]string{
+	stratOpWait:   "op.Wait (Google library)",
+	stratWorkflow: "workflow (default policy)",
+	stratRetry:    "retry-policy sample",
+}
+
+func parseFlags(args []string) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&cfg.role, "role", "", "internal: run as a measured subprocess (opwait, retryworker)")
+	fs.IntVar(&cfg.ops, "ops", 300, "number of operations (each strategy awaits all of them)")
+	fs.Float64Var(&cfg.scale, "scale", 10, "time scale: the emulator's clock runs this many times faster than wall time and every strategy's intervals are divided by it; the workflow refuses intervals under 1s, so the scaled default initial interval must stay >= 1s")
+	fs.Int64Var(&cfg.seed, "seed", 1, "seed of the training-time distribution")
+	fs.DurationVar(&cfg.median, "median", 20*time.Minute, "median training time (emulated): lognormal distribution")
+	fs.Float64Var(&cfg.sigma, "sigma", 0.6, "sigma of the lognormal training-time distribution")
+	fs.DurationVar(&cfg.minDur, "min", 2*time.Minute, "shortest training time (emulated; shorter draws are clipped)")
+	fs.DurationVar(&cfg.maxDur, "max", 3*time.Hour, "longest training time (emulated; longer draws are clipped)")
+	fs.IntVar(&cfg.quota, "quota", 2400, "GetOperation budget per minute (of emulated time) given to the strategies that can be limited: the worker's POLLS_PER_SECOND")
+	fs.IntVar(&cfg.apiRPM, "api-rpm", 3000, "the emulated API's limit of requests per minute per project (emulated time), as Google's; every strategy has its own project")
+	strategies := fs.String("strategies", strings.Join(allStrategies, ","), "comma-separated strategies to run: opwait, workflow, retry")
+	fs.IntVar(&cfg.concurrency, "concurrency", 64, "creations / workflow starts in flight at once")
+	fs.BoolVar(&cfg.sequential, "sequential", false, "run the strategies one after another (the dev server's CPU is then attributed per strategy) instead of side by side")
+	fs.DurationVar(&cfg.retryEvery, "retry-interval", time.Minute, "retry-policy sample: the fixed retry interval (emulated; the sample uses 60s)")
+	fs.BoolVar(&cfg.smoke, "smoke", false, "tiny size for CI: 20 operations of 1-4 minutes (emulated)")
+	fs.StringVar(&cfg.jsonFile, "json", "", "also write the results, per operation included, as JSON to this file")
+	fs.StringVar(&cfg.plotFile, "plot", "", "write a PNG plot (detection lag versus GetOperation calls) to this file")
+	fs.BoolVar(&cfg.keepLogs, "keep-logs", false, "keep the subprocesses' logs (their directory is printed)")
+	fs.BoolVar(&cfg.verbose, "v", false, "progress on stderr")
+	fs.StringVar(&cfg.parent, "parent", "", "internal (-role opwait): the parent to create operations in")
+	fs.StringVar(&cfg.taskQueue, "task-queue", "", "internal (-role retryworker): task queue")
+	fs.StringVar(&cfg.temporal, "temporal", "", "internal (-role retryworker): Temporal frontend host:port")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: go run ./bench [flags]
+
+Awaits one seeded set of emulated trainings with op.Wait, with CreateIssueModelWorkflow (default
+policy) and with the retry-policy pattern of Temporal's samples, against a local dev server and
+the emulator, and prints one table: ops, completed, lost, GetOperation calls per op, detection
+lag p50/p99 (absolute, and relative to the operation's length), history events per op and per
+poll, the largest run, worker CPU-seconds and RSS per 1,000 ops, throughput, peak GetOperation
+rate. See docs/PERFORMANCE.md.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if cfg.smoke {
+		if !set["ops"] {
+			cfg.ops = 20
+		}
+		if !set["median"] {
+			cfg.median = 2 * time.Minute
+		}
+		if !set["min"] {
+			cfg.minDur = time.Minute
+		}
+		if !set["max"] {
+			cfg.maxDur = 4 * time.Minute
+		}
+		if !set["concurrency"] {
+			cfg.concurrency = 8
+		}
+	}
+	cfg.strategies = nil
+	seen := map[string]bool{}
+	for _, s := range strings.Split(*strategies, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" || seen[s] {
+			continue
+		}
+		if _, ok := strategyLabels[s]; !ok {
+			return cfg, fmt.Errorf("-strategies: unknown strategy %q (want opwait, workflow, retry)", s)
+		}
+		seen[s] = true
+	}
+	for _, s := range allStrategies { // table order
+		if seen[s] {
+			cfg.strategies = append(cfg.strategies, s)
+		}
+	}
+	switch {
+	case cfg.role != "" && cfg.role != "opwait" && cfg.role != "retryworker":
+		return cfg, fmt.Errorf("-role: unknown role %q", cfg.role)
+	case len(cfg.strategies) == 0:
+		return cfg, errors.New("-strategies: none selected")
+	case cfg.ops < 1:
+		return cfg, errors.New("-ops must be at least 1")
+	case cfg.scale < 1:
+		return cfg, errors.New("-scale must be at least 1")
+	case cfg.minDur <= 0 || cfg.maxDur < cfg.minDur || cfg.median <= 0:
+		return cfg, errors.New("want 0 < -min <= -max and -median > 0")
+	case cfg.sigma < 0:
+		return cfg, errors.New("-sigma must not be negative")
+	case cfg.quota < 1 || cfg.apiRPM <= cfg.quota:
+		return cfg, errors.New("want 1 <= -quota < -api-rpm (the rest of the API budget is for creations)")
+	case cfg.concurrency < 1:
+		return cfg, errors.New("-concurrency must be at least 1")
+	case cfg.retryEvery <= 0:
+		return cfg, errors.New("-retry-interval must be positive")
+	}
+	return cfg, nil
+}
+
+func run(args []string) int {
+	cfg, err := parseFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cfg.role {
+	case "opwait":
+		err = runOpWaitRole(ctx, cfg)
+	case "retryworker":
+		err = runRetryWorkerRole(ctx, cfg)
+	default:
+		err = runBench(ctx, cfg, os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	return 0
+}
+
+// scaled divides an emulated duration by the time scale.
+func scaled(d time.Duration, scale float64) time.Duration {
+	return time.Duration(float64(d) / scale)
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
+	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"github.com/googleapis/gax-go/v2"
+
+	"github.com/issuemodels/durable-lro/insightsclient"
+)
+
+// opWaitLine is what the opwait role prints for each operation, one JSON object per line.
+type opWaitLine struct {
+	Index     int       `json:"i"`
+	Operation string    `json:"operation,omitempty"`
+	OK        bool      `json:"ok"`
+	Error     string    `json:"error,omitempty"`
+	DoneAt    time.Time `json:"doneAt"` // wall clock
+}
+
+// runOpWaitRole creates cfg.ops operations in cfg.parent (at most cfg.concurrency creations in
+// flight) and waits for each in its own goroutine the way a user of the Google library does:
+// op.Wait. The client is the library's default one (its own retries on), pointed at the
+// emulator by INSIGHTS_EMULATOR_HOST.
+func runOpWaitRole(ctx context.Context, cfg config) error {
+	client, err := insightsclient.New(ctx)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	var mu sync.Mutex
+	enc := json.NewEncoder(os.Stdout)
+	emit := func(l opWaitLine) {
+		l.DoneAt = time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		_ = enc.Encode(l)
+	}
+	sem := make(chan struct{}, cfg.concurrency)
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.ops; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			op, err := client.CreateIssueModel(ctx, &contactcenterinsightspb.CreateIssueModelRequest{
+				Parent: cfg.parent,
+				IssueModel: &contactcenterinsightspb.IssueModel{
+					DisplayName: displayName(i),
+					InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{
+						Filter: `medium="CHAT"`,
+					},
+				},
+			})
+			<-sem
+			if err != nil {
+				emit(opWaitLine{Index: i, Error: fmt.Sprintf("CreateIssueModel: %v", err)})
+				return
+			}
+			err = waitScaled(ctx, op, cfg.scale)
+			l := opWaitLine{Index: i, Operation: op.Name(), OK: err == nil}
+			if err != nil {
+				l.Error = err.Error()
+			}
+			emit(l)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// waitScaled is op.Wait with its timing divided by scale.
+//
+// At scale 1 it calls the library's op.Wait. Otherwise it runs the same loop the library runs,
+// cloud.google.com/go/longrunning v1.5.0, longrunning.go: CreateIssueModelOperation.Wait calls
+// lro.WaitWithInterval(ctx, &resp, time.Minute), whose waitWithInterval builds
+// gax.Backoff{Initial: 1 * time.Second, Max: interval} (Multiplier 0, which Backoff.Pause
+// turns into 2) and whose wait() loops "Poll; if done return; sleep(bo.Pause())". Pause
+// (gax-go v2 call_option.go) draws the sleep uniformly from (0, cur] ("full jitter") and then
+// doubles cur up to Max. So the first poll is immediate, and once the cap is reached the library
+// polls every 30s on average (between ~0 and 60s).
+func waitScaled(ctx context.Context, op *contactcenterinsights.CreateIssueModelOperation, scale float64) error {
+	if scale == 1 {
+		_, err := op.Wait(ctx)
+		return err
+	}
+	bo := gax.Backoff{
+		Initial:    scaled(time.Second, scale),
+		Max:        scaled(time.Minute, scale),
+		Multiplier: 2,
+	}
+	for {
+		if _, err := op.Poll(ctx); err != nil {
+			return err
+		}
+		if op.Done() {
+			return nil
+		}
+		if err := gax.Sleep(ctx, bo.Pause()); err != nil {
+			return err
+		}
+	}
+}

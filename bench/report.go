@@ -1,0 +1,415 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// Report is everything the bench measured; -json writes it.
+type Report struct {
+	Command      string                  `json:"command"`
+	Date         time.Time               `json:"date"`
+	Machine      Machine                 `json:"machine"`
+	Ops          int                     `json:"ops"`
+	Scale        float64                 `json:"scale"`
+	Seed         int64                   `json:"seed"`
+	Distribution string                  `json:"distribution"`
+	Durations    DurationSummary         `json:"durations"`
+	Quota        int                     `json:"quotaGetOperationPerMinute"`
+	APIRPM       int                     `json:"apiRequestsPerMinutePerProject"`
+	Sequential   bool                    `json:"sequential"`
+	Policy       workflows.PollingPolicy `json:"defaultPolicy"`
+	ScaledPolicy workflows.PollingPolicy `json:"scaledPolicy"`
+	RetryEvery   string                  `json:"retryInterval"`
+	// ServerCPUSeconds is the dev server's CPU time over all phases.
+	ServerCPUSeconds float64   `json:"serverCpuSeconds"`
+	WallSeconds      float64   `json:"wallSeconds"`
+	Results          []*Result `json:"results"`
+	Targets          []Target  `json:"targets"`
+	Notes            []string  `json:"notes"`
+	byName           map[string]*Result
+}
+
+// Machine describes where the bench ran.
+type Machine struct {
+	CPUs      int     `json:"cpus"`
+	MemoryGiB float64 `json:"memoryGiB"`
+	CPUModel  string  `json:"cpuModel,omitempty"`
+	GoVersion string  `json:"goVersion"`
+	OS        string  `json:"os"`
+}
+
+// DurationSummary summarizes the planned training times (emulated).
+type DurationSummary struct {
+	P50     string `json:"p50"`
+	P90     string `json:"p90"`
+	P99     string `json:"p99"`
+	Longest string `json:"longest"`
+}
+
+// Result is one strategy's row. Lags are in seconds of emulated time (the API's own clock).
+type Result struct {
+	Strategy  string `json:"strategy"`
+	Label     string `json:"label"`
+	Ops       int    `json:"ops"`
+	Completed int    `json:"completed"`
+	Lost      int    `json:"lost"`
+	// Failures: why operations were lost (first few).
+	Failures []string `json:"failures,omitempty"`
+	// GetOperationCalls were answered by the emulator for this strategy's operations;
+	// GetOperationRejected were refused before (the API's request limit).
+	GetOperationCalls    int64   `json:"getOperationCalls"`
+	GetOperationRejected int64   `json:"getOperationRejected"`
+	CallsPerOp           float64 `json:"callsPerOp"`
+	CallsPerOpHour       float64 `json:"callsPerOpHour"`
+	LagP50               float64 `json:"lagP50Seconds"`
+	LagP99               float64 `json:"lagP99Seconds"`
+	LagMax               float64 `json:"lagMaxSeconds"`
+	RelLagP50            float64 `json:"relativeLagP50"`
+	RelLagP99            float64 `json:"relativeLagP99"`
+	// History (Temporal strategies): events per operation (all runs of its chain), per
+	// GetOperation call, and the longest single run.
+	HasHistory    bool    `json:"hasHistory"`
+	Runs          int     `json:"runs,omitempty"`
+	EventsPerOp   float64 `json:"eventsPerOp,omitempty"`
+	EventsPerPoll float64 `json:"eventsPerPoll,omitempty"`
+	// MarginalEventsPerPoll and FixedEvents fit events = fixed + marginal x calls over the
+	// operations (least squares): what one more poll costs, and what a run costs besides polls.
+	MarginalEventsPerPoll float64 `json:"marginalEventsPerPoll,omitempty"`
+	FixedEvents           float64 `json:"fixedEvents,omitempty"`
+	LargestRun            int64   `json:"largestRun,omitempty"`
+	// Worker process (the process that polls): CPU-seconds and peak RSS, and per 1,000 ops.
+	WorkerCPUSeconds float64 `json:"workerCpuSeconds"`
+	WorkerRSSMiB     float64 `json:"workerMaxRssMiB"`
+	CPUPer1k         float64 `json:"workerCpuSecondsPer1kOps"`
+	RSSPer1kMiB      float64 `json:"workerRssMiBPer1kOps"`
+	// ServerCPUSeconds: the dev server's CPU during this phase (-1: phases ran side by side).
+	ServerCPUSeconds float64 `json:"serverCpuSeconds"`
+	WallSeconds      float64 `json:"wallSeconds"`
+	Throughput       float64 `json:"throughputOpsPerSecond"`
+	// PeakGetOpPerMin is the largest number of GetOperation calls received in one second of
+	// real time, expressed per minute of emulated time (x 60 / scale), to compare with the
+	// quota; PeakConcurrent is the largest number of this strategy's operations running at once.
+	PeakGetOpPerMin float64    `json:"peakGetOperationPerMinute"`
+	PeakConcurrent  int        `json:"peakConcurrentOperations"`
+	PerOp           []OpResult `json:"perOp"`
+}
+
+// OpResult is one operation as the emulator saw it.
+type OpResult struct {
+	Index    int     `json:"i"`
+	Duration float64 `json:"durationSeconds"`
+	Calls    int64   `json:"calls"`
+	// Lag is firstDoneServed - end (emulated seconds); -1 when no caller saw it done.
+	Lag float64 `json:"lagSeconds"`
+	// Events is the history length of the operation's workflow (all its runs).
+	Events int64 `json:"events,omitempty"`
+}
+
+// Target is one of the issue's targets, met or not.
+type Target struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // met, NOT MET, not measured
+	Detail string `json:"detail"`
+}
+
+func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.Duration) *Report {
+	cfg := r.cfg
+	rep := &Report{
+		Command: "go run ./bench " + strings.Join(os.Args[1:], " "),
+		Date:    time.Now().UTC().Truncate(time.Second),
+		Machine: machine(),
+		Ops:     cfg.ops, Scale: cfg.scale, Seed: cfg.seed,
+		Distribution: fmt.Sprintf("lognormal, median %s, sigma %g, clipped to %s..%s (emulated)", cfg.median, cfg.sigma, cfg.minDur, cfg.maxDur),
+		Durations: DurationSummary{P50: r.plan.quantile(0.5).String(), P90: r.plan.quantile(0.9).String(),
+			P99: r.plan.quantile(0.99).String(), Longest: r.plan.longest().String()},
+		Quota: cfg.quota, APIRPM: cfg.apiRPM, Sequential: cfg.sequential,
+		Policy: workflows.DefaultPollingPolicy(), ScaledPolicy: r.policy,
+		RetryEvery:       cfg.retryEvery.String(),
+		ServerCPUSeconds: serverCPU,
+		WallSeconds:      wall.Seconds(),
+		byName:           map[string]*Result{},
+	}
+	for _, s := range cfg.strategies {
+		p := phases[s]
+		res := r.result(p)
+		rep.Results = append(rep.Results, res)
+		rep.byName[s] = res
+	}
+	rep.Targets = rep.targets()
+	rep.Notes = []string{
+		fmt.Sprintf("emulator: creation quotas lifted (MaxConcurrentCreates and MaxModels unlimited); one project per strategy, each limited to %d requests per emulated minute", cfg.apiRPM),
+		fmt.Sprintf("time scale %g: the emulator's clock runs %gx wall time and every interval is divided by %g; lags are in emulated time, so 100 ms of real latency shows as %s", cfg.scale, cfg.scale, cfg.scale, time.Duration(float64(100*time.Millisecond)*cfg.scale)),
+		fmt.Sprintf("workflow worker: POLLS_PER_SECOND=%g (the %d/min GetOperation quota), TASK_QUEUE_ACTIVITIES_PER_SECOND=%g (the rest of the API limit)", float64(cfg.quota)/60*cfg.scale, cfg.quota, float64(cfg.apiRPM-cfg.quota)/60*cfg.scale),
+	}
+	if !cfg.sequential && len(cfg.strategies) > 1 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("strategies ran side by side; the dev server's %.1f CPU-seconds are shared by the Temporal strategies (-sequential attributes them)", serverCPU))
+	}
+	return rep
+}
+
+func (r *runner) result(p *phase) *Result {
+	s := p.strategy
+	res := &Result{Strategy: s, Label: strategyLabels[s], Ops: r.cfg.ops, Completed: len(p.completed), ServerCPUSeconds: p.serverCPU}
+	res.Lost = res.Ops - res.Completed
+	for i := 0; i < r.cfg.ops && len(res.Failures) < 5; i++ {
+		if !p.completed[i] {
+			why := p.failures[i]
+			if why == "" {
+				why = "no result"
+			}
+			res.Failures = append(res.Failures, fmt.Sprintf("%s: %s", displayName(i), why))
+		}
+	}
+	recs := r.emu.OperationRecords(parentFor(s))
+	var lags, rels []float64
+	var totalHours float64
+	type interval struct {
+		t time.Time
+		d int
+	}
+	var edges []interval
+	for _, rec := range recs {
+		i, ok := opIndex(rec.DisplayName)
+		if rec.Kind != "create" || !ok {
+			continue
+		}
+		dur := rec.EndTime.Sub(rec.CreateTime)
+		o := OpResult{Index: i, Duration: dur.Seconds(), Calls: rec.GetOperationCalls, Lag: -1}
+		res.GetOperationCalls += rec.GetOperationCalls
+		totalHours += dur.Hours()
+		if !rec.FirstDoneServed.IsZero() {
+			lag := rec.FirstDoneServed.Sub(rec.EndTime).Seconds()
+			o.Lag = lag
+			lags = append(lags, lag)
+			if dur > 0 {
+				rels = append(rels, lag/dur.Seconds())
+			}
+		}
+		res.PerOp = append(res.PerOp, o)
+		edges = append(edges, interval{rec.CreateTime, 1}, interval{rec.EndTime, -1})
+	}
+	sort.Slice(res.PerOp, func(a, b int) bool { return res.PerOp[a].Index < res.PerOp[b].Index })
+	sort.Slice(edges, func(a, b int) bool {
+		if !edges[a].t.Equal(edges[b].t) {
+			return edges[a].t.Before(edges[b].t)
+		}
+		return edges[a].d < edges[b].d
+	})
+	cur := 0
+	for _, e := range edges {
+		cur += e.d
+		res.PeakConcurrent = max(res.PeakConcurrent, cur)
+	}
+	if res.Ops > 0 {
+		res.CallsPerOp = float64(res.GetOperationCalls) / float64(res.Ops)
+	}
+	if totalHours > 0 {
+		res.CallsPerOpHour = float64(res.GetOperationCalls) / totalHours
+	}
+	res.LagP50, res.LagP99, res.LagMax = quantile(lags, 0.5), quantile(lags, 0.99), quantile(lags, 1)
+	res.RelLagP50, res.RelLagP99 = quantile(rels, 0.5), quantile(rels, 0.99)
+
+	var received, peak int64
+	for _, c := range r.emu.CallsPerSecond("GetOperation", projectFor(s)) {
+		received += c.Calls
+		peak = max(peak, c.Calls)
+	}
+	res.GetOperationRejected = max(received-res.GetOperationCalls, 0)
+	res.PeakGetOpPerMin = float64(peak) * 60 / r.cfg.scale
+
+	if p.runs != nil {
+		res.HasHistory = true
+		res.Runs = len(p.runs)
+		var events int64
+		perOp := map[int]int64{}
+		for _, run := range p.runs {
+			events += run.HistoryLength
+			res.LargestRun = max(res.LargestRun, run.HistoryLength)
+			if i, ok := indexFromID(run.WorkflowID, "bench-"+s+"-"); ok {
+				perOp[i] += run.HistoryLength
+			}
+		}
+		var xs, ys []float64
+		for k := range res.PerOp {
+			o := &res.PerOp[k]
+			o.Events = perOp[o.Index]
+			if o.Events > 0 {
+				xs, ys = append(xs, float64(o.Calls)), append(ys, float64(o.Events))
+			}
+		}
+		res.MarginalEventsPerPoll, res.FixedEvents = fitLine(xs, ys)
+		res.EventsPerOp = float64(events) / float64(res.Ops)
+		if res.GetOperationCalls > 0 {
+			res.EventsPerPoll = float64(events) / float64(res.GetOperationCalls)
+		}
+	}
+	res.WorkerCPUSeconds, res.WorkerRSSMiB = rusage(p.proc)
+	res.CPUPer1k = res.WorkerCPUSeconds / float64(res.Ops) * 1000
+	res.RSSPer1kMiB = res.WorkerRSSMiB / float64(res.Ops) * 1000
+	res.WallSeconds = p.end.Sub(p.start).Seconds()
+	if res.WallSeconds > 0 {
+		res.Throughput = float64(res.Completed) / res.WallSeconds
+	}
+	return res
+}
+
+// fitLine fits y = a + b x by least squares and returns b and a (0, 0 when x does not vary).
+func fitLine(xs, ys []float64) (slope, intercept float64) {
+	n := float64(len(xs))
+	if n < 2 {
+		return 0, 0
+	}
+	var sx, sy, sxx, sxy float64
+	for i := range xs {
+		sx += xs[i]
+		sy += ys[i]
+		sxx += xs[i] * xs[i]
+		sxy += xs[i] * ys[i]
+	}
+	d := n*sxx - sx*sx
+	if d == 0 {
+		return 0, 0
+	}
+	slope = (n*sxy - sx*sy) / d
+	return slope, (sy - slope*sx) / n
+}
+
+// quantile is the nearest-rank quantile of xs (0 for none).
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[rank(len(s), q)]
+}
+
+// targets evaluates the issue's targets for the workflow against op.Wait.
+func (rep *Report) targets() []Target {
+	wf, ow := rep.byName[stratWorkflow], rep.byName[stratOpWait]
+	var out []Target
+	add := func(name string, measured, ok bool, detail string) {
+		st := "not measured"
+		if measured {
+			st = "met"
+			if !ok {
+				st = "NOT MET"
+			}
+		}
+		out = append(out, Target{Name: name, Status: st, Detail: detail})
+	}
+	if wf != nil && ow != nil && ow.CallsPerOp > 0 {
+		ratio := wf.CallsPerOp / ow.CallsPerOp
+		add("GetOperation calls per op <= 0.8 x op.Wait's", true, ratio <= 0.8,
+			fmt.Sprintf("%.1f vs %.1f (%.2fx)", wf.CallsPerOp, ow.CallsPerOp, ratio))
+		add("p99 detection lag <= op.Wait's", true, wf.LagP99 <= ow.LagP99,
+			fmt.Sprintf("%s vs %s", fmtSeconds(wf.LagP99), fmtSeconds(ow.LagP99)))
+	} else {
+		add("GetOperation calls per op <= 0.8 x op.Wait's", false, false, "needs -strategies opwait,workflow")
+		add("p99 detection lag <= op.Wait's", false, false, "needs -strategies opwait,workflow")
+	}
+	if wf != nil {
+		add("history events per poll <= 6", wf.HasHistory && wf.MarginalEventsPerPoll > 0, math.Round(wf.MarginalEventsPerPoll*100)/100 <= 6,
+			fmt.Sprintf("%.2f per additional poll (fit over the operations; a run costs %.0f events besides its polls); all events / all polls = %.2f",
+				wf.MarginalEventsPerPoll, wf.FixedEvents, wf.EventsPerPoll))
+		add("no run above 4,096 events", wf.HasHistory, wf.LargestRun <= 4096,
+			fmt.Sprintf("largest %d (operations up to %s here; continue-as-new every %d polls bounds longer ones)",
+				wf.LargestRun, rep.Durations.Longest, rep.Policy.ContinueAsNewAfterPolls))
+		add("GetOperation rate <= quota", true, wf.PeakGetOpPerMin <= float64(rep.Quota),
+			fmt.Sprintf("peak %.0f/min vs %d/min", wf.PeakGetOpPerMin, rep.Quota))
+		add("10,000 concurrent operations, none lost", wf.PeakConcurrent >= 10000, wf.Lost == 0,
+			fmt.Sprintf("%d ops, peak %d concurrent, %d lost", wf.Ops, wf.PeakConcurrent, wf.Lost))
+	}
+	return out
+}
+
+func (rep *Report) printTable(w io.Writer) {
+	fmt.Fprintf(w, "bench: %d operations, %s; p50 %s, p99 %s, longest %s; time scale %g; %s\n",
+		rep.Ops, rep.Distribution, rep.Durations.P50, rep.Durations.P99, rep.Durations.Longest, rep.Scale,
+		map[bool]string{true: "strategies one after another", false: "strategies side by side"}[rep.Sequential])
+	fmt.Fprintf(w, "machine: %d CPUs, %.1f GiB; %s %s\n", rep.Machine.CPUs, rep.Machine.MemoryGiB, rep.Machine.GoVersion, rep.Machine.OS)
+	fmt.Fprintf(w, "default policy: %s; scaled: initial %s, max %s\n\n", policyString(rep.Policy), rep.ScaledPolicy.InitialInterval, rep.ScaledPolicy.MaxInterval)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	fmt.Fprintln(tw, "strategy\tops\tcompleted\tlost\tGetOp/op\tGetOp/op-hour\tlag p50\tlag p99\trel p50\trel p99\tevents/op\tevents/poll\tper extra poll\tlargest run\tCPU-s/1k ops\tRSS MiB/1k ops\tRSS MiB\tserver CPU-s/1k\tops/s\tpeak GetOp/min\trejected\tpeak concurrent\t")
+	for _, r := range rep.Results {
+		hist := func(s string) string {
+			if !r.HasHistory {
+				return "-"
+			}
+			return s
+		}
+		server := "-"
+		if r.ServerCPUSeconds >= 0 && r.HasHistory {
+			server = fmt.Sprintf("%.1f", r.ServerCPUSeconds/float64(r.Ops)*1000)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%.1f\t%s\t%s\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.0f\t%s\t%.2f\t%.0f\t%d\t%d\t\n",
+			r.Label, r.Ops, r.Completed, r.Lost, r.CallsPerOp, r.CallsPerOpHour,
+			fmtSeconds(r.LagP50), fmtSeconds(r.LagP99), 100*r.RelLagP50, 100*r.RelLagP99,
+			hist(fmt.Sprintf("%.1f", r.EventsPerOp)), hist(fmt.Sprintf("%.2f", r.EventsPerPoll)), hist(fmt.Sprintf("%.2f", r.MarginalEventsPerPoll)), hist(fmt.Sprint(r.LargestRun)),
+			r.CPUPer1k, r.RSSPer1kMiB, r.WorkerRSSMiB, server, r.Throughput, r.PeakGetOpPerMin, r.GetOperationRejected, r.PeakConcurrent)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	for _, t := range rep.Targets {
+		fmt.Fprintf(w, "target: %-46s %-12s %s\n", t.Name, t.Status, t.Detail)
+	}
+	for _, r := range rep.Results {
+		for _, f := range r.Failures {
+			fmt.Fprintf(w, "lost (%s): %s\n", r.Strategy, f)
+		}
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintf(w, "wall time %s\n", time.Duration(rep.WallSeconds*float64(time.Second)).Round(time.Second))
+}
+
+func policyString(p workflows.PollingPolicy) string {
+	j := 0.0
+	if p.Jitter != nil {
+		j = *p.Jitter
+	}
+	return fmt.Sprintf("initial %s, x%g, max %s, jitter %g, continue-as-new every %d polls", p.InitialInterval, p.Multiplier, p.MaxInterval, j, p.ContinueAsNewAfterPolls)
+}
+
+// fmtSeconds prints emulated seconds compactly.
+func fmtSeconds(s float64) string {
+	if math.IsNaN(s) {
+		return "-"
+	}
+	return time.Duration(s * float64(time.Second)).Round(100 * time.Millisecond).String()
+}
+
+func machine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if f, err := os.Open("/proc/meminfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var kib float64
+			if _, err := fmt.Sscanf(sc.Text(), "MemTotal: %g kB", &kib); err == nil {
+				m.MemoryGiB = math.Round(kib/1024/1024*10) / 10
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
