@@ -65,12 +65,20 @@ func get(run client.WorkflowRun, res any) error {
 	return run.Get(ctx, res)
 }
 
-// failedActivities counts ActivityTaskFailed events whose failure has the given type.
+// failedActivities counts failed activities whose failure (or a cause of it) has the given type:
+// ActivityTaskFailed events, and the markers of failed local activities (GetOperation).
 func failedActivities(evs []*historyEvent, typ string) int {
 	n := 0
 	for _, ev := range evs {
-		if a := ev.GetActivityTaskFailedEventAttributes(); a != nil && a.GetFailure().GetApplicationFailureInfo().GetType() == typ {
-			n++
+		f := ev.GetActivityTaskFailedEventAttributes().GetFailure()
+		if f == nil {
+			f = ev.GetMarkerRecordedEventAttributes().GetFailure()
+		}
+		for ; f != nil; f = f.GetCause() {
+			if f.GetApplicationFailureInfo().GetType() == typ {
+				n++
+				break
+			}
 		}
 	}
 	return n
