@@ -173,7 +173,13 @@ func newEnvOn(t testing.TB, shared client.Client, opts insightstest.Options) *en
 // idempotent, so tests may stop it earlier).
 func (e *env) startWorker() worker.Worker {
 	e.t.Helper()
-	w := worker.New(e.c, e.taskQueue, worker.Options{})
+	return e.startWorkerWith(worker.Options{})
+}
+
+// startWorkerWith is startWorker with the given options.
+func (e *env) startWorkerWith(o worker.Options) worker.Worker {
+	e.t.Helper()
+	w := worker.New(e.c, e.taskQueue, o)
 	workflows.Register(w, &activities.Activities{Client: e.google})
 	if err := w.Start(); err != nil {
 		e.t.Fatalf("start worker: %v", err)

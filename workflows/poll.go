@@ -40,6 +40,9 @@ type PollState struct {
 	CancelUnimplemented bool   `json:"cancelUnimplemented,omitempty"`
 	LastError           string `json:"lastError,omitempty"`
 	ContinuedAsNew      int    `json:"continuedAsNew,omitempty"`
+	// RateLimitDelay is added to every interval while the worker's poll rate limit holds polls
+	// back (see poller.adaptToWorker).
+	RateLimitDelay time.Duration `json:"rateLimitDelay,omitempty"`
 }
 
 // Status is the answer of the status query.
@@ -59,6 +62,9 @@ type Status struct {
 	Metadata            json.RawMessage `json:"metadata,omitempty"`
 	Outcome             string          `json:"outcome,omitempty"`
 	ContinuedAsNew      int             `json:"continuedAsNew"`
+	// RateLimitDelay ("1m30s") is how much longer than the policy says the run waits between
+	// polls because the worker's poll rate limit (POLLS_PER_SECOND) is saturated.
+	RateLimitDelay string `json:"rateLimitDelay,omitempty"`
 }
 
 // openStatus registers the status query and validates the input; an invalid input ends the run
@@ -118,6 +124,9 @@ func newPoller(ctx workflow.Context, policy pollPolicy, state *PollState, status
 	status.CancelReason = state.CancelReason
 	status.CancelUnimplemented = state.CancelUnimplemented
 	status.ContinuedAsNew = state.ContinuedAsNew
+	if state.RateLimitDelay > 0 {
+		status.RateLimitDelay = state.RateLimitDelay.Round(time.Second).String()
+	}
 	status.Operation = state.Operation
 	// Signal handlers run for the whole run, also while an activity runs, so status shows a
 	// cancel at once; a disconnected context keeps them alive after Temporal cancellation.
@@ -219,6 +228,9 @@ func (p *poller) publish() {
 	if st.Outcome != "" {
 		line += " · outcome " + st.Outcome
 	}
+	if st.RateLimitDelay != "" {
+		line += " · slowed by the worker's poll rate limit: +" + st.RateLimitDelay
+	}
 	if st.CancelRequested {
 		line += " · cancel requested: " + st.CancelReason
 		if st.CancelUnimplemented {
@@ -296,7 +308,7 @@ func (p *poller) shouldContinueAsNew() bool {
 // sleep waits for the next poll time, the deadline, a signal or cancellation, whichever first.
 func (p *poller) sleep(deadline time.Time) {
 	now := workflow.Now(p.ctx)
-	wait := p.jittered(p.policy.interval(p.state.Polls - p.state.BackoffFrom))
+	wait := p.jittered(p.policy.interval(p.state.Polls-p.state.BackoffFrom)) + p.state.RateLimitDelay
 	if left := deadline.Sub(now); wait > left {
 		wait = left
 	}
@@ -335,8 +347,10 @@ func (p *poller) jittered(d time.Duration) time.Duration {
 // (worker.Options.WorkerLocalActivitiesPerSecond), not by the task queue.
 func (p *poller) poll() (insights.Operation, error) {
 	var op insights.Operation
+	before := workflow.Now(p.ctx)
 	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.GetOperation, p.state.Operation).Get(p.ctx, &op)
 	now := workflow.Now(p.ctx)
+	p.adaptToWorker(now.Sub(before))
 	p.state.Polls++
 	p.runPolls++
 	workflow.GetMetricsHandler(p.ctx).Counter(MetricPolls).Inc(1)
@@ -365,6 +379,33 @@ func (p *poller) poll() (insights.Operation, error) {
 		// Transient trouble that outlasted the activity's retries: try again at the next poll.
 		p.logger().Warn("GetOperation failed; will poll again", "Error", err)
 		return op, nil
+	}
+}
+
+// maxRateLimitDelay bounds the extra wait adaptToWorker adds.
+const maxRateLimitDelay = time.Hour
+
+// adaptToWorker is the poll loop's back-pressure. A local activity that has to wait for the
+// worker's poll rate limit (or retries) keeps its workflow task open; past a few seconds the SDK
+// extends the task with extra workflow tasks, which cost history and server load, and the wait
+// shows here as workflow time passing during the poll. Each such poll adds what it waited to the
+// interval of all later polls, so the waiting moves into the durable timer; while polls run at
+// once the extra shrinks by a tenth per poll. With more runs than the limit can serve at their
+// policy's pace, every run settles near the interval the limit allows: runs × rate limit.
+func (p *poller) adaptToWorker(took time.Duration) {
+	d := p.state.RateLimitDelay
+	if took > 0 {
+		d += took
+	} else {
+		d -= d / 10
+	}
+	if d < time.Second {
+		d = 0
+	}
+	p.state.RateLimitDelay = min(d, maxRateLimitDelay)
+	p.status.RateLimitDelay = ""
+	if p.state.RateLimitDelay > 0 {
+		p.status.RateLimitDelay = p.state.RateLimitDelay.Round(time.Second).String()
 	}
 }
 

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -117,4 +118,25 @@ func TestStaticSummaryAndDetails(t *testing.T) {
 		"polling: first after 10s, ×1.5 up to 2m0s (±10%), timeout 24h0m0s"} {
 		require.Contains(t, d, want)
 	}
+}
+
+// TestAdaptToWorker: a poll that waited in the worker lengthens every later interval by the
+// wait; polls that run at once shrink the extra by a tenth each, to zero below a second.
+func TestAdaptToWorker(t *testing.T) {
+	p := &poller{state: &PollState{}, status: &Status{}}
+	p.adaptToWorker(0)
+	require.Zero(t, p.state.RateLimitDelay)
+	p.adaptToWorker(20 * time.Second)
+	p.adaptToWorker(10 * time.Second)
+	require.Equal(t, 30*time.Second, p.state.RateLimitDelay)
+	require.Equal(t, "30s", p.status.RateLimitDelay)
+	p.adaptToWorker(0)
+	require.Equal(t, 27*time.Second, p.state.RateLimitDelay)
+	for range 40 {
+		p.adaptToWorker(0)
+	}
+	require.Zero(t, p.state.RateLimitDelay)
+	require.Empty(t, p.status.RateLimitDelay)
+	p.adaptToWorker(5 * time.Hour)
+	require.Equal(t, maxRateLimitDelay, p.state.RateLimitDelay)
 }

@@ -1,0 +1,65 @@
+package integration_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// TestPollRateLimitHoldsAndRunsBackOff: 30 runs that each want a poll per second share a worker
+// allowed 2 GetOperation calls per second. The emulator never sees more than the limit allows in
+// any second, every run completes with one model, and the runs report that they slowed down
+// (rateLimitDelay) instead of queueing in the worker.
+func TestPollRateLimitHoldsAndRunsBackOff(t *testing.T) {
+	t.Parallel()
+	const runs, pollsPerSecond = 30, 2
+	// 6 emulated hours = 36 s: long enough for every run to hit the limit several times.
+	e := newEnv(t, insightstest.Options{TrainingTime: trainingTime(6 * time.Hour), MaxConcurrentCreates: -1, MaxModels: -1})
+	e.worker.Stop()
+	e.worker = e.startWorkerWith(worker.Options{WorkerLocalActivitiesPerSecond: pollsPerSecond})
+
+	var started []client.WorkflowRun
+	for i := range runs {
+		started = append(started, e.start(createType, createInput(fmt.Sprintf("rate-limit-%d", i),
+			`"polling":{"initialInterval":"1s","maxInterval":"1s","jitter":0}`)))
+	}
+	slowed, polls, events := 0, 0, int64(0)
+	for _, run := range started {
+		res := e.mustResult(run)
+		polls += res.Polls
+		if d, err := e.c.DescribeWorkflowExecution(e.ctx(), run.GetID(), ""); err == nil {
+			events += d.GetWorkflowExecutionInfo().GetHistoryLength()
+		}
+		if res.Outcome != workflows.OutcomeSucceeded {
+			t.Errorf("%s: outcome %q", run.GetID(), res.Outcome)
+		}
+		// The status query answers on a closed run too (the worker replays it).
+		if st, err := e.status(run); err != nil {
+			t.Errorf("%s: status: %v", run.GetID(), err)
+		} else if st.RateLimitDelay != "" {
+			slowed++
+		}
+	}
+	if got := e.models(); len(got) != runs {
+		t.Errorf("%d models, want %d", len(got), runs)
+	}
+	peak := int64(0)
+	for _, s := range e.emu.CallsPerSecond("GetOperation", "") {
+		peak = max(peak, s.Calls)
+	}
+	t.Logf("FIGURE poll-rate-limit runs=%d limit=%d/s peakGetOperationPerSecond=%d runsSlowedAtEnd=%d polls=%d historyEventsPerPoll=%.1f",
+		runs, pollsPerSecond, peak, slowed, polls, float64(events)/float64(polls))
+	// A token bucket of 2/s with a burst of 1 can serve 3 calls within one calendar second.
+	if peak > pollsPerSecond+1 {
+		t.Errorf("peak %d GetOperation calls in one second, limit %d/s", peak, pollsPerSecond)
+	}
+	if slowed == 0 {
+		t.Error("no run reports a rateLimitDelay: the back-pressure did not engage")
+	}
+}
