@@ -167,6 +167,19 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if !cfg.sequential {
+		// Side by side, the dev server's CPU belongs to a phase only when it is the one
+		// Temporal strategy (op.Wait does not use the server).
+		var temporal []*phase
+		for _, s := range []string{stratWorkflow, stratRetry} {
+			if p := phases[s]; p != nil {
+				temporal = append(temporal, p)
+			}
+		}
+		if len(temporal) == 1 {
+			temporal[0].serverCPU = serverTotal
+		}
+	}
 
 	rep := r.report(phases, serverTotal, time.Since(began))
 	rep.printTable(stdout)

@@ -56,6 +56,7 @@ type config struct {
 	plotFile    string
 	keepLogs    bool
 	verbose     bool
+	fromJSON    string
 
 	// Hidden roles.
 	parent    string
@@ -100,6 +101,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.plotFile, "plot", "", "write a PNG plot (detection lag versus GetOperation calls) to this file")
 	fs.BoolVar(&cfg.keepLogs, "keep-logs", false, "keep the subprocesses' logs (their directory is printed)")
 	fs.BoolVar(&cfg.verbose, "v", false, "progress on stderr")
+	fs.StringVar(&cfg.fromJSON, "from-json", "", "run nothing: print the table of a -json file again (and write -plot from it)")
 	fs.StringVar(&cfg.parent, "parent", "", "internal (-role opwait): the parent to create operations in")
 	fs.StringVar(&cfg.taskQueue, "task-queue", "", "internal (-role retryworker): task queue")
 	fs.StringVar(&cfg.temporal, "temporal", "", "internal (-role retryworker): Temporal frontend host:port")
@@ -199,6 +201,10 @@ func run(args []string) int {
 	case "retryworker":
 		err = runRetryWorkerRole(ctx, cfg)
 	default:
+		if cfg.fromJSON != "" {
+			err = replay(cfg, os.Stdout)
+			break
+		}
 		err = runBench(ctx, cfg, os.Stdout)
 	}
 	if err != nil {

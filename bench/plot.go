@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"os"
+	"sort"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -19,33 +20,37 @@ var strategyColors = map[string]color.Color{
 	stratRetry:    color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, // green
 }
 
-// writePlot draws two panels into a PNG: left, every operation's detection lag against the
-// GetOperation calls it took, one color per strategy; right, each strategy's p50 and p99 lag
-// against its mean calls per operation.
+// writePlot draws three panels into a PNG: the distribution (CDF) of the detection lag per
+// strategy; the GetOperation calls each operation took against its length; and each strategy's
+// p50 and p99 lag against its mean calls per operation.
 func writePlot(rep *Report, file string) error {
+	cdf := plot.New()
+	cdf.Title.Text = "Detection lag, all operations (CDF)"
+	cdf.X.Label.Text = "detection lag (s, API clock)"
+	cdf.Y.Label.Text = "fraction of operations noticed"
+	cdf.Legend.Top, cdf.Legend.Left = false, false
+	cdf.X.Min, cdf.Y.Min, cdf.Y.Max = 0, 0, 1
 	left := plot.New()
-	left.Title.Text = fmt.Sprintf("Each operation (%d per strategy)", rep.Ops)
-	left.X.Label.Text = "GetOperation calls for the operation"
-	left.Y.Label.Text = "detection lag (s, API clock)"
-	left.Legend.Top = true
+	left.Title.Text = "API cost of each operation"
+	left.X.Label.Text = "operation length (min, API clock)"
+	left.Y.Label.Text = "GetOperation calls"
+	left.Legend.Top, left.Legend.Left = true, true
 	right := plot.New()
-	right.Title.Text = "Per strategy: lag p50 (o) and p99 (^)"
+	right.Title.Text = "Lag p50 (o) and p99 (^) vs calls"
 	right.X.Label.Text = "GetOperation calls per operation (mean)"
 	right.Y.Label.Text = "detection lag (s, API clock)"
-	right.Legend.Top = true
 	right.X.Min, right.Y.Min = 0, 0
 	left.X.Min, left.Y.Min = 0, 0
 
 	for _, r := range rep.Results {
 		col := strategyColors[r.Strategy]
 		var pts plotter.XYs
+		var lags []float64
 		for _, o := range r.PerOp {
-			if o.Lag < 0 {
-				continue
+			pts = append(pts, plotter.XY{X: o.Duration / 60, Y: float64(o.Calls)})
+			if o.Lag >= 0 {
+				lags = append(lags, o.Lag)
 			}
-			// Calls are integers: spread each column a little (deterministically) to show density.
-			jitter := (float64((o.Index*7919)%101)/100 - 0.5) * 0.6
-			pts = append(pts, plotter.XY{X: float64(o.Calls) + jitter, Y: o.Lag})
 		}
 		if len(pts) > 0 {
 			sc, err := plotter.NewScatter(pts)
@@ -56,7 +61,22 @@ func writePlot(rep *Report, file string) error {
 			sc.GlyphStyle.Radius = vg.Points(1.5)
 			sc.GlyphStyle.Shape = draw.CircleGlyph{}
 			left.Add(sc)
-			left.Legend.Add(r.Label, sc)
+			left.Legend.Add(r.Label, solid(col))
+		}
+		if len(lags) > 0 {
+			sort.Float64s(lags)
+			line := make(plotter.XYs, 0, 2*len(lags))
+			for i, l := range lags {
+				line = append(line, plotter.XY{X: l, Y: float64(i) / float64(len(lags))},
+					plotter.XY{X: l, Y: float64(i+1) / float64(len(lags))})
+			}
+			l, err := plotter.NewLine(line)
+			if err != nil {
+				return err
+			}
+			l.Color, l.Width = col, vg.Points(1.5)
+			cdf.Add(l)
+			cdf.Legend.Add(r.Label, l)
 		}
 		for _, q := range []struct {
 			lag   float64
@@ -71,9 +91,6 @@ func writePlot(rep *Report, file string) error {
 			sc.GlyphStyle.Radius = vg.Points(5)
 			sc.GlyphStyle.Shape = q.shape
 			right.Add(sc)
-			if q.name == "p50" {
-				right.Legend.Add(r.Label, sc)
-			}
 			lbl, err := plotter.NewLabels(plotter.XYLabels{
 				XYs:    []plotter.XY{{X: r.CallsPerOp, Y: q.lag}},
 				Labels: []string{fmt.Sprintf("  %s %s", q.name, fmtSeconds(q.lag))},
@@ -84,24 +101,26 @@ func writePlot(rep *Report, file string) error {
 			right.Add(lbl)
 		}
 	}
+	cdf.Add(plotter.NewGrid())
 	left.Add(plotter.NewGrid())
 	right.Add(plotter.NewGrid())
 	// Room for the labels right of the points.
 	right.X.Max = right.X.Max * 1.25
 	right.Y.Max = right.Y.Max * 1.15
 
-	const w, h = 30 * vg.Centimeter, 12 * vg.Centimeter
+	const w, h = 40 * vg.Centimeter, 13 * vg.Centimeter
 	img := vgimg.New(w, h)
 	dc := draw.New(img)
 	top := draw.Crop(dc, 0, 0, 0, -vg.Points(16))
 	dc.FillText(draw.TextStyle{Color: color.Black, Font: font.From(plot.DefaultFont, 11), Handler: plot.DefaultTextHandler,
 		XAlign: draw.XCenter}, vg.Point{X: w / 2, Y: h - vg.Points(12)},
-		fmt.Sprintf("Detection lag vs GetOperation calls: %d operations, %s, time scale %g", rep.Ops, rep.Distribution, rep.Scale))
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 8, PadTop: vg.Millimeter * 2,
+		fmt.Sprintf("%d operations, %s, time scale %g", rep.Ops, rep.Distribution, rep.Scale))
+	tiles := draw.Tiles{Rows: 1, Cols: 3, PadX: vg.Millimeter * 8, PadTop: vg.Millimeter * 2,
 		PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
-	canvases := plot.Align([][]*plot.Plot{{left, right}}, tiles, top)
-	left.Draw(canvases[0][0])
-	right.Draw(canvases[0][1])
+	canvases := plot.Align([][]*plot.Plot{{cdf, left, right}}, tiles, top)
+	cdf.Draw(canvases[0][0])
+	left.Draw(canvases[0][1])
+	right.Draw(canvases[0][2])
 	f, err := os.Create(file)
 	if err != nil {
 		return err
@@ -111,6 +130,15 @@ func writePlot(rep *Report, file string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// solid is a legend thumbnail: a filled dot of color c.
+func solid(c color.Color) plot.Thumbnailer {
+	sc, _ := plotter.NewScatter(plotter.XYs{{}})
+	sc.GlyphStyle.Color = c
+	sc.GlyphStyle.Radius = vg.Points(4)
+	sc.GlyphStyle.Shape = draw.CircleGlyph{}
+	return sc
 }
 
 func translucent(c color.Color) color.Color {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -152,7 +153,7 @@ func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.D
 		fmt.Sprintf("time scale %g: the emulator's clock runs %gx wall time and every interval is divided by %g; lags are in emulated time, so 100 ms of real latency shows as %s", cfg.scale, cfg.scale, cfg.scale, time.Duration(float64(100*time.Millisecond)*cfg.scale)),
 		fmt.Sprintf("workflow worker: POLLS_PER_SECOND=%g (the %d/min GetOperation quota), TASK_QUEUE_ACTIVITIES_PER_SECOND=%g (the rest of the API limit)", float64(cfg.quota)/60*cfg.scale, cfg.quota, float64(cfg.apiRPM-cfg.quota)/60*cfg.scale),
 	}
-	if !cfg.sequential && len(cfg.strategies) > 1 {
+	if !cfg.sequential && contains(cfg.strategies, stratWorkflow) && contains(cfg.strategies, stratRetry) {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("strategies ran side by side; the dev server's %.1f CPU-seconds are shared by the Temporal strategies (-sequential attributes them)", serverCPU))
 	}
 	return rep
@@ -262,6 +263,23 @@ func (r *runner) result(p *phase) *Result {
 		res.Throughput = float64(res.Completed) / res.WallSeconds
 	}
 	return res
+}
+
+// replay prints the table of a saved -json report and writes -plot from it.
+func replay(cfg config, w io.Writer) error {
+	b, err := os.ReadFile(cfg.fromJSON)
+	if err != nil {
+		return err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", cfg.fromJSON, err)
+	}
+	rep.printTable(w)
+	if cfg.plotFile != "" {
+		return writePlot(&rep, cfg.plotFile)
+	}
+	return nil
 }
 
 // fitLine fits y = a + b x by least squares and returns b and a (0, 0 when x does not vary).
