@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	taskqueue "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -55,9 +56,14 @@ type phase struct {
 	start, end time.Time // wall clock: first start, last completion
 	completed  map[int]bool
 	failures   map[int]string // why an operation was not completed
+	unfinished map[int]bool   // still waiting when the bench gave up (phase timeout)
 	proc       *os.ProcessState
 	runs       []runInfo // Temporal runs (visibility); nil for opwait
 	serverCPU  float64   // dev server CPU-seconds during the phase; -1 when shared with another phase
+	// The largest workflow-task backlog of the strategy's task queue seen while waiting, and
+	// its age: how far the server and worker fell behind.
+	maxBacklog    int64
+	maxBacklogAge time.Duration
 }
 
 // runInfo is one Temporal run from visibility.
@@ -222,9 +228,17 @@ func scaledDefaultPolicy(scale float64) (workflows.PollingPolicy, error) {
 	return p, nil
 }
 
-// phaseTimeout bounds one strategy: the longest operation (scaled) half again, plus the ramp.
+// phaseTimeout bounds one strategy: the longest operation (scaled) half again, the creation
+// ramp at the creation budget, two sweeps of polls over every operation at the GetOperation
+// budget, and 3 minutes.
 func (r *runner) phaseTimeout() time.Duration {
-	return scaled(r.plan.longest(), r.cfg.scale)*3/2 + time.Duration(r.cfg.ops)*30*time.Millisecond + 3*time.Minute
+	if r.cfg.phaseTimeout > 0 {
+		return r.cfg.phaseTimeout
+	}
+	perSecond := func(perMinute int) float64 { return float64(perMinute) / 60 * r.cfg.scale }
+	ramp := time.Duration(float64(r.cfg.ops) / perSecond(r.cfg.createRPM) * float64(time.Second))
+	sweeps := time.Duration(2 * float64(r.cfg.ops) / perSecond(r.cfg.quota) * float64(time.Second))
+	return scaled(r.plan.longest(), r.cfg.scale)*3/2 + ramp + sweeps + 3*time.Minute
 }
 
 func (r *runner) runPhase(ctx context.Context, s string) (*phase, error) {
@@ -253,7 +267,7 @@ func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
 		return nil, err
 	}
 	defer f.Close()
-	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, serverCPU: -1}
+	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, unfinished: map[int]bool{}, serverCPU: -1}
 	p.start = time.Now()
 	c, err := r.startChild("opwait", r.selfBin, []string{"-role", "opwait", "-ops", fmt.Sprint(r.cfg.ops),
 		"-parent", parentFor(stratOpWait), "-scale", fmt.Sprint(r.cfg.scale), "-concurrency", fmt.Sprint(r.cfg.concurrency)},
@@ -261,10 +275,12 @@ func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
 	if err != nil {
 		return nil, err
 	}
+	timedOut := false
 	select {
 	case <-c.done:
 	case <-time.After(r.phaseTimeout()):
 		r.logf("opwait: timed out; stopping it")
+		timedOut = true
 		c.stop(30 * time.Second)
 	case <-ctx.Done():
 		c.stop(10 * time.Second)
@@ -292,6 +308,9 @@ func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
 			}
 		} else {
 			p.failures[l.Index] = l.Error
+			if timedOut {
+				p.unfinished[l.Index] = true // stopped by the bench, not failed
+			}
 		}
 	}
 	return p, sc.Err()
@@ -306,7 +325,7 @@ func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phas
 	switch s {
 	case stratWorkflow:
 		pollsPerSecond := float64(r.cfg.quota) / 60 * r.cfg.scale
-		othersPerSecond := float64(r.cfg.apiRPM-r.cfg.quota) / 60 * r.cfg.scale
+		othersPerSecond := float64(r.cfg.createRPM) / 60 * r.cfg.scale
 		c, err = r.startChild("worker", r.workerBin, nil, childEnv(
 			"TEMPORAL_ADDRESS="+r.dev.HostPort, "TEMPORAL_NAMESPACE="+r.dev.Namespace,
 			"TEMPORAL_TASK_QUEUE="+taskQueue, "INSIGHTS_EMULATOR_HOST="+r.emu.Addr(),
@@ -325,7 +344,7 @@ func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phas
 
 	tc := r.dev.Client
 	timeout := r.phaseTimeout()
-	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, serverCPU: -1}
+	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, unfinished: map[int]bool{}, serverCPU: -1}
 	p.start = time.Now()
 	deadline := p.start.Add(timeout)
 	idPrefix := "bench-" + s + "-"
@@ -386,8 +405,10 @@ func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phas
 			r.terminateRunning(ctx, running)
 			break
 		}
-		if time.Since(lastLog) > 30*time.Second {
-			r.logf("%s: %d running", s, n)
+		if time.Since(lastLog) > 10*time.Second {
+			backlog, age := r.backlog(ctx, taskQueue)
+			p.maxBacklog, p.maxBacklogAge = max(p.maxBacklog, backlog), max(p.maxBacklogAge, age)
+			r.logf("%s: %d running; workflow task backlog %d, oldest %s", s, n, backlog, age.Round(time.Second))
 			lastLog = time.Now()
 		}
 		select {
@@ -420,11 +441,32 @@ func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phas
 			if run.closeTime.After(p.end) {
 				p.end = run.closeTime
 			}
+		case "TimedOut", "Terminated":
+			// Stopped by the bench's deadline (WorkflowExecutionTimeout or terminate).
+			p.failures[i] = run.Status + " (still waiting at the bench's deadline)"
+			p.unfinished[i] = true
 		default:
 			p.failures[i] = run.Status
 		}
 	}
 	return p, nil
+}
+
+// backlog is the approximate workflow-task backlog of a task queue and its age (0 if unknown).
+func (r *runner) backlog(ctx context.Context, taskQueue string) (int64, time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := r.dev.Client.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
+		Namespace:     r.dev.Namespace,
+		TaskQueue:     &taskqueue.TaskQueue{Name: taskQueue, Kind: enums.TASK_QUEUE_KIND_NORMAL},
+		TaskQueueType: enums.TASK_QUEUE_TYPE_WORKFLOW,
+		ReportStats:   true,
+	})
+	if err != nil {
+		return 0, 0
+	}
+	st := resp.GetStats()
+	return st.GetApproximateBacklogCount(), st.GetApproximateBacklogAge().AsDuration()
 }
 
 func indexFromID(id, prefix string) (int, bool) {

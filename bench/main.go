@@ -38,25 +38,27 @@ func main() {
 type config struct {
 	role string
 
-	ops         int
-	scale       float64
-	seed        int64
-	median      time.Duration
-	sigma       float64
-	minDur      time.Duration
-	maxDur      time.Duration
-	quota       int
-	apiRPM      int
-	strategies  []string
-	concurrency int
-	sequential  bool
-	retryEvery  time.Duration
-	smoke       bool
-	jsonFile    string
-	plotFile    string
-	keepLogs    bool
-	verbose     bool
-	fromJSON    string
+	ops          int
+	scale        float64
+	seed         int64
+	median       time.Duration
+	sigma        float64
+	minDur       time.Duration
+	maxDur       time.Duration
+	quota        int
+	createRPM    int
+	apiRPM       int
+	strategies   []string
+	concurrency  int
+	sequential   bool
+	retryEvery   time.Duration
+	phaseTimeout time.Duration
+	smoke        bool
+	jsonFile     string
+	plotFile     string
+	keepLogs     bool
+	verbose      bool
+	fromJSON     string
 
 	// Hidden roles.
 	parent    string
@@ -90,8 +92,10 @@ func parseFlags(args []string) (config, error) {
 	fs.Float64Var(&cfg.sigma, "sigma", 0.6, "sigma of the lognormal training-time distribution")
 	fs.DurationVar(&cfg.minDur, "min", 2*time.Minute, "shortest training time (emulated; shorter draws are clipped)")
 	fs.DurationVar(&cfg.maxDur, "max", 3*time.Hour, "longest training time (emulated; longer draws are clipped)")
-	fs.IntVar(&cfg.quota, "quota", 2400, "GetOperation budget per minute (of emulated time) given to the strategies that can be limited: the worker's POLLS_PER_SECOND")
+	fs.IntVar(&cfg.quota, "quota", 1800, "GetOperation budget per minute (of emulated time) given to the workflow's worker as POLLS_PER_SECOND (x scale / 60); the default is the worker's default, 30/s")
+	fs.IntVar(&cfg.createRPM, "create-rpm", 600, "budget per minute (emulated) of the worker's other API calls (creations), as TASK_QUEUE_ACTIVITIES_PER_SECOND (x scale / 60); the default is the worker's default, 10/s")
 	fs.IntVar(&cfg.apiRPM, "api-rpm", 3000, "the emulated API's limit of requests per minute per project (emulated time), as Google's; every strategy has its own project")
+	fs.DurationVar(&cfg.phaseTimeout, "phase-timeout", 0, "give up on a strategy's operations after this long (real time; 0: computed from the sizes and rates)")
 	strategies := fs.String("strategies", strings.Join(allStrategies, ","), "comma-separated strategies to run: opwait, workflow, retry")
 	fs.IntVar(&cfg.concurrency, "concurrency", 64, "creations / workflow starts in flight at once")
 	fs.BoolVar(&cfg.sequential, "sequential", false, "run the strategies one after another (the dev server's CPU is then attributed per strategy) instead of side by side")
@@ -174,8 +178,8 @@ Flags:
 		return cfg, errors.New("want 0 < -min <= -max and -median > 0")
 	case cfg.sigma < 0:
 		return cfg, errors.New("-sigma must not be negative")
-	case cfg.quota < 1 || cfg.apiRPM <= cfg.quota:
-		return cfg, errors.New("want 1 <= -quota < -api-rpm (the rest of the API budget is for creations)")
+	case cfg.quota < 1 || cfg.createRPM < 1 || cfg.quota+cfg.createRPM > cfg.apiRPM:
+		return cfg, errors.New("want -quota >= 1, -create-rpm >= 1 and -quota + -create-rpm <= -api-rpm")
 	case cfg.concurrency < 1:
 		return cfg, errors.New("-concurrency must be at least 1")
 	case cfg.retryEvery <= 0:
