@@ -14,6 +14,8 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"golang.org/x/time/rate"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -26,7 +28,18 @@ import (
 // nil pointer.
 type Activities struct {
 	Client *contactcenterinsights.Client
+	// PollLimiter, when set, is this worker's budget of GetOperation calls (the worker's
+	// -polls-per-second). A call that would wait more than MaxPollWait for it is not made:
+	// GetOperation fails at once with the non-retryable ErrPollThrottled and the poll loop
+	// backs off. Waiting in the worker instead would hold the workflow task open (GetOperation
+	// runs as a local activity), which the SDK extends with extra workflow tasks.
+	PollLimiter *rate.Limiter
+
+	pacer pollPacer
 }
+
+// MaxPollWait is the longest GetOperation waits for PollLimiter before giving up the call.
+const MaxPollWait = 2 * time.Second
 
 // noRetry turns off the client library's retries: one layer of retries (Temporal's) is visible
 // in history and bounded by the activity's policy, and a hidden retry of a create after a lost
@@ -162,6 +175,58 @@ func (a *Activities) GetOperation(ctx context.Context, name string) (insights.Op
 		return out, insights.FromAPIError("GetOperation", status.Error(codes.Internal, err.Error()))
 	}
 	return out, nil
+}
+
+// PollResult is the result of PollOperation.
+type PollResult struct {
+	Operation insights.Operation `json:"operation"`
+	// MinInterval is the interval at which all the operations polled through this worker lately
+	// fit its poll budget (PollLimiter); zero without one. Polling no more often than this keeps
+	// runs from finding the budget spent, and shares it evenly.
+	MinInterval time.Duration `json:"minInterval,omitempty"`
+}
+
+// PollOperation is GetOperation for the poll loop of the workflows (run as a local activity):
+// it spends one unit of this worker's poll budget and says how often the operations polled
+// through this worker may poll. When the budget is spent for more than MaxPollWait it makes no
+// call and fails with the non-retryable ErrPollThrottled, whose details are the MinInterval.
+func (a *Activities) PollOperation(ctx context.Context, name string) (PollResult, error) {
+	if err := insights.ValidateOperationName("operation", name); err != nil {
+		return PollResult{}, err
+	}
+	var res PollResult
+	if a.PollLimiter != nil {
+		res.MinInterval = a.pacer.minInterval(name, time.Now(), float64(a.PollLimiter.Limit()))
+		if err := a.waitForPollBudget(ctx, res.MinInterval); err != nil {
+			return res, err
+		}
+	}
+	op, err := a.GetOperation(ctx, name)
+	res.Operation = op
+	if err == nil && op.Done {
+		a.pacer.forget(name)
+	}
+	return res, err
+}
+
+// waitForPollBudget takes a token from PollLimiter, waiting at most MaxPollWait for it.
+func (a *Activities) waitForPollBudget(ctx context.Context, minInterval time.Duration) error {
+	r := a.PollLimiter.Reserve()
+	if !r.OK() || r.Delay() > MaxPollWait {
+		r.Cancel()
+		return temporal.NewNonRetryableApplicationError(
+			"this worker's GetOperation budget (-polls-per-second) is spent for now; no call was made",
+			insights.ErrPollThrottled, nil, minInterval)
+	}
+	t := time.NewTimer(r.Delay())
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	}
 }
 
 // CancelResult says how the server took a cancellation request.

@@ -17,6 +17,7 @@ const (
 	ErrOperationLost   = "OperationLost"     // the operation vanished (expired) while being awaited
 	ErrPollTimeout     = "PollTimeout"       // the polling policy's timeout passed; cancellation was requested
 	ErrQualityGate     = "QualityGateFailed" // the trained model did not meet the lifecycle's quality gate
+	ErrPollThrottled   = "PollThrottled"     // the worker's GetOperation budget is spent for now; no call was made
 	ErrCancelled       = "Cancelled"         // the operation ended CANCELLED
 )
 

@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"golang.org/x/time/rate"
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insightstest"
@@ -173,14 +174,14 @@ func newEnvOn(t testing.TB, shared client.Client, opts insightstest.Options) *en
 // idempotent, so tests may stop it earlier).
 func (e *env) startWorker() worker.Worker {
 	e.t.Helper()
-	return e.startWorkerWith(worker.Options{})
+	return e.startWorkerWith(nil)
 }
 
-// startWorkerWith is startWorker with the given options.
-func (e *env) startWorkerWith(o worker.Options) worker.Worker {
+// startWorkerWith is startWorker with a GetOperation budget (nil: unlimited).
+func (e *env) startWorkerWith(pollLimiter *rate.Limiter) worker.Worker {
 	e.t.Helper()
-	w := worker.New(e.c, e.taskQueue, o)
-	workflows.Register(w, &activities.Activities{Client: e.google})
+	w := worker.New(e.c, e.taskQueue, worker.Options{})
+	workflows.Register(w, &activities.Activities{Client: e.google, PollLimiter: pollLimiter})
 	if err := w.Start(); err != nil {
 		e.t.Fatalf("start worker: %v", err)
 	}

@@ -1,12 +1,13 @@
 package integration_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
+	"golang.org/x/time/rate"
 
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/workflows"
@@ -15,14 +16,14 @@ import (
 // TestPollRateLimitHoldsAndRunsBackOff: 30 runs that each want a poll per second share a worker
 // allowed 2 GetOperation calls per second. The emulator never sees more than the limit allows in
 // any second, every run completes with one model, and the runs report that they slowed down
-// (rateLimitDelay) instead of queueing in the worker.
+// (rateLimitDelay) instead of queueing in the worker, so a poll costs no more history than usual.
 func TestPollRateLimitHoldsAndRunsBackOff(t *testing.T) {
 	t.Parallel()
 	const runs, pollsPerSecond = 30, 2
 	// 6 emulated hours = 36 s: long enough for every run to hit the limit several times.
 	e := newEnv(t, insightstest.Options{TrainingTime: trainingTime(6 * time.Hour), MaxConcurrentCreates: -1, MaxModels: -1})
 	e.worker.Stop()
-	e.worker = e.startWorkerWith(worker.Options{WorkerLocalActivitiesPerSecond: pollsPerSecond})
+	e.worker = e.startWorkerWith(rate.NewLimiter(pollsPerSecond, 1))
 
 	var started []client.WorkflowRun
 	for i := range runs {
@@ -31,7 +32,14 @@ func TestPollRateLimitHoldsAndRunsBackOff(t *testing.T) {
 	}
 	slowed, polls, events := 0, 0, int64(0)
 	for _, run := range started {
-		res := e.mustResult(run)
+		// Throttled runs take longer than waitTimeout in all.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		var res createResult
+		err := run.Get(ctx, &res)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", run.GetID(), err)
+		}
 		polls += res.Polls
 		if d, err := e.c.DescribeWorkflowExecution(e.ctx(), run.GetID(), ""); err == nil {
 			events += d.GetWorkflowExecutionInfo().GetHistoryLength()
@@ -52,6 +60,11 @@ func TestPollRateLimitHoldsAndRunsBackOff(t *testing.T) {
 	peak := int64(0)
 	for _, s := range e.emu.CallsPerSecond("GetOperation", "") {
 		peak = max(peak, s.Calls)
+	}
+	if perPoll := float64(events) / float64(polls); perPoll > 12 {
+		// An unthrottled run of this size costs ~11 events per poll (its creation included);
+		// queueing in the worker would add a workflow task every few seconds of waiting.
+		t.Errorf("%.1f history events per poll", perPoll)
 	}
 	t.Logf("FIGURE poll-rate-limit runs=%d limit=%d/s peakGetOperationPerSecond=%d runsSlowedAtEnd=%d polls=%d historyEventsPerPoll=%.1f",
 		runs, pollsPerSecond, peak, slowed, polls, float64(events)/float64(polls))

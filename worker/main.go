@@ -30,6 +30,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/time/rate"
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/codec"
@@ -243,14 +244,15 @@ func serve(cfg config, logger *zap.Logger) error {
 		return err
 	}
 	w := worker.New(tc, cfg.taskQueue, worker.Options{
-		WorkerStopTimeout:              cfg.stopTimeout,
-		TaskQueueActivitiesPerSecond:   cfg.taskQueueActivitiesPerSecond,
-		WorkerLocalActivitiesPerSecond: cfg.pollsPerSecond,
+		WorkerStopTimeout:            cfg.stopTimeout,
+		TaskQueueActivitiesPerSecond: cfg.taskQueueActivitiesPerSecond,
 	})
 	logger.Info("Google API rate limits",
 		zap.Float64("task_queue_activities_per_second", cfg.taskQueueActivitiesPerSecond),
 		zap.Float64("polls_per_second", cfg.pollsPerSecond))
-	workflows.Register(w, &activities.Activities{Client: gc})
+	// The poll budget is ours rather than the SDK's WorkerLocalActivitiesPerSecond: that one
+	// queues polls in the worker, which keeps their workflow tasks open.
+	workflows.Register(w, &activities.Activities{Client: gc, PollLimiter: rate.NewLimiter(rate.Limit(cfg.pollsPerSecond), 1)})
 
 	interrupt := make(chan any, 1)
 	go func() {

@@ -26,13 +26,13 @@ func BenchmarkCreateIssueModelWorkflow(b *testing.B) {
 		env.RegisterWorkflowWithOptions(CreateIssueModelWorkflow, workflow.RegisterOptions{Name: CreateIssueModelWorkflowType})
 		env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil)
 		polls := 0
-		env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(context.Context, string) (insights.Operation, error) {
+		env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
 			polls++
 			if polls < 50 {
 				return running, nil
 			}
 			return done, nil
-		})
+		}))
 		env.ExecuteWorkflow(CreateIssueModelWorkflow, in)
 		if err := env.GetWorkflowError(); err != nil {
 			b.Fatal(err)

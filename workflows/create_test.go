@@ -105,13 +105,13 @@ func (s *createSuite) expectCreate() {
 func (s *createSuite) pollSequence(ops ...insights.Operation) *[]time.Time {
 	var at []time.Time
 	n := 0
-	s.env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(
 		func(_ context.Context, _ string) (insights.Operation, error) {
 			at = append(at, s.env.Now())
 			op := ops[min(n, len(ops)-1)]
 			n++
 			return op, nil
-		})
+		}))
 	return &at
 }
 
@@ -356,13 +356,13 @@ func (s *createSuite) TestPollNowWakesTheLoop() {
 func (s *createSuite) TestNotFoundRightAfterCreateIsTolerated() {
 	s.expectCreate()
 	n := 0
-	s.env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (insights.Operation, error) {
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		n++
 		if n == 1 {
 			return insights.Operation{}, insights.FromAPIError("GetOperation", status.Error(codes.NotFound, "no such operation"))
 		}
 		return succeededOp(), nil
-	})
+	}))
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"10s","notFoundGrace":"1m"}`))
 	s.Require().NoError(s.env.GetWorkflowError())
 }
@@ -370,13 +370,13 @@ func (s *createSuite) TestNotFoundRightAfterCreateIsTolerated() {
 func (s *createSuite) TestNotFoundLaterMeansOperationLost() {
 	s.expectCreate()
 	n := 0
-	s.env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (insights.Operation, error) {
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		n++
 		if n < 4 {
 			return runningOp(), nil
 		}
 		return insights.Operation{}, insights.FromAPIError("GetOperation", status.Error(codes.NotFound, "no such operation"))
-	})
+	}))
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	var appErr *temporal.ApplicationError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
@@ -386,10 +386,10 @@ func (s *createSuite) TestNotFoundLaterMeansOperationLost() {
 func (s *createSuite) TestPermissionDeniedFailsFast() {
 	s.expectCreate()
 	calls := 0
-	s.env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (insights.Operation, error) {
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		calls++
 		return insights.Operation{}, insights.FromAPIError("GetOperation", status.Error(codes.PermissionDenied, "caller lacks contactcenterinsights.operations.get"))
-	})
+	}))
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	var appErr *temporal.ApplicationError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
@@ -400,13 +400,13 @@ func (s *createSuite) TestPermissionDeniedFailsFast() {
 func (s *createSuite) TestTransientPollErrorsAreRetried() {
 	s.expectCreate()
 	calls := 0
-	s.env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (insights.Operation, error) {
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		calls++
 		if calls <= 3 {
 			return insights.Operation{}, insights.FromAPIError("GetOperation", status.Error(codes.Unavailable, "try again"))
 		}
 		return succeededOp(), nil
-	})
+	}))
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	s.Require().NoError(s.env.GetWorkflowError())
 	s.Equal(4, calls)
@@ -438,13 +438,13 @@ func TestAwaitOperationWorkflow(t *testing.T) {
 	env := ts.NewTestWorkflowEnvironment()
 	env.RegisterActivity(acts)
 	n := 0
-	env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (insights.Operation, error) {
+	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		n++
 		if n < 3 {
 			return runningOp(), nil
 		}
 		return failedOp(int32(codes.Internal), "boom"), nil
-	})
+	}))
 	env.ExecuteWorkflow(AwaitOperationWorkflow, AwaitOperationInput{Operation: testOp, Polling: &PollingPolicy{InitialInterval: "5s"}})
 	require.NoError(t, env.GetWorkflowError())
 	var op insights.Operation
@@ -515,4 +515,13 @@ func (s *createSuite) TestCancelAfterAmbiguousCreateOnlyLooksUp() {
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	res := s.cancelledResult()
 	s.Equal(testOp, res.Operation)
+}
+
+// asPoll turns a GetOperation answer into the PollOperation answer the poll loop receives (a
+// worker without a poll budget: no pace).
+func asPoll(f func(context.Context, string) (insights.Operation, error)) func(context.Context, string) (activities.PollResult, error) {
+	return func(ctx context.Context, name string) (activities.PollResult, error) {
+		op, err := f(ctx, name)
+		return activities.PollResult{Operation: op}, err
+	}
 }

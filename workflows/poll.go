@@ -40,8 +40,11 @@ type PollState struct {
 	CancelUnimplemented bool   `json:"cancelUnimplemented,omitempty"`
 	LastError           string `json:"lastError,omitempty"`
 	ContinuedAsNew      int    `json:"continuedAsNew,omitempty"`
-	// RateLimitDelay is added to every interval while the worker's poll rate limit holds polls
-	// back (see poller.adaptToWorker).
+	// WorkerPace is the shortest interval the worker's poll budget allows every run it serves
+	// (activities.PollResult.MinInterval), as of the last poll.
+	WorkerPace time.Duration `json:"workerPace,omitempty"`
+	// RateLimitDelay is added to every interval after polls that found the worker's poll budget
+	// spent (see poller.throttled).
 	RateLimitDelay time.Duration `json:"rateLimitDelay,omitempty"`
 }
 
@@ -124,9 +127,6 @@ func newPoller(ctx workflow.Context, policy pollPolicy, state *PollState, status
 	status.CancelReason = state.CancelReason
 	status.CancelUnimplemented = state.CancelUnimplemented
 	status.ContinuedAsNew = state.ContinuedAsNew
-	if state.RateLimitDelay > 0 {
-		status.RateLimitDelay = state.RateLimitDelay.Round(time.Second).String()
-	}
 	status.Operation = state.Operation
 	// Signal handlers run for the whole run, also while an activity runs, so status shows a
 	// cancel at once; a disconnected context keeps them alive after Temporal cancellation.
@@ -308,7 +308,13 @@ func (p *poller) shouldContinueAsNew() bool {
 // sleep waits for the next poll time, the deadline, a signal or cancellation, whichever first.
 func (p *poller) sleep(deadline time.Time) {
 	now := workflow.Now(p.ctx)
-	wait := p.jittered(p.policy.interval(p.state.Polls-p.state.BackoffFrom)) + p.state.RateLimitDelay
+	interval := p.policy.interval(p.state.Polls - p.state.BackoffFrom)
+	slower := max(p.state.WorkerPace-interval, 0) + p.state.RateLimitDelay
+	p.status.RateLimitDelay = ""
+	if slower >= time.Second {
+		p.status.RateLimitDelay = slower.Round(time.Second).String()
+	}
+	wait := p.jittered(interval + slower)
 	if left := deadline.Sub(now); wait > left {
 		wait = left
 	}
@@ -339,18 +345,29 @@ func (p *poller) jittered(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (1 + p.policy.jitter*frac))
 }
 
-// poll runs GetOperation once and folds the result into state and status.
+// poll runs GetOperation once (the PollOperation activity) and folds the result into state and
+// status.
 //
-// GetOperation is a local activity: a short read that is safe to repeat, so it needs no
+// PollOperation is a local activity: a short read that is safe to repeat, so it needs no
 // activity task of its own; a poll then costs 6 history events (timer started and fired, a
-// workflow task, one marker) instead of 11. Its rate is bounded per worker
-// (worker.Options.WorkerLocalActivitiesPerSecond), not by the task queue.
+// workflow task, one marker) instead of 11. Its rate is bounded per worker (PollLimiter), not by
+// the task queue, and it answers with the interval at which the worker's budget serves every
+// operation it polls (MinInterval), which the loop then keeps to.
 func (p *poller) poll() (insights.Operation, error) {
-	var op insights.Operation
-	before := workflow.Now(p.ctx)
-	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.GetOperation, p.state.Operation).Get(p.ctx, &op)
+	var res activities.PollResult
+	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
+	op := res.Operation
+	if insights.IsErrorType(err, insights.ErrPollThrottled) {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) {
+			_ = appErr.Details(&p.state.WorkerPace)
+		}
+		p.throttled() // no call was made: not a poll
+		return op, nil
+	}
+	p.state.WorkerPace = res.MinInterval
+	p.unthrottled()
 	now := workflow.Now(p.ctx)
-	p.adaptToWorker(now.Sub(before))
 	p.state.Polls++
 	p.runPolls++
 	workflow.GetMetricsHandler(p.ctx).Counter(MetricPolls).Inc(1)
@@ -382,31 +399,27 @@ func (p *poller) poll() (insights.Operation, error) {
 	}
 }
 
-// maxRateLimitDelay bounds the extra wait adaptToWorker adds.
+// maxRateLimitDelay bounds the extra wait the poll loop adds while the worker's poll budget is
+// spent.
 const maxRateLimitDelay = time.Hour
 
-// adaptToWorker is the poll loop's back-pressure. A local activity that has to wait for the
-// worker's poll rate limit (or retries) keeps its workflow task open; past a few seconds the SDK
-// extends the task with extra workflow tasks, which cost history and server load, and the wait
-// shows here as workflow time passing during the poll. Each such poll adds what it waited to the
-// interval of all later polls, so the waiting moves into the durable timer; while polls run at
-// once the extra shrinks by a tenth per poll. With more runs than the limit can serve at their
-// policy's pace, every run settles near the interval the limit allows: runs × rate limit.
-func (p *poller) adaptToWorker(took time.Duration) {
+// Back-pressure from the worker's GetOperation budget (activities.Activities.PollLimiter). The
+// loop never polls more often than the worker's pace (WorkerPace), which spreads the budget
+// evenly over the runs it serves; a poll that still finds the budget spent (a burst) makes no
+// call and doubles an extra wait added to every interval, starting from the policy's initial
+// interval; each poll that gets through shrinks it by a tenth. Either way the runs wait in their
+// durable timers rather than in the worker.
+func (p *poller) throttled() {
+	p.state.RateLimitDelay = min(max(2*p.state.RateLimitDelay, p.policy.initial), maxRateLimitDelay)
+}
+
+func (p *poller) unthrottled() {
 	d := p.state.RateLimitDelay
-	if took > 0 {
-		d += took
-	} else {
-		d -= d / 10
-	}
+	d -= d / 10
 	if d < time.Second {
 		d = 0
 	}
-	p.state.RateLimitDelay = min(d, maxRateLimitDelay)
-	p.status.RateLimitDelay = ""
-	if p.state.RateLimitDelay > 0 {
-		p.status.RateLimitDelay = p.state.RateLimitDelay.Round(time.Second).String()
-	}
+	p.state.RateLimitDelay = d
 }
 
 // timeout requests cancellation (once) and fails the run.

@@ -42,13 +42,13 @@ func TestSearchAttributesAndMetrics(t *testing.T) {
 	}).Return(nil)
 	env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
 	polls := 0
-	env.OnActivity(acts.GetOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (insights.Operation, error) {
+	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		polls++
 		if polls < 3 {
 			return runningOp(), nil
 		}
 		return succeededOp(), nil
-	})
+	}))
 	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
@@ -120,23 +120,79 @@ func TestStaticSummaryAndDetails(t *testing.T) {
 	}
 }
 
-// TestAdaptToWorker: a poll that waited in the worker lengthens every later interval by the
-// wait; polls that run at once shrink the extra by a tenth each, to zero below a second.
-func TestAdaptToWorker(t *testing.T) {
-	p := &poller{state: &PollState{}, status: &Status{}}
-	p.adaptToWorker(0)
-	require.Zero(t, p.state.RateLimitDelay)
-	p.adaptToWorker(20 * time.Second)
-	p.adaptToWorker(10 * time.Second)
-	require.Equal(t, 30*time.Second, p.state.RateLimitDelay)
-	require.Equal(t, "30s", p.status.RateLimitDelay)
-	p.adaptToWorker(0)
-	require.Equal(t, 27*time.Second, p.state.RateLimitDelay)
-	for range 40 {
-		p.adaptToWorker(0)
+// TestPollBudgetBackPressure: a poll that finds the worker's GetOperation budget spent is not a
+// poll (no call was made); it doubles the extra wait added to later intervals, starting from the
+// initial interval, and each poll that gets through shrinks the extra by a tenth.
+func TestPollBudgetBackPressure(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(acts)
+	env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
+	var at []time.Time
+	answers := []func() (insights.Operation, error){
+		func() (insights.Operation, error) { return insights.Operation{}, throttledErr() },
+		func() (insights.Operation, error) { return insights.Operation{}, throttledErr() },
+		func() (insights.Operation, error) { return runningOp(), nil },
+		func() (insights.Operation, error) { return succeededOp(), nil },
 	}
-	require.Zero(t, p.state.RateLimitDelay)
-	require.Empty(t, p.status.RateLimitDelay)
-	p.adaptToWorker(5 * time.Hour)
-	require.Equal(t, maxRateLimitDelay, p.state.RateLimitDelay)
+	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
+		at = append(at, env.Now())
+		return answers[min(len(at), len(answers))-1]()
+	}))
+	start := env.Now()
+	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res CreateIssueModelResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, 2, res.Polls, "throttled attempts are not polls")
+	var gaps []string
+	prev := start
+	for _, a := range at {
+		gaps = append(gaps, a.Sub(prev).String())
+		prev = a
+	}
+	// quiet policy: 30s, x2. Throttled: +30s, then +60s; after a poll that got through, +54s.
+	require.Equal(t, []string{"30s", "1m0s", "1m30s", "1m54s"}, gaps)
+}
+
+func throttledErr() error {
+	return temporal.NewNonRetryableApplicationError("budget spent", insights.ErrPollThrottled, nil)
+}
+
+// TestWorkerPaceStretchesIntervals: the loop polls no more often than the worker's pace
+// (PollResult.MinInterval) and says so in status.rateLimitDelay.
+func TestWorkerPaceStretchesIntervals(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(acts)
+	env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
+	var at []time.Time
+	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(func(context.Context, string) (activities.PollResult, error) {
+		at = append(at, env.Now())
+		if len(at) < 3 {
+			return activities.PollResult{Operation: runningOp(), MinInterval: 5 * time.Minute}, nil
+		}
+		return activities.PollResult{Operation: succeededOp()}, nil
+	})
+	var slower string
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(StatusQuery)
+		require.NoError(t, err)
+		var st Status
+		require.NoError(t, v.Get(&st))
+		slower = st.RateLimitDelay
+	}, 2*time.Minute)
+	start := env.Now()
+	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
+	require.NoError(t, env.GetWorkflowError())
+	var gaps []string
+	prev := start
+	for _, a := range at {
+		gaps = append(gaps, a.Sub(prev).String())
+		prev = a
+	}
+	// quiet policy: 30s, then 1m, 2m — but the worker's pace is 5m after the first poll.
+	require.Equal(t, []string{"30s", "5m0s", "5m0s"}, gaps)
+	require.Equal(t, "4m0s", slower) // 5m instead of the policy's 1m
 }
