@@ -6,6 +6,9 @@ package workflows
 const (
 	// MetricPolls counts polls of the loop (GetOperation local activities, retries not counted).
 	MetricPolls = "insights_polls"
+	// MetricPollsThrottled counts polls that found the worker's poll budget spent and made no
+	// call (the run then waits longer; see README, "Quota and rate limits").
+	MetricPollsThrottled = "insights_polls_throttled"
 	// MetricOutcomes counts finished runs by tag outcome: SUCCEEDED, CANCELLED, FAILED, ... or
 	// the error type that ended the run (PollTimeout, OperationLost, InvalidArgument, ...).
 	MetricOutcomes = "insights_outcomes"

@@ -65,8 +65,8 @@ type Status struct {
 	Metadata            json.RawMessage `json:"metadata,omitempty"`
 	Outcome             string          `json:"outcome,omitempty"`
 	ContinuedAsNew      int             `json:"continuedAsNew"`
-	// RateLimitDelay ("1m30s") is how much longer than the policy says the run waits between
-	// polls because the worker's poll rate limit (POLLS_PER_SECOND) is saturated.
+	// RateLimitDelay ("1m30s") is how much longer than the policy says the run waits before its
+	// next poll to share the worker's poll budget (POLLS_PER_SECOND).
 	RateLimitDelay string `json:"rateLimitDelay,omitempty"`
 }
 
@@ -363,6 +363,7 @@ func (p *poller) poll() (insights.Operation, error) {
 			_ = appErr.Details(&p.state.WorkerPace)
 		}
 		p.throttled() // no call was made: not a poll
+		workflow.GetMetricsHandler(p.ctx).Counter(MetricPollsThrottled).Inc(1)
 		return op, nil
 	}
 	p.state.WorkerPace = res.MinInterval
