@@ -27,7 +27,7 @@ func writePlot(rep *Report, file string) error {
 	cdf := plot.New()
 	cdf.Title.Text = "Detection lag, all operations (CDF)"
 	cdf.X.Label.Text = "detection lag (s, API clock)"
-	cdf.Y.Label.Text = "fraction of operations noticed"
+	cdf.Y.Label.Text = "fraction of all operations noticed"
 	cdf.Legend.Top, cdf.Legend.Left = false, false
 	cdf.X.Min, cdf.Y.Min, cdf.Y.Max = 0, 0, 1
 	left := plot.New()
@@ -61,14 +61,15 @@ func writePlot(rep *Report, file string) error {
 			sc.GlyphStyle.Radius = vg.Points(1.5)
 			sc.GlyphStyle.Shape = draw.CircleGlyph{}
 			left.Add(sc)
-			left.Legend.Add(r.Label, solid(col))
+			left.Legend.Add(label(r), solid(col))
 		}
 		if len(lags) > 0 {
 			sort.Float64s(lags)
 			line := make(plotter.XYs, 0, 2*len(lags))
+			// Over all the strategy's operations: a strategy that lost some never reaches 1.
+			n := float64(max(r.Ops, len(lags)))
 			for i, l := range lags {
-				line = append(line, plotter.XY{X: l, Y: float64(i) / float64(len(lags))},
-					plotter.XY{X: l, Y: float64(i+1) / float64(len(lags))})
+				line = append(line, plotter.XY{X: l, Y: float64(i) / n}, plotter.XY{X: l, Y: float64(i+1) / n})
 			}
 			l, err := plotter.NewLine(line)
 			if err != nil {
@@ -76,7 +77,7 @@ func writePlot(rep *Report, file string) error {
 			}
 			l.Color, l.Width = col, vg.Points(1.5)
 			cdf.Add(l)
-			cdf.Legend.Add(r.Label, l)
+			cdf.Legend.Add(label(r), l)
 		}
 		for _, q := range []struct {
 			lag   float64
@@ -93,7 +94,7 @@ func writePlot(rep *Report, file string) error {
 			right.Add(sc)
 			lbl, err := plotter.NewLabels(plotter.XYLabels{
 				XYs:    []plotter.XY{{X: r.CallsPerOp, Y: q.lag}},
-				Labels: []string{fmt.Sprintf("  %s %s", q.name, fmtSeconds(q.lag))},
+				Labels: []string{fmt.Sprintf("  %s %s%s", q.name, fmtSeconds(q.lag), survivors(r))},
 			})
 			if err != nil {
 				return err
@@ -130,6 +131,22 @@ func writePlot(rep *Report, file string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// label names a strategy, with how many operations it completed when it lost some.
+func label(r *Result) string {
+	if r.Completed < r.Ops {
+		return fmt.Sprintf("%s: %d of %d completed", r.Label, r.Completed, r.Ops)
+	}
+	return r.Label
+}
+
+// survivors notes that a strategy's lag figures cover only the operations it completed.
+func survivors(r *Result) string {
+	if r.Completed < r.Ops {
+		return fmt.Sprintf(" (%s, %d of %d ops)", r.Strategy, r.Completed, r.Ops)
+	}
+	return ""
 }
 
 // solid is a legend thumbnail: a filled dot of color c.
