@@ -36,7 +36,9 @@ type runner struct {
 	tmp       string
 	workerBin string
 	selfBin   string
-	policy    workflows.PollingPolicy // the default policy, every duration divided by the scale
+	// policies are the polling policies of the workflow strategies (default and variants),
+	// every duration divided by the scale.
+	policies  map[string]workflows.PollingPolicy
 	serverPID int
 	logMu     sync.Mutex
 }
@@ -76,14 +78,27 @@ type runInfo struct {
 
 func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	began := time.Now()
-	policy, err := scaledDefaultPolicy(cfg.scale)
-	if err != nil {
-		return err
+	policies := map[string]workflows.PollingPolicy{}
+	for _, s := range cfg.strategies {
+		if !isWorkflow(s) {
+			continue
+		}
+		p := workflows.DefaultPollingPolicy()
+		for _, v := range cfg.variants {
+			if variantPrefix+v.Name == s {
+				p = v.Policy
+			}
+		}
+		sp, err := scalePolicy(p, cfg.scale)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		policies[s] = sp
 	}
 	if cfg.retryEvery < time.Duration(cfg.scale*float64(time.Second)) {
 		return fmt.Errorf("-retry-interval %s divided by -scale %g is under 1s", cfg.retryEvery, cfg.scale)
 	}
-	r := &runner{cfg: cfg, policy: policy}
+	r := &runner{cfg: cfg, policies: policies}
 	r.plan = newPlan(cfg.ops, cfg.median, cfg.sigma, cfg.minDur, cfg.maxDur, cfg.seed)
 
 	root, err := devserver.RepoRoot()
@@ -101,7 +116,7 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	if r.selfBin, err = os.Executable(); err != nil {
 		return err
 	}
-	if contains(cfg.strategies, stratWorkflow) {
+	if len(policies) > 0 {
 		r.workerBin = filepath.Join(r.tmp, "worker")
 		r.logf("go build -o %s ./worker", r.workerBin)
 		build := exec.CommandContext(ctx, "go", "build", "-o", r.workerBin, "./worker")
@@ -177,8 +192,8 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 		// Side by side, the dev server's CPU belongs to a phase only when it is the one
 		// Temporal strategy (op.Wait does not use the server).
 		var temporal []*phase
-		for _, s := range []string{stratWorkflow, stratRetry} {
-			if p := phases[s]; p != nil {
+		for _, s := range cfg.strategies {
+			if p := phases[s]; p != nil && s != stratOpWait {
 				temporal = append(temporal, p)
 			}
 		}
@@ -207,9 +222,14 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 }
 
 // scaledDefaultPolicy is the workflow's default polling policy with every duration divided by
-// scale; it fails when a scaled interval would fall under the workflow's 1s minimum.
+// scale.
 func scaledDefaultPolicy(scale float64) (workflows.PollingPolicy, error) {
-	p := workflows.DefaultPollingPolicy()
+	return scalePolicy(workflows.DefaultPollingPolicy(), scale)
+}
+
+// scalePolicy divides every duration of p by scale; it fails when a scaled interval would fall
+// under the workflow's 1s minimum.
+func scalePolicy(p workflows.PollingPolicy, scale float64) (workflows.PollingPolicy, error) {
 	for _, f := range []struct {
 		name string
 		v    *string
@@ -245,12 +265,12 @@ func (r *runner) runPhase(ctx context.Context, s string) (*phase, error) {
 	r.logf("%s: %d operations", s, r.cfg.ops)
 	var p *phase
 	var err error
-	switch s {
-	case stratOpWait:
+	switch {
+	case s == stratOpWait:
 		p, err = r.runOpWait(ctx)
-	case stratWorkflow:
+	case isWorkflow(s):
 		p, err = r.runTemporal(ctx, s, workflows.CreateIssueModelWorkflowType)
-	case stratRetry:
+	case s == stratRetry:
 		p, err = r.runTemporal(ctx, s, retryWorkflowType)
 	}
 	if p != nil {
@@ -322,17 +342,17 @@ func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phas
 	taskQueue := "bench-" + s
 	var c *child
 	var err error
-	switch s {
-	case stratWorkflow:
+	switch {
+	case isWorkflow(s):
 		pollsPerSecond := float64(r.cfg.quota) / 60 * r.cfg.scale
 		othersPerSecond := float64(r.cfg.createRPM) / 60 * r.cfg.scale
-		c, err = r.startChild("worker", r.workerBin, nil, childEnv(
+		c, err = r.startChild(s+"-worker", r.workerBin, nil, childEnv(
 			"TEMPORAL_ADDRESS="+r.dev.HostPort, "TEMPORAL_NAMESPACE="+r.dev.Namespace,
 			"TEMPORAL_TASK_QUEUE="+taskQueue, "INSIGHTS_EMULATOR_HOST="+r.emu.Addr(),
 			"LOG_LEVEL=warn", "LOG_FORMAT=json",
 			fmt.Sprintf("POLLS_PER_SECOND=%g", pollsPerSecond),
 			fmt.Sprintf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%g", othersPerSecond)), nil)
-	case stratRetry:
+	case s == stratRetry:
 		c, err = r.startChild("retryworker", r.selfBin, []string{"-role", "retryworker",
 			"-temporal", r.dev.HostPort, "-task-queue", taskQueue},
 			childEnv("INSIGHTS_EMULATOR_HOST="+r.emu.Addr()), nil)
@@ -358,8 +378,8 @@ func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phas
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			var input any
-			if s == stratWorkflow {
-				pol := r.policy
+			if isWorkflow(s) {
+				pol := r.policies[s]
 				input = workflows.CreateIssueModelInput{
 					Parent: parentFor(s),
 					IssueModel: insights.IssueModelSpec{DisplayName: displayName(i),
@@ -389,8 +409,9 @@ func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phas
 	}
 	r.logf("%s: %d workflows started in %s", s, r.cfg.ops, time.Since(p.start).Round(time.Millisecond))
 
-	// Wait until no run of the type is running (the chains that continued as new included).
-	running := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflowType)
+	// Wait until no run of the task queue is running (the chains that continued as new
+	// included).
+	running := fmt.Sprintf("TaskQueue = '%s' AND ExecutionStatus = 'Running'", taskQueue)
 	lastLog := time.Now()
 	for {
 		n, err := count(ctx, tc, running)
@@ -423,7 +444,7 @@ func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phas
 	}
 	p.proc = c.cmd.ProcessState
 
-	runs, err := r.listRuns(ctx, workflowType)
+	runs, err := r.listRuns(ctx, taskQueue)
 	if err != nil {
 		return nil, err
 	}
@@ -503,10 +524,10 @@ func (r *runner) terminateRunning(ctx context.Context, query string) {
 	}
 }
 
-// listRuns reads every run of workflowType from visibility, waiting (up to a minute) until
+// listRuns reads every run of a task queue from visibility, waiting (up to a minute) until
 // every chain has a closed final run there.
-func (r *runner) listRuns(ctx context.Context, workflowType string) ([]runInfo, error) {
-	query := fmt.Sprintf("WorkflowType = '%s'", workflowType)
+func (r *runner) listRuns(ctx context.Context, taskQueue string) ([]runInfo, error) {
+	query := fmt.Sprintf("TaskQueue = '%s'", taskQueue)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var runs []runInfo
@@ -587,7 +608,7 @@ func childEnv(extra ...string) []string {
 		k, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "TEMPORAL_") || strings.HasPrefix(k, "INSIGHTS_") || strings.HasPrefix(k, "ISSUE_MODELS_") ||
 			k == "GOOGLE_APPLICATION_CREDENTIALS" || k == "LOG_LEVEL" || k == "LOG_FORMAT" || k == "METRICS_ADDR" ||
-			k == "POLLS_PER_SECOND" || k == "TASK_QUEUE_ACTIVITIES_PER_SECOND" {
+			k == "POLLS_PER_SECOND" || k == "TASK_QUEUE_ACTIVITIES_PER_SECOND" || k == "WORKER_POLLERS" {
 			continue
 		}
 		env = append(env, kv)

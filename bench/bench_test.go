@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 func TestSmoke(t *testing.T) {
 	dir := t.TempDir()
 	jsonFile, plotFile := filepath.Join(dir, "bench.json"), filepath.Join(dir, "bench.png")
-	cfg, err := parseFlags([]string{"-smoke", "-json", jsonFile, "-plot", plotFile})
+	cfg, err := parseFlags([]string{"-smoke", "-json", jsonFile, "-plot", plotFile, "-variant", `slow={"maxInterval":"90s","ageFraction":0.1}`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,12 +50,13 @@ func TestSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Results) != len(allStrategies) {
-		t.Fatalf("%d results, want %d", len(rep.Results), len(allStrategies))
+	want := []string{stratOpWait, stratWorkflow, "workflow-slow", stratRetry}
+	if len(rep.Results) != len(want) {
+		t.Fatalf("%d results, want %d", len(rep.Results), len(want))
 	}
 	for k, r := range rep.Results {
-		if r.Strategy != allStrategies[k] {
-			t.Errorf("result %d is %q, want %q", k, r.Strategy, allStrategies[k])
+		if r.Strategy != want[k] {
+			t.Errorf("result %d is %q, want %q", k, r.Strategy, want[k])
 		}
 		if r.Ops != 20 || r.Completed != r.Ops || r.Lost != 0 {
 			t.Errorf("%s: ops %d, completed %d, lost %d (%v)", r.Strategy, r.Ops, r.Completed, r.Lost, r.Failures)
@@ -85,6 +86,10 @@ func TestSmoke(t *testing.T) {
 		if !strings.Contains(out.String(), r.Label) {
 			t.Errorf("the table has no row %q", r.Label)
 		}
+	}
+	// The variant polls less often than the default policy on the same operations.
+	if v, d := rep.Results[2], rep.Results[1]; v.GetOperationCalls >= d.GetOperationCalls {
+		t.Errorf("variant %q made %d GetOperation calls, the default policy %d", v.Label, v.GetOperationCalls, d.GetOperationCalls)
 	}
 	if got := strings.Count(out.String(), "\ntarget: "); got != len(rep.Targets) || got < 6 {
 		t.Errorf("%d target lines for %d targets", got, len(rep.Targets))
@@ -175,7 +180,16 @@ func TestFlags(t *testing.T) {
 	if err != nil || strings.Join(cfg.strategies, ",") != "opwait,retry" || cfg.ops != 300 {
 		t.Errorf("%+v %v", cfg.strategies, err)
 	}
-	for _, bad := range [][]string{{"-strategies", "cron"}, {"-ops", "0"}, {"-quota", "3000"}, {"-scale", "0.5"}, {"extra"}} {
+	cfg, err = parseFlags([]string{"-strategies", "workflow", "-variant", `max60s={"maxInterval":"1m"}`, "-variant", `nojit={"jitter":0}`})
+	if err != nil || strings.Join(cfg.strategies, ",") != "workflow,workflow-max60s,workflow-nojit" {
+		t.Errorf("variants: %v %v", cfg.strategies, err)
+	}
+	if got := labelFor("workflow-max60s", cfg.variants); got != "workflow max60s (maxInterval 1m)" {
+		t.Errorf("label %q", got)
+	}
+	for _, bad := range [][]string{{"-strategies", "cron"}, {"-ops", "0"}, {"-quota", "3000"}, {"-scale", "0.5"}, {"extra"},
+		{"-variant", `Max={"maxInterval":"1m"}`}, {"-variant", `a={"maxInterval":"1x"}`}, {"-variant", `a={"interval":"1m"}`},
+		{"-variant", `a={"maxInterval":"1s"}`}, {"-variant", `a={}`, "-variant", `a={}`}} {
 		if _, err := parseFlags(bad); err == nil {
 			t.Errorf("parseFlags(%q) succeeded", bad)
 		}

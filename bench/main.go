@@ -19,15 +19,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/issuemodels/durable-lro/workflows"
 )
 
 func main() {
@@ -49,6 +54,7 @@ type config struct {
 	createRPM    int
 	apiRPM       int
 	strategies   []string
+	variants     []variant
 	concurrency  int
 	sequential   bool
 	retryEvery   time.Duration
@@ -81,6 +87,75 @@ var strategyLabels = map[string]string{
 	stratRetry:    "retry-policy sample",
 }
 
+// variant is CreateIssueModelWorkflow with another polling policy (-variant), run as one more
+// strategy, "workflow-NAME", with its own worker, task queue and project. Policy is in emulated
+// time: the default policy with the variant's fields laid over it.
+type variant struct {
+	Name   string                  `json:"name"`
+	Policy workflows.PollingPolicy `json:"policy"`
+}
+
+const variantPrefix = stratWorkflow + "-"
+
+var variantName = regexp.MustCompile(`^[a-z0-9]{1,12}$`)
+
+// parseVariant reads NAME=JSON: a "polling" object laid over the default policy.
+func parseVariant(v string) (variant, error) {
+	name, js, ok := strings.Cut(v, "=")
+	if !ok || !variantName.MatchString(name) {
+		return variant{}, fmt.Errorf("%q: want NAME=JSON with NAME of 1-12 lowercase letters and digits", v)
+	}
+	pol := workflows.DefaultPollingPolicy()
+	dec := json.NewDecoder(bytes.NewReader([]byte(js)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pol); err != nil {
+		return variant{}, fmt.Errorf("%s: %v", name, err)
+	}
+	in := workflows.CreateIssueModelInput{Parent: parentFor(stratWorkflow), Polling: &pol}
+	in.IssueModel.DisplayName = displayName(0)
+	if _, err := in.Validate(); err != nil {
+		return variant{}, fmt.Errorf("%s: %v", name, err)
+	}
+	return variant{Name: name, Policy: pol}, nil
+}
+
+// isWorkflow tells the strategies that run CreateIssueModelWorkflow: the default and variants.
+func isWorkflow(s string) bool { return s == stratWorkflow || strings.HasPrefix(s, variantPrefix) }
+
+// policyDiff lists the fields of p that differ from the default policy, e.g. "maxInterval 1m".
+func policyDiff(p workflows.PollingPolicy) string {
+	asMap := func(p workflows.PollingPolicy) map[string]any {
+		b, _ := json.Marshal(p)
+		m := map[string]any{}
+		_ = json.Unmarshal(b, &m)
+		return m
+	}
+	def, got := asMap(workflows.DefaultPollingPolicy()), asMap(p)
+	var diffs []string
+	for _, k := range []string{"initialInterval", "multiplier", "maxInterval", "ageFraction", "jitter", "timeout", "notFoundGrace", "continueAsNewAfterPolls"} {
+		if fmt.Sprint(def[k]) != fmt.Sprint(got[k]) {
+			diffs = append(diffs, fmt.Sprintf("%s %v", k, got[k]))
+		}
+	}
+	if len(diffs) == 0 {
+		return "default"
+	}
+	return strings.Join(diffs, ", ")
+}
+
+// labelFor names a strategy in the table and the plot.
+func labelFor(s string, variants []variant) string {
+	if l, ok := strategyLabels[s]; ok {
+		return l
+	}
+	for _, v := range variants {
+		if variantPrefix+v.Name == s {
+			return "workflow " + v.Name + " (" + policyDiff(v.Policy) + ")"
+		}
+	}
+	return s
+}
+
 func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -97,6 +172,20 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.apiRPM, "api-rpm", 3000, "the emulated API's limit of requests per minute per project (emulated time), as Google's; every strategy has its own project")
 	fs.DurationVar(&cfg.phaseTimeout, "phase-timeout", 0, "give up on a strategy's operations after this long (real time; 0: computed from the sizes and rates)")
 	strategies := fs.String("strategies", strings.Join(allStrategies, ","), "comma-separated strategies to run: opwait, workflow, retry")
+	fs.Func("variant", `also run the workflow with another polling policy, as strategy "workflow-NAME": NAME=JSON, a "polling" object laid over the default policy, durations in emulated time, e.g. max60s='{"maxInterval":"1m"}' (repeatable)`,
+		func(v string) error {
+			vr, err := parseVariant(v)
+			if err != nil {
+				return err
+			}
+			for _, o := range cfg.variants {
+				if o.Name == vr.Name {
+					return fmt.Errorf("%s: named twice", vr.Name)
+				}
+			}
+			cfg.variants = append(cfg.variants, vr)
+			return nil
+		})
 	fs.IntVar(&cfg.concurrency, "concurrency", 64, "creations / workflow starts in flight at once")
 	fs.BoolVar(&cfg.sequential, "sequential", false, "run the strategies one after another (the dev server's CPU is then attributed per strategy) instead of side by side")
 	fs.DurationVar(&cfg.retryEvery, "retry-interval", time.Minute, "retry-policy sample: the fixed retry interval (emulated; the sample uses 60s)")
@@ -163,6 +252,11 @@ Flags:
 	for _, s := range allStrategies { // table order
 		if seen[s] {
 			cfg.strategies = append(cfg.strategies, s)
+		}
+		if s == stratWorkflow {
+			for _, v := range cfg.variants {
+				cfg.strategies = append(cfg.strategies, variantPrefix+v.Name)
+			}
 		}
 	}
 	switch {

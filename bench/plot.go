@@ -20,6 +20,17 @@ var strategyColors = map[string]color.Color{
 	stratRetry:    color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, // green
 }
 
+// variantColors are the colors of the policy variants, in order.
+var variantColors = []color.Color{
+	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, // orange
+	color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, // purple
+	color.RGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff}, // brown
+	color.RGBA{R: 0xe3, G: 0x77, B: 0xc2, A: 0xff}, // pink
+	color.RGBA{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff}, // cyan
+	color.RGBA{R: 0xbc, G: 0xbd, B: 0x22, A: 0xff}, // olive
+	color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}, // grey
+}
+
 // writePlot draws three panels into a PNG: the distribution (CDF) of the detection lag per
 // strategy; the GetOperation calls each operation took against its length; and each strategy's
 // p50 and p99 lag against its mean calls per operation.
@@ -42,8 +53,13 @@ func writePlot(rep *Report, file string) error {
 	right.X.Min, right.Y.Min = 0, 0
 	left.X.Min, left.Y.Min = 0, 0
 
+	others := 0
 	for _, r := range rep.Results {
-		col := strategyColors[r.Strategy]
+		col, ok := strategyColors[r.Strategy]
+		if !ok { // variants
+			col = variantColors[others%len(variantColors)]
+			others++
+		}
 		var pts plotter.XYs
 		var lags []float64
 		for _, o := range r.PerOp {

@@ -33,7 +33,9 @@ type Report struct {
 	Sequential   bool                    `json:"sequential"`
 	Policy       workflows.PollingPolicy `json:"defaultPolicy"`
 	ScaledPolicy workflows.PollingPolicy `json:"scaledPolicy"`
-	RetryEvery   string                  `json:"retryInterval"`
+	// Variants are the other policies run as strategies workflow-NAME (emulated time).
+	Variants   []variant `json:"variants,omitempty"`
+	RetryEvery string    `json:"retryInterval"`
 	// ServerCPUSeconds is the dev server's CPU time over all phases.
 	ServerCPUSeconds float64   `json:"serverCpuSeconds"`
 	WallSeconds      float64   `json:"wallSeconds"`
@@ -148,7 +150,7 @@ func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.D
 		Durations: DurationSummary{P50: r.plan.quantile(0.5).String(), P90: r.plan.quantile(0.9).String(),
 			P99: r.plan.quantile(0.99).String(), Longest: r.plan.longest().String()},
 		Quota: cfg.quota, CreateRPM: cfg.createRPM, APIRPM: cfg.apiRPM, Sequential: cfg.sequential,
-		Policy: workflows.DefaultPollingPolicy(), ScaledPolicy: r.policy,
+		Policy: workflows.DefaultPollingPolicy(), ScaledPolicy: r.policies[stratWorkflow], Variants: cfg.variants,
 		RetryEvery:       cfg.retryEvery.String(),
 		ServerCPUSeconds: serverCPU,
 		WallSeconds:      wall.Seconds(),
@@ -166,7 +168,10 @@ func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.D
 		fmt.Sprintf("time scale %g: the emulator's clock runs %gx wall time and every interval is divided by %g; lags are in emulated time, so 100 ms of real latency shows as %s", cfg.scale, cfg.scale, cfg.scale, time.Duration(float64(100*time.Millisecond)*cfg.scale)),
 		fmt.Sprintf("workflow worker: POLLS_PER_SECOND=%g (the %d/min GetOperation quota), TASK_QUEUE_ACTIVITIES_PER_SECOND=%g (%d/min for creations); op.Wait and the retry sample have no limit of their own", float64(cfg.quota)/60*cfg.scale, cfg.quota, float64(cfg.createRPM)/60*cfg.scale, cfg.createRPM),
 	}
-	if !cfg.sequential && contains(cfg.strategies, stratWorkflow) && contains(cfg.strategies, stratRetry) {
+	if len(cfg.variants) > 0 {
+		rep.Notes = append(rep.Notes, "variants: each has its own worker with the same budgets, task queue and project; their targets are not judged (only the default policy's are)")
+	}
+	if temporal := len(cfg.strategies) - btoi(contains(cfg.strategies, stratOpWait)); !cfg.sequential && temporal > 1 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("strategies ran side by side; the dev server's %.1f CPU-seconds are shared by the Temporal strategies (-sequential attributes them)", serverCPU))
 	}
 	return rep
@@ -174,7 +179,7 @@ func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.D
 
 func (r *runner) result(p *phase) *Result {
 	s := p.strategy
-	res := &Result{Strategy: s, Label: strategyLabels[s], Ops: r.cfg.ops, Completed: len(p.completed), ServerCPUSeconds: p.serverCPU}
+	res := &Result{Strategy: s, Label: labelFor(s, r.cfg.variants), Ops: r.cfg.ops, Completed: len(p.completed), ServerCPUSeconds: p.serverCPU}
 	res.Lost = res.Ops - res.Completed
 	res.Unfinished = len(p.unfinished)
 	for i := 0; i < r.cfg.ops && len(res.Failures) < 5; i++ {
@@ -281,6 +286,13 @@ func (r *runner) result(p *phase) *Result {
 		res.Throughput = float64(res.Completed) / res.WallSeconds
 	}
 	return res
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // firstFailure is the reason of the first lost operation, shortened.
@@ -416,6 +428,9 @@ func (rep *Report) printTable(w io.Writer) {
 		map[bool]string{true: "strategies one after another", false: "strategies side by side"}[rep.Sequential])
 	fmt.Fprintf(w, "machine: %d CPUs, %.1f GiB; %s %s\n", rep.Machine.CPUs, rep.Machine.MemoryGiB, rep.Machine.GoVersion, rep.Machine.OS)
 	fmt.Fprintf(w, "default policy: %s; scaled: initial %s, max %s\n", policyString(rep.Policy), rep.ScaledPolicy.InitialInterval, rep.ScaledPolicy.MaxInterval)
+	for _, v := range rep.Variants {
+		fmt.Fprintf(w, "variant %s: %s\n", v.Name, policyString(v.Policy))
+	}
 	fmt.Fprintf(w, "API: %d requests/min per project; workflow worker budget: %d GetOperation/min, %d other/min (emulated minutes)\n\n", rep.APIRPM, rep.Quota, rep.CreateRPM)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "strategy\tops\tcompleted\tlost (unfinished)\tGetOp/op\tGetOp/op-hour\tlag p50\tlag p99\trel p50\trel p99\tevents/op\tevents/poll\tper extra poll\tlargest run\tCPU-s/1k ops\tRSS MiB/1k ops\tRSS MiB\tserver CPU-s/1k\tops/s\tpeak GetOp/min (1 s)\tpeak GetOp/min\trejected\tpeak concurrent\tmax task backlog\t")
@@ -458,7 +473,11 @@ func policyString(p workflows.PollingPolicy) string {
 	if p.Jitter != nil {
 		j = *p.Jitter
 	}
-	return fmt.Sprintf("initial %s, x%g, max %s, jitter %g, continue-as-new every %d polls", p.InitialInterval, p.Multiplier, p.MaxInterval, j, p.ContinueAsNewAfterPolls)
+	age := ""
+	if p.AgeFraction > 0 {
+		age = fmt.Sprintf(", at least %g of the age", p.AgeFraction)
+	}
+	return fmt.Sprintf("initial %s, x%g, max %s%s, jitter %g, continue-as-new every %d polls", p.InitialInterval, p.Multiplier, p.MaxInterval, age, j, p.ContinueAsNewAfterPolls)
 }
 
 // fmtSeconds prints emulated seconds compactly.

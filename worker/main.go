@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	sdktally "go.temporal.io/sdk/contrib/tally"
 	"log/slog"
 	"math"
 	"os"
@@ -25,6 +24,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+	sdktally "go.temporal.io/sdk/contrib/tally"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
@@ -53,6 +53,9 @@ type config struct {
 	taskQueueActivitiesPerSecond float64
 	pollsPerSecond               float64
 	registerSearchAttributes     bool
+	// pollers is how many task polls the worker keeps open: 0 for the SDK's poller
+	// autoscaling, else a fixed maximum.
+	pollers int
 }
 
 func parseFlags(args []string, getenv func(string) string) (config, error) {
@@ -73,6 +76,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		positiveFloat(&cfg.taskQueueActivitiesPerSecond))
 	fs.Func("polls-per-second", fmt.Sprintf("GetOperation calls per second of this worker (local activities; env POLLS_PER_SECOND) (default %g)", defaultPollsPerSecond),
 		positiveFloat(&cfg.pollsPerSecond))
+	pollersDefault := or("WORKER_POLLERS", "autoscaling")
+	fs.Func("pollers", `task polls the worker keeps open per kind (workflow, activity): "autoscaling" (the SDK scales them on the server's feedback; needs Temporal server >= 1.28) or a fixed maximum (env WORKER_POLLERS) (default "autoscaling")`,
+		func(v string) error { return parsePollers(&cfg.pollers, v) })
 	registerDefault, err := strconv.ParseBool(or("REGISTER_SEARCH_ATTRIBUTES", "true"))
 	if err != nil {
 		return cfg, fmt.Errorf("REGISTER_SEARCH_ATTRIBUTES: %q is not true or false", getenv("REGISTER_SEARCH_ATTRIBUTES"))
@@ -80,6 +86,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.BoolVar(&cfg.registerSearchAttributes, "register-search-attributes", registerDefault,
 		"at startup, register the workflows' search attributes (InsightsOperation, InsightsPhase) if the namespace lacks them (env REGISTER_SEARCH_ATTRIBUTES); when false, only check that they exist")
 	cfg.taskQueueActivitiesPerSecond, cfg.pollsPerSecond = defaultTaskQueueActivitiesPerSecond, defaultPollsPerSecond
+	if err := parsePollers(&cfg.pollers, pollersDefault); err != nil {
+		return cfg, fmt.Errorf("WORKER_POLLERS: %w", err)
+	}
 	for env, dst := range map[string]*float64{"TASK_QUEUE_ACTIVITIES_PER_SECOND": &cfg.taskQueueActivitiesPerSecond, "POLLS_PER_SECOND": &cfg.pollsPerSecond} {
 		if v := strings.TrimSpace(getenv(env)); v != "" {
 			if err := positiveFloat(dst)(v); err != nil {
@@ -121,6 +130,34 @@ const (
 	defaultTaskQueueActivitiesPerSecond = 10.0
 	defaultPollsPerSecond               = 30.0
 )
+
+// parsePollers reads "autoscaling" (0) or a fixed number of pollers (at least 2: the SDK
+// needs two for workflow tasks, one for the normal and one for the sticky queue).
+func parsePollers(dst *int, s string) error {
+	if s == "autoscaling" {
+		*dst = 0
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 2 || n > 1000 {
+		return fmt.Errorf("%q is not \"autoscaling\" or a number of pollers from 2 to 1000", s)
+	}
+	*dst = n
+	return nil
+}
+
+// pollerBehavior is the SDK's poller behaviour for cfg.pollers.
+//
+// Autoscaling by default: with a fixed number of pollers the SDK polls the sticky queue whenever
+// it has a backlog, so on a busy worker (thousands of runs whose timers fire) the first workflow
+// task of new runs waited minutes in the normal queue (measured with the bench,
+// docs/PERFORMANCE.md); autoscaling balances the two and adds pollers on demand.
+func pollerBehavior(pollers int) worker.PollerBehavior {
+	if pollers == 0 {
+		return worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})
+	}
+	return worker.NewPollerBehaviorSimpleMaximum(worker.PollerBehaviorSimpleMaximumOptions{MaximumNumberOfPollers: pollers})
+}
 
 func positiveFloat(dst *float64) func(string) error {
 	return func(s string) error {
@@ -246,10 +283,12 @@ func serve(cfg config, logger *zap.Logger) error {
 	w := worker.New(tc, cfg.taskQueue, worker.Options{
 		WorkerStopTimeout:            cfg.stopTimeout,
 		TaskQueueActivitiesPerSecond: cfg.taskQueueActivitiesPerSecond,
+		WorkflowTaskPollerBehavior:   pollerBehavior(cfg.pollers),
+		ActivityTaskPollerBehavior:   pollerBehavior(cfg.pollers),
 	})
 	logger.Info("Google API rate limits",
 		zap.Float64("task_queue_activities_per_second", cfg.taskQueueActivitiesPerSecond),
-		zap.Float64("polls_per_second", cfg.pollsPerSecond))
+		zap.Float64("polls_per_second", cfg.pollsPerSecond), zap.Int("pollers", cfg.pollers))
 	// The poll budget is ours rather than the SDK's WorkerLocalActivitiesPerSecond: that one
 	// queues polls in the worker, which keeps their workflow tasks open.
 	workflows.Register(w, &activities.Activities{Client: gc, PollLimiter: rate.NewLimiter(rate.Limit(cfg.pollsPerSecond), 1)})

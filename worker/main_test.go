@@ -57,3 +57,27 @@ func TestParseRateLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePollers(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, err := parseFlags(nil, none)
+	if err != nil || cfg.pollers != 0 {
+		t.Fatalf("default must be autoscaling (0): %+v %v", cfg.pollers, err)
+	}
+	cfg, err = parseFlags(nil, func(k string) string { return map[string]string{"WORKER_POLLERS": "8"}[k] })
+	if err != nil || cfg.pollers != 8 {
+		t.Fatalf("WORKER_POLLERS=8: %v %v", cfg.pollers, err)
+	}
+	cfg, err = parseFlags([]string{"-pollers", "autoscaling"}, func(k string) string { return map[string]string{"WORKER_POLLERS": "8"}[k] })
+	if err != nil || cfg.pollers != 0 {
+		t.Fatalf("flags must win over the environment: %v %v", cfg.pollers, err)
+	}
+	for _, bad := range []string{"1", "0", "many", "-3", "5000"} {
+		if _, err := parseFlags([]string{"-pollers", bad}, none); err == nil {
+			t.Errorf("-pollers %q accepted", bad)
+		}
+	}
+	if _, err := parseFlags(nil, func(k string) string { return map[string]string{"WORKER_POLLERS": "auto"}[k] }); err == nil {
+		t.Error("WORKER_POLLERS=auto accepted")
+	}
+}

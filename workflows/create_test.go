@@ -147,6 +147,28 @@ func (s *createSuite) TestSucceedsAfterPollsWithBackoffIntervals() {
 	s.Equal("**done** `"+testOp+"` · 5 polls · outcome SUCCEEDED", md.GetCurrentDetails())
 }
 
+func (s *createSuite) TestAgeFractionStretchesIntervalsPastMaxInterval() {
+	s.expectCreate()
+	ops := make([]insights.Operation, 6)
+	for i := range ops {
+		ops[i] = runningOp()
+	}
+	at := s.pollSequence(append(ops, succeededOp())...)
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(),
+		`"polling":{"initialInterval":"1m","multiplier":1,"maxInterval":"1m","jitter":0,"ageFraction":0.5}`))
+	s.Require().NoError(s.env.GetWorkflowError())
+	var gaps []time.Duration
+	prev := start
+	for _, t := range *at {
+		gaps = append(gaps, t.Sub(prev).Round(time.Millisecond))
+		prev = t
+	}
+	// maxInterval until half the age passes it (at 2m), then half the age: 3m -> 4.5m -> ...
+	s.Equal([]time.Duration{time.Minute, time.Minute, time.Minute, 90 * time.Second, 135 * time.Second,
+		202500 * time.Millisecond, 303750 * time.Millisecond}, gaps)
+}
+
 func (s *createSuite) TestJitterSpreadsIntervalsWithinBounds() {
 	s.expectCreate()
 	ops := make([]insights.Operation, 20)

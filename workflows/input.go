@@ -179,6 +179,9 @@ func (in CreateIssueModelInput) Details() string {
 	if p, err := in.Polling.parse("polling"); err == nil {
 		fmt.Fprintf(&b, "- polling: first after %s, ×%g up to %s (±%g%%), timeout %s\n",
 			p.initial, p.multiplier, p.max, p.jitter*100, p.timeout)
+		if p.ageFraction > 0 {
+			fmt.Fprintf(&b, "- polling: at least every %g%% of the operation's age\n", p.ageFraction*100)
+		}
 	}
 	if in.DeleteModelIfCancelFails {
 		b.WriteString("- deletes the model if a cancel cannot stop the training\n")

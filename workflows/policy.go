@@ -17,6 +17,11 @@ type PollingPolicy struct {
 	Multiplier float64 `json:"multiplier,omitempty"`
 	// MaxInterval caps the interval between polls.
 	MaxInterval string `json:"maxInterval,omitempty"`
+	// AgeFraction, when positive, lets the interval grow past MaxInterval to this fraction of
+	// the operation's age (0.05: an operation running for an hour is polled every 3 minutes),
+	// trading absolute detection lag on long operations for API calls. Off by default; not
+	// applied while a cancellation is being confirmed.
+	AgeFraction float64 `json:"ageFraction,omitempty"`
 	// Timeout bounds the whole wait, counted from when the operation was started or attached;
 	// when it passes, cancellation is requested and the run fails with PollTimeout.
 	Timeout string `json:"timeout,omitempty"`
@@ -70,6 +75,7 @@ const (
 	maxTimeout       = 366 * 24 * time.Hour
 	maxMultiplier    = 10
 	maxNotFoundGrace = time.Hour
+	maxAgeFraction   = 0.5
 	// maxContinueAsNewAfterPolls keeps a run under 4,096 events: 6 per poll plus the start.
 	maxContinueAsNewAfterPolls = 600
 )
@@ -77,7 +83,7 @@ const (
 // pollPolicy is a validated PollingPolicy with defaults applied.
 type pollPolicy struct {
 	initial, max, timeout, notFoundGrace time.Duration
-	multiplier, jitter                   float64
+	multiplier, jitter, ageFraction      float64
 	continueAsNewAfterPolls              int
 }
 
@@ -100,7 +106,7 @@ func (p *PollingPolicy) parse(prefix string) (pollPolicy, error) {
 	if p == nil {
 		p = &PollingPolicy{}
 	}
-	out := pollPolicy{multiplier: p.Multiplier, jitter: DefaultJitter, continueAsNewAfterPolls: p.ContinueAsNewAfterPolls}
+	out := pollPolicy{multiplier: p.Multiplier, jitter: DefaultJitter, ageFraction: p.AgeFraction, continueAsNewAfterPolls: p.ContinueAsNewAfterPolls}
 	var err error
 	if out.initial, err = parseDuration(prefix+".initialInterval", p.InitialInterval, DefaultInitialInterval, minInterval, maxInterval); err != nil {
 		return out, err
@@ -127,6 +133,9 @@ func (p *PollingPolicy) parse(prefix string) (pollPolicy, error) {
 	case math.IsNaN(out.multiplier) || out.multiplier < 1 || out.multiplier > maxMultiplier:
 		return out, insights.InvalidArgument(prefix+".multiplier", fmt.Sprintf("%v is outside 1..%d", p.Multiplier, maxMultiplier))
 	}
+	if f := out.ageFraction; math.IsNaN(f) || f < 0 || f > maxAgeFraction {
+		return out, insights.InvalidArgument(prefix+".ageFraction", fmt.Sprintf("%v is outside 0..%g", f, maxAgeFraction))
+	}
 	if p.Jitter != nil {
 		if j := *p.Jitter; math.IsNaN(j) || j < 0 || j > 1 {
 			return out, insights.InvalidArgument(prefix+".jitter", fmt.Sprintf("%v is outside 0..1", j))
@@ -150,6 +159,16 @@ func (p pollPolicy) interval(k int) time.Duration {
 		return p.max
 	}
 	return time.Duration(d)
+}
+
+// ageInterval is the wait before the next poll of an operation that has run for age: the
+// backoff interval, or the age fraction of age when that is longer (at most 24h).
+func (p pollPolicy) ageInterval(k int, age time.Duration) time.Duration {
+	d := p.interval(k)
+	if p.ageFraction > 0 {
+		d = max(d, min(time.Duration(p.ageFraction*float64(age)), maxInterval))
+	}
+	return d
 }
 
 func clip(s string) string {

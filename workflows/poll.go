@@ -308,7 +308,11 @@ func (p *poller) shouldContinueAsNew() bool {
 // sleep waits for the next poll time, the deadline, a signal or cancellation, whichever first.
 func (p *poller) sleep(deadline time.Time) {
 	now := workflow.Now(p.ctx)
-	interval := p.policy.interval(p.state.Polls - p.state.BackoffFrom)
+	age := now.Sub(p.state.StartedAt)
+	if p.state.CancelRequested {
+		age = 0 // confirm a cancellation at the backoff's pace, not the age's
+	}
+	interval := p.policy.ageInterval(p.state.Polls-p.state.BackoffFrom, age)
 	slower := max(p.state.WorkerPace-interval, 0) + p.state.RateLimitDelay
 	p.status.RateLimitDelay = ""
 	if slower >= time.Second {

@@ -93,6 +93,8 @@ var Cases = []Case{
 	{"timeout zero", WithPolicy(`{"timeout":"0"}`), "polling.timeout", false},
 	{"jitter above one", WithPolicy(`{"jitter":1.5}`), "polling.jitter", false},
 	{"jitter negative", WithPolicy(`{"jitter":-0.1}`), "polling.jitter", false},
+	{"ageFraction negative", WithPolicy(`{"ageFraction":-0.05}`), "polling.ageFraction", false},
+	{"ageFraction above half", WithPolicy(`{"ageFraction":0.9}`), "polling.ageFraction", false},
 	{"notFoundGrace huge", WithPolicy(`{"notFoundGrace":"48h"}`), "polling.notFoundGrace", false},
 	{"continueAsNewAfterPolls negative", WithPolicy(`{"continueAsNewAfterPolls":-1}`), "polling.continueAsNewAfterPolls", false},
 	{"continueAsNewAfterPolls fraction", WithPolicy(`{"continueAsNewAfterPolls":1.5}`), "polling.continueAsNewAfterPolls", false},
