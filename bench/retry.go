@@ -114,7 +114,10 @@ func runRetryWorkerRole(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer tc.Close()
-	w := worker.New(tc, cfg.taskQueue, worker.Options{})
+	// The same poller behaviour as the project's worker, so that the pattern is not held back
+	// by the SDK's two fixed pollers when many checks are due at once.
+	autoscaling := worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})
+	w := worker.New(tc, cfg.taskQueue, worker.Options{WorkflowTaskPollerBehavior: autoscaling, ActivityTaskPollerBehavior: autoscaling})
 	w.RegisterWorkflowWithOptions(RetryPollingWorkflow, workflow.RegisterOptions{Name: retryWorkflowType})
 	a := &retryActivities{client: gc}
 	w.RegisterActivityWithOptions(a.create, activity.RegisterOptions{Name: retryCreateActivity})
