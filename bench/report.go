@@ -166,7 +166,7 @@ func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.D
 	rep.Notes = []string{
 		fmt.Sprintf("emulator: creation quotas lifted (MaxConcurrentCreates and MaxModels unlimited); one project per strategy, each limited to %d requests per emulated minute", cfg.apiRPM),
 		fmt.Sprintf("time scale %g: the emulator's clock runs %gx wall time and every interval is divided by %g; lags are in emulated time, so 100 ms of real latency shows as %s", cfg.scale, cfg.scale, cfg.scale, time.Duration(float64(100*time.Millisecond)*cfg.scale)),
-		fmt.Sprintf("workflow worker: POLLS_PER_SECOND=%g (the %d/min GetOperation quota), TASK_QUEUE_ACTIVITIES_PER_SECOND=%g (%d/min for creations); op.Wait and the retry sample have no limit of their own", float64(cfg.quota)/60*cfg.scale, cfg.quota, float64(cfg.createRPM)/60*cfg.scale, cfg.createRPM),
+		fmt.Sprintf("workflow worker: POLLS_PER_SECOND=%g (%g%% of the %d/min GetOperation quota), TASK_QUEUE_ACTIVITIES_PER_SECOND=%g (%d/min for creations); op.Wait and the retry sample have no limit of their own", workerPollsPerSecond(cfg), 100*pollBudgetShare, cfg.quota, float64(cfg.createRPM)/60*cfg.scale, cfg.createRPM),
 	}
 	if len(cfg.variants) > 0 {
 		rep.Notes = append(rep.Notes, "variants: each has its own worker with the same budgets, task queue and project; their targets are not judged (only the default policy's are)")
