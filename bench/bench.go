@@ -84,10 +84,8 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 			continue
 		}
 		p := workflows.DefaultPollingPolicy()
-		for _, v := range cfg.variants {
-			if variantPrefix+v.Name == s {
-				p = v.Policy
-			}
+		if v, ok := variantFor(s, cfg.variants); ok {
+			p = v.Policy
 		}
 		sp, err := scalePolicy(p, cfg.scale)
 		if err != nil {

@@ -148,12 +148,20 @@ func labelFor(s string, variants []variant) string {
 	if l, ok := strategyLabels[s]; ok {
 		return l
 	}
-	for _, v := range variants {
-		if variantPrefix+v.Name == s {
-			return "workflow " + v.Name + " (" + policyDiff(v.Policy) + ")"
-		}
+	if v, ok := variantFor(s, variants); ok {
+		return "workflow " + v.Name + " (" + policyDiff(v.Policy) + ")"
 	}
 	return s
+}
+
+// variantFor is the variant that strategy s runs, if any.
+func variantFor(s string, variants []variant) (variant, bool) {
+	for _, v := range variants {
+		if variantPrefix+v.Name == s {
+			return v, true
+		}
+	}
+	return variant{}, false
 }
 
 func parseFlags(args []string) (config, error) {
