@@ -25,3 +25,5 @@ race=""
 if command -v gcc >/dev/null 2>&1; then race="-race"; fi
 go test $race -count=1 -timeout 20m ./...
 (cd tools/composecheck && go test -count=1 ./...)
+# The recorded-history replay test ran above; print how much it covered.
+go test -count=1 -run '^TestReplayRecordedHistories$' -v ./workflows/ | grep 'replayed'

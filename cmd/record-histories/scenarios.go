@@ -1,0 +1,499 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+)
+
+// profiles are the emulators the scenarios run on (cmd/insights-emulator flags); each has its
+// own worker on task queue "rec-<profile>". Training times are emulated time at -time-scale.
+var profiles = map[string][]string{
+	// Trainings of 4 s, deployments of 1 s of real time.
+	"fast": {"-training-time", "2m", "-time-scale", "30", "-deploy-time", "30s", "-undeploy-time", "30s", "-delete-time", "10s"},
+	// Nothing finishes while recording: runs caught in flight.
+	"slow":        {"-training-time", "1000h", "-deploy-time", "1000h"},
+	"unimpl":      {"-training-time", "2m", "-time-scale", "15", "-cancel-mode", "unimplemented"},
+	"slow-unimpl": {"-training-time", "1000h", "-cancel-mode", "unimplemented"},
+	"refuse":      {"-fault", "CreateIssueModel:PERMISSION_DENIED:1", "-fault", "GetOperation:PERMISSION_DENIED:1"},
+	// Every mutating call is committed but answered UNAVAILABLE.
+	"lossy": {"-training-time", "2m", "-time-scale", "10", "-lost-reply-rate", "1", "-deploy-time", "30s", "-undeploy-time", "30s"},
+	// Ten models can train at once, to fill a location.
+	"prune":         {"-training-time", "2m", "-time-scale", "60", "-max-concurrent-creates", "100", "-deploy-time", "30s", "-delete-time", "10s"},
+	"slow-deploy":   {"-training-time", "2m", "-time-scale", "30", "-deploy-time", "3000h", "-undeploy-time", "30s"},
+	"slow-retire":   {"-training-time", "2m", "-time-scale", "30", "-deploy-time", "30s", "-undeploy-time", "20m"},
+	"stuck-retire":  {"-training-time", "2m", "-time-scale", "30", "-deploy-time", "30s", "-undeploy-time", "3000h"},
+	"slow-creation": {"-latency", "CreateIssueModel:1h:1"},
+}
+
+// Polling policies (JSON) the scenarios use; real-time seconds.
+const (
+	quick = `{"initialInterval":"1s","multiplier":1.5,"maxInterval":"2s"}`
+	// sparse polls at 1s, 10s, 100s...: a run caught between polls stays put while recorded.
+	sparse = `{"initialInterval":"1s","multiplier":10,"maxInterval":"24h"}`
+)
+
+type scenario struct {
+	name string
+	run  func(s *scene) error
+}
+
+func createInput(parent, displayName, polling, extra string) string {
+	in := fmt.Sprintf(`{"parent":%q,"issueModel":{"displayName":%q,"inputDataConfig":{"medium":"CHAT","filter":"medium=\"CHAT\""}}`, parent, displayName)
+	if polling != "" {
+		in += `,"polling":` + polling
+	}
+	return in + extra + "}"
+}
+
+func lifecycleInput(parent, displayName, polling, extra string) string {
+	return createInput(parent, displayName, polling, `,"qualityGate":{"minAnalyzedConversations":1}`+extra)
+}
+
+func awaitInput(operation, polling string) string {
+	in := fmt.Sprintf(`{"operation":%q`, operation)
+	if polling != "" {
+		in += `,"polling":` + polling
+	}
+	return in + "}"
+}
+
+func createRequest(parent, displayName string) *contactcenterinsightspb.CreateIssueModelRequest {
+	return &contactcenterinsightspb.CreateIssueModelRequest{Parent: parent, IssueModel: &contactcenterinsightspb.IssueModel{
+		DisplayName: displayName,
+		InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{
+			Medium: contactcenterinsightspb.Conversation_CHAT, Filter: `medium="CHAT"`,
+		},
+	}}
+}
+
+const (
+	create    = "CreateIssueModelWorkflow"
+	await     = "AwaitOperationWorkflow"
+	lifecycle = "IssueModelLifecycleWorkflow"
+)
+
+var cancelReason = map[string]string{"reason": "recorded cancel"}
+
+// done waits for the runs to close and records them.
+func (s *scene) done(ids ...string) error {
+	for _, id := range ids {
+		if err := s.waitClosed(id); err != nil {
+			return err
+		}
+	}
+	return s.now(ids...)
+}
+
+// now records the runs as they are.
+func (s *scene) now(ids ...string) error {
+	for _, id := range ids {
+		if err := s.record(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sc scenario) safeRun(s *scene) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	return sc.run(s)
+}
+
+var scenarios = []scenario{
+	// CreateIssueModelWorkflow, to its end.
+	{"create-succeeded", func(s *scene) error {
+		return s.done(s.start("fast", create, "", createInput(s.parent, "weekly", quick, "")))
+	}},
+	{"create-default-policy", func(s *scene) error {
+		return s.done(s.start("fast", create, "", createInput(s.parent, "weekly", "", "")))
+	}},
+	{"create-poll-now", func(s *scene) error {
+		id := s.start("fast", create, "", createInput(s.parent, "weekly", `{"initialInterval":"30s","maxInterval":"30s"}`, ""))
+		if err := s.waitFor(id, "a timer", func(st map[string]any) bool { return st["phase"] == "polling" && st["nextPollAt"] != nil }); err != nil {
+			return err
+		}
+		s.sleep(5 * time.Second) // the training is done: poll-now sees it
+		s.signal(id, "poll-now", nil)
+		return s.done(id)
+	}},
+	{"create-continue-as-new", func(s *scene) error {
+		return s.done(s.start("fast", create, "", createInput(s.parent, "weekly", `{"initialInterval":"1s","maxInterval":"1s","jitter":0,"continueAsNewAfterPolls":1}`, "")))
+	}},
+	{"create-quota-wait", func(s *scene) error {
+		// One creation per location at a time: the second waits out RESOURCE_EXHAUSTED.
+		a := s.start("fast", create, "first", createInput(s.parent, "weekly", quick, ""))
+		if err := s.waitFor(a, "the operation", func(st map[string]any) bool { return st["operation"] != nil }); err != nil {
+			return err
+		}
+		b := s.start("fast", create, "second", createInput(s.parent, "weekly", quick, ""))
+		return s.done(a, b)
+	}},
+	{"create-cancel-signal", func(s *scene) error {
+		id := s.start("slow", create, "", createInput(s.parent, "weekly", quick, ""))
+		if err := s.waitPolls(id, 1); err != nil {
+			return err
+		}
+		s.signal(id, "cancel", cancelReason)
+		return s.done(id)
+	}},
+	{"create-temporal-cancel", func(s *scene) error {
+		id := s.start("slow", create, "", createInput(s.parent, "weekly", quick, ""))
+		if err := s.waitPolls(id, 1); err != nil {
+			return err
+		}
+		s.cancel(id)
+		return s.done(id)
+	}},
+	{"inflight-create-temporal-cancel-while-creating", func(s *scene) error {
+		// Temporal's cancel arrives while CreateIssueModel is still running (slow to answer).
+		id := s.start("slow-creation", create, "", createInput(s.parent, "weekly", quick, ""))
+		if err := s.waitFor(id, "creating", func(st map[string]any) bool { return st["phase"] == "creating" }); err != nil {
+			return err
+		}
+		s.cancel(id)
+		return s.now(id) // in flight: the activity runs to its 2m timeout
+	}},
+	{"create-poll-timeout", func(s *scene) error {
+		return s.done(s.start("slow", create, "", createInput(s.parent, "weekly", `{"initialInterval":"1s","maxInterval":"1s","timeout":"4s"}`, "")))
+	}},
+	{"create-cancel-unimplemented", func(s *scene) error {
+		id := s.start("unimpl", create, "", createInput(s.parent, "weekly", quick, ""))
+		if err := s.waitPolls(id, 1); err != nil {
+			return err
+		}
+		s.signal(id, "cancel", cancelReason)
+		return s.done(id)
+	}},
+	{"create-cancel-unimplemented-delete", func(s *scene) error {
+		id := s.start("unimpl", create, "", createInput(s.parent, "weekly", quick, `,"deleteModelIfCancelFails":true`))
+		if err := s.waitPolls(id, 1); err != nil {
+			return err
+		}
+		s.signal(id, "cancel", nil)
+		return s.done(id)
+	}},
+	{"create-temporal-cancel-unimplemented", func(s *scene) error {
+		id := s.start("unimpl", create, "", createInput(s.parent, "weekly", quick, ""))
+		if err := s.waitPolls(id, 1); err != nil {
+			return err
+		}
+		s.cancel(id)
+		return s.done(id)
+	}},
+	{"create-refused", func(s *scene) error {
+		return s.done(s.start("refuse", create, "", createInput(s.parent, "weekly", quick, "")))
+	}},
+	{"create-lost-replies", func(s *scene) error {
+		return s.done(s.start("lossy", create, "", createInput(s.parent, "weekly", quick, "")))
+	}},
+	{"create-lost-replies-cancel", func(s *scene) error {
+		id := s.start("lossy", create, "", createInput(s.parent, "weekly", quick, ""))
+		if err := s.waitPolls(id, 1); err != nil {
+			return err
+		}
+		s.signal(id, "cancel", cancelReason)
+		return s.done(id)
+	}},
+	{"create-bad-input", func(s *scene) error {
+		return s.done(
+			s.start("fast", create, "empty-display-name", createInput(s.parent, "", "", "")),
+			s.start("fast", create, "unknown-field", createInput(s.parent, "weekly", "", `,"color":"red"`)),
+			s.start("fast", create, "bad-parent", createInput("projects/x", "weekly", "", "")),
+			s.start("fast", create, "bad-policy", createInput(s.parent, "weekly", `{"multiplier":100}`, "")),
+			s.start("fast", create, "null", `null`),
+			s.start("fast", create, "wrong-type", `{"parent":42}`),
+		)
+	}},
+
+	// AwaitOperationWorkflow.
+	{"await-succeeded", func(s *scene) error {
+		op, err := s.startOperation("fast", s.parent, "weekly")
+		if err != nil {
+			return err
+		}
+		return s.done(s.start("fast", await, "", awaitInput(op, quick)))
+	}},
+	{"await-continue-as-new", func(s *scene) error {
+		op, err := s.startOperation("fast", s.parent, "weekly")
+		if err != nil {
+			return err
+		}
+		return s.done(s.start("fast", await, "", awaitInput(op, `{"initialInterval":"1s","maxInterval":"1s","continueAsNewAfterPolls":2}`)))
+	}},
+	{"await-operation-lost", func(s *scene) error {
+		return s.done(s.start("fast", await, "", awaitInput(s.parent+"/operations/missing", `{"initialInterval":"1s","notFoundGrace":"0s"}`)))
+	}},
+	{"await-refused", func(s *scene) error {
+		return s.done(s.start("refuse", await, "", awaitInput(s.parent+"/operations/any", quick)))
+	}},
+	{"await-cancel-signal", func(s *scene) error {
+		op, err := s.startOperation("slow", s.parent, "weekly")
+		if err != nil {
+			return err
+		}
+		id := s.start("slow", await, "", awaitInput(op, quick))
+		if err := s.waitPolls(id, 2); err != nil {
+			return err
+		}
+		s.signal(id, "cancel", cancelReason)
+		return s.done(id)
+	}},
+	{"await-bad-input", func(s *scene) error {
+		return s.done(
+			s.start("fast", await, "bad-name", awaitInput("operations/nope", "")),
+			s.start("fast", await, "unknown-field", `{"operation":"projects/p/locations/l/operations/o","extra":1}`),
+		)
+	}},
+
+	// IssueModelLifecycleWorkflow and its child runs.
+	{"lifecycle-deployed-then-replaced", func(s *scene) error {
+		first := s.start("fast", lifecycle, "first", lifecycleInput(s.parent, "weekly", quick, ""))
+		if err := s.done(first); err != nil {
+			return err
+		}
+		return s.done(s.start("fast", lifecycle, "second", lifecycleInput(s.parent, "weekly", quick, `,"deleteReplaced":true`)))
+	}},
+	{"lifecycle-gate-rejects-and-deletes", func(s *scene) error {
+		return s.done(s.start("fast", lifecycle, "", createInput(s.parent, "weekly", quick, `,"qualityGate":{"minIssueCount":1000000},"deleteRejected":true`)))
+	}},
+	{"lifecycle-gate-rejects-and-keeps", func(s *scene) error {
+		return s.done(s.start("fast", lifecycle, "", createInput(s.parent, "weekly", quick, `,"qualityGate":{"minAnalyzedConversations":1000000000}`)))
+	}},
+	{"lifecycle-prunes-old-models", func(s *scene) error {
+		// A full location (10 models of this pipeline): the run deletes the oldest first.
+		for range 10 {
+			if _, err := s.startOperation("prune", s.parent, "weekly"); err != nil {
+				return err
+			}
+		}
+		s.sleep(4 * time.Second) // trainings of 2 s
+		return s.done(s.start("prune", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, `,"deleteReplaced":true`)))
+	}},
+	{"lifecycle-replaces-named", func(s *scene) error {
+		first := s.start("fast", lifecycle, "first", lifecycleInput(s.parent, "weekly", quick, ""))
+		if err := s.done(first); err != nil {
+			return err
+		}
+		var res struct {
+			Model string `json:"model"`
+		}
+		if err := s.r.tc.GetWorkflow(s.ctx, first, "").Get(s.ctx, &res); err != nil {
+			return err
+		}
+		replaces, _ := json.Marshal([]string{res.Model})
+		return s.done(s.start("fast", lifecycle, "second", lifecycleInput(s.parent, "other", quick, `,"replaces":`+string(replaces))))
+	}},
+	{"lifecycle-cancel-during-create", func(s *scene) error {
+		id := s.start("slow", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, ""))
+		if err := s.waitStep(id, "create"); err != nil {
+			return err
+		}
+		if err := s.waitPolls(id+"-create", 1); err != nil {
+			return err
+		}
+		s.signal(id, "cancel", cancelReason)
+		return s.done(id)
+	}},
+	{"lifecycle-temporal-cancel-during-deploy", func(s *scene) error {
+		id := s.start("slow-deploy", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, ""))
+		if err := s.waitStep(id, "deploy"); err != nil {
+			return err
+		}
+		if err := s.waitPolls(id+"-deploy", 1); err != nil {
+			return err
+		}
+		s.cancel(id)
+		return s.done(id)
+	}},
+	{"lifecycle-cancel-during-retire", func(s *scene) error {
+		first := s.start("slow-retire", lifecycle, "first", lifecycleInput(s.parent, "weekly", quick, ""))
+		// The first deploys; its retirement has nothing to undeploy.
+		if err := s.done(first); err != nil {
+			return err
+		}
+		second := s.start("slow-retire", lifecycle, "second", lifecycleInput(s.parent, "weekly", quick, ""))
+		if err := s.waitStep(second, "retire-previous"); err != nil {
+			return err
+		}
+		s.signal(second, "cancel", cancelReason)
+		return s.done(second)
+	}},
+	{"lifecycle-lost-replies", func(s *scene) error {
+		return s.done(s.start("lossy", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, "")))
+	}},
+	{"lifecycle-bad-input", func(s *scene) error {
+		return s.done(
+			s.start("fast", lifecycle, "bad-parent", lifecycleInput("projects/x", "weekly", "", "")),
+			s.start("fast", lifecycle, "negative-gate", createInput(s.parent, "weekly", "", `,"qualityGate":{"minIssueCount":-1}`)),
+		)
+	}},
+
+	// Runs caught in flight: what an upgraded worker meets.
+	{"inflight-create-polling", func(s *scene) error {
+		id := s.start("slow", create, "", createInput(s.parent, "weekly", sparse, ""))
+		if err := s.waitPolls(id, 2); err != nil {
+			return err
+		}
+		return s.now(id)
+	}},
+	{"inflight-create-default-policy", func(s *scene) error {
+		id := s.start("slow", create, "", createInput(s.parent, "weekly", "", ""))
+		if err := s.waitPolls(id, 1); err != nil {
+			return err
+		}
+		return s.now(id)
+	}},
+	{"inflight-create-after-poll-now", func(s *scene) error {
+		id := s.start("slow", create, "", createInput(s.parent, "weekly", `{"initialInterval":"1h"}`, ""))
+		if err := s.waitFor(id, "a timer", func(st map[string]any) bool { return st["nextPollAt"] != nil }); err != nil {
+			return err
+		}
+		s.signal(id, "poll-now", nil)
+		if err := s.waitPolls(id, 1); err != nil {
+			return err
+		}
+		return s.now(id)
+	}},
+	{"inflight-create-quota-wait", func(s *scene) error {
+		a := s.start("slow", create, "first", createInput(s.parent, "weekly", sparse, ""))
+		if err := s.waitPolls(a, 1); err != nil {
+			return err
+		}
+		b := s.start("slow", create, "second", createInput(s.parent, "weekly", sparse, ""))
+		if err := s.waitFor(b, "a refused creation", func(st map[string]any) bool { return st["lastError"] != nil }); err != nil {
+			return err
+		}
+		s.sleep(6 * time.Second) // a second attempt, refused again
+		return s.now(a, b)
+	}},
+	{"inflight-create-activity-running", func(s *scene) error {
+		id := s.start("slow-creation", create, "", createInput(s.parent, "weekly", quick, ""))
+		if err := s.waitFor(id, "creating", func(st map[string]any) bool { return st["phase"] == "creating" }); err != nil {
+			return err
+		}
+		s.sleep(time.Second)
+		return s.now(id)
+	}},
+	{"inflight-create-cancel-signal-while-creating", func(s *scene) error {
+		id := s.start("slow-creation", create, "", createInput(s.parent, "weekly", quick, ""))
+		if err := s.waitFor(id, "creating", func(st map[string]any) bool { return st["phase"] == "creating" }); err != nil {
+			return err
+		}
+		s.signal(id, "cancel", cancelReason)
+		if err := s.waitFor(id, "cancel requested", func(st map[string]any) bool { return st["cancelRequested"] == true }); err != nil {
+			return err
+		}
+		return s.now(id)
+	}},
+	{"inflight-create-cancelling-unimplemented", func(s *scene) error {
+		id := s.start("slow-unimpl", create, "", createInput(s.parent, "weekly", sparse, ""))
+		if err := s.waitPolls(id, 1); err != nil {
+			return err
+		}
+		s.signal(id, "cancel", cancelReason)
+		if err := s.waitFor(id, "UNIMPLEMENTED", func(st map[string]any) bool { return st["cancelUnimplemented"] == true }); err != nil {
+			return err
+		}
+		s.sleep(2 * time.Second)
+		return s.now(id)
+	}},
+	{"inflight-create-temporal-cancel-unimplemented", func(s *scene) error {
+		id := s.start("slow-unimpl", create, "", createInput(s.parent, "weekly", sparse, ""))
+		if err := s.waitPolls(id, 1); err != nil {
+			return err
+		}
+		s.cancel(id)
+		if err := s.waitFor(id, "UNIMPLEMENTED", func(st map[string]any) bool { return st["cancelUnimplemented"] == true }); err != nil {
+			return err
+		}
+		s.sleep(2 * time.Second)
+		return s.now(id)
+	}},
+	{"inflight-create-continued-as-new", func(s *scene) error {
+		id := s.start("slow", create, "", createInput(s.parent, "weekly", `{"initialInterval":"1s","maxInterval":"1s","continueAsNewAfterPolls":2}`, ""))
+		if err := s.waitFor(id, "two continuations", func(st map[string]any) bool { n, _ := st["continuedAsNew"].(float64); return n >= 2 }); err != nil {
+			return err
+		}
+		return s.now(id)
+	}},
+	{"inflight-await-polling", func(s *scene) error {
+		op, err := s.startOperation("slow", s.parent, "weekly")
+		if err != nil {
+			return err
+		}
+		id := s.start("slow", await, "", awaitInput(op, sparse))
+		if err := s.waitPolls(id, 2); err != nil {
+			return err
+		}
+		return s.now(id)
+	}},
+	{"inflight-await-after-poll-now", func(s *scene) error {
+		op, err := s.startOperation("slow", s.parent, "weekly")
+		if err != nil {
+			return err
+		}
+		id := s.start("slow", await, "", awaitInput(op, `{"initialInterval":"1h"}`))
+		if err := s.waitPolls(id, 1); err != nil {
+			return err
+		}
+		s.signal(id, "poll-now", nil)
+		if err := s.waitPolls(id, 2); err != nil {
+			return err
+		}
+		return s.now(id)
+	}},
+	{"inflight-lifecycle-create", func(s *scene) error {
+		id := s.start("slow", lifecycle, "", lifecycleInput(s.parent, "weekly", sparse, ""))
+		if err := s.waitStep(id, "create"); err != nil {
+			return err
+		}
+		if err := s.waitPolls(id+"-create", 2); err != nil {
+			return err
+		}
+		return s.now(id)
+	}},
+	{"inflight-lifecycle-deploy", func(s *scene) error {
+		id := s.start("slow-deploy", lifecycle, "", lifecycleInput(s.parent, "weekly", sparse, ""))
+		if err := s.waitStep(id, "deploy"); err != nil {
+			return err
+		}
+		if err := s.waitPolls(id+"-deploy", 2); err != nil {
+			return err
+		}
+		return s.now(id)
+	}},
+	{"inflight-lifecycle-retire", func(s *scene) error {
+		first := s.start("stuck-retire", lifecycle, "first", lifecycleInput(s.parent, "weekly", quick, ""))
+		if err := s.done(first); err != nil {
+			return err
+		}
+		second := s.start("stuck-retire", lifecycle, "second", lifecycleInput(s.parent, "weekly", sparse, ""))
+		if err := s.waitStep(second, "retire-previous"); err != nil {
+			return err
+		}
+		s.sleep(3 * time.Second) // the undeploy's child has polled
+		return s.now(second)
+	}},
+	{"inflight-lifecycle-cancelling", func(s *scene) error {
+		id := s.start("slow-unimpl", lifecycle, "", lifecycleInput(s.parent, "weekly", sparse, ""))
+		if err := s.waitStep(id, "create"); err != nil {
+			return err
+		}
+		if err := s.waitPolls(id+"-create", 1); err != nil {
+			return err
+		}
+		s.signal(id, "cancel", cancelReason)
+		if err := s.waitFor(id+"-create", "UNIMPLEMENTED", func(st map[string]any) bool { return st["cancelUnimplemented"] == true }); err != nil {
+			return err
+		}
+		s.sleep(2 * time.Second)
+		return s.now(id)
+	}},
+}
