@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -63,28 +64,25 @@ type operation struct {
 	hidx     int // index in pending heap, -1 when not queued
 }
 
+// metadataTypes are the operations' metadata messages. Each has the same
+// create_time, end_time and request fields.
+var metadataTypes = map[opKind]protoreflect.MessageType{
+	kindCreate:   (&contactcenterinsightspb.CreateIssueModelMetadata{}).ProtoReflect().Type(),
+	kindDeploy:   (&contactcenterinsightspb.DeployIssueModelMetadata{}).ProtoReflect().Type(),
+	kindUndeploy: (&contactcenterinsightspb.UndeployIssueModelMetadata{}).ProtoReflect().Type(),
+	kindDelete:   (&contactcenterinsightspb.DeleteIssueModelMetadata{}).ProtoReflect().Type(),
+}
+
 func (op *operation) toProto() *longrunningpb.Operation {
-	var ct, et *timestamppb.Timestamp
-	ct = timestamppb.New(op.createTime)
+	md := metadataTypes[op.kind].New()
+	fields := md.Descriptor().Fields()
+	md.Set(fields.ByName("create_time"), protoreflect.ValueOfMessage(timestamppb.New(op.createTime).ProtoReflect()))
 	if op.done {
-		et = timestamppb.New(op.endTime)
+		md.Set(fields.ByName("end_time"), protoreflect.ValueOfMessage(timestamppb.New(op.endTime).ProtoReflect()))
 	}
-	var md proto.Message
-	switch op.kind {
-	case kindCreate:
-		md = &contactcenterinsightspb.CreateIssueModelMetadata{CreateTime: ct, EndTime: et,
-			Request: proto.CloneOf(op.req.(*contactcenterinsightspb.CreateIssueModelRequest))}
-	case kindDeploy:
-		md = &contactcenterinsightspb.DeployIssueModelMetadata{CreateTime: ct, EndTime: et,
-			Request: proto.CloneOf(op.req.(*contactcenterinsightspb.DeployIssueModelRequest))}
-	case kindUndeploy:
-		md = &contactcenterinsightspb.UndeployIssueModelMetadata{CreateTime: ct, EndTime: et,
-			Request: proto.CloneOf(op.req.(*contactcenterinsightspb.UndeployIssueModelRequest))}
-	case kindDelete:
-		md = &contactcenterinsightspb.DeleteIssueModelMetadata{CreateTime: ct, EndTime: et,
-			Request: proto.CloneOf(op.req.(*contactcenterinsightspb.DeleteIssueModelRequest))}
-	}
-	out := &longrunningpb.Operation{Name: op.name, Metadata: mustAny(md), Done: op.done}
+	// The request is never changed and mustAny copies it, so it needs no clone.
+	md.Set(fields.ByName("request"), protoreflect.ValueOfMessage(op.req.ProtoReflect()))
+	out := &longrunningpb.Operation{Name: op.name, Metadata: mustAny(md.Interface()), Done: op.done}
 	switch {
 	case !op.done:
 	case op.result != nil:

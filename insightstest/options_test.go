@@ -47,12 +47,25 @@ func TestInstantChanges(t *testing.T) {
 			t.Fatalf("operation %v, %v: want done without error", got, err)
 		}
 	}
-	done(e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry))
+	dop, err := e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
+	done(dop, err)
 	if s := e.state(t, name); s != contactcenterinsightspb.IssueModel_DEPLOYED {
 		t.Fatalf("state %v, want DEPLOYED", s)
 	}
-	done(e.client.UndeployIssueModel(e.ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name}, noRetry))
-	done(e.client.DeleteIssueModel(e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name}, noRetry))
+	uop, err := e.client.UndeployIssueModel(e.ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name}, noRetry)
+	done(uop, err)
+	delop, err := e.client.DeleteIssueModel(e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name}, noRetry)
+	done(delop, err)
+	// Each kind's metadata names its request (the handles hold the first reply: no end time yet).
+	if md, err := dop.Metadata(); err != nil || md.GetRequest().GetName() != name || md.GetCreateTime() == nil {
+		t.Errorf("deploy metadata %v, %v", md, err)
+	}
+	if md, err := uop.Metadata(); err != nil || md.GetRequest().GetName() != name || md.GetCreateTime() == nil {
+		t.Errorf("undeploy metadata %v, %v", md, err)
+	}
+	if md, err := delop.Metadata(); err != nil || md.GetRequest().GetName() != name || md.GetCreateTime() == nil {
+		t.Errorf("delete metadata %v, %v", md, err)
+	}
 	if n := len(e.srv.Models(parent)); n != 0 {
 		t.Fatalf("%d models left after an instant delete", n)
 	}

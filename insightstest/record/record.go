@@ -25,8 +25,8 @@ import (
 	"sync"
 	"time"
 
-	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
-	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/issuemodels/durable-lro/insightstest"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
-	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
-	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/insightstest/record"
@@ -20,15 +20,30 @@ const parent = "projects/p1/locations/us-central1"
 
 var noRetry = gax.WithRetry(nil)
 
-func TestOperationsAndCallsPerSecond(t *testing.T) {
+// start serves an emulator on a FakeClock with a Recorder installed, and a
+// client on it.
+func start(t *testing.T, opts insightstest.Options) (*record.Recorder, *contactcenterinsights.Client, *insightstest.FakeClock) {
+	t.Helper()
 	clock := insightstest.NewFakeClock(time.Time{})
 	rec := record.New(clock)
-	srv, err := insightstest.NewServer(insightstest.Options{
-		Clock:                clock,
-		Interceptors:         []grpc.UnaryServerInterceptor{rec.Intercept},
+	opts.Clock, opts.Interceptors, opts.Seed = clock, []grpc.UnaryServerInterceptor{rec.Intercept}, 1
+	srv, err := insightstest.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	client, err := contactcenterinsights.NewClient(context.Background(), srv.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return rec, client, clock
+}
+
+func TestOperationsAndCallsPerSecond(t *testing.T) {
+	rec, client, clock := start(t, insightstest.Options{
 		MaxConcurrentCreates: insightstest.Unlimited,
 		RequestsPerMinute:    7, // the eighth call is rejected
-		Seed:                 1,
 		TrainingTimeFor: func(req *contactcenterinsightspb.CreateIssueModelRequest) time.Duration {
 			if req.GetIssueModel().GetDisplayName() == "long" {
 				return time.Hour
@@ -36,18 +51,7 @@ func TestOperationsAndCallsPerSecond(t *testing.T) {
 			return 10 * time.Minute
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	client, err := contactcenterinsights.NewClient(ctx, srv.ClientOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-
+	ctx := t.Context()
 	create := func(name string) string {
 		t.Helper()
 		op, err := client.CreateIssueModel(ctx, &contactcenterinsightspb.CreateIssueModelRequest{
@@ -117,19 +121,8 @@ func TestOperationsAndCallsPerSecond(t *testing.T) {
 
 // TestDeployKind: a deploy is recorded with its kind from its first reply.
 func TestDeployKind(t *testing.T) {
-	clock := insightstest.NewFakeClock(time.Time{})
-	rec := record.New(clock)
-	srv, err := insightstest.NewServer(insightstest.Options{Clock: clock, Interceptors: []grpc.UnaryServerInterceptor{rec.Intercept}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ctx := context.Background()
-	client, err := contactcenterinsights.NewClient(ctx, srv.ClientOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	rec, client, clock := start(t, insightstest.Options{})
+	ctx := t.Context()
 	op, err := client.CreateIssueModel(ctx, &contactcenterinsightspb.CreateIssueModelRequest{
 		Parent: parent, IssueModel: &contactcenterinsightspb.IssueModel{DisplayName: "m"}}, noRetry)
 	if err != nil {
