@@ -224,7 +224,7 @@ func TestDeployUndeployDeleteAreIdempotent(t *testing.T) {
 }
 
 func TestListOperationsPages(t *testing.T) {
-	_, _, acts := setup(t, insightstest.Options{MaxConcurrentCreates: -1, TrainingTime: func() time.Duration { return time.Minute }})
+	_, _, acts := setup(t, insightstest.Options{MaxConcurrentCreates: insightstest.Unlimited, TrainingTime: func() time.Duration { return time.Minute }})
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
 	for range 5 {

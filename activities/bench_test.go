@@ -14,7 +14,7 @@ import (
 // BenchmarkGetOperation measures one poll: the activity, the real Google client, gRPC over
 // loopback and the emulator, from parallel callers.
 func BenchmarkGetOperation(b *testing.B) {
-	srv, _, acts := setup(&testing.T{}, insightstest.Options{RequestsPerMinute: -1})
+	srv, _, acts := setup(&testing.T{}, insightstest.Options{RequestsPerMinute: insightstest.Unlimited})
 	defer srv.Close()
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
@@ -40,7 +40,7 @@ func BenchmarkGetOperation(b *testing.B) {
 
 // BenchmarkCreateIssueModelFirstAttempt measures starting a creation (no duplicate lookup).
 func BenchmarkCreateIssueModelFirstAttempt(b *testing.B) {
-	srv, clock, acts := setup(&testing.T{}, insightstest.Options{RequestsPerMinute: -1, MaxConcurrentCreates: -1, MaxModels: -1})
+	srv, clock, acts := setup(&testing.T{}, insightstest.Options{RequestsPerMinute: insightstest.Unlimited, MaxConcurrentCreates: insightstest.Unlimited, MaxModels: insightstest.Unlimited})
 	defer srv.Close()
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)

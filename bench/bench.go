@@ -20,9 +20,11 @@ import (
 	taskqueue "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
 
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/insightstest/record"
 	"github.com/issuemodels/durable-lro/internal/devserver"
 	"github.com/issuemodels/durable-lro/workflows"
 )
@@ -32,6 +34,7 @@ type runner struct {
 	cfg       config
 	plan      plan
 	emu       *insightstest.Server
+	rec       *record.Recorder // what the emulator answered, per operation and second
 	dev       *devserver.Server
 	tmp       string
 	workerBin string
@@ -128,12 +131,15 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	// counted in real time, so the per-minute limit is scaled too. The creation quotas (one
 	// concurrent creation and 10 models per location) are lifted: every strategy creates all
 	// its operations in one project.
+	clock := insightstest.RealClock(cfg.scale)
+	r.rec = record.New(clock)
 	r.emu, err = insightstest.NewServer(insightstest.Options{
-		Clock:                insightstest.RealClock(cfg.scale),
+		Clock:                clock,
+		Interceptors:         []grpc.UnaryServerInterceptor{r.rec.Intercept},
 		TrainingTimeFor:      r.plan.trainingTimeFor,
 		RequestsPerMinute:    int(float64(cfg.apiRPM) * cfg.scale),
-		MaxConcurrentCreates: -1,
-		MaxModels:            -1,
+		MaxConcurrentCreates: insightstest.Unlimited,
+		MaxModels:            insightstest.Unlimited,
 		Seed:                 cfg.seed,
 	})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/insightstest/record"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -192,7 +192,7 @@ func (r *runner) result(p *phase) *Result {
 			res.Failures = append(res.Failures, fmt.Sprintf("%s: %s", displayName(i), why))
 		}
 	}
-	recs := r.emu.OperationRecords(parentFor(s))
+	recs := r.rec.Operations(parentFor(s))
 	var lags, rels []float64
 	var totalHours float64
 	type interval struct {
@@ -204,6 +204,10 @@ func (r *runner) result(p *phase) *Result {
 		i, ok := opIndex(rec.DisplayName)
 		if rec.Kind != "create" || !ok {
 			continue
+		}
+		if rec.EndTime.IsZero() && i < len(r.plan.durations) {
+			// No caller saw it done: it ends (or ended) when the plan had it end.
+			rec.EndTime = rec.CreateTime.Add(r.plan.durations[i])
 		}
 		dur := rec.EndTime.Sub(rec.CreateTime)
 		o := OpResult{Index: i, Duration: dur.Seconds(), Calls: rec.GetOperationCalls, Lag: -1}
@@ -242,7 +246,7 @@ func (r *runner) result(p *phase) *Result {
 	res.RelLagP50, res.RelLagP99 = quantile(rels, 0.5), quantile(rels, 0.99)
 
 	var received, peak int64
-	series := r.emu.CallsPerSecond("GetOperation", projectFor(s))
+	series := r.rec.CallsPerSecond("GetOperation", projectFor(s))
 	for _, c := range series {
 		received += c.Calls
 		peak = max(peak, c.Calls)
@@ -333,7 +337,7 @@ func replay(cfg config, w io.Writer) error {
 }
 
 // peakWindow is the largest number of calls in any window of width seconds.
-func peakWindow(series []insightstest.SecondCount, width int64) int64 {
+func peakWindow(series []record.SecondCount, width int64) int64 {
 	var best, sum int64
 	lo := 0
 	for hi := range series {

@@ -12,7 +12,7 @@ import (
 )
 
 func TestConcurrency(t *testing.T) {
-	e := newEnv(t, Options{MaxConcurrentCreates: -1, MaxModels: -1, RequestsPerMinute: -1})
+	e := newEnv(t, Options{MaxConcurrentCreates: Unlimited, MaxModels: Unlimited, RequestsPerMinute: Unlimited})
 	const workers, total = 8, 500
 	parents := []string{parent, parent2, "projects/p2/locations/us-central1"}
 	stop := make(chan struct{})

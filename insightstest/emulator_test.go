@@ -128,7 +128,7 @@ func TestResumeByName(t *testing.T) {
 }
 
 func TestListOperationsPagingAndFilter(t *testing.T) {
-	e := newEnv(t, Options{MaxConcurrentCreates: -1})
+	e := newEnv(t, Options{MaxConcurrentCreates: Unlimited})
 	n := 0
 	e.srv.SetTrainingTime(func() time.Duration {
 		n++
@@ -416,7 +416,7 @@ func TestQuotaRateLimit(t *testing.T) {
 }
 
 func TestRateLimitDisabled(t *testing.T) {
-	e := newEnv(t, Options{RequestsPerMinute: -1})
+	e := newEnv(t, Options{RequestsPerMinute: Unlimited})
 	for i := 0; i < 50; i++ {
 		_, err := e.client.GetIssueModel(e.ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: parent + "/issueModels/1"}, noRetry)
 		wantCode(t, err, codes.NotFound)

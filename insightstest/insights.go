@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -81,27 +82,49 @@ func (s *Server) CreateIssueModel(ctx context.Context, req *contactcenterinsight
 	defer s.mu.Unlock()
 	now := s.clock.Now()
 	s.settleLocked(now)
-	if s.maxCreates > 0 {
-		n := 0
-		for _, m := range s.modelsByParent[parent] {
-			if m.training != nil {
-				n++
-			}
-		}
-		if n >= s.maxCreates {
-			s.log.Info("quota: concurrent creations", zap.String("parent", parent), zap.Int("limit", s.maxCreates))
-			return nil, status.Errorf(codes.ResourceExhausted,
-				"Quota exceeded: at most %d concurrent issue model creation(s) per location; %d already running in %s.",
-				s.maxCreates, n, parent)
+	if err := s.creationQuotaLocked(parent); err != nil {
+		return nil, err
+	}
+	outcome, d := s.planTrainingLocked(req)
+	m := &model{pb: newIssueModel(parent+"/issueModels/"+s.nextIDLocked(), in, now), parent: parent}
+	s.models[m.pb.Name] = m
+	s.modelsByParent[parent] = append(s.modelsByParent[parent], m)
+	s.stats.ModelsCreated[parent]++
+	op := s.startOpLocked(parent, kindCreate, m.pb.Name, req, now, d)
+	op.outcome = outcome
+	m.training = op
+	s.log.Info("issue model created", zap.String("model", m.pb.Name), zap.String("display_name", m.pb.DisplayName),
+		zap.String("operation", op.name), zap.Duration("training_time", d), zap.Bool("will_fail", outcome != nil))
+	return op.toProto(), nil
+}
+
+// creationQuotaLocked checks the concurrent-creation quota, then the model
+// count of parent.
+func (s *Server) creationQuotaLocked(parent string) error {
+	n := 0
+	for _, m := range s.modelsByParent[parent] {
+		if m.training != nil {
+			n++
 		}
 	}
-	if s.maxModels > 0 && len(s.modelsByParent[parent]) >= s.maxModels {
+	if n >= s.maxCreates {
+		s.log.Info("quota: concurrent creations", zap.String("parent", parent), zap.Int("limit", s.maxCreates))
+		return status.Errorf(codes.ResourceExhausted,
+			"Quota exceeded: at most %d concurrent issue model creation(s) per location; %d already running in %s.",
+			s.maxCreates, n, parent)
+	}
+	if len(s.modelsByParent[parent]) >= s.maxModels {
 		s.log.Info("quota: issue models", zap.String("parent", parent), zap.Int("limit", s.maxModels))
-		return nil, status.Errorf(codes.ResourceExhausted,
+		return status.Errorf(codes.ResourceExhausted,
 			"Quota exceeded: at most %d issue models per location; %s already has %d.",
 			s.maxModels, parent, len(s.modelsByParent[parent]))
 	}
+	return nil
+}
 
+// planTrainingLocked decides how an accepted creation's training ends (nil
+// for success) and how long it takes.
+func (s *Server) planTrainingLocked(req *contactcenterinsightspb.CreateIssueModelRequest) (*status.Status, time.Duration) {
 	var outcome *status.Status
 	if f := s.trainingOutcome; f != nil {
 		if st := f(proto.CloneOf(req)); st != nil && st.Code() != codes.OK {
@@ -114,11 +137,11 @@ func (s *Server) CreateIssueModel(ctx context.Context, req *contactcenterinsight
 	} else {
 		d = s.trainingTime()
 	}
-	if d < 0 {
-		d = 0
-	}
+	return outcome, max(d, 0)
+}
 
-	name := parent + "/issueModels/" + s.nextIDLocked()
+// newIssueModel is the resource of a model whose training just started.
+func newIssueModel(name string, in *contactcenterinsightspb.IssueModel, now time.Time) *contactcenterinsightspb.IssueModel {
 	ts := timestamppb.New(now)
 	pb := &contactcenterinsightspb.IssueModel{
 		Name:         name,
@@ -138,16 +161,7 @@ func (s *Server) CreateIssueModel(ctx context.Context, req *contactcenterinsight
 	if pb.ModelType == contactcenterinsightspb.IssueModel_MODEL_TYPE_UNSPECIFIED {
 		pb.ModelType = contactcenterinsightspb.IssueModel_TYPE_V2
 	}
-	m := &model{pb: pb, parent: parent}
-	s.models[name] = m
-	s.modelsByParent[parent] = append(s.modelsByParent[parent], m)
-	s.stats.ModelsCreated[parent]++
-	op := s.startOpLocked(parent, kindCreate, name, req, now, d)
-	op.outcome = outcome
-	m.training = op
-	s.log.Info("issue model created", zap.String("model", name), zap.String("display_name", pb.DisplayName),
-		zap.String("operation", op.name), zap.Duration("training_time", d), zap.Bool("will_fail", outcome != nil))
-	return op.toProto(), nil
+	return pb
 }
 
 // trainingConversations is a deterministic conversation count for a filter.
@@ -232,20 +246,27 @@ func (s *Server) lookupModelForChangeLocked(name, verb string) (*model, error) {
 	return m, nil
 }
 
+// change is what a deploy, undeploy or delete does to its model.
+type change struct {
+	during, after contactcenterinsightspb.IssueModel_State // a delete removes the model instead
+	response      func() proto.Message
+}
+
+var changes = map[opKind]change{
+	kindDeploy: {contactcenterinsightspb.IssueModel_DEPLOYING, contactcenterinsightspb.IssueModel_DEPLOYED,
+		func() proto.Message { return &contactcenterinsightspb.DeployIssueModelResponse{} }},
+	kindUndeploy: {contactcenterinsightspb.IssueModel_UNDEPLOYING, contactcenterinsightspb.IssueModel_UNDEPLOYED,
+		func() proto.Message { return &contactcenterinsightspb.UndeployIssueModelResponse{} }},
+	kindDelete: {contactcenterinsightspb.IssueModel_DELETING, contactcenterinsightspb.IssueModel_STATE_UNSPECIFIED,
+		func() proto.Message { return &emptypb.Empty{} }},
+}
+
 func (s *Server) DeployIssueModel(ctx context.Context, req *contactcenterinsightspb.DeployIssueModelRequest) (*longrunningpb.Operation, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.clock.Now()
-	s.settleLocked(now)
-	m, err := s.lookupModelForChangeLocked(req.GetName(), "deploy")
-	if err != nil {
-		return nil, err
-	}
-	if m.pb.State != contactcenterinsightspb.IssueModel_UNDEPLOYED {
-		return nil, status.Errorf(codes.FailedPrecondition,
-			"Cannot deploy issue model %s in state %s: only an UNDEPLOYED model can be deployed.", m.pb.Name, m.pb.State)
-	}
-	if s.maxDeployed > 0 {
+	return s.startChange(kindDeploy, req.GetName(), req, func(m *model) error {
+		if m.pb.State != contactcenterinsightspb.IssueModel_UNDEPLOYED {
+			return status.Errorf(codes.FailedPrecondition,
+				"Cannot deploy issue model %s in state %s: only an UNDEPLOYED model can be deployed.", m.pb.Name, m.pb.State)
+		}
 		n := 0
 		for _, x := range s.modelsByParent[m.parent] {
 			if st := x.pb.State; st == contactcenterinsightspb.IssueModel_DEPLOYED || st == contactcenterinsightspb.IssueModel_DEPLOYING {
@@ -254,58 +275,58 @@ func (s *Server) DeployIssueModel(ctx context.Context, req *contactcenterinsight
 		}
 		if n >= s.maxDeployed {
 			s.log.Info("quota: deployed models", zap.String("parent", m.parent), zap.Int("limit", s.maxDeployed))
-			return nil, status.Errorf(codes.ResourceExhausted,
+			return status.Errorf(codes.ResourceExhausted,
 				"Quota exceeded: at most %d deployed issue models per location; %s already has %d deployed or deploying.",
 				s.maxDeployed, m.parent, n)
 		}
-	}
-	return s.startChangeLocked(m, kindDeploy, req, now, s.deployTime, contactcenterinsightspb.IssueModel_DEPLOYING), nil
+		return nil
+	})
 }
 
 func (s *Server) UndeployIssueModel(ctx context.Context, req *contactcenterinsightspb.UndeployIssueModelRequest) (*longrunningpb.Operation, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.clock.Now()
-	s.settleLocked(now)
-	m, err := s.lookupModelForChangeLocked(req.GetName(), "undeploy")
-	if err != nil {
-		return nil, err
-	}
-	if m.pb.State != contactcenterinsightspb.IssueModel_DEPLOYED {
-		return nil, status.Errorf(codes.FailedPrecondition,
-			"Cannot undeploy issue model %s in state %s: only a DEPLOYED model can be undeployed.", m.pb.Name, m.pb.State)
-	}
-	return s.startChangeLocked(m, kindUndeploy, req, now, s.undeployTime, contactcenterinsightspb.IssueModel_UNDEPLOYING), nil
+	return s.startChange(kindUndeploy, req.GetName(), req, func(m *model) error {
+		if m.pb.State != contactcenterinsightspb.IssueModel_DEPLOYED {
+			return status.Errorf(codes.FailedPrecondition,
+				"Cannot undeploy issue model %s in state %s: only a DEPLOYED model can be undeployed.", m.pb.Name, m.pb.State)
+		}
+		return nil
+	})
 }
 
 func (s *Server) DeleteIssueModel(ctx context.Context, req *contactcenterinsightspb.DeleteIssueModelRequest) (*longrunningpb.Operation, error) {
+	return s.startChange(kindDelete, req.GetName(), req, func(m *model) error {
+		switch m.pb.State {
+		case contactcenterinsightspb.IssueModel_UNDEPLOYED:
+			return nil
+		case contactcenterinsightspb.IssueModel_DELETING:
+			return status.Errorf(codes.FailedPrecondition,
+				"Cannot delete issue model %s: it is already being deleted (operation %s).", m.pb.Name, m.busy.name)
+		}
+		return status.Errorf(codes.FailedPrecondition,
+			"Cannot delete issue model %s in state %s: undeploy it first.", m.pb.Name, m.pb.State)
+	})
+}
+
+// startChange starts a deploy, undeploy or delete of the named model once
+// check, called with the server lock held, accepts the model.
+func (s *Server) startChange(kind opKind, name string, req proto.Message, check func(*model) error) (*longrunningpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
 	s.settleLocked(now)
-	m, err := s.lookupModelForChangeLocked(req.GetName(), "delete")
+	m, err := s.lookupModelForChangeLocked(name, kind.String())
 	if err != nil {
 		return nil, err
 	}
-	switch m.pb.State {
-	case contactcenterinsightspb.IssueModel_UNDEPLOYED:
-	case contactcenterinsightspb.IssueModel_DELETING:
-		return nil, status.Errorf(codes.FailedPrecondition,
-			"Cannot delete issue model %s: it is already being deleted (operation %s).", m.pb.Name, m.busy.name)
-	default:
-		return nil, status.Errorf(codes.FailedPrecondition,
-			"Cannot delete issue model %s in state %s: undeploy it first.", m.pb.Name, m.pb.State)
+	if err := check(m); err != nil {
+		return nil, err
 	}
-	return s.startChangeLocked(m, kindDelete, req, now, s.deleteTime, contactcenterinsightspb.IssueModel_DELETING), nil
-}
-
-func (s *Server) startChangeLocked(m *model, kind opKind, req proto.Message, now time.Time, d time.Duration, transient contactcenterinsightspb.IssueModel_State) *longrunningpb.Operation {
-	op := s.startOpLocked(m.parent, kind, m.pb.Name, req, now, d)
+	op := s.startOpLocked(m.parent, kind, m.pb.Name, req, now, s.changeTime[kind])
 	op.prevState = m.pb.State
 	m.busy = op
-	m.pb.State = transient
+	m.pb.State = changes[kind].during
 	m.pb.UpdateTime = timestamppb.New(now)
-	s.log.Info("issue model state changed", zap.String("model", m.pb.Name), zap.Stringer("state", transient),
+	s.log.Info("issue model state changed", zap.String("model", m.pb.Name), zap.Stringer("state", m.pb.State),
 		zap.String("operation", op.name))
-	return op.toProto()
+	return op.toProto(), nil
 }

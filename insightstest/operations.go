@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -61,35 +62,27 @@ type operation struct {
 	response *anypb.Any  // when done with success
 	removed  bool
 	hidx     int // index in pending heap, -1 when not queued
+}
 
-	// For OperationRecords: GetOperation answers for this operation and the emulated time of
-	// the first one that said done.
-	getCalls        int64
-	firstDoneServed time.Time
+// metadataTypes are the operations' metadata messages. Each has the same
+// create_time, end_time and request fields.
+var metadataTypes = map[opKind]protoreflect.MessageType{
+	kindCreate:   (&contactcenterinsightspb.CreateIssueModelMetadata{}).ProtoReflect().Type(),
+	kindDeploy:   (&contactcenterinsightspb.DeployIssueModelMetadata{}).ProtoReflect().Type(),
+	kindUndeploy: (&contactcenterinsightspb.UndeployIssueModelMetadata{}).ProtoReflect().Type(),
+	kindDelete:   (&contactcenterinsightspb.DeleteIssueModelMetadata{}).ProtoReflect().Type(),
 }
 
 func (op *operation) toProto() *longrunningpb.Operation {
-	var ct, et *timestamppb.Timestamp
-	ct = timestamppb.New(op.createTime)
+	md := metadataTypes[op.kind].New()
+	fields := md.Descriptor().Fields()
+	md.Set(fields.ByName("create_time"), protoreflect.ValueOfMessage(timestamppb.New(op.createTime).ProtoReflect()))
 	if op.done {
-		et = timestamppb.New(op.endTime)
+		md.Set(fields.ByName("end_time"), protoreflect.ValueOfMessage(timestamppb.New(op.endTime).ProtoReflect()))
 	}
-	var md proto.Message
-	switch op.kind {
-	case kindCreate:
-		md = &contactcenterinsightspb.CreateIssueModelMetadata{CreateTime: ct, EndTime: et,
-			Request: proto.CloneOf(op.req.(*contactcenterinsightspb.CreateIssueModelRequest))}
-	case kindDeploy:
-		md = &contactcenterinsightspb.DeployIssueModelMetadata{CreateTime: ct, EndTime: et,
-			Request: proto.CloneOf(op.req.(*contactcenterinsightspb.DeployIssueModelRequest))}
-	case kindUndeploy:
-		md = &contactcenterinsightspb.UndeployIssueModelMetadata{CreateTime: ct, EndTime: et,
-			Request: proto.CloneOf(op.req.(*contactcenterinsightspb.UndeployIssueModelRequest))}
-	case kindDelete:
-		md = &contactcenterinsightspb.DeleteIssueModelMetadata{CreateTime: ct, EndTime: et,
-			Request: proto.CloneOf(op.req.(*contactcenterinsightspb.DeleteIssueModelRequest))}
-	}
-	out := &longrunningpb.Operation{Name: op.name, Metadata: mustAny(md), Done: op.done}
+	// The request is never changed and mustAny copies it, so it needs no clone.
+	md.Set(fields.ByName("request"), protoreflect.ValueOfMessage(op.req.ProtoReflect()))
+	out := &longrunningpb.Operation{Name: op.name, Metadata: mustAny(md.Interface()), Done: op.done}
 	switch {
 	case !op.done:
 	case op.result != nil:
@@ -156,7 +149,6 @@ func (s *Server) startOpLocked(parent string, kind opKind, modelName string, req
 	}
 	s.ops[op.name] = op
 	s.opsByParent[parent] = append(s.opsByParent[parent], op)
-	s.allOps = append(s.allOps, op)
 	heap.Push(&s.pending, op)
 	s.stats.Operations["running"]++
 	s.log.Info("operation started", zap.String("operation", op.name), zap.Stringer("kind", op.kind),
@@ -178,54 +170,51 @@ func (s *Server) completeLocked(op *operation) {
 	m := s.models[op.model]
 	op.done = true
 	s.stats.Operations["running"]--
-	ts := timestamppb.New(op.endTime)
 	switch op.kind {
 	case kindCreate:
+		s.completeTrainingLocked(op, m)
+		return
+	case kindDelete:
 		if m != nil {
-			m.training = nil
+			s.removeModelLocked(m)
 		}
-		if op.outcome != nil || m == nil {
-			st := op.outcome
-			if st == nil {
-				st = status.New(codes.Internal, "issue model disappeared during training")
-			}
-			op.result = st.Proto()
-			s.stats.Operations["failed"]++
-			if m != nil {
-				s.removeModelLocked(m)
-			}
-			s.log.Info("training failed", zap.String("operation", op.name), zap.String("model", op.model),
-				zap.Stringer("code", st.Code()), zap.String("message", st.Message()))
-			return
+	default:
+		if m != nil {
+			m.busy = nil
+			m.pb.State = changes[op.kind].after
+			m.pb.UpdateTime = timestamppb.New(op.endTime)
 		}
+	}
+	op.response = mustAny(changes[op.kind].response())
+	s.stats.Operations["succeeded"]++
+	s.log.Info("operation succeeded", zap.String("operation", op.name), zap.Stringer("kind", op.kind),
+		zap.String("model", op.model))
+}
+
+// completeTrainingLocked ends a creation: the model gets its training
+// statistics, or disappears when the training fails.
+func (s *Server) completeTrainingLocked(op *operation, m *model) {
+	if m != nil {
+		m.training = nil
+	}
+	if op.outcome == nil && m != nil {
 		finishTraining(m.pb, op.endTime)
 		op.response = mustAny(m.pb)
 		s.stats.Operations["succeeded"]++
 		s.log.Info("training succeeded", zap.String("operation", op.name), zap.String("model", op.model))
 		return
-	case kindDeploy:
-		if m != nil {
-			m.busy = nil
-			m.pb.State = contactcenterinsightspb.IssueModel_DEPLOYED
-			m.pb.UpdateTime = ts
-		}
-		op.response = mustAny(&contactcenterinsightspb.DeployIssueModelResponse{})
-	case kindUndeploy:
-		if m != nil {
-			m.busy = nil
-			m.pb.State = contactcenterinsightspb.IssueModel_UNDEPLOYED
-			m.pb.UpdateTime = ts
-		}
-		op.response = mustAny(&contactcenterinsightspb.UndeployIssueModelResponse{})
-	case kindDelete:
-		if m != nil {
-			s.removeModelLocked(m)
-		}
-		op.response = mustAny(&emptypb.Empty{})
 	}
-	s.stats.Operations["succeeded"]++
-	s.log.Info("operation succeeded", zap.String("operation", op.name), zap.Stringer("kind", op.kind),
-		zap.String("model", op.model))
+	st := op.outcome
+	if st == nil {
+		st = status.New(codes.Internal, "issue model disappeared during training")
+	}
+	op.result = st.Proto()
+	s.stats.Operations["failed"]++
+	if m != nil {
+		s.removeModelLocked(m)
+	}
+	s.log.Info("training failed", zap.String("operation", op.name), zap.String("model", op.model),
+		zap.Stringer("code", st.Code()), zap.String("message", st.Message()))
 }
 
 // cancelLocked ends a running operation with CANCELLED and undoes its effect.
@@ -314,14 +303,9 @@ func (o *opsServer) GetOperation(ctx context.Context, req *longrunningpb.GetOper
 	s := o.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.clock.Now()
-	op, err := s.lookupOpLocked(req.GetName(), now)
+	op, err := s.lookupOpLocked(req.GetName(), s.clock.Now())
 	if err != nil {
 		return nil, err
-	}
-	op.getCalls++
-	if op.done && op.firstDoneServed.IsZero() {
-		op.firstDoneServed = now
 	}
 	return op.toProto(), nil
 }

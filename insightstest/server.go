@@ -1,21 +1,42 @@
-// Package insightstest is an in-process / standalone emulator of the
-// Contact Center Insights issue-model API and its google.longrunning
-// Operations service, in the spirit of pstest and bttest.
+// Package insightstest is a local emulator of the Contact Center Insights
+// issue-model API and its google.longrunning Operations service, for tests,
+// in the manner of pstest.
 //
-// It serves real gRPC on a real listener, so the real client
+// NewServer serves real gRPC on a real listener, so the real client
 // (cloud.google.com/go/contactcenterinsights/apiv1) talks to it through
 // Server.ClientOptions. Operation progress is computed lazily from a Clock:
 // an operation is done as soon as Clock.Now() reaches its end time, checked
 // on every read, so a FakeClock.Advance finishes long operations at once and
-// idle operations cost nothing.
+// idle operations cost nothing. Quotas, injected faults and a cancel mode
+// let tests reproduce the service's failures.
+//
+// Where it differs from the real service (README.md has the details):
+//
+//   - Only CreateIssueModel, GetIssueModel, ListIssueModels,
+//     DeployIssueModel, UndeployIssueModel, DeleteIssueModel and the
+//     operations' Get, List and Cancel are served, over gRPC only (no REST);
+//     everything else answers UNIMPLEMENTED.
+//   - Nothing is trained: the training time comes from Options, the filter is
+//     not parsed and the statistics are synthetic, deterministic per filter.
+//     A model is visible, UNDEPLOYED and without statistics while it trains
+//     (the real service does not document this).
+//   - There is no authentication, IAM or location allow-list. Quotas count
+//     per project+location, and their errors only imitate Google's.
+//   - Durations and timestamps are on the emulator's Clock; only the rate
+//     limit and injected latency use real time.
+//   - ListOperations filters only on done; an honoured cancel is immediate.
+//   - State is in memory only.
 package insightstest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +44,7 @@ import (
 	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 	"google.golang.org/api/option"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -44,6 +66,15 @@ const (
 	DefaultMaxModels            = 10
 	DefaultMaxDeployed          = 5
 )
+
+// Unlimited is a quota or rate limit that is never reached: set it in
+// Options.RequestsPerMinute, MaxConcurrentCreates, MaxModels or MaxDeployed
+// to lift that limit.
+const Unlimited = math.MaxInt
+
+// Instant is an Options.DeployTime, UndeployTime or DeleteTime for an
+// operation that is done at the first read after it starts.
+const Instant time.Duration = -1
 
 // CancelMode selects how CancelOperation behaves.
 type CancelMode string
@@ -87,13 +118,13 @@ type Options struct {
 	// it need not be safe for concurrent use but must not call Server
 	// methods. Default: fixed 2m.
 	TrainingTime func() time.Duration
-	// TrainingTimeFor, when set, is used instead of TrainingTime and gets the request, so a
-	// caller can give each creation its own training time (benchmarks replay one list of
-	// durations against several clients). Same rules as TrainingTime: called with the server
-	// lock held, must not call Server methods.
+	// TrainingTimeFor, when set, is used instead of TrainingTime and gets
+	// the request, so each creation can have its own training time (keyed
+	// by display name, say), as TrainingOutcome decides each one's outcome.
+	// Same rules as TrainingTime.
 	TrainingTimeFor func(req *contactcenterinsightspb.CreateIssueModelRequest) time.Duration
-	// DeployTime, UndeployTime, DeleteTime: default 30s, 30s, 10s. A
-	// negative value means the operation is done immediately.
+	// DeployTime, UndeployTime, DeleteTime: default 30s, 30s, 10s; Instant
+	// for an operation that is done at once.
 	DeployTime, UndeployTime, DeleteTime time.Duration
 	// TrainingOutcome decides, when the CreateIssueModel request is
 	// accepted, how the training will end: nil or an OK status means
@@ -105,17 +136,16 @@ type Options struct {
 	CancelMode CancelMode
 	// RequestsPerMinute is the per-project request rate limit (token
 	// bucket over real time, burst = one minute's worth); default 3000,
-	// < 0 disables.
+	// Unlimited for none.
 	RequestsPerMinute int
 	// MaxConcurrentCreates is the number of in-flight creations per
-	// project+location; default 1, < 0 unlimited.
+	// project+location; default 1.
 	MaxConcurrentCreates int
 	// MaxModels is the number of issue models per project+location
-	// (including ones still training or being deleted); default 10, < 0
-	// unlimited.
+	// (including ones still training or being deleted); default 10.
 	MaxModels int
 	// MaxDeployed is the number of DEPLOYED+DEPLOYING models per
-	// project+location; default 5, < 0 unlimited.
+	// project+location; default 5.
 	MaxDeployed int
 	// OperationVisibilityDelay: GetOperation, CancelOperation and
 	// ListOperations do not see an operation younger than this (emulator
@@ -124,6 +154,10 @@ type Options struct {
 	// OperationTTL: done operations older than this (emulator time since
 	// they finished) vanish and answer NOT_FOUND. Default 0 = never.
 	OperationTTL time.Duration
+	// Interceptors run, in order, around every unary call before the
+	// emulator's own counting, rate limit and faults, so they see every
+	// call and its final reply (package insightstest/record is one).
+	Interceptors []grpc.UnaryServerInterceptor
 	// Logger; default zap.NewNop().
 	Logger *zap.Logger
 	// Seed seeds the random source for faults and ids; 0 => time-based.
@@ -177,10 +211,10 @@ type Server struct {
 	log       *zap.Logger
 	closeOnce sync.Once
 
-	deployTime, undeployTime, deleteTime time.Duration
-	rpm                                  int
-	maxCreates, maxModels, maxDeployed   int
-	visibility, ttl                      time.Duration
+	changeTime                         map[opKind]time.Duration // deploy, undeploy, delete
+	rpm                                int
+	maxCreates, maxModels, maxDeployed int
+	visibility, ttl                    time.Duration
 
 	mu              sync.Mutex
 	rng             *rand.Rand
@@ -196,10 +230,8 @@ type Server struct {
 	ops             map[string]*operation   // by name
 	opsByParent     map[string][]*operation // creation order
 	pending         opHeap
-	buckets         map[string]*bucket // per project
+	limiters        map[string]*rate.Limiter // per project
 	stats           Stats
-	allOps          []*operation         // every operation ever started, for OperationRecords
-	perSecond       map[callSecond]int64 // calls per method, project and real-time second
 }
 
 type opsServer struct {
@@ -210,65 +242,21 @@ type opsServer struct {
 // NewServer starts an emulator listening on opts.Addr. It is serving when
 // NewServer returns.
 func NewServer(opts Options) (*Server, error) {
-	if opts.Addr == "" {
-		opts.Addr = DefaultAddr
-	}
-	if opts.Clock == nil {
-		opts.Clock = RealClock(1)
-	}
-	if opts.TrainingTime == nil {
-		opts.TrainingTime = func() time.Duration { return DefaultTrainingTime }
-	}
-	dflt := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		} else if *d < 0 {
-			*d = 0
-		}
-	}
-	dflt(&opts.DeployTime, DefaultDeployTime)
-	dflt(&opts.UndeployTime, DefaultUndeployTime)
-	dflt(&opts.DeleteTime, DefaultDeleteTime)
-	dflti := func(n *int, v int) {
-		if *n == 0 {
-			*n = v
-		}
-	}
-	dflti(&opts.RequestsPerMinute, DefaultRequestsPerMinute)
-	dflti(&opts.MaxConcurrentCreates, DefaultMaxConcurrentCreates)
-	dflti(&opts.MaxModels, DefaultMaxModels)
-	dflti(&opts.MaxDeployed, DefaultMaxDeployed)
-	if opts.CancelMode == "" {
-		opts.CancelMode = CancelHonor
-	}
-	if _, err := ParseCancelMode(string(opts.CancelMode)); err != nil {
+	opts, err := opts.withDefaults()
+	if err != nil {
 		return nil, err
 	}
-	if opts.Logger == nil {
-		opts.Logger = zap.NewNop()
-	}
-	if opts.Seed == 0 {
-		opts.Seed = time.Now().UnixNano()
-	}
-	if opts.OperationVisibilityDelay < 0 {
-		opts.OperationVisibilityDelay = 0
-	}
-	if opts.OperationTTL < 0 {
-		opts.OperationTTL = 0
-	}
-
 	lis, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("insightstest: listen %s: %w", opts.Addr, err)
 	}
 	rng := rand.New(rand.NewSource(opts.Seed))
 	s := &Server{
-		lis:             lis,
-		clock:           opts.Clock,
-		log:             opts.Logger,
-		deployTime:      opts.DeployTime,
-		undeployTime:    opts.UndeployTime,
-		deleteTime:      opts.DeleteTime,
+		lis:   lis,
+		clock: opts.Clock,
+		log:   opts.Logger,
+		changeTime: map[opKind]time.Duration{
+			kindDeploy: opts.DeployTime, kindUndeploy: opts.UndeployTime, kindDelete: opts.DeleteTime},
 		rpm:             opts.RequestsPerMinute,
 		maxCreates:      opts.MaxConcurrentCreates,
 		maxModels:       opts.MaxModels,
@@ -287,11 +275,11 @@ func NewServer(opts Options) (*Server, error) {
 		modelsByParent: map[string][]*model{},
 		ops:            map[string]*operation{},
 		opsByParent:    map[string][]*operation{},
-		buckets:        map[string]*bucket{},
+		limiters:       map[string]*rate.Limiter{},
 		stats:          newStats(),
-		perSecond:      map[callSecond]int64{},
 	}
-	s.gsrv = grpc.NewServer(grpc.UnaryInterceptor(s.intercept), grpc.WaitForHandlers(true))
+	interceptors := append(slices.Clone(opts.Interceptors), s.intercept)
+	s.gsrv = grpc.NewServer(grpc.ChainUnaryInterceptor(interceptors...), grpc.WaitForHandlers(true))
 	contactcenterinsightspb.RegisterContactCenterInsightsServer(s.gsrv, s)
 	longrunningpb.RegisterOperationsServer(s.gsrv, &opsServer{s: s})
 	go func() {
@@ -304,6 +292,51 @@ func NewServer(opts Options) (*Server, error) {
 		zap.Int("max_concurrent_creates", opts.MaxConcurrentCreates), zap.Int("max_models", opts.MaxModels),
 		zap.Int("max_deployed", opts.MaxDeployed))
 	return s, nil
+}
+
+// withDefaults fills in the zero-valued fields and rejects invalid ones.
+func (o Options) withDefaults() (Options, error) {
+	o.Addr = cmp.Or(o.Addr, DefaultAddr)
+	if o.Clock == nil {
+		o.Clock = RealClock(1)
+	}
+	if o.TrainingTime == nil {
+		o.TrainingTime = func() time.Duration { return DefaultTrainingTime }
+	}
+	for _, d := range []struct {
+		p    *time.Duration
+		dflt time.Duration
+	}{{&o.DeployTime, DefaultDeployTime}, {&o.UndeployTime, DefaultUndeployTime}, {&o.DeleteTime, DefaultDeleteTime}} {
+		*d.p = max(cmp.Or(*d.p, d.dflt), 0) // Instant (negative) is 0: done at once
+	}
+	for _, q := range []struct {
+		name string
+		p    *int
+		dflt int
+	}{
+		{"RequestsPerMinute", &o.RequestsPerMinute, DefaultRequestsPerMinute},
+		{"MaxConcurrentCreates", &o.MaxConcurrentCreates, DefaultMaxConcurrentCreates},
+		{"MaxModels", &o.MaxModels, DefaultMaxModels},
+		{"MaxDeployed", &o.MaxDeployed, DefaultMaxDeployed},
+	} {
+		if *q.p < 0 {
+			return o, fmt.Errorf("insightstest: Options.%s is %d: use 0 for the default or Unlimited for no limit", q.name, *q.p)
+		}
+		*q.p = cmp.Or(*q.p, q.dflt)
+	}
+	o.CancelMode = cmp.Or(o.CancelMode, CancelHonor)
+	if _, err := ParseCancelMode(string(o.CancelMode)); err != nil {
+		return o, err
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Seed == 0 {
+		o.Seed = time.Now().UnixNano()
+	}
+	o.OperationVisibilityDelay = max(o.OperationVisibilityDelay, 0)
+	o.OperationTTL = max(o.OperationTTL, 0)
+	return o, nil
 }
 
 func newStats() Stats {
@@ -486,39 +519,18 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	return resp, err
 }
 
+// serve counts the call, applies the rate limit and the faults, and runs
+// the handler.
 func (s *Server) serve(ctx context.Context, method string, req any, handler grpc.UnaryHandler) (any, error) {
 	s.mu.Lock()
 	s.stats.RPCs[method]++
-	project := projectOf(req)
-	received := time.Now()
-	s.perSecond[callSecond{method: method, project: project, sec: received.Unix()}]++
-	if project != "" && s.rpm > 0 {
-		if !s.takeTokenLocked(project, received) {
-			s.stats.RateLimited[method]++
-			s.mu.Unlock()
-			s.log.Info("rate limited", zap.String("method", method), zap.String("project", project))
-			return nil, rateLimitError(project, s.rpm)
-		}
+	if project := projectOf(req); project != "" && !s.limiterLocked(project).Allow() {
+		s.stats.RateLimited[method]++
+		s.mu.Unlock()
+		s.log.Info("rate limited", zap.String("method", method), zap.String("project", project))
+		return nil, rateLimitError(project, s.rpm)
 	}
-	var latency time.Duration
-	var fired *Fault
-	candidates := make([]Fault, 0, len(s.faults[method])+len(s.faults["*"]))
-	candidates = append(candidates, s.faults[method]...)
-	candidates = append(candidates, s.faults["*"]...)
-	for _, f := range candidates {
-		if f.Probability <= 0 || (f.Probability < 1 && s.rng.Float64() >= f.Probability) {
-			continue
-		}
-		latency += f.Latency
-		if !f.LostReplyAfterCommit {
-			s.stats.Faults[method]++ // lost replies count once committed
-		}
-		if f.Code != codes.OK || f.LostReplyAfterCommit {
-			f := f
-			fired = &f
-			break
-		}
-	}
+	latency, fired := s.rollFaultsLocked(method)
 	s.mu.Unlock()
 
 	if latency > 0 {
@@ -550,29 +562,38 @@ func (s *Server) serve(ctx context.Context, method string, req any, handler grpc
 	return resp, err
 }
 
-// bucket is a token bucket: capacity rpm tokens, refilled at rpm/minute.
-type bucket struct {
-	tokens float64
-	last   time.Time
+// rollFaultsLocked tries method's faults, then the "*" ones: the latencies
+// of those that fire add up, and the first error or lost-reply fault that
+// fires decides the call (nil when none does).
+func (s *Server) rollFaultsLocked(method string) (latency time.Duration, fired *Fault) {
+	for _, f := range slices.Concat(s.faults[method], s.faults["*"]) {
+		if f.Probability <= 0 || (f.Probability < 1 && s.rng.Float64() >= f.Probability) {
+			continue
+		}
+		latency += f.Latency
+		if !f.LostReplyAfterCommit {
+			s.stats.Faults[method]++ // lost replies count once committed
+		}
+		if f.Code != codes.OK || f.LostReplyAfterCommit {
+			return latency, &f
+		}
+	}
+	return latency, nil
 }
 
-func (s *Server) takeTokenLocked(project string, now time.Time) bool {
-	b := s.buckets[project]
-	capacity := float64(s.rpm)
-	if b == nil {
-		b = &bucket{tokens: capacity, last: now}
-		s.buckets[project] = b
+// limiterLocked returns project's token bucket: a burst of one minute's
+// worth of requests, refilled at RequestsPerMinute, in real time.
+func (s *Server) limiterLocked(project string) *rate.Limiter {
+	l := s.limiters[project]
+	if l == nil {
+		limit := rate.Limit(float64(s.rpm) / 60)
+		if s.rpm == Unlimited {
+			limit = rate.Inf
+		}
+		l = rate.NewLimiter(limit, s.rpm)
+		s.limiters[project] = l
 	}
-	b.tokens += now.Sub(b.last).Minutes() * capacity
-	if b.tokens > capacity {
-		b.tokens = capacity
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return l
 }
 
 // projectOf extracts the project id from a request's name or parent.

@@ -18,7 +18,7 @@ import (
 //
 //	go test -run XXX -bench ConcurrentCreations -benchtime 200x ./integration/
 func BenchmarkConcurrentCreations(b *testing.B) {
-	e := newEnv(b, insightstest.Options{TrainingTime: trainingTime(10 * time.Minute), RequestsPerMinute: -1})
+	e := newEnv(b, insightstest.Options{TrainingTime: trainingTime(10 * time.Minute), RequestsPerMinute: insightstest.Unlimited})
 	start := time.Now()
 	runs := make([]client.WorkflowRun, b.N)
 	for i := range runs {

@@ -8,8 +8,10 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
 
 	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/insightstest/record"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -21,7 +23,10 @@ func TestPollRateLimitHoldsAndRunsBackOff(t *testing.T) {
 	t.Parallel()
 	const runs, pollsPerSecond = 30, 2
 	// 6 emulated hours = 36 s: long enough for every run to hit the limit several times.
-	e := newEnv(t, insightstest.Options{TrainingTime: trainingTime(6 * time.Hour), MaxConcurrentCreates: -1, MaxModels: -1})
+	clock := insightstest.RealClock(timeScale)
+	rec := record.New(clock)
+	e := newEnv(t, insightstest.Options{Clock: clock, Interceptors: []grpc.UnaryServerInterceptor{rec.Intercept},
+		TrainingTime: trainingTime(6 * time.Hour), MaxConcurrentCreates: insightstest.Unlimited, MaxModels: insightstest.Unlimited})
 	e.worker.Stop()
 	e.worker = e.startWorkerWith(rate.NewLimiter(pollsPerSecond, 1))
 
@@ -58,7 +63,7 @@ func TestPollRateLimitHoldsAndRunsBackOff(t *testing.T) {
 		t.Errorf("%d models, want %d", len(got), runs)
 	}
 	peak := int64(0)
-	for _, s := range e.emu.CallsPerSecond("GetOperation", "") {
+	for _, s := range rec.CallsPerSecond("GetOperation", "") {
 		peak = max(peak, s.Calls)
 	}
 	if perPoll := float64(events) / float64(polls); perPoll > 12 {

@@ -11,10 +11,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -22,11 +22,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
-
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -41,31 +36,96 @@ func main() {
 // run serves until ctx is done (SIGINT/SIGTERM in main), then shuts down
 // gracefully.
 func run(ctx context.Context, args []string) error {
+	f, err := parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(f.logLevel)
+	if err != nil {
+		return err
+	}
+	defer logger.Sync() //nolint:errcheck
+	opts, faults, err := f.options()
+	if err != nil {
+		return err
+	}
+	opts.Logger = logger
+	srv, err := insightstest.NewServer(opts)
+	if err != nil {
+		return err
+	}
+	for _, mf := range faults {
+		srv.SetFaults(mf.method, mf.faults...)
+	}
+	logger.Info("emulator ready",
+		zap.String("addr", srv.Addr()),
+		zap.String("env", "INSIGHTS_EMULATOR_HOST="+srv.Addr()),
+		zap.String("training_time", f.trainingTime),
+		zap.Float64("time_scale", f.timeScale),
+		zap.Strings("faults", f.faults), zap.Strings("latency", f.latencies),
+		zap.Float64("lost_reply_rate", f.lostRate), zap.Float64("fail_training_rate", f.failRate))
+
+	var hs *http.Server
+	if f.statusAddr != "" {
+		if hs, err = serveStatus(f.statusAddr, srv, logger); err != nil {
+			srv.Close()
+			return fmt.Errorf("status server: %w", err)
+		}
+	}
+
+	<-ctx.Done()
+	logger.Info("shutting down")
+	if hs != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = hs.Shutdown(sctx)
+		cancel()
+	}
+	srv.GracefulClose(5 * time.Second)
+	return nil
+}
+
+// flags is the command line.
+type flags struct {
+	addr, statusAddr, trainingTime, cancelMode, logLevel  string
+	deployTime, undeployTime, deleteTime, visibility, ttl time.Duration
+	timeScale, failRate, lostRate                         float64
+	rpm, maxCreates, maxModels, maxDeployed               int
+	seed                                                  int64
+	faults, latencies                                     multiFlag
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return fmt.Sprint([]string(*m)) }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// parseFlags parses args; it returns flag.ErrHelp after printing -help.
+func parseFlags(args []string) (*flags, error) {
+	var f flags
 	fs := flag.NewFlagSet("insights-emulator", flag.ContinueOnError)
-	var (
-		addr         = fs.String("addr", "127.0.0.1:9090", "gRPC listen address")
-		statusAddr   = fs.String("status-addr", "127.0.0.1:9091", "HTTP address serving GET /status (Stats JSON) and /healthz; empty disables")
-		trainingTime = fs.String("training-time", "2m", "training time per CreateIssueModel, in emulated time: DURATION (fixed), uniform:MIN-MAX, exp:MEAN or exp:MEAN-MAX (capped)")
-		deployTime   = fs.Duration("deploy-time", insightstest.DefaultDeployTime, "DeployIssueModel duration (emulated time)")
-		undeployTime = fs.Duration("undeploy-time", insightstest.DefaultUndeployTime, "UndeployIssueModel duration (emulated time)")
-		deleteTime   = fs.Duration("delete-time", insightstest.DefaultDeleteTime, "DeleteIssueModel duration (emulated time)")
-		timeScale    = fs.Float64("time-scale", 1, "emulated seconds per real second (60: a 2m training takes 2s)")
-		cancelMode   = fs.String("cancel-mode", "honor", "CancelOperation behaviour: honor | unimplemented | ignore")
-		failRate     = fs.Float64("fail-training-rate", 0, "probability [0,1] that a training ends with FAILED_PRECONDITION \"too few conversations match the filter\"")
-		lostRate     = fs.Float64("lost-reply-rate", 0, "probability [0,1] that a mutating call (Create/Deploy/Undeploy/DeleteIssueModel, CancelOperation) is committed but answered UNAVAILABLE")
-		rpm          = fs.Int("rpm", insightstest.DefaultRequestsPerMinute, "requests per minute per project (real time); <0 disables, 0 = default")
-		maxCreates   = fs.Int("max-concurrent-creates", insightstest.DefaultMaxConcurrentCreates, "in-flight creations per project+location; <0 unlimited, 0 = default")
-		maxModels    = fs.Int("max-models", insightstest.DefaultMaxModels, "issue models per project+location; <0 unlimited, 0 = default")
-		maxDeployed  = fs.Int("max-deployed", insightstest.DefaultMaxDeployed, "deployed+deploying models per project+location; <0 unlimited, 0 = default")
-		visibility   = fs.Duration("visibility-delay", 0, "operations younger than this (emulated time) answer NOT_FOUND")
-		ttl          = fs.Duration("operation-ttl", 0, "done operations vanish this long (emulated time) after finishing; 0 = never")
-		seed         = fs.Int64("seed", 0, "random seed for faults, training time and failures; 0 = time-based")
-		logLevel     = fs.String("log-level", "info", "debug | info | warn | error (debug logs every RPC)")
-		faults       multiFlag
-		latencies    multiFlag
-	)
-	fs.Var(&faults, "fault", "repeatable `method:code:probability`, e.g. CreateIssueModel:UNAVAILABLE:0.1 or *:RESOURCE_EXHAUSTED:0.05 (method is the short RPC name or *)")
-	fs.Var(&latencies, "latency", "repeatable `method:duration:probability` of added real latency, e.g. GetOperation:2s:0.5")
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:9090", "gRPC listen address")
+	fs.StringVar(&f.statusAddr, "status-addr", "127.0.0.1:9091", "HTTP address serving GET /status (Stats JSON) and /healthz; empty disables")
+	fs.StringVar(&f.trainingTime, "training-time", "2m", "training time per CreateIssueModel, in emulated time: DURATION (fixed), uniform:MIN-MAX, exp:MEAN or exp:MEAN-MAX (capped)")
+	fs.DurationVar(&f.deployTime, "deploy-time", insightstest.DefaultDeployTime, "DeployIssueModel duration (emulated time)")
+	fs.DurationVar(&f.undeployTime, "undeploy-time", insightstest.DefaultUndeployTime, "UndeployIssueModel duration (emulated time)")
+	fs.DurationVar(&f.deleteTime, "delete-time", insightstest.DefaultDeleteTime, "DeleteIssueModel duration (emulated time)")
+	fs.Float64Var(&f.timeScale, "time-scale", 1, "emulated seconds per real second (60: a 2m training takes 2s)")
+	fs.StringVar(&f.cancelMode, "cancel-mode", "honor", "CancelOperation behaviour: honor | unimplemented | ignore")
+	fs.Float64Var(&f.failRate, "fail-training-rate", 0, "probability [0,1] that a training ends with FAILED_PRECONDITION \"too few conversations match the filter\"")
+	fs.Float64Var(&f.lostRate, "lost-reply-rate", 0, "probability [0,1] that a mutating call (Create/Deploy/Undeploy/DeleteIssueModel, CancelOperation) is committed but answered UNAVAILABLE")
+	fs.IntVar(&f.rpm, "rpm", insightstest.DefaultRequestsPerMinute, "requests per minute per project (real time); <0 disables, 0 = default")
+	fs.IntVar(&f.maxCreates, "max-concurrent-creates", insightstest.DefaultMaxConcurrentCreates, "in-flight creations per project+location; <0 unlimited, 0 = default")
+	fs.IntVar(&f.maxModels, "max-models", insightstest.DefaultMaxModels, "issue models per project+location; <0 unlimited, 0 = default")
+	fs.IntVar(&f.maxDeployed, "max-deployed", insightstest.DefaultMaxDeployed, "deployed+deploying models per project+location; <0 unlimited, 0 = default")
+	fs.DurationVar(&f.visibility, "visibility-delay", 0, "operations younger than this (emulated time) answer NOT_FOUND")
+	fs.DurationVar(&f.ttl, "operation-ttl", 0, "done operations vanish this long (emulated time) after finishing; 0 = never")
+	fs.Int64Var(&f.seed, "seed", 0, "random seed for faults, training time and failures; 0 = time-based")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug | info | warn | error (debug logs every RPC)")
+	fs.Var(&f.faults, "fault", "repeatable `method:code:probability`, e.g. CreateIssueModel:UNAVAILABLE:0.1 or *:RESOURCE_EXHAUSTED:0.05 (method is the short RPC name or *)")
+	fs.Var(&f.latencies, "latency", "repeatable `method:duration:probability` of added real latency, e.g. GetOperation:2s:0.5")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: insights-emulator [flags]
 
@@ -83,150 +143,150 @@ Flags:
 `, "INSIGHTS_EMULATOR_HOST")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-
-	var level zapcore.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("-log-level: %w", err)
-	}
-	cfg := zap.NewProductionConfig()
-	cfg.Level = zap.NewAtomicLevelAt(level)
-	cfg.Sampling = nil
-	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	logger, err := cfg.Build()
-	if err != nil {
-		return err
-	}
-	defer logger.Sync() //nolint:errcheck
-
-	mode, err := insightstest.ParseCancelMode(*cancelMode)
-	if err != nil {
-		return fmt.Errorf("-cancel-mode: %w", err)
-	}
-	tt, err := insightstest.ParseTrainingTime(*trainingTime, derive(*seed, 1))
-	if err != nil {
-		return fmt.Errorf("-training-time: %w", err)
-	}
-	if *timeScale <= 0 {
-		return fmt.Errorf("-time-scale must be positive")
-	}
-	for name, p := range map[string]float64{"-fail-training-rate": *failRate, "-lost-reply-rate": *lostRate} {
-		if p < 0 || p > 1 {
-			return fmt.Errorf("%s must be in [0,1]", name)
-		}
-	}
-
-	// Latency faults first (they add up), then error faults, then lost replies.
-	byMethod := map[string][]insightstest.Fault{}
-	var order []string
-	add := func(m string, f insightstest.Fault) {
-		if _, ok := byMethod[m]; !ok {
-			order = append(order, m)
-		}
-		byMethod[m] = append(byMethod[m], f)
-	}
-	for _, spec := range latencies {
-		m, f, err := insightstest.ParseLatency(spec)
-		if err != nil {
-			return fmt.Errorf("-latency: %w", err)
-		}
-		add(m, f)
-	}
-	for _, spec := range faults {
-		m, f, err := insightstest.ParseFault(spec)
-		if err != nil {
-			return fmt.Errorf("-fault: %w", err)
-		}
-		add(m, f)
-	}
-	if *lostRate > 0 {
-		for _, m := range insightstest.MutatingMethods {
-			add(m, insightstest.Fault{LostReplyAfterCommit: true, Probability: *lostRate})
-		}
-	}
-
-	opts := insightstest.Options{
-		Addr:                     *addr,
-		Clock:                    insightstest.RealClock(*timeScale),
-		TrainingTime:             tt,
-		DeployTime:               orInstant(*deployTime),
-		UndeployTime:             orInstant(*undeployTime),
-		DeleteTime:               orInstant(*deleteTime),
-		CancelMode:               mode,
-		RequestsPerMinute:        *rpm,
-		MaxConcurrentCreates:     *maxCreates,
-		MaxModels:                *maxModels,
-		MaxDeployed:              *maxDeployed,
-		OperationVisibilityDelay: *visibility,
-		OperationTTL:             *ttl,
-		Logger:                   logger,
-		Seed:                     *seed,
-	}
-	if *failRate > 0 {
-		opts.TrainingOutcome = insightstest.RandomTrainingFailure(*failRate, derive(*seed, 2))
-	}
-	srv, err := insightstest.NewServer(opts)
-	if err != nil {
-		return err
-	}
-	for _, m := range order {
-		srv.SetFaults(m, byMethod[m]...)
-	}
-	logger.Info("emulator ready",
-		zap.String("addr", srv.Addr()),
-		zap.String("env", "INSIGHTS_EMULATOR_HOST="+srv.Addr()),
-		zap.String("training_time", *trainingTime),
-		zap.Float64("time_scale", *timeScale),
-		zap.Strings("faults", faults), zap.Strings("latency", latencies),
-		zap.Float64("lost_reply_rate", *lostRate), zap.Float64("fail_training_rate", *failRate))
-
-	var hs *http.Server
-	if *statusAddr != "" {
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(srv.Stats())
-		})
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write([]byte("ok\n"))
-		})
-		hs = &http.Server{Addr: *statusAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		errc := make(chan error, 1)
-		go func() { errc <- hs.ListenAndServe() }()
-		select {
-		case err := <-errc:
-			srv.Close()
-			return fmt.Errorf("status server: %w", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-		logger.Info("status endpoint ready", zap.String("url", "http://"+*statusAddr+"/status"))
-	}
-
-	<-ctx.Done()
-	logger.Info("shutting down")
-	if hs != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = hs.Shutdown(sctx)
-		cancel()
-	}
-	srv.GracefulClose(5 * time.Second)
-	return nil
+	return &f, fs.Parse(args)
 }
 
-// orInstant maps an explicit 0 flag value to "instant" (the library treats
-// 0 as "use the default").
+// options turns the flags into the emulator's Options and its faults.
+func (f *flags) options() (insightstest.Options, []methodFaults, error) {
+	mode, err := insightstest.ParseCancelMode(f.cancelMode)
+	if err != nil {
+		return insightstest.Options{}, nil, fmt.Errorf("-cancel-mode: %w", err)
+	}
+	tt, err := insightstest.ParseTrainingTime(f.trainingTime, derive(f.seed, 1))
+	if err != nil {
+		return insightstest.Options{}, nil, fmt.Errorf("-training-time: %w", err)
+	}
+	if f.timeScale <= 0 {
+		return insightstest.Options{}, nil, fmt.Errorf("-time-scale must be positive")
+	}
+	for name, p := range map[string]float64{"-fail-training-rate": f.failRate, "-lost-reply-rate": f.lostRate} {
+		if p < 0 || p > 1 {
+			return insightstest.Options{}, nil, fmt.Errorf("%s must be in [0,1]", name)
+		}
+	}
+	faults, err := f.faultList()
+	if err != nil {
+		return insightstest.Options{}, nil, err
+	}
+	opts := insightstest.Options{
+		Addr:                     f.addr,
+		Clock:                    insightstest.RealClock(f.timeScale),
+		TrainingTime:             tt,
+		DeployTime:               orInstant(f.deployTime),
+		UndeployTime:             orInstant(f.undeployTime),
+		DeleteTime:               orInstant(f.deleteTime),
+		CancelMode:               mode,
+		RequestsPerMinute:        orUnlimited(f.rpm),
+		MaxConcurrentCreates:     orUnlimited(f.maxCreates),
+		MaxModels:                orUnlimited(f.maxModels),
+		MaxDeployed:              orUnlimited(f.maxDeployed),
+		OperationVisibilityDelay: f.visibility,
+		OperationTTL:             f.ttl,
+		Seed:                     f.seed,
+	}
+	if f.failRate > 0 {
+		opts.TrainingOutcome = insightstest.RandomTrainingFailure(f.failRate, derive(f.seed, 2))
+	}
+	return opts, faults, nil
+}
+
+// methodFaults are the faults of one method, for Server.SetFaults.
+type methodFaults struct {
+	method string
+	faults []insightstest.Fault
+}
+
+// faultList parses -latency, -fault and -lost-reply-rate, per method in
+// the order methods first appear: latency faults first (they add up),
+// then error faults, then lost replies.
+func (f *flags) faultList() ([]methodFaults, error) {
+	var out []methodFaults
+	add := func(m string, fault insightstest.Fault) {
+		for i := range out {
+			if out[i].method == m {
+				out[i].faults = append(out[i].faults, fault)
+				return
+			}
+		}
+		out = append(out, methodFaults{m, []insightstest.Fault{fault}})
+	}
+	for _, p := range []struct {
+		flag  string
+		specs []string
+		parse func(string) (string, insightstest.Fault, error)
+	}{{"-latency", f.latencies, insightstest.ParseLatency}, {"-fault", f.faults, insightstest.ParseFault}} {
+		for _, spec := range p.specs {
+			m, fault, err := p.parse(spec)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.flag, err)
+			}
+			add(m, fault)
+		}
+	}
+	if f.lostRate > 0 {
+		for _, m := range insightstest.MutatingMethods {
+			add(m, insightstest.Fault{LostReplyAfterCommit: true, Probability: f.lostRate})
+		}
+	}
+	return out, nil
+}
+
+// newLogger logs JSON to stderr at level ("debug", "info", "warn", "error").
+func newLogger(level string) (*zap.Logger, error) {
+	var l zapcore.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	cfg := zap.NewProductionConfig()
+	cfg.Level = zap.NewAtomicLevelAt(l)
+	cfg.Sampling = nil
+	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	return cfg.Build()
+}
+
+// serveStatus listens on addr, so a busy address fails at once, and serves
+// GET /status (the Stats JSON) and GET /healthz in the background.
+func serveStatus(addr string, srv *insightstest.Server, logger *zap.Logger) (*http.Server, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(srv.Stats())
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := hs.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("status server failed", zap.Error(err))
+		}
+	}()
+	logger.Info("status endpoint ready", zap.String("url", "http://"+lis.Addr().String()+"/status"))
+	return hs, nil
+}
+
+// orInstant maps a flag's 0 (or negative) duration to "done at once" (the
+// library takes 0 as "use the default").
 func orInstant(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
+	if d <= 0 {
+		return insightstest.Instant
 	}
 	return d
+}
+
+// orUnlimited maps a flag's negative limit to no limit (the library takes
+// 0 as "use the default", as the flags do).
+func orUnlimited(n int) int {
+	if n < 0 {
+		return insightstest.Unlimited
+	}
+	return n
 }
 
 // derive gives each random stream its own seed (0 stays time-based).

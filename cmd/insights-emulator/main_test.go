@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,4 +119,64 @@ func TestRunRejectsBadFlags(t *testing.T) {
 			t.Errorf("run(%v) succeeded", args)
 		}
 	}
+}
+
+// A busy gRPC or status address fails run at once, without serving.
+func TestRunReportsBusyAddresses(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	busy := l.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // run would serve until ctx is done if it started
+	for _, args := range [][]string{
+		{"-addr", busy, "-status-addr", ""},
+		{"-addr", "127.0.0.1:0", "-status-addr", busy},
+	} {
+		err := run(ctx, append(args, "-log-level", "error"))
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("run(%v) = %v, want an address-in-use error", args, err)
+		}
+	}
+}
+
+// The flags keep their meaning: 0 is the default, a negative limit is no
+// limit and a 0 duration is instant.
+func TestFlagsToOptions(t *testing.T) {
+	f, err := parseFlags([]string{"-rpm", "-1", "-max-concurrent-creates", "0", "-max-models", "-1",
+		"-max-deployed", "7", "-deploy-time", "0", "-undeploy-time", "-1s", "-fault", "GetOperation:UNAVAILABLE:0.5",
+		"-latency", "GetOperation:1s:1", "-lost-reply-rate", "0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, faults, err := f.options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.RequestsPerMinute != insightstest.Unlimited || opts.MaxConcurrentCreates != 0 ||
+		opts.MaxModels != insightstest.Unlimited || opts.MaxDeployed != 7 {
+		t.Errorf("limits: rpm %d, creates %d, models %d, deployed %d", opts.RequestsPerMinute,
+			opts.MaxConcurrentCreates, opts.MaxModels, opts.MaxDeployed)
+	}
+	if opts.DeployTime != insightstest.Instant || opts.UndeployTime != insightstest.Instant ||
+		opts.DeleteTime != insightstest.DefaultDeleteTime {
+		t.Errorf("durations: %v %v %v", opts.DeployTime, opts.UndeployTime, opts.DeleteTime)
+	}
+	// GetOperation first: its latency, then its error; then the lost replies of the mutating methods.
+	if len(faults) != 1+len(insightstest.MutatingMethods) || faults[0].method != "GetOperation" ||
+		len(faults[0].faults) != 2 || faults[0].faults[0].Latency != time.Second || faults[0].faults[1].Code != codes.Unavailable {
+		t.Fatalf("faults: %+v", faults)
+	}
+	for i, m := range insightstest.MutatingMethods {
+		if mf := faults[i+1]; mf.method != m || len(mf.faults) != 1 || !mf.faults[0].LostReplyAfterCommit {
+			t.Errorf("faults[%d] = %+v, want a lost reply on %s", i+1, mf, m)
+		}
+	}
+	srv, err := insightstest.NewServer(opts)
+	if err != nil {
+		t.Fatalf("the options the flags give: %v", err)
+	}
+	srv.Close()
 }
