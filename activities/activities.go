@@ -180,24 +180,25 @@ func (a *Activities) GetOperation(ctx context.Context, name string) (insights.Op
 // PollResult is the result of PollOperation.
 type PollResult struct {
 	Operation insights.Operation `json:"operation"`
-	// MinInterval is the interval at which all the operations polled through this worker lately
+	// WorkerPace is the interval at which all the operations polled through this worker lately
 	// fit its poll budget (PollLimiter); zero without one. Polling no more often than this keeps
 	// runs from finding the budget spent, and shares it evenly.
-	MinInterval time.Duration `json:"minInterval,omitempty"`
+	// (The JSON name predates the field's; recorded histories carry it.)
+	WorkerPace time.Duration `json:"minInterval,omitempty"`
 }
 
 // PollOperation is GetOperation for the poll loop of the workflows (run as a local activity):
 // it spends one unit of this worker's poll budget and says how often the operations polled
 // through this worker may poll. When the budget is spent for more than MaxPollWait it makes no
-// call and fails with the non-retryable ErrPollThrottled, whose details are the MinInterval.
+// call and fails with the non-retryable ErrPollThrottled, whose details are the WorkerPace.
 func (a *Activities) PollOperation(ctx context.Context, name string) (PollResult, error) {
 	if err := insights.ValidateOperationName("operation", name); err != nil {
 		return PollResult{}, err
 	}
 	var res PollResult
 	if a.PollLimiter != nil {
-		res.MinInterval = a.pacer.minInterval(name, time.Now(), float64(a.PollLimiter.Limit()))
-		if err := a.waitForPollBudget(ctx, res.MinInterval); err != nil {
+		res.WorkerPace = a.pacer.minInterval(name, time.Now(), float64(a.PollLimiter.Limit()))
+		if err := a.waitForPollBudget(ctx, res.WorkerPace); err != nil {
 			return res, err
 		}
 	}

@@ -18,7 +18,10 @@ const (
 	ErrPollTimeout     = "PollTimeout"       // the polling policy's timeout passed; cancellation was requested
 	ErrQualityGate     = "QualityGateFailed" // the trained model did not meet the lifecycle's quality gate
 	ErrPollThrottled   = "PollThrottled"     // the worker's GetOperation budget is spent for now; no call was made
-	ErrCancelled       = "Cancelled"         // the operation ended CANCELLED
+	// The gRPC codes the workflows decide on.
+	ErrNotFound          = "NotFound"
+	ErrResourceExhausted = "ResourceExhausted"
+	ErrCancelled         = "Cancelled" // the operation ended CANCELLED
 )
 
 // FieldViolation is the detail attached to an InvalidArgument error.

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/searchattr"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -95,21 +96,21 @@ func TestEnsureSearchAttributesRegistersMissingOnes(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	missing, err := workflows.MissingSearchAttributes(ctx, devServer.Client, ns)
+	missing, err := searchattr.Missing(ctx, devServer.Client, ns)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{workflows.OperationSearchAttribute, workflows.PhaseSearchAttribute}; !slices.Equal(missing, want) {
 		t.Fatalf("missing in a new namespace = %v, want %v", missing, want)
 	}
-	added, err := workflows.EnsureSearchAttributes(ctx, devServer.Client, ns)
+	added, err := searchattr.Ensure(ctx, devServer.Client, ns)
 	if err != nil || len(added) != 2 {
 		t.Fatalf("EnsureSearchAttributes = %v, %v; want both added", added, err)
 	}
-	if again, err := workflows.EnsureSearchAttributes(ctx, devServer.Client, ns); err != nil || len(again) != 0 {
+	if again, err := searchattr.Ensure(ctx, devServer.Client, ns); err != nil || len(again) != 0 {
 		t.Fatalf("second EnsureSearchAttributes = %v, %v; want nothing to add", again, err)
 	}
-	if still, err := workflows.MissingSearchAttributes(ctx, devServer.Client, ns); err != nil || len(still) != 0 {
+	if still, err := searchattr.Missing(ctx, devServer.Client, ns); err != nil || len(still) != 0 {
 		t.Fatalf("after registering, missing = %v, %v", still, err)
 	}
 }

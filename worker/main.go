@@ -35,6 +35,7 @@ import (
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/codec"
 	"github.com/issuemodels/durable-lro/insightsclient"
+	"github.com/issuemodels/durable-lro/searchattr"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -316,17 +317,17 @@ func checkSearchAttributes(ctx context.Context, tc client.Client, namespace stri
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if !register {
-		missing, err := workflows.MissingSearchAttributes(ctx, tc, namespace)
+		missing, err := searchattr.Missing(ctx, tc, namespace)
 		if err != nil {
 			return err
 		}
 		if len(missing) > 0 {
 			return fmt.Errorf("namespace %q lacks the search attributes %v; register them (%s) or run with -register-search-attributes",
-				namespace, missing, workflows.RegisterSearchAttributesCommand(namespace, missing))
+				namespace, missing, searchattr.RegisterCommand(namespace, missing))
 		}
 		return nil
 	}
-	added, err := workflows.EnsureSearchAttributes(ctx, tc, namespace)
+	added, err := searchattr.Ensure(ctx, tc, namespace)
 	if err != nil {
 		return err
 	}

@@ -18,23 +18,19 @@ type AwaitOperationInput struct {
 	decodeErr error
 }
 
-// UnmarshalJSON decodes strictly but never fails; see CreateIssueModelInput.UnmarshalJSON.
+// UnmarshalJSON decodes strictly but never fails; see decodeKeepingError.
 func (in *AwaitOperationInput) UnmarshalJSON(b []byte) error {
 	type plain AwaitOperationInput
-	var p plain
-	err := strictDecode(b, &p)
-	*in = AwaitOperationInput(p)
-	in.decodeErr = err
-	return nil
+	return decodeKeepingError(b, (*plain)(in), &in.decodeErr)
 }
 
 // Validate checks the input; errors are InvalidArgument naming the field.
-func (in *AwaitOperationInput) Validate() (pollPolicy, error) {
+func (in *AwaitOperationInput) Validate() (validPolicy, error) {
 	if in.decodeErr != nil {
-		return pollPolicy{}, in.decodeErr
+		return validPolicy{}, in.decodeErr
 	}
 	if err := insights.ValidateOperationName("operation", in.Operation); err != nil {
-		return pollPolicy{}, err
+		return validPolicy{}, err
 	}
 	return in.Polling.parse("polling")
 }
@@ -48,15 +44,25 @@ func (in *AwaitOperationInput) Validate() (pollPolicy, error) {
 // It answers the same signals (cancel, poll-now) and status query as CreateIssueModelWorkflow,
 // through the same poll loop, and is meant to run as a child workflow of users' pipelines.
 func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (_ *insights.Operation, err error) {
-	status, policy, err := openStatus(ctx, in.Validate)
+	policy, invalid := in.Validate()
+	var state *PollState
+	switch {
+	case invalid != nil:
+		state = &PollState{}
+	case in.Continuation != nil:
+		state = in.Continuation
+	default:
+		state = &PollState{Operation: in.Operation, StartedAt: workflow.Now(ctx)}
+	}
+	p, err := newPoller(ctx, state)
 	if err != nil {
 		return nil, err
 	}
-	state := in.Continuation
-	if state == nil {
-		state = &PollState{Operation: in.Operation, StartedAt: workflow.Now(ctx)}
+	if invalid != nil {
+		return nil, p.rejectInput(invalid)
 	}
-	p := newPoller(ctx, policy, state, status)
+	p.policy = policy
+	p.listenForSignals()
 	defer func() { p.end(err) }()
 	op, err := p.await(state.Polls == 0)
 	if err == errContinueAsNew {
@@ -64,17 +70,10 @@ func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (_ *in
 		next.Continuation = state
 		return nil, p.continueAsNew(AwaitOperationWorkflow, next)
 	}
-	status.finish(err)
+	p.finish(err)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case op.Error != nil && op.Error.Code == insights.CodeCancelled:
-		status.Outcome = OutcomeCancelled
-	case op.Error != nil:
-		status.Outcome = OutcomeFailed
-	default:
-		status.Outcome = OutcomeSucceeded
-	}
+	p.progress.outcome, _ = operationOutcome(op)
 	return &op, nil
 }

@@ -13,20 +13,6 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
-// Outcomes of an issue-model creation.
-const (
-	OutcomeSucceeded = "SUCCEEDED"
-	// OutcomeCancelled: the operation ended CANCELLED; no model was created.
-	OutcomeCancelled = "CANCELLED"
-	// OutcomeCompletedDespiteCancel: a cancel was requested, but the server could not
-	// (UNIMPLEMENTED) or did not stop the training: the model exists.
-	OutcomeCompletedDespiteCancel = "COMPLETED_DESPITE_CANCEL"
-	// OutcomeDeletedAfterCancel: as above, and the model was then deleted as the input asked.
-	OutcomeDeletedAfterCancel = "DELETED_AFTER_CANCEL"
-	// OutcomeFailed: the operation ended with an error (other than CANCELLED).
-	OutcomeFailed = "FAILED"
-)
-
 // CreateIssueModelResult is the result of CreateIssueModelWorkflow (and the details of its
 // cancellation).
 type CreateIssueModelResult struct {
@@ -52,32 +38,36 @@ type CreateIssueModelResult struct {
 // OperationFailed (details: the google.rpc.Status), PollTimeout, OperationLost, or the gRPC code
 // of a non-retryable API error.
 func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_ *CreateIssueModelResult, err error) {
-	status, policy, err := openStatus(ctx, in.Validate)
+	policy, invalid := in.Validate()
+	state := &PollState{}
+	if invalid == nil && in.Continuation != nil {
+		state = in.Continuation
+	}
+	p, err := newPoller(ctx, state)
 	if err != nil {
 		return nil, err
 	}
-	state := in.Continuation
-	if state == nil {
-		state = &PollState{}
+	if invalid != nil {
+		return nil, p.rejectInput(invalid)
 	}
-	p := newPoller(ctx, policy, state, status)
+	p.policy = policy
+	p.listenForSignals()
 	defer func() { p.end(err) }()
 
 	if state.Operation == "" {
-		status.Phase = PhaseCreating
+		p.progress.phase = PhaseCreating
 		p.publish()
-		started, err := createOperation(ctx, p, in, policy)
+		started, err := createOperation(ctx, p, in)
 		if err == errNothingCreated {
-			status.finish(nil)
-			status.Outcome = OutcomeCancelled
+			p.finish(nil)
+			p.progress.outcome = OutcomeCancelled
 			return nil, temporal.NewCanceledError(CreateIssueModelResult{Outcome: OutcomeCancelled, CancelReason: state.CancelReason})
 		}
 		if err != nil {
-			status.finish(err)
+			p.finish(err)
 			return nil, err
 		}
 		state.Operation, state.StartedAt = started.Operation, workflow.Now(ctx)
-		status.Operation = started.Operation
 	}
 
 	op, err := p.await(false)
@@ -86,7 +76,7 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 		next.Continuation = state
 		return nil, p.continueAsNew(CreateIssueModelWorkflow, next)
 	}
-	status.finish(err)
+	p.finish(err)
 	if err != nil {
 		return nil, err
 	}
@@ -94,22 +84,21 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 		Operation: op.Name, Metadata: op.Times(), Polls: state.Polls,
 		CancelReason: state.CancelReason, CancelUnimplemented: state.CancelUnimplemented,
 	}
-	switch {
-	case op.Error != nil && op.Error.Code == insights.CodeCancelled:
-		result.Outcome = OutcomeCancelled
-		status.Outcome = result.Outcome
+	outcome, failure := operationOutcome(op)
+	p.progress.outcome = outcome
+	switch outcome {
+	case OutcomeCancelled:
+		result.Outcome = outcome
 		return nil, temporal.NewCanceledError(*result)
-	case op.Error != nil:
-		status.Outcome = OutcomeFailed
-		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("operation %s failed: %v", op.Name, op.Error), insights.ErrOperationFailed, nil, op.Error)
+	case OutcomeFailed:
+		return nil, failure
 	}
 	result.IssueModel = op.Response
 	result.Outcome = OutcomeSucceeded
 	if state.CancelRequested {
 		result.Outcome = OutcomeCompletedDespiteCancel
 		if in.DeleteModelIfCancelFails {
-			deleteOp, err := deleteModel(p.ctx, op)
+			deleteOp, err := deleteModel(p.ctx, op, in.Polling)
 			if err != nil {
 				return nil, err
 			}
@@ -117,7 +106,7 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 			result.Outcome = OutcomeDeletedAfterCancel
 		}
 	}
-	status.Outcome = result.Outcome
+	p.progress.outcome = result.Outcome
 	return result, nil
 }
 
@@ -132,13 +121,10 @@ var errNothingCreated = errors.New("cancelled before an operation was created")
 // region — is waited out with backoff for as long as the policy timeout allows. It runs to its end
 // even if the run is cancelled meanwhile: the server may already have committed, and the
 // operation is needed to cancel it.
-func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput, policy pollPolicy) (activities.StartedOperation, error) {
+func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) (activities.StartedOperation, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	actx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
-	})
-	deadline := workflow.Now(ctx).Add(policy.timeout)
+	actx := withCreateActivity(dctx)
+	deadline := workflow.Now(ctx).Add(p.policy.timeout)
 	backoff := 5 * time.Second
 	var lookFrom *time.Time
 	for {
@@ -169,7 +155,7 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput, 
 		}
 		if workflow.Now(ctx).Add(backoff).After(deadline) {
 			return started, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-				"could not start CreateIssueModel within the polling timeout of %s; last error: %s", policy.timeout, rootMessage(err)),
+				"could not start CreateIssueModel within the polling timeout of %s; last error: %s", p.policy.timeout, rootMessage(err)),
 				insights.ErrPollTimeout, err)
 		}
 		workflow.GetLogger(ctx).Warn("CreateIssueModel failed; retrying", "Error", err, "Backoff", backoff, "LookForEarlierAttempt", lookFrom != nil)
@@ -181,21 +167,44 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput, 
 	}
 }
 
-// deleteModel starts deleting the model a cancelled-but-completed training left behind and returns
-// the deletion's operation (empty when the model was already gone).
-func deleteModel(ctx workflow.Context, op insights.Operation) (string, error) {
+// Versions of the workflows' command-changing edits (workflow.GetVersion change IDs; README,
+// "Changing a workflow").
+const (
+	// awaitDeletionChange: since release 2 a run that deletes the model a cancel could not stop
+	// awaits the deletion (child AwaitOperationWorkflow "<id>-delete") before it reports
+	// DELETED_AFTER_CANCEL; runs of release 1 only started the deletion.
+	awaitDeletionChange  = "await-deletion-after-cancel"
+	awaitDeletionVersion = 1
+)
+
+// deleteModel deletes the model a cancelled-but-completed training left behind and returns the
+// deletion's operation (empty when the model was already gone), once it is done.
+func deleteModel(ctx workflow.Context, op insights.Operation, polling *PollingPolicy) (string, error) {
 	model, err := op.IssueModel()
 	if err != nil {
 		return "", temporal.NewNonRetryableApplicationError(err.Error(), insights.ErrOperationFailed, err)
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
-		},
-	})
+	actx := withDeleteActivity(ctx)
 	var started activities.StartedOperation
-	err = workflow.ExecuteActivity(actx, acts.DeleteIssueModel, model.GetName()).Get(actx, &started)
-	return started.Operation, err
+	if err := workflow.ExecuteActivity(actx, acts.DeleteIssueModel, model.GetName()).Get(actx, &started); err != nil {
+		return "", err
+	}
+	if workflow.GetVersion(ctx, awaitDeletionChange, workflow.DefaultVersion, awaitDeletionVersion) == workflow.DefaultVersion || started.AlreadyDone {
+		return started.Operation, nil
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:    workflow.GetInfo(ctx).WorkflowExecution.ID + "-delete",
+		StaticSummary: "delete " + model.GetName() + ", which a cancel could not stop",
+	})
+	var deleted insights.Operation
+	if err := workflow.ExecuteChildWorkflow(cctx, AwaitOperationWorkflowType, AwaitOperationInput{Operation: started.Operation, Polling: polling}).Get(cctx, &deleted); err != nil {
+		return started.Operation, err
+	}
+	if outcome, failure := operationOutcome(deleted); outcome != OutcomeSucceeded {
+		if failure == nil {
+			failure = temporal.NewNonRetryableApplicationError("the deletion of "+model.GetName()+" was cancelled", insights.ErrOperationFailed, nil)
+		}
+		return started.Operation, failure
+	}
+	return started.Operation, nil
 }

@@ -43,7 +43,7 @@ func TestCreateIssueModelWorkflow(t *testing.T) { suite.Run(t, new(createSuite))
 func (s *createSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterActivity(acts)
-	s.env.RegisterWorkflowWithOptions(CreateIssueModelWorkflow, workflow.RegisterOptions{Name: CreateIssueModelWorkflowType})
+	RegisterWorkflows(s.env)
 }
 
 func (s *createSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
@@ -251,20 +251,66 @@ func (s *createSuite) TestCancelUnimplementedReportsModelExists() {
 	s.True(statusAfterCancel.CancelUnimplemented)
 }
 
-func (s *createSuite) TestCancelIgnoredDeletesModelWhenAsked() {
+const testDeleteOp = testParent + "/operations/789"
+
+// deleteAfterCancel runs a creation whose cancel the server ignores and whose input asks to
+// delete the model then; the deletion operation ends as deleted says.
+func (s *createSuite) deleteAfterCancel(deleted insights.Operation) {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), succeededOp())
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
 	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, testModel).
-		Return(activities.StartedOperation{Operation: testParent + "/operations/789"}, nil).Once()
+		Return(activities.StartedOperation{Operation: testDeleteOp}, nil).Once()
+	deleted.Name, deleted.Done = testDeleteOp, true
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testDeleteOp).Return(activities.PollResult{Operation: deleted}, nil)
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "oops"}) }, 45*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy+`,"deleteModelIfCancelFails":true`))
+}
+
+func (s *createSuite) TestCancelIgnoredDeletesModelWhenAsked() {
+	var childIDs []string
+	s.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
+		childIDs = append(childIDs, info.WorkflowExecution.ID)
+	})
+	s.deleteAfterCancel(insights.Operation{})
+
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(OutcomeDeletedAfterCancel, res.Outcome)
+	s.Equal(testDeleteOp, res.DeleteOperation)
+	s.Equal([]string{"default-test-workflow-id-delete"}, childIDs, "the deletion is awaited by a child AwaitOperationWorkflow")
+}
+
+func (s *createSuite) TestFailedDeletionAfterCancelFailsTheRun() {
+	s.deleteAfterCancel(insights.Operation{Error: &insights.Status{Code: 9, Message: "model is deployed"}})
+
+	err := s.env.GetWorkflowError()
+	s.True(insights.IsErrorType(err, insights.ErrOperationFailed), "%v", err)
+	s.Contains(err.Error(), testDeleteOp)
+}
+
+// TestDeletionAfterCancelOfRelease1IsNotAwaited: a run that started on release 1 (no
+// await-deletion-after-cancel marker in its history) keeps release 1's commands: it starts the
+// deletion and completes, awaiting nothing. The recorded histories of f634c2d replay this path.
+func (s *createSuite) TestDeletionAfterCancelOfRelease1IsNotAwaited() {
+	s.env.OnGetVersion(awaitDeletionChange, workflow.DefaultVersion, awaitDeletionVersion).Return(workflow.DefaultVersion)
+	s.expectCreate()
+	s.pollSequence(runningOp(), runningOp(), succeededOp())
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, testModel).
+		Return(activities.StartedOperation{Operation: testDeleteOp}, nil).Once()
+	s.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
+		s.Fail("release 1 awaits no deletion", info.WorkflowExecution.ID)
+	})
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 45*time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy+`,"deleteModelIfCancelFails":true`))
 
 	s.Require().NoError(s.env.GetWorkflowError())
 	var res CreateIssueModelResult
 	s.Require().NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(OutcomeDeletedAfterCancel, res.Outcome)
-	s.Equal(testParent+"/operations/789", res.DeleteOperation)
+	s.Equal(testDeleteOp, res.DeleteOperation)
 }
 
 func (s *createSuite) TestTemporalCancelCancelsOperationAndWaitsForOutcome() {

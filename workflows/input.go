@@ -1,11 +1,7 @@
 package workflows
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/issuemodels/durable-lro/insights"
@@ -26,29 +22,23 @@ type CreateIssueModelInput struct {
 	decodeErr error // why the JSON could not be decoded; reported by Validate
 }
 
-// UnmarshalJSON decodes strictly (unknown fields, wrong types and trailing data are errors) but
-// never fails: a failure here would fail the workflow task and retry it forever, so the problem
-// is kept and Validate turns it into a typed InvalidArgument that ends the run.
+// UnmarshalJSON decodes strictly but never fails; see decodeKeepingError.
 func (in *CreateIssueModelInput) UnmarshalJSON(b []byte) error {
 	type plain CreateIssueModelInput
-	var p plain
-	err := strictDecode(b, &p)
-	*in = CreateIssueModelInput(p)
-	in.decodeErr = err
-	return nil
+	return decodeKeepingError(b, (*plain)(in), &in.decodeErr)
 }
 
 // Validate checks the whole input; the error is a non-retryable ApplicationError of type
 // InvalidArgument whose message starts with the offending field.
-func (in *CreateIssueModelInput) Validate() (pollPolicy, error) {
+func (in *CreateIssueModelInput) Validate() (validPolicy, error) {
 	if in.decodeErr != nil {
-		return pollPolicy{}, in.decodeErr
+		return validPolicy{}, in.decodeErr
 	}
 	if err := insights.ValidateParent("parent", in.Parent); err != nil {
-		return pollPolicy{}, err
+		return validPolicy{}, err
 	}
 	if err := in.IssueModel.Validate("issueModel"); err != nil {
-		return pollPolicy{}, err
+		return validPolicy{}, err
 	}
 	policy, err := in.Polling.parse("polling")
 	if err != nil {
@@ -60,95 +50,6 @@ func (in *CreateIssueModelInput) Validate() (pollPolicy, error) {
 		}
 	}
 	return policy, nil
-}
-
-// DecodeCreateIssueModelInput decodes and validates JSON exactly as the workflow does; the
-// starter uses it to refuse bad input before starting anything.
-func DecodeCreateIssueModelInput(b []byte) (CreateIssueModelInput, error) {
-	var in CreateIssueModelInput
-	if len(bytes.TrimSpace(b)) == 0 {
-		return in, insights.InvalidArgument("input", "is empty")
-	}
-	_ = in.UnmarshalJSON(b)
-	_, err := in.Validate()
-	return in, err
-}
-
-// strictDecode decodes one JSON object into v, rejecting unknown fields, wrong types and
-// trailing data with an InvalidArgument that names the field.
-func strictDecode(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
-	}
-	if dec.More() {
-		return insights.InvalidArgument("input", "has data after the JSON object")
-	}
-	return nil
-}
-
-func decodeError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			return insights.InvalidArgument("input", fmt.Sprintf("must be a JSON object, not a JSON %s", typeErr.Value))
-		}
-		return insights.InvalidArgument(field, fmt.Sprintf("must be a %s, not a JSON %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value))
-	case errors.As(err, &syntaxErr):
-		return insights.InvalidArgument("input", fmt.Sprintf("is not valid JSON (offset %d): %v", syntaxErr.Offset, err))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name, uerr := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		if uerr != nil {
-			name = strings.TrimPrefix(err.Error(), "json: unknown field ")
-		}
-		return insights.InvalidArgument(name, "is not a known field")
-	default:
-		return insights.InvalidArgument("input", fmt.Sprintf("cannot be decoded: %v", err))
-	}
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "struct", "map":
-		return "JSON object"
-	case "slice", "array":
-		return "JSON array"
-	case "ptr":
-		return "JSON object"
-	default:
-		return "number"
-	}
-}
-
-// DecodeAwaitOperationInput decodes and validates an AwaitOperationWorkflow input as the
-// workflow does.
-func DecodeAwaitOperationInput(b []byte) (AwaitOperationInput, error) {
-	var in AwaitOperationInput
-	if len(bytes.TrimSpace(b)) == 0 {
-		return in, insights.InvalidArgument("input", "is empty")
-	}
-	_ = in.UnmarshalJSON(b)
-	_, err := in.Validate()
-	return in, err
-}
-
-// DecodeLifecycleInput decodes and validates an IssueModelLifecycleWorkflow input as the
-// workflow does.
-func DecodeLifecycleInput(b []byte) (LifecycleInput, error) {
-	var in LifecycleInput
-	if len(bytes.TrimSpace(b)) == 0 {
-		return in, insights.InvalidArgument("input", "is empty")
-	}
-	_ = in.UnmarshalJSON(b)
-	return in, in.Validate()
 }
 
 // Summary is a one-line description of the run for the Web UI's static summary

@@ -70,18 +70,18 @@ func DefaultPollingPolicy() PollingPolicy {
 
 // Bounds that reject nonsensical policies.
 const (
-	minInterval      = time.Second
-	maxInterval      = 24 * time.Hour
-	maxTimeout       = 366 * 24 * time.Hour
-	maxMultiplier    = 10
-	maxNotFoundGrace = time.Hour
-	maxAgeFraction   = 0.5
+	minPolicyInterval = time.Second
+	maxInterval       = 24 * time.Hour
+	maxTimeout        = 366 * 24 * time.Hour
+	maxMultiplier     = 10
+	maxNotFoundGrace  = time.Hour
+	maxAgeFraction    = 0.5
 	// maxContinueAsNewAfterPolls keeps a run under 4,096 events: 6 per poll plus the start.
 	maxContinueAsNewAfterPolls = 600
 )
 
-// pollPolicy is a validated PollingPolicy with defaults applied.
-type pollPolicy struct {
+// validPolicy is a validated PollingPolicy with defaults applied.
+type validPolicy struct {
 	initial, max, timeout, notFoundGrace time.Duration
 	multiplier, jitter, ageFraction      float64
 	continueAsNewAfterPolls              int
@@ -102,23 +102,23 @@ func parseDuration(field, s string, def, min, max time.Duration) (time.Duration,
 }
 
 // parse validates the policy; prefix names it in errors (e.g. "polling").
-func (p *PollingPolicy) parse(prefix string) (pollPolicy, error) {
+func (p *PollingPolicy) parse(prefix string) (validPolicy, error) {
 	if p == nil {
 		p = &PollingPolicy{}
 	}
-	out := pollPolicy{multiplier: p.Multiplier, jitter: DefaultJitter, ageFraction: p.AgeFraction, continueAsNewAfterPolls: p.ContinueAsNewAfterPolls}
+	out := validPolicy{multiplier: p.Multiplier, jitter: DefaultJitter, ageFraction: p.AgeFraction, continueAsNewAfterPolls: p.ContinueAsNewAfterPolls}
 	var err error
-	if out.initial, err = parseDuration(prefix+".initialInterval", p.InitialInterval, DefaultInitialInterval, minInterval, maxInterval); err != nil {
+	if out.initial, err = parseDuration(prefix+".initialInterval", p.InitialInterval, DefaultInitialInterval, minPolicyInterval, maxInterval); err != nil {
 		return out, err
 	}
 	defMax := max(DefaultMaxInterval, out.initial)
-	if out.max, err = parseDuration(prefix+".maxInterval", p.MaxInterval, defMax, minInterval, maxInterval); err != nil {
+	if out.max, err = parseDuration(prefix+".maxInterval", p.MaxInterval, defMax, minPolicyInterval, maxInterval); err != nil {
 		return out, err
 	}
 	if out.max < out.initial {
 		return out, insights.InvalidArgument(prefix+".maxInterval", fmt.Sprintf("%s is shorter than initialInterval %s", out.max, out.initial))
 	}
-	if out.timeout, err = parseDuration(prefix+".timeout", p.Timeout, DefaultTimeout, minInterval, maxTimeout); err != nil {
+	if out.timeout, err = parseDuration(prefix+".timeout", p.Timeout, DefaultTimeout, minPolicyInterval, maxTimeout); err != nil {
 		return out, err
 	}
 	if out.timeout < out.initial {
@@ -153,7 +153,7 @@ func (p *PollingPolicy) parse(prefix string) (pollPolicy, error) {
 
 // interval is the wait before poll number k (0-based since the last backoff reset), before
 // jitter: initial·multiplier^k, capped at max.
-func (p pollPolicy) interval(k int) time.Duration {
+func (p validPolicy) interval(k int) time.Duration {
 	d := float64(p.initial) * math.Pow(p.multiplier, float64(k))
 	if d > float64(p.max) || math.IsInf(d, 0) {
 		return p.max
@@ -163,7 +163,7 @@ func (p pollPolicy) interval(k int) time.Duration {
 
 // ageInterval is the wait before the next poll of an operation that has run for age: the
 // backoff interval, or the age fraction of age when that is longer (at most 24h).
-func (p pollPolicy) ageInterval(k int, age time.Duration) time.Duration {
+func (p validPolicy) ageInterval(k int, age time.Duration) time.Duration {
 	d := p.interval(k)
 	if p.ageFraction > 0 {
 		d = max(d, min(time.Duration(p.ageFraction*float64(age)), maxInterval))

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -13,15 +12,6 @@ import (
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insights"
-)
-
-// Phases reported by the status query.
-const (
-	PhaseValidating = "validating"
-	PhaseCreating   = "creating"
-	PhasePolling    = "polling"
-	PhaseCancelling = "cancelling"
-	PhaseDone       = "done"
 )
 
 // PollState is what an awaiting run carries over continue-as-new.
@@ -41,56 +31,36 @@ type PollState struct {
 	LastError           string `json:"lastError,omitempty"`
 	ContinuedAsNew      int    `json:"continuedAsNew,omitempty"`
 	// WorkerPace is the shortest interval the worker's poll budget allows every run it serves
-	// (activities.PollResult.MinInterval), as of the last poll.
+	// (activities.PollResult.WorkerPace), as of the last poll.
 	WorkerPace time.Duration `json:"workerPace,omitempty"`
 	// RateLimitDelay is added to every interval after polls that found the worker's poll budget
 	// spent (see poller.throttled).
 	RateLimitDelay time.Duration `json:"rateLimitDelay,omitempty"`
 }
 
-// Status is the answer of the status query.
-type Status struct {
-	Operation       string     `json:"operation,omitempty"`
-	Phase           string     `json:"phase"`
-	Step            string     `json:"step,omitempty"` // lifecycle workflow only
-	Done            bool       `json:"done"`
-	Polls           int        `json:"polls"`
-	LastPolledAt    *time.Time `json:"lastPolledAt,omitempty"`
-	NextPollAt      *time.Time `json:"nextPollAt,omitempty"`
-	LastError       string     `json:"lastError,omitempty"`
-	CancelRequested bool       `json:"cancelRequested"`
-	CancelReason    string     `json:"cancelReason,omitempty"`
-	// CancelUnimplemented: the server answered UNIMPLEMENTED to CancelOperation.
-	CancelUnimplemented bool            `json:"cancelUnimplemented,omitempty"`
-	Metadata            json.RawMessage `json:"metadata,omitempty"`
-	Outcome             string          `json:"outcome,omitempty"`
-	ContinuedAsNew      int             `json:"continuedAsNew"`
-	// RateLimitDelay ("1m30s") is how much longer than the policy says the run waits before its
-	// next poll to share the worker's poll budget (POLLS_PER_SECOND).
-	RateLimitDelay string `json:"rateLimitDelay,omitempty"`
+// poller is the one poll loop of the codebase: a durable timer with backoff and jitter, then the
+// GetOperation activity, until the operation is done. It wakes early on the cancel and poll-now
+// signals and on Temporal's own cancellation, requests cancellation from the API at most once,
+// and keeps polling until the outcome is known.
+type poller struct {
+	ctx      workflow.Context // switches to a disconnected context once the run is cancelled
+	root     workflow.Context
+	policy   validPolicy
+	state    *PollState
+	progress progress
+	wake     bool
+	// temporalCancelled: Temporal's cancellation of the run was seen.
+	temporalCancelled bool
+	runPolls          int
+	vis               *visibility
 }
 
-// openStatus registers the status query and validates the input; an invalid input ends the run
-// with the status saying why.
-func openStatus(ctx workflow.Context, validate func() (pollPolicy, error)) (*Status, pollPolicy, error) {
-	status := &Status{Phase: PhaseValidating}
-	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (*Status, error) { return status, nil }); err != nil {
-		return nil, pollPolicy{}, err
-	}
-	policy, err := validate()
-	if err != nil {
-		status.finish(err)
-		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"outcome": errorType(err)}).Counter(MetricOutcomes).Inc(1)
-	}
-	return status, policy, err
-}
-
-// finish marks the run done, with the error that ended it if any.
-func (s *Status) finish(err error) {
-	s.Phase, s.Done, s.NextPollAt = PhaseDone, true, nil
-	if err != nil {
-		s.LastError = rootMessage(err)
-	}
+// newPoller answers the status query from the start; the signal handlers start with
+// listenForSignals once the input is valid.
+func newPoller(ctx workflow.Context, state *PollState) (*poller, error) {
+	p := &poller{ctx: ctx, root: ctx, state: state, progress: progress{phase: PhaseValidating}, vis: newVisibility(ctx)}
+	err := workflow.SetQueryHandler(ctx, StatusQuery, func() (*Status, error) { return p.status(), nil })
+	return p, err
 }
 
 // continueAsNew continues the workflow as new; next is its input carrying p's state.
@@ -102,159 +72,20 @@ func (p *poller) continueAsNew(workflowFn, next any) error {
 // errContinueAsNew tells the caller of await to continue as new with the poller's state.
 var errContinueAsNew = errors.New("continue as new")
 
-// poller is the one poll loop of the codebase: a durable timer with backoff and jitter, then the
-// GetOperation activity, until the operation is done. It wakes early on the cancel and poll-now
-// signals and on Temporal's own cancellation, requests cancellation from the API at most once,
-// and keeps polling until the outcome is known.
-type poller struct {
-	ctx      workflow.Context // switches to a disconnected context once the run is cancelled
-	root     workflow.Context
-	policy   pollPolicy
-	state    *PollState
-	status   *Status
-	wake     bool
-	canceled bool // Temporal cancellation seen
-	runPolls int
-	vis      *visibility
-}
-
-// newPoller registers the signal handlers and the status query. status must outlive the
-// poller (the query reads it).
-func newPoller(ctx workflow.Context, policy pollPolicy, state *PollState, status *Status) *poller {
-	p := &poller{ctx: ctx, root: ctx, policy: policy, state: state, status: status, vis: newVisibility(ctx)}
-	status.Polls = state.Polls
-	status.CancelRequested = state.CancelRequested
-	status.CancelReason = state.CancelReason
-	status.CancelUnimplemented = state.CancelUnimplemented
-	status.ContinuedAsNew = state.ContinuedAsNew
-	status.Operation = state.Operation
-	// Signal handlers run for the whole run, also while an activity runs, so status shows a
-	// cancel at once; a disconnected context keeps them alive after Temporal cancellation.
-	sigCtx, _ := workflow.NewDisconnectedContext(ctx)
-	cancelCh := workflow.GetSignalChannel(ctx, CancelSignal)
-	pollNowCh := workflow.GetSignalChannel(ctx, PollNowSignal)
-	workflow.Go(sigCtx, func(c workflow.Context) {
-		for {
-			var req CancelRequest
-			cancelCh.Receive(c, &req)
-			p.requestCancel(req.Reason)
-		}
-	})
-	workflow.Go(sigCtx, func(c workflow.Context) {
-		for {
-			pollNowCh.Receive(c, nil)
-			p.wake = true
-		}
-	})
-	return p
-}
-
-// drainSignals takes signals that arrived in this workflow task but that the handlers have not
-// run for yet, so none is lost at continue-as-new.
-func (p *poller) drainSignals() {
-	cancelCh := workflow.GetSignalChannel(p.root, CancelSignal)
-	for {
-		var req CancelRequest
-		if !cancelCh.ReceiveAsync(&req) {
-			break
-		}
-		p.requestCancel(req.Reason)
-	}
-	pollNowCh := workflow.GetSignalChannel(p.root, PollNowSignal)
-	for pollNowCh.ReceiveAsync(nil) {
-	}
-}
-
-func (p *poller) requestCancel(reason string) {
-	if p.state.CancelRequested {
-		return
-	}
-	if reason == "" {
-		reason = "cancel requested"
-	}
-	p.state.CancelRequested, p.state.CancelReason = true, reason
-	p.status.CancelRequested, p.status.CancelReason = true, reason
-	p.wake = true
-}
-
-// checkTemporalCancel switches to a disconnected context after Temporal cancellation so the
-// cancel and the remaining polls can still run.
-func (p *poller) checkTemporalCancel() {
-	if !p.canceled && p.root.Err() != nil {
-		p.canceled = true
-		p.ctx, _ = workflow.NewDisconnectedContext(p.root)
-		p.requestCancel("workflow cancellation requested")
-	}
-}
-
-// sendCancel calls CancelOperation once; UNIMPLEMENTED and errors are recorded, not fatal:
-// polling goes on until the operation is done.
-func (p *poller) sendCancel() {
-	if p.state.CancelSent || p.state.Operation == "" {
-		return
-	}
-	p.state.CancelSent = true
-	p.status.Phase = PhaseCancelling
-	p.state.BackoffFrom = p.state.Polls
-	var res activities.CancelResult
-	err := workflow.ExecuteActivity(withShortActivity(p.ctx), acts.CancelOperation, p.state.Operation).Get(p.ctx, &res)
-	switch {
-	case err != nil:
-		p.setLastError(fmt.Sprintf("CancelOperation: %v", rootMessage(err)))
-	case res.Unimplemented:
-		p.state.CancelUnimplemented = true
-		p.status.CancelUnimplemented = true
-		p.setLastError("CancelOperation: UNIMPLEMENTED: the server cannot cancel this operation; waiting for it to finish")
-	}
-	p.publish()
-	p.logger().Info("Requested cancellation", "Reason", p.state.CancelReason, "Unimplemented", res.Unimplemented)
-}
-
 // logger logs with the operation's name besides the SDK's workflow ID, run ID and type.
 func (p *poller) logger() log.Logger {
 	return log.With(workflow.GetLogger(p.ctx), "Operation", p.state.Operation)
 }
 
-// publish shows a one-line summary of the status as the run's "current details" in the Web UI
-// (and `temporal workflow describe`; not part of the history), and keeps the search attributes
-// (operation, phase) up to date.
-func (p *poller) publish() {
-	st := p.status
-	p.vis.set(p.ctx, st.Operation, st.Phase)
-	line := fmt.Sprintf("**%s** `%s` · %d polls", st.Phase, st.Operation, st.Polls)
-	if st.NextPollAt != nil {
-		line += " · next poll " + st.NextPollAt.UTC().Format("2006-01-02 15:04:05 UTC")
-	}
-	if st.Outcome != "" {
-		line += " · outcome " + st.Outcome
-	}
-	if st.RateLimitDelay != "" {
-		line += " · slowed by the worker's poll rate limit: +" + st.RateLimitDelay
-	}
-	if st.CancelRequested {
-		line += " · cancel requested: " + st.CancelReason
-		if st.CancelUnimplemented {
-			line += " (the server cannot cancel it)"
-		}
-	}
-	if st.LastError != "" {
-		line += "\n\nlast error: " + st.LastError
-	}
-	workflow.SetCurrentDetails(p.root, line)
-}
-
-func (p *poller) setLastError(msg string) {
-	p.state.LastError = msg
-	p.status.LastError = msg
-}
+func (p *poller) setLastError(msg string) { p.state.LastError = msg }
 
 // await polls until the operation is done and returns it, or returns errContinueAsNew, a
 // PollTimeout, OperationLost or a non-retryable API error.
 func (p *poller) await(immediate bool) (insights.Operation, error) {
 	if p.state.CancelRequested {
-		p.status.Phase = PhaseCancelling
+		p.progress.phase = PhaseCancelling
 	} else {
-		p.status.Phase = PhasePolling
+		p.progress.phase = PhasePolling
 	}
 	deadline := p.state.StartedAt.Add(p.policy.timeout)
 	for {
@@ -283,8 +114,7 @@ func (p *poller) await(immediate bool) (insights.Operation, error) {
 			return op, err
 		}
 		if op.Done {
-			p.status.Done = true
-			p.status.NextPollAt = nil
+			p.progress.done, p.progress.nextPollAt = true, nil
 			return op, nil
 		}
 		if !workflow.Now(p.ctx).Before(deadline) {
@@ -294,7 +124,7 @@ func (p *poller) await(immediate bool) (insights.Operation, error) {
 }
 
 func (p *poller) shouldContinueAsNew() bool {
-	if p.canceled || p.runPolls == 0 {
+	if p.temporalCancelled || p.runPolls == 0 {
 		// A cancellation request would not carry over to the new run; and every run polls at
 		// least once so that continuing as new always makes progress.
 		return false
@@ -314,9 +144,9 @@ func (p *poller) sleep(deadline time.Time) {
 	}
 	interval := p.policy.ageInterval(p.state.Polls-p.state.BackoffFrom, age)
 	slower := max(p.state.WorkerPace-interval, 0) + p.state.RateLimitDelay
-	p.status.RateLimitDelay = ""
+	p.progress.rateLimitDelay = 0
 	if slower >= time.Second {
-		p.status.RateLimitDelay = slower.Round(time.Second).String()
+		p.progress.rateLimitDelay = slower.Round(time.Second)
 	}
 	wait := p.jittered(interval + slower)
 	if left := deadline.Sub(now); wait > left {
@@ -326,7 +156,7 @@ func (p *poller) sleep(deadline time.Time) {
 		return
 	}
 	next := now.Add(wait)
-	p.status.NextPollAt = &next
+	p.progress.nextPollAt = &next
 	p.publish()
 	p.wake = false
 	// An error here is Temporal cancellation, which checkTemporalCancel handles.
@@ -349,14 +179,13 @@ func (p *poller) jittered(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (1 + p.policy.jitter*frac))
 }
 
-// poll runs GetOperation once (the PollOperation activity) and folds the result into state and
-// status.
+// poll runs GetOperation once (the PollOperation activity) and folds the result into the state.
 //
 // PollOperation is a local activity: a short read that is safe to repeat, so it needs no
 // activity task of its own; a poll then costs 6 history events (timer started and fired, a
 // workflow task, one marker) instead of 11. Its rate is bounded per worker (PollLimiter), not by
 // the task queue, and it answers with the interval at which the worker's budget serves every
-// operation it polls (MinInterval), which the loop then keeps to.
+// operation it polls (WorkerPace), which the loop then keeps to.
 func (p *poller) poll() (insights.Operation, error) {
 	var res activities.PollResult
 	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
@@ -370,25 +199,24 @@ func (p *poller) poll() (insights.Operation, error) {
 		workflow.GetMetricsHandler(p.ctx).Counter(MetricPollsThrottled).Inc(1)
 		return op, nil
 	}
-	p.state.WorkerPace = res.MinInterval
+	p.state.WorkerPace = res.WorkerPace
 	p.unthrottled()
 	now := workflow.Now(p.ctx)
 	p.state.Polls++
 	p.runPolls++
 	workflow.GetMetricsHandler(p.ctx).Counter(MetricPolls).Inc(1)
-	p.status.Polls = p.state.Polls
-	p.status.LastPolledAt = &now
+	p.progress.lastPolledAt = &now
 	if err == nil {
 		p.setLastError("")
 		if op.Metadata != nil {
-			p.status.Metadata = op.Metadata
+			p.progress.metadata = op.Metadata
 		}
 		return op, nil
 	}
 	p.setLastError(rootMessage(err))
 	p.publish()
 	switch {
-	case insights.IsErrorType(err, "NotFound"):
+	case insights.IsErrorType(err, insights.ErrNotFound):
 		if now.Sub(p.state.StartedAt) < p.policy.notFoundGrace {
 			return op, nil // not visible yet: eventual consistency right after creation
 		}
@@ -427,71 +255,15 @@ func (p *poller) unthrottled() {
 	p.state.RateLimitDelay = d
 }
 
-// timeout requests cancellation (once) and fails the run.
-func (p *poller) timeout() error {
-	if !p.state.CancelRequested {
-		p.requestCancel("polling timeout")
-	}
-	p.sendCancel()
-	answer := "the server accepted the cancellation request"
-	if p.state.CancelUnimplemented {
-		answer = "the server cannot cancel it (UNIMPLEMENTED), so it may still finish"
-	}
-	return temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("operation %s is not done after the polling timeout of %s; %s", p.state.Operation, p.policy.timeout, answer),
-		insights.ErrPollTimeout, nil, p.state.Operation)
-}
-
-func isNonRetryable(err error) bool {
-	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.NonRetryable()
-}
-
-// rootMessage is the innermost error message: the API's answer, without the activity wrapper.
-func rootMessage(err error) string {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err.Error()
-		}
-		err = next
-	}
-}
-
-// shortRetry: GetOperation and CancelOperation are quick calls; retry transient errors briefly
-// and leave longer outages to the poll loop.
-var shortRetry = temporal.RetryPolicy{
-	InitialInterval:        time.Second,
-	BackoffCoefficient:     2,
-	MaximumInterval:        30 * time.Second,
-	NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
-}
-
-func withShortActivity(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    30 * time.Second,
-		ScheduleToCloseTimeout: 3 * time.Minute,
-		RetryPolicy:            &shortRetry,
-	})
-}
-
-func withPollActivity(ctx workflow.Context) workflow.Context {
-	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout:    30 * time.Second,
-		ScheduleToCloseTimeout: 3 * time.Minute,
-		RetryPolicy:            &shortRetry,
-	})
-}
-
 // end publishes the final state and, unless the run continues as new, records its outcome
-// (Status.Outcome, else the error's type) and the operation's age in the SDK's metrics.
+// (the status's outcome, else the error's type) and the operation's age in the SDK's metrics.
 func (p *poller) end(err error) {
 	p.publish()
 	var can *workflow.ContinueAsNewError
 	if errors.As(err, &can) {
 		return
 	}
-	outcome := p.status.Outcome
+	outcome := p.progress.outcome
 	if outcome == "" {
 		outcome = errorType(err)
 	}
@@ -500,20 +272,4 @@ func (p *poller) end(err error) {
 	if p.state.Operation != "" && !p.state.StartedAt.IsZero() {
 		h.Timer(MetricOperationAge).Record(workflow.Now(p.ctx).Sub(p.state.StartedAt))
 	}
-}
-
-// errorType names an error for metrics: the ApplicationError type (PollTimeout, OperationLost,
-// PermissionDenied, ...), "Canceled", or "Error".
-func errorType(err error) string {
-	var appErr *temporal.ApplicationError
-	var canceled *temporal.CanceledError
-	switch {
-	case err == nil:
-		return "OK"
-	case errors.As(err, &appErr) && appErr.Type() != "":
-		return appErr.Type()
-	case errors.As(err, &canceled):
-		return "Canceled"
-	}
-	return "Error"
 }

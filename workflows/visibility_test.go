@@ -105,11 +105,6 @@ func TestDefaultPollingPolicySpelledOut(t *testing.T) {
 	require.Equal(t, []string{"10s", "15s", "22.5s", "33.75s", "45s", "45s"}, gaps)
 }
 
-func TestDevServerArgsRegisterEveryAttribute(t *testing.T) {
-	require.Equal(t, []string{"--search-attribute", "InsightsOperation=Keyword", "--search-attribute", "InsightsPhase=Keyword"}, DevServerArgs())
-	require.Len(t, SearchAttributes(), 2)
-}
-
 func TestStaticSummaryAndDetails(t *testing.T) {
 	in := sampleInput(t, `"polling":{"maxInterval":"2m"}`)
 	require.Equal(t, `Create issue model "weekly" in `+testParent, in.Summary())
@@ -161,7 +156,7 @@ func throttledErr() error {
 }
 
 // TestWorkerPaceStretchesIntervals: the loop polls no more often than the worker's pace
-// (PollResult.MinInterval) and says so in status.rateLimitDelay.
+// (PollResult.WorkerPace) and says so in status.rateLimitDelay.
 func TestWorkerPaceStretchesIntervals(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
@@ -171,7 +166,7 @@ func TestWorkerPaceStretchesIntervals(t *testing.T) {
 	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(func(context.Context, string) (activities.PollResult, error) {
 		at = append(at, env.Now())
 		if len(at) < 3 {
-			return activities.PollResult{Operation: runningOp(), MinInterval: 5 * time.Minute}, nil
+			return activities.PollResult{Operation: runningOp(), WorkerPace: 5 * time.Minute}, nil
 		}
 		return activities.PollResult{Operation: succeededOp()}, nil
 	})

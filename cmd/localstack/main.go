@@ -34,6 +34,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/issuemodels/durable-lro/searchattr"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -178,7 +179,7 @@ func run(ctx context.Context, o options) (err error) {
 	tsrv, err := start("temporal", nil, o.temporalPath, append([]string{"server", "start-dev",
 		"--db-filename", filepath.Join(data, "temporal.db"),
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(o.port), "--ui-port", strconv.Itoa(o.uiPort),
-		"--namespace", namespace, "--log-level", "warn"}, workflows.DevServerArgs()...)...)
+		"--namespace", namespace, "--log-level", "warn"}, searchattr.DevServerArgs()...)...)
 	if err != nil {
 		return err
 	}

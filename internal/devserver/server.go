@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/issuemodels/durable-lro/searchattr"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
-
-	"github.com/issuemodels/durable-lro/workflows"
 )
 
 // startTimeout bounds one start of the dev server (normally 2–5 s).
@@ -170,7 +169,7 @@ func (s *Server) start(ctx context.Context, hostPort string) error {
 		},
 		DBFilename: s.DBFilename,
 		// The workflows' custom search attributes, as a deployment registers them.
-		ExtraArgs: workflows.DevServerArgs(),
+		ExtraArgs: searchattr.DevServerArgs(),
 		LogLevel:  s.opts.LogLevel,
 		LogFormat: "json",
 		Stdout:    logOut,
