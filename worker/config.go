@@ -132,9 +132,10 @@ func (cfg config) check(set map[string]bool, args []string) error {
 		return errors.New("-build-id and -versioning-behavior need -deployment-name (TEMPORAL_DEPLOYMENT_NAME): Worker Versioning is off without one")
 	case cfg.deploymentName != "" && cfg.buildID == "":
 		return errors.New("-deployment-name needs -build-id (TEMPORAL_WORKER_BUILD_ID): the version of this worker within the deployment")
-	case strings.Contains(cfg.deploymentName, "."):
-		// The server spells a version "<deployment>.<build id>" in places, so it refuses a dot.
-		return fmt.Errorf("-deployment-name %q must not contain a dot", cfg.deploymentName)
+	case strings.ContainsAny(cfg.deploymentName, ".:"):
+		// The server refuses such a name at every poll ("deployment name cannot contain ':' or
+		// '.'"): the worker would run and never get a task.
+		return fmt.Errorf("-deployment-name %q must not contain ':' or '.'", cfg.deploymentName)
 	}
 	return nil
 }

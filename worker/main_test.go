@@ -131,7 +131,8 @@ func TestWorkerVersioningRefusesIncompleteSettings(t *testing.T) {
 		{env: map[string]string{"TEMPORAL_VERSIONING_BEHAVIOR": "pinned"}, want: "need -deployment-name"},
 		{args: []string{"-deployment-name", "d", "-build-id", "v1", "-versioning-behavior", "sticky"}, want: `"sticky" is not pinned or auto-upgrade`},
 		{env: map[string]string{"TEMPORAL_VERSIONING_BEHAVIOR": "Pinned"}, want: "TEMPORAL_VERSIONING_BEHAVIOR"},
-		{args: []string{"-deployment-name", "a.b", "-build-id", "v1"}, want: "must not contain a dot"},
+		{args: []string{"-deployment-name", "a.b", "-build-id", "v1"}, want: "must not contain ':' or '.'"},
+		{env: map[string]string{"TEMPORAL_DEPLOYMENT_NAME": "a:b", "TEMPORAL_WORKER_BUILD_ID": "v1"}, want: "must not contain ':' or '.'"},
 	} {
 		_, err := parseFlags(tc.args, func(k string) string { return tc.env[k] })
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
