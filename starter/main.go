@@ -82,112 +82,14 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-const topUsage = `Usage: starter <command> [flags]
-
-Commands:
-  start     start a CreateIssueModelWorkflow (from -input-file or from flags); -wait waits for it
-  status    print the status query of a run
-  cancel    send the cancel signal (-reason R)
-  poll-now  send the poll-now signal
-  wait      wait for a run to end and print its result, failure or cancellation
-  attach    start an AwaitOperationWorkflow on an existing operation: attach NAME [-wait]
-  lifecycle start an IssueModelLifecycleWorkflow from -input-file
-  schedule  schedule create: a Temporal Schedule running the lifecycle (weekly by default)
-  operations  operations list -parent P [-filter done=false] [-page-size N] [-page-token T]
-              (talks to the API directly: INSIGHTS_EMULATOR_HOST or Application Default Credentials)
-
-Run "starter <command> -h" for the flags of a command. The Temporal connection comes from
-TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and
-TEMPORAL_CONFIG_FILE; the task queue from -task-queue or TEMPORAL_TASK_QUEUE.
-`
-
-// run executes one command line and returns the exit code. dialFn is called only once the
-// command line and the input are known to be valid.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, dialFn func(context.Context) (client.Client, error)) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, topUsage)
-		if len(args) == 0 {
-			return exitInvalid
-		}
-		return exitOK
-	}
-	cmd, rest := args[0], args[1:]
-	var prepared func(ctx context.Context, c client.Client, w io.Writer) error
-	var err error
-	switch cmd {
-	case "start":
-		prepared, err = prepareStart(rest, stderr)
-	case "status":
-		prepared, err = prepareWithID(cmd, rest, stderr, func(fs *flag.FlagSet) func(ctx context.Context, c client.Client, w io.Writer, id string) error {
-			return Status
-		})
-	case "cancel":
-		prepared, err = prepareWithID(cmd, rest, stderr, func(fs *flag.FlagSet) func(ctx context.Context, c client.Client, w io.Writer, id string) error {
-			reason := fs.String("reason", "", "why the run is cancelled (recorded in the result)")
-			return func(ctx context.Context, c client.Client, w io.Writer, id string) error {
-				return Cancel(ctx, c, w, id, *reason)
-			}
-		})
-	case "poll-now":
-		prepared, err = prepareWithID(cmd, rest, stderr, func(fs *flag.FlagSet) func(ctx context.Context, c client.Client, w io.Writer, id string) error {
-			return PollNow
-		})
-	case "wait":
-		prepared, err = prepareWithID(cmd, rest, stderr, func(fs *flag.FlagSet) func(ctx context.Context, c client.Client, w io.Writer, id string) error {
-			return Wait
-		})
-	case "attach":
-		prepared, err = prepareAttach(rest, stderr)
-	case "lifecycle":
-		prepared, err = prepareLifecycle(rest, stderr)
-	case "schedule":
-		prepared, err = prepareSchedule(rest, stderr)
-	case "operations":
-		return runOperations(ctx, rest, stdout, stderr)
-	default:
-		fmt.Fprintf(stderr, "starter: unknown command %q\n\n%s", cmd, topUsage)
-		return exitInvalid
-	}
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintln(stderr, "starter:", err)
-		return exitInvalid
-	}
-	c, err := dialFn(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "starter: connecting to Temporal:", err)
-		return exitFailed
-	}
-	defer c.Close()
-	err = prepared(ctx, c, stdout)
-	var ee exitError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &ee):
-		return ee.code
-	default:
-		fmt.Fprintln(stderr, "starter:", err)
-		return exitFailed
-	}
-}
-
-func taskQueueDefault() string {
-	if tq := strings.TrimSpace(os.Getenv("TEMPORAL_TASK_QUEUE")); tq != "" {
-		return tq
-	}
-	return workflows.DefaultTaskQueue
-}
-
 // startFlags are the flags of the start command.
 type startFlags struct {
 	inputFile                                                string
 	parent, displayName, medium, filter, modelType, language string
 	initialInterval, maxInterval, timeout                    string
 	deleteModelIfCancelFails                                 bool
-	workflowID, taskQueue                                    string
+	workflowID                                               string
+	taskQueue                                                *string
 	wait                                                     bool
 	set                                                      map[string]bool // flags given on the command line
 }
@@ -196,10 +98,7 @@ type startFlags struct {
 var modelFlags = []string{"parent", "display-name", "medium", "filter", "model-type", "language-code",
 	"initial-interval", "max-interval", "timeout", "delete-model-if-cancel-fails"}
 
-func parseStartFlags(args []string, stderr io.Writer) (startFlags, error) {
-	var f startFlags
-	fs := flag.NewFlagSet("start", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func defineStartFlags(fs *flag.FlagSet, f *startFlags) {
 	fs.StringVar(&f.inputFile, "input-file", "", "JSON input in the REST shape ({\"parent\":...,\"issueModel\":{...},\"polling\":{...}}); - reads stdin")
 	fs.StringVar(&f.parent, "parent", "", "projects/{project}/locations/{location}")
 	fs.StringVar(&f.displayName, "display-name", "", "issueModel.displayName")
@@ -207,22 +106,31 @@ func parseStartFlags(args []string, stderr io.Writer) (startFlags, error) {
 	fs.StringVar(&f.filter, "filter", "", "issueModel.inputDataConfig.filter, e.g. medium=\"CHAT\"")
 	fs.StringVar(&f.modelType, "model-type", "", "issueModel.modelType: TYPE_V1 | TYPE_V2")
 	fs.StringVar(&f.language, "language-code", "", "issueModel.languageCode, e.g. en-US")
-	fs.StringVar(&f.initialInterval, "initial-interval", "", "polling.initialInterval, e.g. 30s (default 30s)")
-	fs.StringVar(&f.maxInterval, "max-interval", "", "polling.maxInterval, e.g. 5m (default 5m)")
-	fs.StringVar(&f.timeout, "timeout", "", "polling.timeout, e.g. 6h (default 24h)")
+	pollingFlags(fs, &f.initialInterval, &f.maxInterval, &f.timeout)
 	fs.BoolVar(&f.deleteModelIfCancelFails, "delete-model-if-cancel-fails", false, "deleteModelIfCancelFails")
 	fs.StringVar(&f.workflowID, "workflow-id", "", "workflow id (default create-issue-model-<unix seconds>)")
-	fs.StringVar(&f.taskQueue, "task-queue", taskQueueDefault(), "task queue (env TEMPORAL_TASK_QUEUE)")
+	f.taskQueue = taskQueueFlag(fs)
 	fs.BoolVar(&f.wait, "wait", false, "wait for the run to end and print its result")
-	if err := fs.Parse(args); err != nil {
-		return f, err
+}
+
+// pollingFlags define the polling policy's flags; empty leaves the policy's default, which the
+// help shows from the constants.
+func pollingFlags(fs *flag.FlagSet, initial, maxInterval, timeout *string) {
+	fs.StringVar(initial, "initial-interval", "", "polling.initialInterval, a duration (default "+shortDuration(workflows.DefaultInitialInterval)+")")
+	fs.StringVar(maxInterval, "max-interval", "", "polling.maxInterval, a duration (default "+shortDuration(workflows.DefaultMaxInterval)+")")
+	fs.StringVar(timeout, "timeout", "", "polling.timeout, a duration (default "+shortDuration(workflows.DefaultTimeout)+")")
+}
+
+// shortDuration spells d as a user writes it: 24h rather than 24h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
 	}
-	if fs.NArg() > 0 {
-		return f, usage("start: unexpected arguments %q", fs.Args())
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
-	f.set = map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
-	return f, nil
+	return s
 }
 
 // buildInput returns the workflow input JSON: the file's bytes as they are, or a document
@@ -261,57 +169,6 @@ func readInputFile(name string) ([]byte, error) {
 		return io.ReadAll(os.Stdin)
 	}
 	return os.ReadFile(name)
-}
-
-// validateInput decodes and validates the input exactly as the workflow will.
-func validateInput(b []byte) error {
-	if _, err := workflows.DecodeCreateIssueModelInput(b); err != nil {
-		return usageError{fmt.Errorf("invalid input: %s", errorMessage(err))}
-	}
-	return nil
-}
-
-func prepareStart(args []string, stderr io.Writer) (func(context.Context, client.Client, io.Writer) error, error) {
-	f, err := parseStartFlags(args, stderr)
-	if err != nil {
-		return nil, err
-	}
-	input, err := buildInput(f, readInputFile)
-	if err != nil {
-		return nil, err
-	}
-	if err := validateInput(input); err != nil {
-		return nil, err
-	}
-	decoded, _ := workflows.DecodeCreateIssueModelInput(input)
-	id := f.workflowID
-	if id == "" {
-		id = fmt.Sprintf("create-issue-model-%d", time.Now().Unix())
-	}
-	return func(ctx context.Context, c client.Client, w io.Writer) error {
-		return Start(ctx, c, w, StartRequest{WorkflowID: id, TaskQueue: f.taskQueue, Input: input, Wait: f.wait,
-			Summary: decoded.Summary(), Details: decoded.Details()})
-	}, nil
-}
-
-// prepareWithID parses the flags of a command that addresses one run by -workflow-id.
-func prepareWithID(cmd string, args []string, stderr io.Writer,
-	define func(fs *flag.FlagSet) func(ctx context.Context, c client.Client, w io.Writer, id string) error,
-) (func(context.Context, client.Client, io.Writer) error, error) {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	id := fs.String("workflow-id", "", "workflow id (required)")
-	do := define(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, usage("%s: unexpected arguments %q", cmd, fs.Args())
-	}
-	if strings.TrimSpace(*id) == "" {
-		return nil, usage("%s: -workflow-id is required", cmd)
-	}
-	return func(ctx context.Context, c client.Client, w io.Writer) error { return do(ctx, c, w, *id) }, nil
 }
 
 // StartRequest is a validated start.
