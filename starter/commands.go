@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"go.temporal.io/sdk/client"
@@ -112,47 +111,6 @@ func noArgs(cmd string, args []string) error {
 	return nil
 }
 
-func (a *app) startCommand() *ffcli.Command {
-	var f startFlags
-	fs := a.flags("start")
-	defineStartFlags(fs, &f)
-	return &ffcli.Command{
-		Name:       "start",
-		ShortUsage: "starter start [-input-file F | -parent P -display-name N ...] [-workflow-id ID] [-wait]",
-		ShortHelp:  "start a CreateIssueModelWorkflow (from -input-file or from flags); -wait waits for it",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := noArgs("start", args); err != nil {
-				return err
-			}
-			f.set = setFlags(fs)
-			req, err := startRequest(f, readInputFile)
-			if err != nil {
-				return err
-			}
-			return a.withClient(ctx, func(c client.Client) error { return Start(ctx, c, a.stdout, req) })
-		},
-	}
-}
-
-// startRequest validates the start command's input exactly as the workflow will.
-func startRequest(f startFlags, readFile func(string) ([]byte, error)) (StartRequest, error) {
-	input, err := buildInput(f, readFile)
-	if err != nil {
-		return StartRequest{}, err
-	}
-	decoded, err := workflows.DecodeCreateIssueModelInput(input)
-	if err != nil {
-		return StartRequest{}, usageError{fmt.Errorf("invalid input: %s", errorMessage(err))}
-	}
-	id := f.workflowID
-	if id == "" {
-		id = fmt.Sprintf("create-issue-model-%d", time.Now().Unix())
-	}
-	return StartRequest{WorkflowID: id, TaskQueue: *f.taskQueue, Input: input, Wait: f.wait,
-		Summary: decoded.Summary(), Details: decoded.Details()}, nil
-}
-
 // setFlags names the flags given on the command line (or set from the environment).
 func setFlags(fs *flag.FlagSet) map[string]bool {
 	set := map[string]bool{}
@@ -202,4 +160,19 @@ func (a *app) pollNowCommand() *ffcli.Command {
 func (a *app) waitCommand() *ffcli.Command {
 	return a.idCommand("wait", "wait for a run to end and print its result, failure or cancellation", a.flags("wait"),
 		func(ctx context.Context, c client.Client, id string) error { return Wait(ctx, c, a.stdout, id) })
+}
+
+// positional returns a command's positional argument, given before or after its flags, and
+// parses the flags after it (the flag package stops at the first argument that is not a flag).
+func positional(cmd string, fs *flag.FlagSet, args []string) (string, error) {
+	if len(args) == 0 {
+		return "", nil
+	}
+	switch err := fs.Parse(args[1:]); {
+	case errors.Is(err, flag.ErrHelp):
+		return "", exitError{exitOK} // the flag set printed the help
+	case err != nil:
+		return "", usageError{err}
+	}
+	return args[0], noArgs(cmd, fs.Args())
 }

@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path"
@@ -34,19 +32,9 @@ func (a *app) attachCommand() *ffcli.Command {
 		ShortHelp:  "start an AwaitOperationWorkflow on an existing operation: attach NAME [-wait]",
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
-			// The name comes first or after the flags; flags after it are parsed here.
-			var name string
-			if len(args) > 0 {
-				name = args[0]
-				switch err := fs.Parse(args[1:]); {
-				case errors.Is(err, flag.ErrHelp):
-					return exitError{exitOK} // the flag set printed the help
-				case err != nil:
-					return usageError{err}
-				}
-				if err := noArgs("attach", fs.Args()); err != nil {
-					return err
-				}
+			name, err := positional("attach", fs, args)
+			if err != nil {
+				return err
 			}
 			in := workflows.AwaitOperationInput{Operation: name}
 			if initial != "" || maxInterval != "" || timeout != "" {
@@ -186,7 +174,7 @@ func (a *app) operationsCommand() *ffcli.Command {
 				return err
 			}
 			if err := insights.ValidateParent("parent", *parent); err != nil {
-				return usageError{errors.New(errorMessage(err))}
+				return usage("%s", errorMessage(err))
 			}
 			if *pageSize < 1 || *pageSize > 1000 {
 				return usage("-page-size must be within 1..1000")
