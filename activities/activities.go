@@ -23,22 +23,23 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
-// Activities holds the API client the activities share. Register it with
-// worker.RegisterActivity(&Activities{Client: c}); workflows call its methods through a typed
-// nil pointer.
+// Activities holds the API client the activities share. workflows.Register registers it (or
+// worker.RegisterActivity(&Activities{Client: c}) on a worker of your own); workflows call its
+// methods through a typed nil pointer.
 type Activities struct {
 	Client *contactcenterinsights.Client
-	// PollLimiter, when set, is this worker's budget of GetOperation calls (the worker's
-	// -polls-per-second). A call that would wait more than MaxPollWait for it is not made:
-	// GetOperation fails at once with the non-retryable ErrPollThrottled and the poll loop
-	// backs off. Waiting in the worker instead would hold the workflow task open (GetOperation
+	// PollLimiter, when set, is this worker's budget of the poll loop's GetOperation calls (the
+	// worker's -polls-per-second); only PollOperation spends it, GetOperation does not. A poll
+	// waits for the budget up to MaxPollWait; one that would wait longer is not made:
+	// PollOperation fails at once with the non-retryable ErrPollThrottled and the poll loop
+	// backs off. Waiting longer in the worker would hold the workflow task open (PollOperation
 	// runs as a local activity), which the SDK extends with extra workflow tasks.
 	PollLimiter *rate.Limiter
 
 	pacer pollPacer
 }
 
-// MaxPollWait is the longest GetOperation waits for PollLimiter before giving up the call.
+// MaxPollWait is the longest PollOperation waits for PollLimiter before giving up the call.
 const MaxPollWait = 2 * time.Second
 
 // noRetry turns off the client library's retries: one layer of retries (Temporal's) is visible
@@ -171,7 +172,8 @@ func (a *Activities) GetOperation(ctx context.Context, name string) (insights.Op
 	}
 	out, err := insights.OperationFromProto(op)
 	if err != nil {
-		// The server broke the google.longrunning contract; retrying will not mend it.
+		// The server broke the google.longrunning contract: reported as INTERNAL, which the
+		// activity's retry policy retries like any server fault (a later read may be whole).
 		return out, insights.FromAPIError("GetOperation", status.Error(codes.Internal, err.Error()))
 	}
 	return out, nil

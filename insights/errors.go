@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -21,7 +22,6 @@ const (
 	// The gRPC codes the workflows decide on.
 	ErrNotFound          = "NotFound"
 	ErrResourceExhausted = "ResourceExhausted"
-	ErrCancelled         = "Cancelled" // the operation ended CANCELLED
 )
 
 // FieldViolation is the detail attached to an InvalidArgument error.
@@ -95,21 +95,10 @@ func IsErrorType(err error, errType string) bool {
 
 // codeName spells a gRPC code the way google.rpc.Code and the REST API do (NOT_FOUND).
 func codeName(c codes.Code) string {
-	if name, ok := rpcCodeNames[c]; ok {
+	if name, ok := code.Code_name[int32(c)]; ok {
 		return name
 	}
 	return c.String()
-}
-
-var rpcCodeNames = map[codes.Code]string{
-	codes.OK: "OK", codes.Canceled: "CANCELLED", codes.Unknown: "UNKNOWN",
-	codes.InvalidArgument: "INVALID_ARGUMENT", codes.DeadlineExceeded: "DEADLINE_EXCEEDED",
-	codes.NotFound: "NOT_FOUND", codes.AlreadyExists: "ALREADY_EXISTS",
-	codes.PermissionDenied: "PERMISSION_DENIED", codes.ResourceExhausted: "RESOURCE_EXHAUSTED",
-	codes.FailedPrecondition: "FAILED_PRECONDITION", codes.Aborted: "ABORTED",
-	codes.OutOfRange: "OUT_OF_RANGE", codes.Unimplemented: "UNIMPLEMENTED",
-	codes.Internal: "INTERNAL", codes.Unavailable: "UNAVAILABLE", codes.DataLoss: "DATA_LOSS",
-	codes.Unauthenticated: "UNAUTHENTICATED",
 }
 
 // ambiguousTypes are failures after which a call that changes state may or may not have been

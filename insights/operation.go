@@ -7,6 +7,7 @@ import (
 
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -14,7 +15,7 @@ import (
 )
 
 // CodeCancelled is google.rpc.Code.CANCELLED: the error code of a cancelled operation.
-const CodeCancelled = 1
+const CodeCancelled = int32(code.Code_CANCELLED)
 
 // Operation is a google.longrunning.Operation in its REST JSON shape. Metadata and Response are
 // the Any messages as JSON, each with its "@type". When Done, exactly one of Error and Response

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/client"
@@ -18,6 +20,16 @@ import (
 )
 
 const sampleInput = `{"parent":"projects/acme/locations/us-central1","issueModel":{"displayName":"weekly","inputDataConfig":{"medium":"CHAT","filter":"medium=\"CHAT\""}}}`
+
+// parseStartFlags parses the start command's flags as the command does.
+func parseStartFlags(args []string, stderr io.Writer) (startFlags, error) {
+	var f startFlags
+	fs := (&app{stderr: stderr}).flags("start")
+	defineStartFlags(fs, &f)
+	err := fs.Parse(args)
+	f.set = setFlags(fs)
+	return f, err
+}
 
 func noDial(t *testing.T) func(context.Context) (client.Client, error) {
 	return func(context.Context) (client.Client, error) {
@@ -184,5 +196,30 @@ func TestCancelSignal(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"reason": "wrong filter"`) {
 		t.Fatalf("stdout %s", out.String())
+	}
+}
+
+func TestHelpShowsThePolicyDefaults(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"start", "-h"}, &bytes.Buffer{}, &stderr, noDial(t)); code != exitOK {
+		t.Fatalf("start -h: exit %d", code)
+	}
+	for _, want := range []string{"(default 10s)", "(default 45s)", "(default 24h)", "-task-queue issue-models"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("start -h lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if got := shortDuration(90 * time.Minute); got != "1h30m" {
+		t.Errorf("shortDuration(90m) = %q", got)
+	}
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"help"}, {"start", "-h"}, {"status", "-h"}, {"cancel", "-h"}, {"poll-now", "-h"},
+		{"wait", "-h"}, {"attach", "-h"}, {"attach", "operations/1", "-h"}, {"lifecycle", "-h"}, {"schedule", "create", "-h"}, {"operations", "list", "-h"}} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), args, &bytes.Buffer{}, &stderr, noDial(t)); code != exitOK || !strings.Contains(stderr.String(), "USAGE") {
+			t.Errorf("%q: exit %d, stderr %q", args, code, stderr.String())
+		}
 	}
 }

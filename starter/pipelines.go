@@ -1,14 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
+	"path"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"github.com/peterbourgon/ff/v3/ffcli"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/api/iterator"
 
@@ -17,79 +19,78 @@ import (
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
-// prepareAttach: `starter attach NAME` starts AwaitOperationWorkflow on an operation created
-// elsewhere.
-func prepareAttach(args []string, stderr io.Writer) (func(context.Context, client.Client, io.Writer) error, error) {
-	fs := flag.NewFlagSet("attach", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func (a *app) attachCommand() *ffcli.Command {
+	fs := a.flags("attach")
 	id := fs.String("workflow-id", "", "workflow id (default await-<operation id>)")
-	taskQueue := fs.String("task-queue", taskQueueDefault(), "task queue (env TEMPORAL_TASK_QUEUE)")
-	initial := fs.String("initial-interval", "", "polling.initialInterval (default 30s)")
-	maxInterval := fs.String("max-interval", "", "polling.maxInterval (default 5m)")
-	timeout := fs.String("timeout", "", "polling.timeout (default 24h)")
+	taskQueue := taskQueueFlag(fs)
+	var initial, maxInterval, timeout string
+	pollingFlags(fs, &initial, &maxInterval, &timeout)
 	wait := fs.Bool("wait", false, "wait for the operation and print it")
-	name, rest := firstArg(args)
-	if err := fs.Parse(rest); err != nil {
-		return nil, err
+	return &ffcli.Command{
+		Name:       "attach",
+		ShortUsage: "starter attach OPERATION_NAME [flags]",
+		ShortHelp:  "start an AwaitOperationWorkflow on an existing operation: attach NAME [-wait]",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			name, err := positional("attach", fs, args)
+			if err != nil {
+				return err
+			}
+			in := workflows.AwaitOperationInput{Operation: name}
+			if initial != "" || maxInterval != "" || timeout != "" {
+				in.Polling = &workflows.PollingPolicy{InitialInterval: initial, MaxInterval: maxInterval, Timeout: timeout}
+			}
+			input, err := json.Marshal(in)
+			if err != nil {
+				return err
+			}
+			if _, err := workflows.DecodeAwaitOperationInput(input); err != nil {
+				return usageError{fmt.Errorf("invalid input: %s", errorMessage(err))}
+			}
+			req := StartRequest{WorkflowID: cmp.Or(*id, "await-"+path.Base(name)), TaskQueue: *taskQueue, Input: input, Wait: *wait, Summary: "Await " + name}
+			return a.withClient(ctx, func(c client.Client) error {
+				return startWorkflow(ctx, c, a.stdout, workflows.AwaitOperationWorkflowType, req)
+			})
+		},
 	}
-	if name == "" && fs.NArg() == 1 {
-		name = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return nil, usage("attach: unexpected arguments %q", fs.Args())
-	}
-	in := workflows.AwaitOperationInput{Operation: name}
-	if *initial != "" || *maxInterval != "" || *timeout != "" {
-		in.Polling = &workflows.PollingPolicy{InitialInterval: *initial, MaxInterval: *maxInterval, Timeout: *timeout}
-	}
-	input, err := json.Marshal(in)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := workflows.DecodeAwaitOperationInput(input); err != nil {
-		return nil, usageError{fmt.Errorf("invalid input: %s", errorMessage(err))}
-	}
-	if *id == "" {
-		*id = "await-" + lastSegment(name)
-	}
-	return func(ctx context.Context, c client.Client, w io.Writer) error {
-		return startWorkflow(ctx, c, w, workflows.AwaitOperationWorkflowType, StartRequest{WorkflowID: *id, TaskQueue: *taskQueue, Input: input, Wait: *wait,
-			Summary: "Await " + name})
-	}, nil
 }
 
-// prepareLifecycle: `starter lifecycle -input-file F` starts IssueModelLifecycleWorkflow.
-func prepareLifecycle(args []string, stderr io.Writer) (func(context.Context, client.Client, io.Writer) error, error) {
-	fs := flag.NewFlagSet("lifecycle", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func (a *app) lifecycleCommand() *ffcli.Command {
+	fs := a.flags("lifecycle")
 	file := fs.String("input-file", "", "lifecycle input JSON (required; - reads stdin)")
 	id := fs.String("workflow-id", "", "workflow id (default issue-model-lifecycle-<unix seconds>)")
-	taskQueue := fs.String("task-queue", taskQueueDefault(), "task queue (env TEMPORAL_TASK_QUEUE)")
+	taskQueue := taskQueueFlag(fs)
 	wait := fs.Bool("wait", false, "wait for the run to end and print its result")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	return &ffcli.Command{
+		Name:       "lifecycle",
+		ShortUsage: "starter lifecycle -input-file F [-wait]",
+		ShortHelp:  "start an IssueModelLifecycleWorkflow from -input-file",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			input, err := lifecycleInputFile("lifecycle", *file, args)
+			if err != nil {
+				return err
+			}
+			req := StartRequest{WorkflowID: cmp.Or(*id, fmt.Sprintf("issue-model-lifecycle-%d", time.Now().Unix())),
+				TaskQueue: *taskQueue, Input: input, Wait: *wait}
+			return a.withClient(ctx, func(c client.Client) error {
+				return startWorkflow(ctx, c, a.stdout, workflows.IssueModelLifecycleWorkflowType, req)
+			})
+		},
 	}
-	input, err := lifecycleInputFile(*file, fs)
-	if err != nil {
-		return nil, err
-	}
-	if *id == "" {
-		*id = fmt.Sprintf("issue-model-lifecycle-%d", time.Now().Unix())
-	}
-	return func(ctx context.Context, c client.Client, w io.Writer) error {
-		return startWorkflow(ctx, c, w, workflows.IssueModelLifecycleWorkflowType, StartRequest{WorkflowID: *id, TaskQueue: *taskQueue, Input: input, Wait: *wait})
-	}, nil
 }
 
-func lifecycleInputFile(file string, fs *flag.FlagSet) ([]byte, error) {
-	if fs.NArg() > 0 {
-		return nil, usage("%s: unexpected arguments %q", fs.Name(), fs.Args())
+// lifecycleInputFile reads and validates a lifecycle input exactly as the workflow will.
+func lifecycleInputFile(cmd, file string, args []string) ([]byte, error) {
+	if err := noArgs(cmd, args); err != nil {
+		return nil, err
 	}
 	if file == "" {
-		return nil, usage("%s: -input-file is required", fs.Name())
+		return nil, usage("%s: -input-file is required", cmd)
 	}
 	input, err := readInputFile(file)
 	if err != nil {
-		return nil, usage("%s: reading -input-file: %v", fs.Name(), err)
+		return nil, usage("%s: reading -input-file: %v", cmd, err)
 	}
 	if _, err := workflows.DecodeLifecycleInput(input); err != nil {
 		return nil, usageError{fmt.Errorf("invalid input: %s", errorMessage(err))}
@@ -97,29 +98,39 @@ func lifecycleInputFile(file string, fs *flag.FlagSet) ([]byte, error) {
 	return input, nil
 }
 
-// prepareSchedule: `starter schedule create` makes a Temporal Schedule that runs the lifecycle
+// scheduleCommand: `starter schedule create` makes a Temporal Schedule that runs the lifecycle
 // on a cron spec (weekly by default).
-func prepareSchedule(args []string, stderr io.Writer) (func(context.Context, client.Client, io.Writer) error, error) {
-	sub, rest := firstArg(args)
-	if sub != "create" {
-		return nil, usage("schedule: the only subcommand is create")
-	}
-	fs := flag.NewFlagSet("schedule create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func (a *app) scheduleCommand() *ffcli.Command {
+	fs := a.flags("schedule create")
 	scheduleID := fs.String("schedule-id", "weekly-issue-model-retraining", "schedule id")
 	cron := fs.String("cron", "0 3 * * 1", "cron spec in UTC (default: Mondays 03:00)")
 	file := fs.String("input-file", "", "lifecycle input JSON (required)")
-	taskQueue := fs.String("task-queue", taskQueueDefault(), "task queue (env TEMPORAL_TASK_QUEUE)")
-	if err := fs.Parse(rest); err != nil {
-		return nil, err
+	taskQueue := taskQueueFlag(fs)
+	create := &ffcli.Command{
+		Name:       "create",
+		ShortUsage: "starter schedule create -input-file F [-schedule-id ID] [-cron SPEC]",
+		ShortHelp:  "a Temporal Schedule running the lifecycle (weekly by default)",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			input, err := lifecycleInputFile("schedule create", *file, args)
+			if err != nil {
+				return err
+			}
+			return a.withClient(ctx, func(c client.Client) error {
+				return CreateSchedule(ctx, c, a.stdout, *scheduleID, *cron, *taskQueue, input)
+			})
+		},
 	}
-	input, err := lifecycleInputFile(*file, fs)
-	if err != nil {
-		return nil, err
+	return &ffcli.Command{
+		Name:        "schedule",
+		ShortUsage:  "starter schedule create [flags]",
+		ShortHelp:   create.ShortHelp,
+		FlagSet:     a.flags("schedule"),
+		Subcommands: []*ffcli.Command{create},
+		Exec: func(context.Context, []string) error {
+			return usage("schedule: the only subcommand is create")
+		},
 	}
-	return func(ctx context.Context, c client.Client, w io.Writer) error {
-		return CreateSchedule(ctx, c, w, *scheduleID, *cron, *taskQueue, input)
-	}, nil
 }
 
 // CreateSchedule creates the retraining schedule. Runs get the workflow id
@@ -145,43 +156,55 @@ func CreateSchedule(ctx context.Context, c client.Client, w io.Writer, scheduleI
 		"workflowType": workflows.IssueModelLifecycleWorkflowType, "taskQueue": taskQueue})
 }
 
-// runOperations: `starter operations list -parent P` lists operations with the Google client
-// (INSIGHTS_EMULATOR_HOST or Application Default Credentials); it needs no Temporal.
-func runOperations(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	sub, rest := firstArg(args)
-	if sub != "list" {
-		fmt.Fprintln(stderr, "starter: operations: the only subcommand is list")
-		return exitInvalid
-	}
-	fs := flag.NewFlagSet("operations list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// operationsCommand: `starter operations list -parent P` lists operations with the Google
+// client (INSIGHTS_EMULATOR_HOST or Application Default Credentials); it needs no Temporal.
+func (a *app) operationsCommand() *ffcli.Command {
+	fs := a.flags("operations list")
 	parent := fs.String("parent", "", "projects/{project}/locations/{location} (required)")
 	filter := fs.String("filter", "", `list filter, e.g. done=false`)
 	pageSize := fs.Int("page-size", 50, "operations per page (1..1000)")
 	pageToken := fs.String("page-token", "", "page token from a previous page's nextPageToken")
-	if err := fs.Parse(rest); err != nil {
-		return exitInvalid
+	list := &ffcli.Command{
+		Name:       "list",
+		ShortUsage: "starter operations list -parent P [-filter done=false] [-page-size N] [-page-token T]",
+		ShortHelp:  "one page of a location's operations, from the API directly (INSIGHTS_EMULATOR_HOST or Application Default Credentials)",
+		FlagSet:    fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if err := noArgs("operations list", args); err != nil {
+				return err
+			}
+			if err := insights.ValidateParent("parent", *parent); err != nil {
+				return usage("%s", errorMessage(err))
+			}
+			if *pageSize < 1 || *pageSize > 1000 {
+				return usage("-page-size must be within 1..1000")
+			}
+			return listOperations(ctx, a.stdout, &longrunningpb.ListOperationsRequest{Name: *parent, Filter: *filter}, *pageSize, *pageToken)
+		},
 	}
-	if err := insights.ValidateParent("parent", *parent); err != nil {
-		fmt.Fprintln(stderr, "starter:", errorMessage(err))
-		return exitInvalid
+	return &ffcli.Command{
+		Name:        "operations",
+		ShortUsage:  "starter operations list [flags]",
+		ShortHelp:   list.ShortHelp,
+		FlagSet:     a.flags("operations"),
+		Subcommands: []*ffcli.Command{list},
+		Exec: func(context.Context, []string) error {
+			return usage("operations: the only subcommand is list")
+		},
 	}
-	if *pageSize < 1 || *pageSize > 1000 {
-		fmt.Fprintln(stderr, "starter: -page-size must be within 1..1000")
-		return exitInvalid
-	}
+}
+
+// listOperations prints one page of operations as {operations, nextPageToken}.
+func listOperations(ctx context.Context, w io.Writer, req *longrunningpb.ListOperationsRequest, pageSize int, pageToken string) error {
 	c, err := insightsclient.New(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, "starter: Google client:", err)
-		return exitFailed
+		return fmt.Errorf("google client: %w", err)
 	}
 	defer c.Close()
-	it := c.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: *parent, Filter: *filter})
 	var ops []*longrunningpb.Operation
-	next, err := iterator.NewPager(it, *pageSize, *pageToken).NextPage(&ops)
+	next, err := iterator.NewPager(c.ListOperations(ctx, req), pageSize, pageToken).NextPage(&ops)
 	if err != nil {
-		fmt.Fprintln(stderr, "starter: ListOperations:", err)
-		return exitFailed
+		return fmt.Errorf("ListOperations: %w", err)
 	}
 	out := struct {
 		Operations    []insights.Operation `json:"operations"`
@@ -191,25 +214,5 @@ func runOperations(ctx context.Context, args []string, stdout, stderr io.Writer)
 		o, _ := insights.OperationFromProto(op)
 		out.Operations = append(out.Operations, o)
 	}
-	if err := printJSON(stdout, out); err != nil {
-		return exitFailed
-	}
-	return exitOK
-}
-
-// firstArg splits off a leading positional argument (a subcommand or an operation name).
-func firstArg(args []string) (string, []string) {
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		return args[0], args[1:]
-	}
-	return "", args
-}
-
-func lastSegment(name string) string {
-	for i := len(name) - 1; i >= 0; i-- {
-		if name[i] == '/' {
-			return name[i+1:]
-		}
-	}
-	return name
+	return printJSON(w, out)
 }

@@ -9,19 +9,19 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdktally "go.temporal.io/sdk/contrib/tally"
@@ -40,111 +40,7 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
-}
-
-// config is what the flags and environment select.
-type config struct {
-	taskQueue   string
-	logLevel    string
-	logFormat   string
-	stopTimeout time.Duration
-	metricsAddr string
-	// Google API rate limits (see README, "Quota").
-	taskQueueActivitiesPerSecond float64
-	pollsPerSecond               float64
-	registerSearchAttributes     bool
-	// pollers is how many task polls the worker keeps open: 0 for the SDK's poller
-	// autoscaling, else a fixed maximum.
-	pollers int
-}
-
-func parseFlags(args []string, getenv func(string) string) (config, error) {
-	or := func(key, def string) string {
-		if v := strings.TrimSpace(getenv(key)); v != "" {
-			return v
-		}
-		return def
-	}
-	var cfg config
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.StringVar(&cfg.taskQueue, "task-queue", or("TEMPORAL_TASK_QUEUE", workflows.DefaultTaskQueue), "task queue to poll (env TEMPORAL_TASK_QUEUE)")
-	fs.StringVar(&cfg.logLevel, "log-level", or("LOG_LEVEL", "info"), "debug | info | warn | error (env LOG_LEVEL)")
-	fs.StringVar(&cfg.logFormat, "log-format", or("LOG_FORMAT", "json"), "json | console (env LOG_FORMAT)")
-	fs.DurationVar(&cfg.stopTimeout, "stop-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long running activities get to finish")
-	fs.StringVar(&cfg.metricsAddr, "metrics-addr", or("METRICS_ADDR", ""), "serve the SDK's Prometheus metrics on this address, e.g. 127.0.0.1:9464 (env METRICS_ADDR; empty: off)")
-	fs.Func("task-queue-activities-per-second", fmt.Sprintf("API calls per second other than GetOperation (create, cancel, deploy, list, ...), enforced by the Temporal server across all workers of the task queue (env TASK_QUEUE_ACTIVITIES_PER_SECOND) (default %g)", defaultTaskQueueActivitiesPerSecond),
-		positiveFloat(&cfg.taskQueueActivitiesPerSecond))
-	fs.Func("polls-per-second", fmt.Sprintf("GetOperation calls per second of this worker (local activities; env POLLS_PER_SECOND) (default %g)", defaultPollsPerSecond),
-		positiveFloat(&cfg.pollsPerSecond))
-	pollersDefault := or("WORKER_POLLERS", "autoscaling")
-	fs.Func("pollers", `task polls the worker keeps open per kind (workflow, activity): "autoscaling" (the SDK scales them on the server's feedback; needs Temporal server >= 1.28) or a fixed maximum (env WORKER_POLLERS) (default "autoscaling")`,
-		func(v string) error { return parsePollers(&cfg.pollers, v) })
-	registerDefault, err := strconv.ParseBool(or("REGISTER_SEARCH_ATTRIBUTES", "true"))
-	if err != nil {
-		return cfg, fmt.Errorf("REGISTER_SEARCH_ATTRIBUTES: %q is not true or false", getenv("REGISTER_SEARCH_ATTRIBUTES"))
-	}
-	fs.BoolVar(&cfg.registerSearchAttributes, "register-search-attributes", registerDefault,
-		"at startup, register the workflows' search attributes (InsightsOperation, InsightsPhase) if the namespace lacks them (env REGISTER_SEARCH_ATTRIBUTES); when false, only check that they exist")
-	cfg.taskQueueActivitiesPerSecond, cfg.pollsPerSecond = defaultTaskQueueActivitiesPerSecond, defaultPollsPerSecond
-	if err := parsePollers(&cfg.pollers, pollersDefault); err != nil {
-		return cfg, fmt.Errorf("WORKER_POLLERS: %w", err)
-	}
-	for env, dst := range map[string]*float64{"TASK_QUEUE_ACTIVITIES_PER_SECOND": &cfg.taskQueueActivitiesPerSecond, "POLLS_PER_SECOND": &cfg.pollsPerSecond} {
-		if v := strings.TrimSpace(getenv(env)); v != "" {
-			if err := positiveFloat(dst)(v); err != nil {
-				return cfg, fmt.Errorf("%s: %w", env, err)
-			}
-		}
-	}
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: worker [flags]
-
-Runs the Temporal worker for the issue-model workflows.
-
-Temporal connection (go.temporal.io/sdk/contrib/envconfig): TEMPORAL_ADDRESS (default
-localhost:7233), TEMPORAL_NAMESPACE (default "default"), TEMPORAL_API_KEY, TEMPORAL_TLS,
-TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH,
-..., or a TOML profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE).
-Contact Center Insights: INSIGHTS_EMULATOR_HOST=host:port for the emulator, else
-Application Default Credentials.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	if cfg.taskQueue == "" {
-		return cfg, errors.New("-task-queue must not be empty")
-	}
-	return cfg, nil
-}
-
-// Default API rate limits: 10 + 30 requests/s = 2,400 requests/min for one worker, below the
-// 3,000 requests/min per project that Contact Center Insights allows.
-const (
-	defaultTaskQueueActivitiesPerSecond = 10.0
-	defaultPollsPerSecond               = 30.0
-)
-
-// parsePollers reads "autoscaling" (0) or a fixed number of pollers (at least 2: the SDK
-// needs two for workflow tasks, one for the normal and one for the sticky queue).
-func parsePollers(dst *int, s string) error {
-	if s == "autoscaling" {
-		*dst = 0
-		return nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 2 || n > 1000 {
-		return fmt.Errorf("%q is not \"autoscaling\" or a number of pollers from 2 to 1000", s)
-	}
-	*dst = n
-	return nil
+	os.Exit(run(os.Args[1:], os.Getenv))
 }
 
 // pollerBehavior is the SDK's poller behaviour for cfg.pollers.
@@ -153,22 +49,11 @@ func parsePollers(dst *int, s string) error {
 // it has a backlog, so on a busy worker (thousands of runs whose timers fire) the first workflow
 // task of new runs waited minutes in the normal queue (measured with the bench,
 // docs/PERFORMANCE.md); autoscaling balances the two and adds pollers on demand.
-func pollerBehavior(pollers int) worker.PollerBehavior {
-	if pollers == 0 {
+func pollerBehavior(p pollers) worker.PollerBehavior {
+	if p == 0 {
 		return worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})
 	}
-	return worker.NewPollerBehaviorSimpleMaximum(worker.PollerBehaviorSimpleMaximumOptions{MaximumNumberOfPollers: pollers})
-}
-
-func positiveFloat(dst *float64) func(string) error {
-	return func(s string) error {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || !(v > 0) || math.IsInf(v, 0) {
-			return fmt.Errorf("%q is not a positive number", s)
-		}
-		*dst = v
-		return nil
-	}
+	return worker.NewPollerBehaviorSimpleMaximum(worker.PollerBehaviorSimpleMaximumOptions{MaximumNumberOfPollers: int(p)})
 }
 
 func newLogger(level, format string) (*zap.Logger, error) {
@@ -192,12 +77,12 @@ func newLogger(level, format string) (*zap.Logger, error) {
 	return zc.Build()
 }
 
-func run(args []string) int {
-	cfg, err := parseFlags(args, os.Getenv)
+func run(args []string, getenv func(string) string) int {
+	cfg, err := parseFlags(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 2
 	}
@@ -207,108 +92,142 @@ func run(args []string) int {
 		return 2
 	}
 	defer logger.Sync() //nolint:errcheck
-	if err := serve(cfg, logger); err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopOnSignal(ctx, cancel, logger, cfg.stopTimeout)
+	if err := serve(ctx, cfg, logger); err != nil {
 		logger.Error("worker stopped with an error", zap.Error(err))
 		return 1
 	}
 	return 0
 }
 
-func serve(cfg config, logger *zap.Logger) error {
-	// SIGINT/SIGTERM stop the worker; registered first so an early signal is not lost.
+// stopOnSignal cancels ctx on SIGINT or SIGTERM; registered before anything else starts, so an
+// early signal is not lost.
+func stopOnSignal(ctx context.Context, cancel func(), logger *zap.Logger, stopTimeout time.Duration) {
 	sigCh := make(chan os.Signal, 1)
 	signal.Notify(sigCh, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigCh)
-
-	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{})
-	if err != nil {
-		return fmt.Errorf("loading Temporal client configuration: %w", err)
-	}
-	// The SDK logs through zap: slog front end (the SDK's structured logger) on a zap core.
-	opts.Logger = tlog.NewStructuredLogger(slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithCaller(true))))
-	dc, encrypted, err := codec.DataConverterFromEnv()
-	if err != nil {
-		return fmt.Errorf("payload encryption: %w", err)
-	}
-	opts.DataConverter = dc
-	logger.Info("payload encryption", zap.Bool("enabled", encrypted))
-	if cfg.metricsAddr != "" {
-		scope, closeMetrics, err := newMetricsScope(cfg.metricsAddr, logger)
-		if err != nil {
-			return err
+	go func() {
+		defer signal.Stop(sigCh)
+		select {
+		case sig := <-sigCh:
+			logger.Info("signal received; stopping the worker", zap.String("signal", sig.String()),
+				zap.Duration("stop_timeout", stopTimeout))
+			cancel()
+		case <-ctx.Done():
 		}
-		defer closeMetrics()
-		opts.MetricsHandler = sdktally.NewMetricsHandler(scope)
-		logger.Info("serving Prometheus metrics", zap.String("url", "http://"+cfg.metricsAddr+"/metrics"))
-	}
-	address := opts.HostPort
-	if address == "" {
-		address = client.DefaultHostPort
-	}
-	namespace := opts.Namespace
-	if namespace == "" {
-		namespace = client.DefaultNamespace
-	}
-	// Never log the API key or TLS material: only whether they are configured.
-	logger.Info("connecting to Temporal",
-		zap.String("address", address), zap.String("namespace", namespace),
-		zap.String("task_queue", cfg.taskQueue),
-		zap.Bool("tls", opts.ConnectionOptions.TLS != nil), zap.Bool("api_key", opts.Credentials != nil))
+	}()
+}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	tc, err := client.DialContext(ctx, opts)
+// serve runs the worker until ctx ends or the worker fails.
+func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
+	tc, namespace, closeTemporal, err := connectTemporal(ctx, cfg, logger)
 	if err != nil {
-		return fmt.Errorf("connecting to Temporal at %s: %w", address, err)
+		return err
 	}
-	defer tc.Close()
-
-	endpoint := "Google (Application Default Credentials)"
-	if h := strings.TrimSpace(os.Getenv(insightsclient.EmulatorHostEnv)); h != "" {
-		endpoint = "emulator at " + h
-	}
-	gc, err := insightsclient.New(ctx, activities.ClientOptions()...)
+	defer closeTemporal()
+	gc, err := newInsightsClient(ctx, logger)
 	if err != nil {
-		return fmt.Errorf("creating the Contact Center Insights client (%s): %w", endpoint, err)
+		return err
 	}
 	defer func() {
 		if err := gc.Close(); err != nil {
 			logger.Warn("closing the Contact Center Insights client", zap.Error(err))
 		}
 	}()
-	logger.Info("Contact Center Insights client ready", zap.String("endpoint", endpoint))
-
 	if err := checkSearchAttributes(ctx, tc, namespace, cfg.registerSearchAttributes, logger); err != nil {
 		return err
 	}
-	w := worker.New(tc, cfg.taskQueue, worker.Options{
+	opts := worker.Options{
 		WorkerStopTimeout:            cfg.stopTimeout,
-		TaskQueueActivitiesPerSecond: cfg.taskQueueActivitiesPerSecond,
+		TaskQueueActivitiesPerSecond: float64(cfg.taskQueueActivitiesPerSecond),
 		WorkflowTaskPollerBehavior:   pollerBehavior(cfg.pollers),
 		ActivityTaskPollerBehavior:   pollerBehavior(cfg.pollers),
-	})
+		DeploymentOptions:            cfg.deploymentOptions(),
+	}
+	w := worker.New(tc, cfg.taskQueue, opts)
 	logger.Info("Google API rate limits",
-		zap.Float64("task_queue_activities_per_second", cfg.taskQueueActivitiesPerSecond),
-		zap.Float64("polls_per_second", cfg.pollsPerSecond), zap.Int("pollers", cfg.pollers))
+		zap.Float64("task_queue_activities_per_second", opts.TaskQueueActivitiesPerSecond),
+		zap.Float64("polls_per_second", float64(cfg.pollsPerSecond)), zap.Stringer("pollers", &cfg.pollers))
+	logVersioning(logger, opts.DeploymentOptions)
 	// The poll budget is ours rather than the SDK's WorkerLocalActivitiesPerSecond: that one
 	// queues polls in the worker, which keeps their workflow tasks open.
 	workflows.Register(w, &activities.Activities{Client: gc, PollLimiter: rate.NewLimiter(rate.Limit(cfg.pollsPerSecond), 1)})
 
-	interrupt := make(chan any, 1)
+	stop := make(chan any)
 	go func() {
-		select {
-		case sig := <-sigCh:
-			logger.Info("signal received; stopping the worker", zap.String("signal", sig.String()),
-				zap.Duration("stop_timeout", cfg.stopTimeout))
-			interrupt <- sig
-		case <-ctx.Done():
-		}
+		<-ctx.Done()
+		close(stop)
 	}()
-	if err := w.Run(interrupt); err != nil {
+	if err := w.Run(stop); err != nil {
 		return err
 	}
 	logger.Info("worker stopped")
 	return nil
+}
+
+func logVersioning(logger *zap.Logger, d worker.DeploymentOptions) {
+	if !d.UseVersioning {
+		logger.Info("Worker Versioning off (no -deployment-name)")
+		return
+	}
+	b := behavior(d.DefaultVersioningBehavior)
+	logger.Info("Worker Versioning on", zap.String("deployment_name", d.Version.DeploymentName),
+		zap.String("build_id", d.Version.BuildID), zap.Stringer("default_versioning_behavior", &b))
+}
+
+// connectTemporal dials Temporal with the envconfig settings, our data converter, logger and
+// metrics, and returns the client, its namespace and what to close.
+func connectTemporal(ctx context.Context, cfg config, logger *zap.Logger) (client.Client, string, func(), error) {
+	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{})
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("loading Temporal client configuration: %w", err)
+	}
+	// The SDK logs through zap: slog front end (the SDK's structured logger) on a zap core.
+	opts.Logger = tlog.NewStructuredLogger(slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithCaller(true))))
+	dc, encrypted, err := codec.DataConverterFromEnv()
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("payload encryption: %w", err)
+	}
+	opts.DataConverter = dc
+	logger.Info("payload encryption", zap.Bool("enabled", encrypted))
+	closeMetrics := func() {}
+	if cfg.metricsAddr != "" {
+		scope, closer, err := newMetricsScope(cfg.metricsAddr, logger)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		closeMetrics = closer
+		opts.MetricsHandler = sdktally.NewMetricsHandler(scope)
+		logger.Info("serving Prometheus metrics", zap.String("url", "http://"+cfg.metricsAddr+"/metrics"))
+	}
+	address, namespace := cmp.Or(opts.HostPort, client.DefaultHostPort), cmp.Or(opts.Namespace, client.DefaultNamespace)
+	// Never log the API key or TLS material: only whether they are configured.
+	logger.Info("connecting to Temporal",
+		zap.String("address", address), zap.String("namespace", namespace),
+		zap.String("task_queue", cfg.taskQueue),
+		zap.Bool("tls", opts.ConnectionOptions.TLS != nil), zap.Bool("api_key", opts.Credentials != nil))
+	tc, err := client.DialContext(ctx, opts)
+	if err != nil {
+		closeMetrics()
+		return nil, "", nil, fmt.Errorf("connecting to Temporal at %s: %w", address, err)
+	}
+	return tc, namespace, func() { tc.Close(); closeMetrics() }, nil
+}
+
+// newInsightsClient makes the Contact Center Insights client: the emulator's when
+// INSIGHTS_EMULATOR_HOST is set, else Google's with Application Default Credentials.
+func newInsightsClient(ctx context.Context, logger *zap.Logger) (*contactcenterinsights.Client, error) {
+	endpoint := "Google (Application Default Credentials)"
+	if h := strings.TrimSpace(os.Getenv(insightsclient.EmulatorHostEnv)); h != "" {
+		endpoint = "emulator at " + h
+	}
+	gc, err := insightsclient.New(ctx, activities.ClientOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Contact Center Insights client (%s): %w", endpoint, err)
+	}
+	logger.Info("Contact Center Insights client ready", zap.String("endpoint", endpoint))
+	return gc, nil
 }
 
 // checkSearchAttributes makes sure the namespace has the workflows' search attributes: without

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 )
 
 func TestParseFlagsFromEnvAndFlags(t *testing.T) {
@@ -79,5 +83,79 @@ func TestParsePollers(t *testing.T) {
 	}
 	if _, err := parseFlags(nil, func(k string) string { return map[string]string{"WORKER_POLLERS": "auto"}[k] }); err == nil {
 		t.Error("WORKER_POLLERS=auto accepted")
+	}
+}
+
+func TestWorkerVersioningIsOffWithoutADeploymentName(t *testing.T) {
+	cfg, err := parseFlags(nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.deploymentOptions(); d != (worker.DeploymentOptions{}) {
+		t.Fatalf("without -deployment-name the worker must be unversioned, got %+v", d)
+	}
+}
+
+func TestWorkerVersioningOptions(t *testing.T) {
+	env := map[string]string{"TEMPORAL_DEPLOYMENT_NAME": "issue-models", "TEMPORAL_WORKER_BUILD_ID": "v1"}
+	cfg, err := parseFlags(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := worker.DeploymentOptions{
+		UseVersioning:             true,
+		Version:                   worker.WorkerDeploymentVersion{DeploymentName: "issue-models", BuildID: "v1"},
+		DefaultVersioningBehavior: workflow.VersioningBehaviorAutoUpgrade,
+	}
+	if d := cfg.deploymentOptions(); d != want {
+		t.Fatalf("from the environment: %+v, want %+v", d, want)
+	}
+	cfg, err = parseFlags([]string{"-build-id", "v2", "-versioning-behavior", "pinned"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Version.BuildID, want.DefaultVersioningBehavior = "v2", workflow.VersioningBehaviorPinned
+	if d := cfg.deploymentOptions(); d != want {
+		t.Fatalf("flags must win over the environment: %+v, want %+v", d, want)
+	}
+}
+
+func TestWorkerVersioningRefusesIncompleteSettings(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{args: []string{"-deployment-name", "d"}, want: "-deployment-name needs -build-id"},
+		{args: []string{"-build-id", "v1"}, want: "need -deployment-name"},
+		{env: map[string]string{"TEMPORAL_VERSIONING_BEHAVIOR": "pinned"}, want: "need -deployment-name"},
+		{args: []string{"-deployment-name", "d", "-build-id", "v1", "-versioning-behavior", "sticky"}, want: `"sticky" is not pinned or auto-upgrade`},
+		{env: map[string]string{"TEMPORAL_VERSIONING_BEHAVIOR": "Pinned"}, want: "TEMPORAL_VERSIONING_BEHAVIOR"},
+		{args: []string{"-deployment-name", "a.b", "-build-id", "v1"}, want: "must not contain ':' or '.'"},
+		{env: map[string]string{"TEMPORAL_DEPLOYMENT_NAME": "a:b", "TEMPORAL_WORKER_BUILD_ID": "v1"}, want: "must not contain ':' or '.'"},
+	} {
+		_, err := parseFlags(tc.args, func(k string) string { return tc.env[k] })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q %v: error %v, want one mentioning %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
+
+func TestHelpShowsTheDefaultsAndEveryVariable(t *testing.T) {
+	var cfg config
+	fs := flagSet(&cfg)
+	var out strings.Builder
+	fs.SetOutput(&out)
+	fs.Usage()
+	for _, want := range []string{"-task-queue issue-models", "-polls-per-second 30", "-task-queue-activities-per-second 10",
+		"-pollers autoscaling", "-versioning-behavior auto-upgrade"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, e := range envOf {
+		if !strings.Contains(out.String(), "(env "+e.env+")") {
+			t.Errorf("help does not name %s", e.env)
+		}
 	}
 }

@@ -14,7 +14,34 @@ import (
 var (
 	flagLine = regexp.MustCompile(`(?m)^\s+-([a-z][a-z0-9-]*)`)
 	envWord  = regexp.MustCompile(`\benv ([A-Z][A-Z0-9_]+)`)
+	// envFlagLine is a help line of a flag with an environment variable: "  -name default  usage (env NAME)".
+	envFlagLine = regexp.MustCompile(`(?m)^\s+-([a-z][a-z0-9-]*)[ =](\S+)\s.*\(env ([A-Z][A-Z0-9_]+)\)`)
 )
+
+// placeholders are what the help prints for a flag without a default.
+var placeholders = map[string]bool{"string": true, "value": true, "int": true, "float": true, "duration": true}
+
+// checkRows checks that the table row of every flag with an environment variable names both, and
+// the flag's default as the help prints it.
+func checkRows(t *testing.T, name, help, section string) {
+	t.Helper()
+	for _, m := range envFlagLine.FindAllStringSubmatch(help, -1) {
+		flagName, def, env := m[1], m[2], m[3]
+		found := false
+		for _, row := range strings.Split(section, "\n") {
+			if !strings.HasPrefix(row, "|") || !strings.Contains(row, "`-"+flagName+"`") || !strings.Contains(row, "`"+env+"`") {
+				continue
+			}
+			found = true
+			if !placeholders[def] && !strings.Contains(row, "`"+def+"`") {
+				t.Errorf("%s: the README row of -%s does not give its default `%s`: %s", name, flagName, def, row)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no README row names -%s with its environment variable %s", name, flagName, env)
+		}
+	}
+}
 
 func TestConfigurationReferenceListsEverySetting(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
@@ -62,6 +89,7 @@ func TestConfigurationReferenceListsEverySetting(t *testing.T) {
 				t.Errorf("%s: flag -%s is missing from README.md's configuration reference", name, f[1])
 			}
 		}
+		checkRows(t, name, string(out), section)
 		for _, e := range envWord.FindAllStringSubmatch(string(out), -1) {
 			if !strings.Contains(section, "`"+e[1]+"`") {
 				t.Errorf("%s: environment variable %s is missing from README.md's configuration reference", name, e[1])
