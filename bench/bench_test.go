@@ -195,3 +195,14 @@ func TestFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestProcCPUSeconds reads this test process's CPU time from /proc (procfs), as the bench reads
+// the dev server's.
+func TestProcCPUSeconds(t *testing.T) {
+	if cpu := procCPUSeconds(os.Getpid()); cpu <= 0 {
+		t.Errorf("procCPUSeconds(self) = %v, want > 0", cpu)
+	}
+	if cpu := procCPUSeconds(0); cpu != 0 {
+		t.Errorf("procCPUSeconds(0) = %v, want 0", cpu)
+	}
+}

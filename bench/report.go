@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -171,7 +172,7 @@ func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.D
 	if len(cfg.variants) > 0 {
 		rep.Notes = append(rep.Notes, "variants: each has its own worker with the same budgets, task queue and project; their targets are not judged (only the default policy's are)")
 	}
-	if temporal := len(cfg.strategies) - btoi(contains(cfg.strategies, stratOpWait)); !cfg.sequential && temporal > 1 {
+	if temporal := len(cfg.strategies) - btoi(slices.Contains(cfg.strategies, stratOpWait)); !cfg.sequential && temporal > 1 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("strategies ran side by side; the dev server's %.1f CPU-seconds are shared by the Temporal strategies (-sequential attributes them)", serverCPU))
 	}
 	return rep

@@ -69,7 +69,7 @@ func TestMain(m *testing.M) {
 	devServer = srv
 	code := m.Run()
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "last lines of the dev server log %s:\n%s\n", srv.LogFile, srv.LogTail(3000))
+		fmt.Fprintf(os.Stderr, "last lines of the dev server log %s:\n%s\n", srv.LogFile, srv.LogTail(40))
 	}
 	if err := srv.Close(); err != nil {
 		fmt.Fprintf(os.Stderr, "closing the dev server: %v\n", err)

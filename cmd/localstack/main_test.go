@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -12,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/issuemodels/durable-lro/internal/devserver"
+	"github.com/issuemodels/durable-lro/internal/proc"
+	"github.com/issuemodels/durable-lro/internal/temporalcli"
 )
 
 // freePort returns a loopback port nothing listens on right now.
@@ -30,7 +33,11 @@ func freePort(t *testing.T) int {
 // a temporary data folder): the sample completes, the stack stays up, and Ctrl-C stops every
 // child cleanly.
 func TestOneCommandLocalStack(t *testing.T) {
-	if _, err := devserver.EnsureCLI(); err != nil {
+	root, err := proc.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := temporalcli.Ensure(context.Background(), filepath.Join(root, "bin"), io.Discard); err != nil {
 		t.Fatalf("Temporal CLI: %v", err)
 	}
 	dir := t.TempDir()
