@@ -19,7 +19,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -106,7 +105,7 @@ func parseVariant(v string) (variant, error) {
 		return variant{}, fmt.Errorf("%q: want NAME=JSON with NAME of 1-12 lowercase letters and digits", v)
 	}
 	pol := workflows.DefaultPollingPolicy()
-	dec := json.NewDecoder(bytes.NewReader([]byte(js)))
+	dec := json.NewDecoder(strings.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&pol); err != nil {
 		return variant{}, fmt.Errorf("%s: %v", name, err)

@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math/rand"
 	"os"
@@ -53,16 +52,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	parallelSet := false
-	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
-	if !parallelSet {
-		// The tests mostly wait on timers and child processes.
-		_ = flag.Set("test.parallel", "8")
-	}
 	os.Exit(run(m))
 }
 
+// run builds the worker, then runs the tests against a shared dev server.
 func run(m *testing.M) int {
 	var err error
 	if repoRoot, err = proc.RepoRoot(); err != nil {
@@ -80,26 +73,14 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	devServer, err = devserver.New(ctx)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the reliability suite needs a Temporal dev server: %v\n", err)
-		return 1
-	}
-	mode := "CI size"
-	if full {
-		mode = "FULL size (RELIABILITY_FULL=1)"
-	}
-	fmt.Fprintf(os.Stderr, "reliability: %s; dev server %s; worker %s\n", mode, devServer.HostPort, workerBin)
-	code := m.Run()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "last lines of the dev server log %s:\n%s\n", devServer.LogFile, devServer.LogTail(40))
-	}
-	if err := devServer.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "closing the dev server: %v\n", err)
-	}
-	return code
+	return devserver.RunTests(m, 8, "the reliability suite", func(s *devserver.Server) {
+		devServer = s
+		mode := "CI size"
+		if full {
+			mode = "FULL size (RELIABILITY_FULL=1)"
+		}
+		fmt.Fprintf(os.Stderr, "reliability: %s; dev server %s; worker %s\n", mode, s.HostPort, workerBin)
+	})
 }
 
 // ---- emulator ----

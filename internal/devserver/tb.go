@@ -2,6 +2,11 @@ package devserver
 
 import (
 	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
 )
 
 // TB is the part of testing.TB the helpers use: an interface rather than the testing package,
@@ -46,4 +51,34 @@ func (s *Server) Restart(tb TB) {
 	if err := s.StartAgain(ctx); err != nil {
 		tb.Fatalf("devserver: restart: %v", err)
 	}
+}
+
+// RunTests is a TestMain for a package whose tests share one dev server: it defaults
+// -test.parallel to parallel unless given (the tests mostly wait on timers and processes, so
+// more of them than GOMAXPROCS run at once), starts the server and hands it to ready, runs the
+// tests, prints the end of the server log when they fail, and closes the server. It returns the
+// exit code. A server that cannot start fails the package: a skipped suite would look green.
+func RunTests(m interface{ Run() int }, parallel int, suite string, ready func(*Server)) int {
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		_ = flag.Set("test.parallel", strconv.Itoa(parallel))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	s, err := New(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %s needs a Temporal dev server: %v\n", suite, err)
+		return 1
+	}
+	ready(s)
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "last lines of the dev server log %s:\n%s\n", s.LogFile, s.LogTail(40))
+	}
+	if err := s.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "closing the dev server: %v\n", err)
+	}
+	return code
 }
