@@ -2,20 +2,19 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"go.temporal.io/api/enums/v1"
 	taskqueue "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -26,6 +25,7 @@ import (
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/insightstest/record"
 	"github.com/issuemodels/durable-lro/internal/devserver"
+	"github.com/issuemodels/durable-lro/internal/proc"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -41,9 +41,8 @@ type runner struct {
 	selfBin   string
 	// policies are the polling policies of the workflow strategies (default and variants),
 	// every duration divided by the scale.
-	policies  map[string]workflows.PollingPolicy
-	serverPID int
-	logMu     sync.Mutex
+	policies map[string]workflows.PollingPolicy
+	logMu    sync.Mutex
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -81,6 +80,49 @@ type runInfo struct {
 
 func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 	began := time.Now()
+	policies, err := strategyPolicies(cfg)
+	if err != nil {
+		return err
+	}
+	r := &runner{cfg: cfg, policies: policies}
+	r.plan = newPlan(cfg.ops, cfg.median, cfg.sigma, cfg.minDur, cfg.maxDur, cfg.seed)
+	if r.tmp, err = os.MkdirTemp("", "bench-"); err != nil {
+		return err
+	}
+	if cfg.keepLogs {
+		fmt.Fprintf(os.Stderr, "bench: logs in %s\n", r.tmp)
+	} else {
+		defer os.RemoveAll(r.tmp)
+	}
+	if err := r.buildBinaries(ctx); err != nil {
+		return err
+	}
+	if err := r.startEmulator(); err != nil {
+		return err
+	}
+	defer r.emu.Close()
+	r.logf("starting the Temporal dev server (builds ./bin/temporal on first use)")
+	devCtx, cancel := context.WithTimeout(ctx, 20*time.Minute)
+	r.dev, err = devserver.New(devCtx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer r.dev.Close()
+	r.logf("dev server %s (pid %d), emulator %s", r.dev.HostPort, r.dev.Pid(), r.emu.Addr())
+
+	phases, serverTotal, err := r.runPhases(ctx)
+	if err != nil {
+		return err
+	}
+	rep := r.report(phases, serverTotal, time.Since(began))
+	rep.printTable(stdout)
+	return writeOutputs(cfg, rep)
+}
+
+// strategyPolicies are the polling policies of the workflow strategies (the default and the
+// variants), scaled; it also checks the retry strategy's interval.
+func strategyPolicies(cfg config) (map[string]workflows.PollingPolicy, error) {
 	policies := map[string]workflows.PollingPolicy{}
 	for _, s := range cfg.strategies {
 		if !isWorkflow(s) {
@@ -92,41 +134,39 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 		}
 		sp, err := scalePolicy(p, cfg.scale)
 		if err != nil {
-			return fmt.Errorf("%s: %w", s, err)
+			return nil, fmt.Errorf("%s: %w", s, err)
 		}
 		policies[s] = sp
 	}
 	if cfg.retryEvery < time.Duration(cfg.scale*float64(time.Second)) {
-		return fmt.Errorf("-retry-interval %s divided by -scale %g is under 1s", cfg.retryEvery, cfg.scale)
+		return nil, fmt.Errorf("-retry-interval %s divided by -scale %g is under 1s", cfg.retryEvery, cfg.scale)
 	}
-	r := &runner{cfg: cfg, policies: policies}
-	r.plan = newPlan(cfg.ops, cfg.median, cfg.sigma, cfg.minDur, cfg.maxDur, cfg.seed)
+	return policies, nil
+}
 
-	root, err := devserver.RepoRoot()
-	if err != nil {
-		return err
-	}
-	if r.tmp, err = os.MkdirTemp("", "bench-"); err != nil {
-		return err
-	}
-	if cfg.keepLogs {
-		fmt.Fprintf(os.Stderr, "bench: logs in %s\n", r.tmp)
-	} else {
-		defer os.RemoveAll(r.tmp)
-	}
+// buildBinaries builds the worker (when a workflow strategy runs) and finds this binary, which
+// runs the other strategies' processes.
+func (r *runner) buildBinaries(ctx context.Context) error {
+	var err error
 	if r.selfBin, err = os.Executable(); err != nil {
 		return err
 	}
-	if len(policies) > 0 {
-		r.workerBin = filepath.Join(r.tmp, "worker")
-		r.logf("go build -o %s ./worker", r.workerBin)
-		build := exec.CommandContext(ctx, "go", "build", "-o", r.workerBin, "./worker")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./worker: %v\n%s", err, out)
-		}
+	if len(r.policies) == 0 {
+		return nil
 	}
+	root, err := proc.RepoRoot()
+	if err != nil {
+		return err
+	}
+	r.workerBin = filepath.Join(r.tmp, "worker")
+	r.logf("go build -o %s ./worker", r.workerBin)
+	return proc.Build(ctx, root, "./worker", r.workerBin)
+}
 
+// startEmulator starts the in-process emulator.
+func (r *runner) startEmulator() error {
+	cfg := r.cfg
+	var err error
 	// The emulator: the clock runs scale times faster than wall time; the request limit is
 	// counted in real time, so the per-minute limit is scaled too. The creation quotas (one
 	// concurrent creation and 10 models per location) are lifted: every strategy creates all
@@ -142,22 +182,13 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 		MaxModels:            insightstest.Unlimited,
 		Seed:                 cfg.seed,
 	})
-	if err != nil {
-		return err
-	}
-	defer r.emu.Close()
+	return err
+}
 
-	r.logf("starting the Temporal dev server (builds ./bin/temporal on first use)")
-	devCtx, cancel := context.WithTimeout(ctx, 20*time.Minute)
-	r.dev, err = devserver.New(devCtx)
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer r.dev.Close()
-	r.serverPID = findChild("temporal")
-	r.logf("dev server %s (pid %d), emulator %s", r.dev.HostPort, r.serverPID, r.emu.Addr())
-
+// runPhases runs every strategy, one after the other or side by side, and measures the dev
+// server's CPU time: in all, and per phase where a phase has the server to itself.
+func (r *runner) runPhases(ctx context.Context) (map[string]*phase, float64, error) {
+	cfg := r.cfg
 	phases := map[string]*phase{}
 	var mu sync.Mutex
 	var errs []error
@@ -171,26 +202,26 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 		}
 		phases[s] = p
 	}
-	serverBefore := procCPUSeconds(r.serverPID)
+	serverPID := r.dev.Pid()
+	serverBefore := procCPUSeconds(serverPID)
 	if cfg.sequential {
 		for _, s := range cfg.strategies {
-			before := procCPUSeconds(r.serverPID)
+			before := procCPUSeconds(serverPID)
 			runOne(s)
 			if p := phases[s]; p != nil && s != stratOpWait {
-				p.serverCPU = procCPUSeconds(r.serverPID) - before
+				p.serverCPU = procCPUSeconds(serverPID) - before
 			}
 		}
 	} else {
 		var wg sync.WaitGroup
 		for _, s := range cfg.strategies {
-			wg.Add(1)
-			go func() { defer wg.Done(); runOne(s) }()
+			wg.Go(func() { runOne(s) })
 		}
 		wg.Wait()
 	}
-	serverTotal := procCPUSeconds(r.serverPID) - serverBefore
+	serverTotal := procCPUSeconds(serverPID) - serverBefore
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return nil, 0, err
 	}
 	if !cfg.sequential {
 		// Side by side, the dev server's CPU belongs to a phase only when it is the one
@@ -205,9 +236,11 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 			temporal[0].serverCPU = serverTotal
 		}
 	}
+	return phases, serverTotal, nil
+}
 
-	rep := r.report(phases, serverTotal, time.Since(began))
-	rep.printTable(stdout)
+// writeOutputs writes the -json and -plot files.
+func writeOutputs(cfg config, rep *Report) error {
 	if cfg.jsonFile != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
@@ -307,25 +340,24 @@ func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
 	p.start = time.Now()
 	c, err := r.startChild("opwait", r.selfBin, []string{"-role", "opwait", "-ops", fmt.Sprint(r.cfg.ops),
 		"-parent", parentFor(stratOpWait), "-scale", fmt.Sprint(r.cfg.scale), "-concurrency", fmt.Sprint(r.cfg.concurrency)},
-		childEnv("INSIGHTS_EMULATOR_HOST="+r.emu.Addr()), f)
+		[]string{"INSIGHTS_EMULATOR_HOST=" + r.emu.Addr()}, f)
 	if err != nil {
 		return nil, err
 	}
 	timedOut := false
 	select {
-	case <-c.done:
+	case <-c.Done():
 	case <-time.After(r.phaseTimeout()):
 		r.logf("opwait: timed out; stopping it")
 		timedOut = true
-		c.stop(30 * time.Second)
 	case <-ctx.Done():
-		c.stop(10 * time.Second)
+		_ = c.Stop()
 		return nil, ctx.Err()
 	}
-	if c.err != nil {
-		return nil, fmt.Errorf("opwait process: %v\n%s", c.err, tailFile(c.logPath, 3000))
+	if err := c.Stop(); err != nil {
+		return nil, fmt.Errorf("opwait process: %v\n%s", err, proc.Tail(c.LogPath, 40))
 	}
-	p.proc = c.cmd.ProcessState
+	p.proc = c.State()
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
@@ -356,91 +388,117 @@ func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
 // and the runs' history lengths from visibility.
 func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phase, error) {
 	taskQueue := "bench-" + s
-	var c *child
-	var err error
-	switch {
-	case isWorkflow(s):
-		pollsPerSecond := workerPollsPerSecond(r.cfg)
-		othersPerSecond := float64(r.cfg.createRPM) / 60 * r.cfg.scale
-		c, err = r.startChild(s+"-worker", r.workerBin, nil, childEnv(
-			"TEMPORAL_ADDRESS="+r.dev.HostPort, "TEMPORAL_NAMESPACE="+r.dev.Namespace,
-			"TEMPORAL_TASK_QUEUE="+taskQueue, "INSIGHTS_EMULATOR_HOST="+r.emu.Addr(),
-			"LOG_LEVEL=warn", "LOG_FORMAT=json",
-			fmt.Sprintf("POLLS_PER_SECOND=%g", pollsPerSecond),
-			fmt.Sprintf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%g", othersPerSecond)), nil)
-	case s == stratRetry:
-		c, err = r.startChild("retryworker", r.selfBin, []string{"-role", "retryworker",
-			"-temporal", r.dev.HostPort, "-task-queue", taskQueue},
-			childEnv("INSIGHTS_EMULATOR_HOST="+r.emu.Addr()), nil)
-	}
+	c, err := r.startStrategyWorker(s, taskQueue)
 	if err != nil {
 		return nil, err
 	}
-	defer c.stop(30 * time.Second)
+	defer func() { _ = c.Stop() }()
 
-	tc := r.dev.Client
-	timeout := r.phaseTimeout()
 	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, unfinished: map[int]bool{}, serverCPU: -1}
 	p.start = time.Now()
-	deadline := p.start.Add(timeout)
 	idPrefix := "bench-" + s + "-"
+	if err := r.startWorkflows(ctx, s, workflowType, taskQueue, idPrefix); err != nil {
+		return nil, err
+	}
+	r.logf("%s: %d workflows started in %s", s, r.cfg.ops, time.Since(p.start).Round(time.Millisecond))
+	if err := r.waitUntilNoneRunning(ctx, p, s, taskQueue, p.start.Add(r.phaseTimeout())); err != nil {
+		return nil, err
+	}
+	if err := c.Stop(); err != nil {
+		return nil, fmt.Errorf("%s worker: %v\n%s", s, err, proc.Tail(c.LogPath, 40))
+	}
+	p.proc = c.State()
+
+	runs, err := r.listRuns(ctx, taskQueue)
+	if err != nil {
+		return nil, err
+	}
+	p.runs = runs
+	p.end = p.start
+	for _, run := range runs {
+		if i, ok := indexFromID(run.WorkflowID, idPrefix); ok {
+			p.record(i, run)
+		}
+	}
+	return p, nil
+}
+
+// startStrategyWorker starts the worker process of a Temporal strategy: the real worker for the
+// workflow strategies, this binary as -role retryworker for the retry pattern.
+func (r *runner) startStrategyWorker(s, taskQueue string) (*proc.Process, error) {
+	if s == stratRetry {
+		return r.startChild("retryworker", r.selfBin, []string{"-role", "retryworker",
+			"-temporal", r.dev.HostPort, "-task-queue", taskQueue},
+			[]string{"INSIGHTS_EMULATOR_HOST=" + r.emu.Addr()}, nil)
+	}
+	pollsPerSecond := workerPollsPerSecond(r.cfg)
+	othersPerSecond := float64(r.cfg.createRPM) / 60 * r.cfg.scale
+	return r.startChild(s+"-worker", r.workerBin, nil, []string{
+		"TEMPORAL_ADDRESS=" + r.dev.HostPort, "TEMPORAL_NAMESPACE=" + r.dev.Namespace,
+		"TEMPORAL_TASK_QUEUE=" + taskQueue, "INSIGHTS_EMULATOR_HOST=" + r.emu.Addr(),
+		"LOG_LEVEL=warn", "LOG_FORMAT=json",
+		fmt.Sprintf("POLLS_PER_SECOND=%g", pollsPerSecond),
+		fmt.Sprintf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%g", othersPerSecond)}, nil)
+}
+
+// startWorkflows starts one workflow per operation, -concurrency at a time.
+func (r *runner) startWorkflows(ctx context.Context, s, workflowType, taskQueue, idPrefix string) error {
+	timeout := r.phaseTimeout()
 	sem := make(chan struct{}, r.cfg.concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var startErr error
-	for i := 0; i < r.cfg.ops; i++ {
+	for i := 0; i < r.cfg.ops && ctx.Err() == nil; i++ {
 		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			var input any
-			if isWorkflow(s) {
-				pol := r.policies[s]
-				input = workflows.CreateIssueModelInput{
-					Parent: parentFor(s),
-					IssueModel: insights.IssueModelSpec{DisplayName: displayName(i),
-						InputDataConfig: insights.InputDataConfig{Medium: "CHAT", Filter: `medium="CHAT"`}},
-					Polling: &pol,
-				}
-			} else {
-				input = RetryInput{Parent: parentFor(s), DisplayName: displayName(i), Interval: scaled(r.cfg.retryEvery, r.cfg.scale)}
-			}
-			_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		wg.Go(func() {
+			defer func() { <-sem }()
+			_, err := r.dev.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 				ID: fmt.Sprintf("%s%05d", idPrefix, i), TaskQueue: taskQueue,
 				WorkflowExecutionTimeout: timeout,
-			}, workflowType, input)
+			}, workflowType, r.workflowInput(s, i))
 			if err != nil {
 				mu.Lock()
 				startErr = errors.Join(startErr, fmt.Errorf("start %s: %w", displayName(i), err))
 				mu.Unlock()
 			}
-		}()
-		if ctx.Err() != nil {
-			break
-		}
+		})
 	}
 	wg.Wait()
-	if startErr != nil {
-		return nil, startErr
-	}
-	r.logf("%s: %d workflows started in %s", s, r.cfg.ops, time.Since(p.start).Round(time.Millisecond))
+	return startErr
+}
 
-	// Wait until no run of the task queue is running (the chains that continued as new
-	// included).
+// workflowInput is the input of operation i's workflow in strategy s.
+func (r *runner) workflowInput(s string, i int) any {
+	if !isWorkflow(s) {
+		return RetryInput{Parent: parentFor(s), DisplayName: displayName(i), Interval: scaled(r.cfg.retryEvery, r.cfg.scale)}
+	}
+	pol := r.policies[s]
+	return workflows.CreateIssueModelInput{
+		Parent: parentFor(s),
+		IssueModel: insights.IssueModelSpec{DisplayName: displayName(i),
+			InputDataConfig: insights.InputDataConfig{Medium: "CHAT", Filter: `medium="CHAT"`}},
+		Polling: &pol,
+	}
+}
+
+// waitUntilNoneRunning waits until no run of the task queue is running (the chains that
+// continued as new included), terminating what still runs at the deadline, and notes the
+// largest backlog on the way.
+func (r *runner) waitUntilNoneRunning(ctx context.Context, p *phase, s, taskQueue string, deadline time.Time) error {
 	running := fmt.Sprintf("TaskQueue = '%s' AND ExecutionStatus = 'Running'", taskQueue)
 	lastLog := time.Now()
 	for {
-		n, err := count(ctx, tc, running)
+		n, err := count(ctx, r.dev.Client, running)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if n == 0 {
-			break
+			return nil
 		}
 		if time.Now().After(deadline) {
 			r.logf("%s: %d runs still running at the deadline; terminating them", s, n)
 			r.terminateRunning(ctx, running)
-			break
+			return nil
 		}
 		if time.Since(lastLog) > 10*time.Second {
 			backlog, age := r.backlog(ctx, taskQueue)
@@ -450,43 +508,28 @@ func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phas
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(time.Second):
 		}
 	}
-	c.stop(30 * time.Second)
-	if c.err != nil && !isSignalExit(c.err) {
-		return nil, fmt.Errorf("%s worker: %v\n%s", s, c.err, tailFile(c.logPath, 3000))
-	}
-	p.proc = c.cmd.ProcessState
+}
 
-	runs, err := r.listRuns(ctx, taskQueue)
-	if err != nil {
-		return nil, err
-	}
-	p.runs = runs
-	p.end = p.start
-	for _, run := range runs {
-		i, ok := indexFromID(run.WorkflowID, idPrefix)
-		if !ok {
-			continue
+// record counts how operation i's run ended.
+func (p *phase) record(i int, run runInfo) {
+	switch run.Status {
+	case "ContinuedAsNew":
+	case "Completed":
+		p.completed[i] = true
+		if run.closeTime.After(p.end) {
+			p.end = run.closeTime
 		}
-		switch run.Status {
-		case "ContinuedAsNew":
-		case "Completed":
-			p.completed[i] = true
-			if run.closeTime.After(p.end) {
-				p.end = run.closeTime
-			}
-		case "TimedOut", "Terminated":
-			// Stopped by the bench's deadline (WorkflowExecutionTimeout or terminate).
-			p.failures[i] = run.Status + " (still waiting at the bench's deadline)"
-			p.unfinished[i] = true
-		default:
-			p.failures[i] = run.Status
-		}
+	case "TimedOut", "Terminated":
+		// Stopped by the bench's deadline (WorkflowExecutionTimeout or terminate).
+		p.failures[i] = run.Status + " (still waiting at the bench's deadline)"
+		p.unfinished[i] = true
+	default:
+		p.failures[i] = run.Status
 	}
-	return p, nil
 }
 
 // backlog is the approximate workflow-task backlog of a task queue and its age (0 if unknown).
@@ -556,7 +599,7 @@ func (r *runner) listRuns(ctx context.Context, taskQueue string) ([]runInfo, err
 			for _, e := range resp.GetExecutions() {
 				runs = append(runs, runInfo{
 					WorkflowID:    e.GetExecution().GetWorkflowId(),
-					Status:        statusName(e.GetStatus()),
+					Status:        e.GetStatus().String(),
 					HistoryLength: e.GetHistoryLength(),
 					closeTime:     e.GetCloseTime().AsTime(),
 				})
@@ -585,105 +628,13 @@ func (r *runner) listRuns(ctx context.Context, taskQueue string) ([]runInfo, err
 	}
 }
 
-func statusName(s enums.WorkflowExecutionStatus) string {
-	switch s {
-	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return "Running"
-	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		return "Completed"
-	case enums.WORKFLOW_EXECUTION_STATUS_FAILED:
-		return "Failed"
-	case enums.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		return "Canceled"
-	case enums.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		return "Terminated"
-	case enums.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
-		return "ContinuedAsNew"
-	case enums.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		return "TimedOut"
-	}
-	return s.String()
-}
-
 // ---- subprocesses ----
 
-// child is one measured subprocess.
-type child struct {
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-	err     error
-	once    sync.Once
-}
-
-// childEnv is this process's environment without Temporal, emulator, codec or logging
-// settings, plus extra.
-func childEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "TEMPORAL_") || strings.HasPrefix(k, "INSIGHTS_") || strings.HasPrefix(k, "ISSUE_MODELS_") ||
-			k == "GOOGLE_APPLICATION_CREDENTIALS" || k == "LOG_LEVEL" || k == "LOG_FORMAT" || k == "METRICS_ADDR" ||
-			k == "POLLS_PER_SECOND" || k == "TASK_QUEUE_ACTIVITIES_PER_SECOND" || k == "WORKER_POLLERS" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, extra...)
-}
-
-// startChild starts bin with args; stderr (and stdout unless given) go to a log file.
-func (r *runner) startChild(name, bin string, args, env []string, stdout io.Writer) (*child, error) {
-	logf, err := os.Create(filepath.Join(r.tmp, name+".log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stderr = logf
-	cmd.Stdout = logf
-	if stdout != nil {
-		cmd.Stdout = stdout
-	}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	c := &child{cmd: cmd, logPath: logf.Name(), done: make(chan struct{})}
-	go func() {
-		c.err = cmd.Wait()
-		logf.Close()
-		close(c.done)
-	}()
-	return c, nil
-}
-
-// stop sends SIGTERM, waits up to grace, then kills; it returns once the process has ended.
-func (c *child) stop(grace time.Duration) {
-	c.once.Do(func() {
-		select {
-		case <-c.done:
-			return
-		default:
-		}
-		_ = c.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.done:
-		case <-time.After(grace):
-			_ = c.cmd.Process.Kill()
-			<-c.done
-		}
-	})
-	<-c.done
-}
-
-func isSignalExit(err error) bool {
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		return false
-	}
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled()
+// startChild starts bin with args and env (on top of internal/proc's scrubbed environment);
+// stderr, and stdout unless given, go to a log file. Stop gives it 30 s to drain.
+func (r *runner) startChild(name, bin string, args, env []string, stdout io.Writer) (*proc.Process, error) {
+	return proc.Start(proc.Options{Name: name, Path: bin, Args: args, Env: env,
+		Log: filepath.Join(r.tmp, name+".log"), Stdout: stdout, Grace: 30 * time.Second})
 }
 
 // rusage returns the CPU-seconds (user + system) and the peak RSS (MiB) of an ended process.
@@ -698,72 +649,18 @@ func rusage(ps *os.ProcessState) (cpu, rssMiB float64) {
 	return cpu, rssMiB
 }
 
-// findChild returns the pid of this process's child whose command name is comm (0 if none).
-func findChild(comm string) int {
-	entries, _ := os.ReadDir("/proc")
-	me := os.Getpid()
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
-			continue
-		}
-		name, ppid, _, ok := procStat(pid)
-		if ok && ppid == me && name == comm {
-			return pid
-		}
-	}
-	return 0
-}
-
 // procCPUSeconds is the CPU time (user + system) of a running process, 0 if unknown.
 func procCPUSeconds(pid int) float64 {
 	if pid == 0 {
 		return 0
 	}
-	_, _, cpu, _ := procStat(pid)
-	return cpu
-}
-
-// procStat reads /proc/pid/stat: command name, parent pid and CPU-seconds (clock ticks of
-// 1/100 s, the Linux USER_HZ).
-func procStat(pid int) (comm string, ppid int, cpu float64, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return "", 0, 0, false
+		return 0
 	}
-	open, closing := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || closing < open {
-		return "", 0, 0, false
-	}
-	comm = string(b[open+1 : closing])
-	fields := strings.Fields(string(b[closing+1:]))
-	// fields[0] is the state (field 3); ppid is field 4, utime 14, stime 15.
-	if len(fields) < 13 {
-		return "", 0, 0, false
-	}
-	var ut, st float64
-	fmt.Sscanf(fields[1], "%d", &ppid)
-	fmt.Sscanf(fields[11], "%g", &ut)
-	fmt.Sscanf(fields[12], "%g", &st)
-	return comm, ppid, (ut + st) / 100, true
-}
-
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
+	st, err := p.Stat()
 	if err != nil {
-		return ""
+		return 0
 	}
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return st.CPUTime()
 }

@@ -195,3 +195,22 @@ func TestFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestProcCPUSeconds reads this test process's CPU time from /proc (procfs), as the bench reads
+// the dev server's.
+func TestProcCPUSeconds(t *testing.T) {
+	// The kernel counts in ticks of 10 ms: spin until one is counted.
+	cpu, x := 0.0, 0
+	for i := 0; i < 1000 && cpu <= 0; i++ {
+		for j := range 1_000_000 {
+			x ^= j
+		}
+		cpu = procCPUSeconds(os.Getpid())
+	}
+	if cpu <= 0 {
+		t.Errorf("procCPUSeconds(self) = %v after spinning (%d), want > 0", cpu, x)
+	}
+	if cpu := procCPUSeconds(0); cpu != 0 {
+		t.Errorf("procCPUSeconds(0) = %v, want 0", cpu)
+	}
+}

@@ -19,7 +19,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -106,7 +105,7 @@ func parseVariant(v string) (variant, error) {
 		return variant{}, fmt.Errorf("%q: want NAME=JSON with NAME of 1-12 lowercase letters and digits", v)
 	}
 	pol := workflows.DefaultPollingPolicy()
-	dec := json.NewDecoder(bytes.NewReader([]byte(js)))
+	dec := json.NewDecoder(strings.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&pol); err != nil {
 		return variant{}, fmt.Errorf("%s: %v", name, err)
@@ -166,6 +165,26 @@ func variantFor(s string, variants []variant) (variant, bool) {
 
 func parseFlags(args []string) (config, error) {
 	var cfg config
+	fs, strategies := newFlagSet(&cfg)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if cfg.smoke {
+		smokeSize(&cfg, set)
+	}
+	if err := cfg.selectStrategies(*strategies); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate()
+}
+
+// newFlagSet defines the flags into cfg; the -strategies list is returned to be parsed after.
+func newFlagSet(cfg *config) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&cfg.role, "role", "", "internal: run as a measured subprocess (opwait, retryworker)")
 	fs.IntVar(&cfg.ops, "ops", 300, "number of operations (each strategy awaits all of them)")
@@ -220,40 +239,40 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
+	return fs, strategies
+}
+
+// smokeSize is -smoke: the tiny size, for the flags not given.
+func smokeSize(cfg *config, set map[string]bool) {
+	if !set["ops"] {
+		cfg.ops = 20
 	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	if !set["median"] {
+		cfg.median = 2 * time.Minute
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if cfg.smoke {
-		if !set["ops"] {
-			cfg.ops = 20
-		}
-		if !set["median"] {
-			cfg.median = 2 * time.Minute
-		}
-		if !set["min"] {
-			cfg.minDur = time.Minute
-		}
-		if !set["max"] {
-			cfg.maxDur = 4 * time.Minute
-		}
-		if !set["concurrency"] {
-			cfg.concurrency = 8
-		}
+	if !set["min"] {
+		cfg.minDur = time.Minute
 	}
+	if !set["max"] {
+		cfg.maxDur = 4 * time.Minute
+	}
+	if !set["concurrency"] {
+		cfg.concurrency = 8
+	}
+}
+
+// selectStrategies reads -strategies into cfg.strategies, in table order, each variant after
+// the default workflow.
+func (cfg *config) selectStrategies(list string) error {
 	cfg.strategies = nil
 	seen := map[string]bool{}
-	for _, s := range strings.Split(*strategies, ",") {
+	for _, s := range strings.Split(list, ",") {
 		s = strings.TrimSpace(s)
 		if s == "" || seen[s] {
 			continue
 		}
 		if _, ok := strategyLabels[s]; !ok {
-			return cfg, fmt.Errorf("-strategies: unknown strategy %q (want opwait, workflow, retry)", s)
+			return fmt.Errorf("-strategies: unknown strategy %q (want opwait, workflow, retry)", s)
 		}
 		seen[s] = true
 	}
@@ -267,27 +286,32 @@ Flags:
 			}
 		}
 	}
+	return nil
+}
+
+// validate checks the flags' values against each other.
+func (cfg *config) validate() error {
 	switch {
 	case cfg.role != "" && cfg.role != "opwait" && cfg.role != "retryworker":
-		return cfg, fmt.Errorf("-role: unknown role %q", cfg.role)
+		return fmt.Errorf("-role: unknown role %q", cfg.role)
 	case len(cfg.strategies) == 0:
-		return cfg, errors.New("-strategies: none selected")
+		return errors.New("-strategies: none selected")
 	case cfg.ops < 1:
-		return cfg, errors.New("-ops must be at least 1")
+		return errors.New("-ops must be at least 1")
 	case cfg.scale < 1:
-		return cfg, errors.New("-scale must be at least 1")
+		return errors.New("-scale must be at least 1")
 	case cfg.minDur <= 0 || cfg.maxDur < cfg.minDur || cfg.median <= 0:
-		return cfg, errors.New("want 0 < -min <= -max and -median > 0")
+		return errors.New("want 0 < -min <= -max and -median > 0")
 	case cfg.sigma < 0:
-		return cfg, errors.New("-sigma must not be negative")
+		return errors.New("-sigma must not be negative")
 	case cfg.quota < 1 || cfg.createRPM < 1 || cfg.quota+cfg.createRPM > cfg.apiRPM:
-		return cfg, errors.New("want -quota >= 1, -create-rpm >= 1 and -quota + -create-rpm <= -api-rpm")
+		return errors.New("want -quota >= 1, -create-rpm >= 1 and -quota + -create-rpm <= -api-rpm")
 	case cfg.concurrency < 1:
-		return cfg, errors.New("-concurrency must be at least 1")
+		return errors.New("-concurrency must be at least 1")
 	case cfg.retryEvery <= 0:
-		return cfg, errors.New("-retry-interval must be positive")
+		return errors.New("-retry-interval must be positive")
 	}
-	return cfg, nil
+	return nil
 }
 
 func run(args []string) int {

@@ -35,24 +35,7 @@ var variantColors = []color.Color{
 // strategy; the GetOperation calls each operation took against its length; and each strategy's
 // p50 and p99 lag against its mean calls per operation.
 func writePlot(rep *Report, file string) error {
-	cdf := plot.New()
-	cdf.Title.Text = "Detection lag, all operations (CDF)"
-	cdf.X.Label.Text = "detection lag (s, API clock)"
-	cdf.Y.Label.Text = "fraction of all operations noticed"
-	cdf.Legend.Top, cdf.Legend.Left = false, false
-	cdf.X.Min, cdf.Y.Min, cdf.Y.Max = 0, 0, 1
-	left := plot.New()
-	left.Title.Text = "API cost of each operation"
-	left.X.Label.Text = "operation length (min, API clock)"
-	left.Y.Label.Text = "GetOperation calls"
-	left.Legend.Top, left.Legend.Left = true, true
-	right := plot.New()
-	right.Title.Text = "Lag p50 (o) and p99 (^) vs calls"
-	right.X.Label.Text = "GetOperation calls per operation (mean)"
-	right.Y.Label.Text = "detection lag (s, API clock)"
-	right.X.Min, right.Y.Min = 0, 0
-	left.X.Min, left.Y.Min = 0, 0
-
+	cdf, left, right := newPlots()
 	others := 0
 	for _, r := range rep.Results {
 		col, ok := strategyColors[r.Strategy]
@@ -60,62 +43,14 @@ func writePlot(rep *Report, file string) error {
 			col = variantColors[others%len(variantColors)]
 			others++
 		}
-		var pts plotter.XYs
-		var lags []float64
-		for _, o := range r.PerOp {
-			pts = append(pts, plotter.XY{X: o.Duration / 60, Y: float64(o.Calls)})
-			if o.Lag >= 0 {
-				lags = append(lags, o.Lag)
-			}
+		if err := addCostScatter(left, r, col); err != nil {
+			return err
 		}
-		if len(pts) > 0 {
-			sc, err := plotter.NewScatter(pts)
-			if err != nil {
-				return err
-			}
-			sc.GlyphStyle.Color = translucent(col)
-			sc.GlyphStyle.Radius = vg.Points(1.5)
-			sc.GlyphStyle.Shape = draw.CircleGlyph{}
-			left.Add(sc)
-			left.Legend.Add(label(r), solid(col))
+		if err := addLagCDF(cdf, r, col); err != nil {
+			return err
 		}
-		if len(lags) > 0 {
-			sort.Float64s(lags)
-			line := make(plotter.XYs, 0, 2*len(lags))
-			// Over all the strategy's operations: a strategy that lost some never reaches 1.
-			n := float64(max(r.Ops, len(lags)))
-			for i, l := range lags {
-				line = append(line, plotter.XY{X: l, Y: float64(i) / n}, plotter.XY{X: l, Y: float64(i+1) / n})
-			}
-			l, err := plotter.NewLine(line)
-			if err != nil {
-				return err
-			}
-			l.Color, l.Width = col, vg.Points(1.5)
-			cdf.Add(l)
-			cdf.Legend.Add(label(r), l)
-		}
-		for _, q := range []struct {
-			lag   float64
-			shape draw.GlyphDrawer
-			name  string
-		}{{r.LagP50, draw.CircleGlyph{}, "p50"}, {r.LagP99, draw.TriangleGlyph{}, "p99"}} {
-			sc, err := plotter.NewScatter(plotter.XYs{{X: r.CallsPerOp, Y: q.lag}})
-			if err != nil {
-				return err
-			}
-			sc.GlyphStyle.Color = col
-			sc.GlyphStyle.Radius = vg.Points(5)
-			sc.GlyphStyle.Shape = q.shape
-			right.Add(sc)
-			lbl, err := plotter.NewLabels(plotter.XYLabels{
-				XYs:    []plotter.XY{{X: r.CallsPerOp, Y: q.lag}},
-				Labels: []string{fmt.Sprintf("  %s %s%s", q.name, fmtSeconds(q.lag), survivors(r))},
-			})
-			if err != nil {
-				return err
-			}
-			right.Add(lbl)
+		if err := addLagPoints(right, r, col); err != nil {
+			return err
 		}
 	}
 	cdf.Add(plotter.NewGrid())
@@ -124,7 +59,109 @@ func writePlot(rep *Report, file string) error {
 	// Room for the labels right of the points.
 	right.X.Max = right.X.Max * 1.25
 	right.Y.Max = right.Y.Max * 1.15
+	return savePlots(rep, file, cdf, left, right)
+}
 
+// newPlots are the three empty plots: the lag CDF, the cost per operation, lag versus calls.
+func newPlots() (cdf, left, right *plot.Plot) {
+	cdf = plot.New()
+	cdf.Title.Text = "Detection lag, all operations (CDF)"
+	cdf.X.Label.Text = "detection lag (s, API clock)"
+	cdf.Y.Label.Text = "fraction of all operations noticed"
+	cdf.Legend.Top, cdf.Legend.Left = false, false
+	cdf.X.Min, cdf.Y.Min, cdf.Y.Max = 0, 0, 1
+	left = plot.New()
+	left.Title.Text = "API cost of each operation"
+	left.X.Label.Text = "operation length (min, API clock)"
+	left.Y.Label.Text = "GetOperation calls"
+	left.Legend.Top, left.Legend.Left = true, true
+	right = plot.New()
+	right.Title.Text = "Lag p50 (o) and p99 (^) vs calls"
+	right.X.Label.Text = "GetOperation calls per operation (mean)"
+	right.Y.Label.Text = "detection lag (s, API clock)"
+	right.X.Min, right.Y.Min = 0, 0
+	left.X.Min, left.Y.Min = 0, 0
+	return cdf, left, right
+}
+
+// addCostScatter plots each operation's GetOperation calls against its length.
+func addCostScatter(left *plot.Plot, r *Result, col color.Color) error {
+	var pts plotter.XYs
+	for _, o := range r.PerOp {
+		pts = append(pts, plotter.XY{X: o.Duration / 60, Y: float64(o.Calls)})
+	}
+	if len(pts) == 0 {
+		return nil
+	}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return err
+	}
+	sc.GlyphStyle.Color = translucent(col)
+	sc.GlyphStyle.Radius = vg.Points(1.5)
+	sc.GlyphStyle.Shape = draw.CircleGlyph{}
+	left.Add(sc)
+	left.Legend.Add(label(r), solid(col))
+	return nil
+}
+
+// addLagCDF plots the distribution of detection lags.
+func addLagCDF(cdf *plot.Plot, r *Result, col color.Color) error {
+	var lags []float64
+	for _, o := range r.PerOp {
+		if o.Lag >= 0 {
+			lags = append(lags, o.Lag)
+		}
+	}
+	if len(lags) == 0 {
+		return nil
+	}
+	sort.Float64s(lags)
+	line := make(plotter.XYs, 0, 2*len(lags))
+	// Over all the strategy's operations: a strategy that lost some never reaches 1.
+	n := float64(max(r.Ops, len(lags)))
+	for i, l := range lags {
+		line = append(line, plotter.XY{X: l, Y: float64(i) / n}, plotter.XY{X: l, Y: float64(i+1) / n})
+	}
+	l, err := plotter.NewLine(line)
+	if err != nil {
+		return err
+	}
+	l.Color, l.Width = col, vg.Points(1.5)
+	cdf.Add(l)
+	cdf.Legend.Add(label(r), l)
+	return nil
+}
+
+// addLagPoints plots the strategy's lag p50 and p99 against its calls per operation.
+func addLagPoints(right *plot.Plot, r *Result, col color.Color) error {
+	for _, q := range []struct {
+		lag   float64
+		shape draw.GlyphDrawer
+		name  string
+	}{{r.LagP50, draw.CircleGlyph{}, "p50"}, {r.LagP99, draw.TriangleGlyph{}, "p99"}} {
+		sc, err := plotter.NewScatter(plotter.XYs{{X: r.CallsPerOp, Y: q.lag}})
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle.Color = col
+		sc.GlyphStyle.Radius = vg.Points(5)
+		sc.GlyphStyle.Shape = q.shape
+		right.Add(sc)
+		lbl, err := plotter.NewLabels(plotter.XYLabels{
+			XYs:    []plotter.XY{{X: r.CallsPerOp, Y: q.lag}},
+			Labels: []string{fmt.Sprintf("  %s %s%s", q.name, fmtSeconds(q.lag), survivors(r))},
+		})
+		if err != nil {
+			return err
+		}
+		right.Add(lbl)
+	}
+	return nil
+}
+
+// savePlots lays the three plots side by side under a title and writes the PNG.
+func savePlots(rep *Report, file string, cdf, left, right *plot.Plot) error {
 	const w, h = 40 * vg.Centimeter, 13 * vg.Centimeter
 	img := vgimg.New(w, h)
 	dc := draw.New(img)

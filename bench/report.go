@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -171,7 +172,7 @@ func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.D
 	if len(cfg.variants) > 0 {
 		rep.Notes = append(rep.Notes, "variants: each has its own worker with the same budgets, task queue and project; their targets are not judged (only the default policy's are)")
 	}
-	if temporal := len(cfg.strategies) - btoi(contains(cfg.strategies, stratOpWait)); !cfg.sequential && temporal > 1 {
+	if temporal := len(cfg.strategies) - btoi(slices.Contains(cfg.strategies, stratOpWait)); !cfg.sequential && temporal > 1 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("strategies ran side by side; the dev server's %.1f CPU-seconds are shared by the Temporal strategies (-sequential attributes them)", serverCPU))
 	}
 	return rep
@@ -182,16 +183,7 @@ func (r *runner) result(p *phase) *Result {
 	res := &Result{Strategy: s, Label: labelFor(s, r.cfg.variants), Ops: r.cfg.ops, Completed: len(p.completed), ServerCPUSeconds: p.serverCPU}
 	res.Lost = res.Ops - res.Completed
 	res.Unfinished = len(p.unfinished)
-	for i := 0; i < r.cfg.ops && len(res.Failures) < 5; i++ {
-		if !p.completed[i] {
-			why := p.failures[i]
-			if why == "" {
-				why = "no result"
-			}
-			why, _, _ = strings.Cut(why, "\n")
-			res.Failures = append(res.Failures, fmt.Sprintf("%s: %s", displayName(i), why))
-		}
-	}
+	res.Failures = p.firstFailures(r.cfg.ops, 5)
 	recs := r.rec.Operations(parentFor(s))
 	var lags, rels []float64
 	var totalHours float64
@@ -256,31 +248,58 @@ func (r *runner) result(p *phase) *Result {
 	res.PeakGetOpPerMin = float64(peak) * 60 / r.cfg.scale
 
 	if p.runs != nil {
-		res.HasHistory = true
-		res.Runs = len(p.runs)
-		var events int64
-		perOp := map[int]int64{}
-		for _, run := range p.runs {
-			events += run.HistoryLength
-			res.LargestRun = max(res.LargestRun, run.HistoryLength)
-			if i, ok := indexFromID(run.WorkflowID, "bench-"+s+"-"); ok {
-				perOp[i] += run.HistoryLength
+		res.addHistory(p.runs, "bench-"+s+"-")
+	}
+	res.addProcess(p)
+	return res
+}
+
+// firstFailures are why the first n lost operations of the phase were lost, one line each.
+func (p *phase) firstFailures(ops, n int) []string {
+	var out []string
+	for i := 0; i < ops && len(out) < n; i++ {
+		if !p.completed[i] {
+			why := p.failures[i]
+			if why == "" {
+				why = "no result"
 			}
-		}
-		var xs, ys []float64
-		for k := range res.PerOp {
-			o := &res.PerOp[k]
-			o.Events = perOp[o.Index]
-			if o.Events > 0 {
-				xs, ys = append(xs, float64(o.Calls)), append(ys, float64(o.Events))
-			}
-		}
-		res.MarginalEventsPerPoll, res.FixedEvents = fitLine(xs, ys)
-		res.EventsPerOp = float64(events) / float64(res.Ops)
-		if res.GetOperationCalls > 0 {
-			res.EventsPerPoll = float64(events) / float64(res.GetOperationCalls)
+			why, _, _ = strings.Cut(why, "\n")
+			out = append(out, fmt.Sprintf("%s: %s", displayName(i), why))
 		}
 	}
+	return out
+}
+
+// addHistory adds the history figures of the phase's Temporal runs, per operation included.
+func (res *Result) addHistory(runs []runInfo, idPrefix string) {
+	res.HasHistory = true
+	res.Runs = len(runs)
+	var events int64
+	perOp := map[int]int64{}
+	for _, run := range runs {
+		events += run.HistoryLength
+		res.LargestRun = max(res.LargestRun, run.HistoryLength)
+		if i, ok := indexFromID(run.WorkflowID, idPrefix); ok {
+			perOp[i] += run.HistoryLength
+		}
+	}
+	var xs, ys []float64
+	for k := range res.PerOp {
+		o := &res.PerOp[k]
+		o.Events = perOp[o.Index]
+		if o.Events > 0 {
+			xs, ys = append(xs, float64(o.Calls)), append(ys, float64(o.Events))
+		}
+	}
+	res.MarginalEventsPerPoll, res.FixedEvents = fitLine(xs, ys)
+	res.EventsPerOp = float64(events) / float64(res.Ops)
+	if res.GetOperationCalls > 0 {
+		res.EventsPerPoll = float64(events) / float64(res.GetOperationCalls)
+	}
+}
+
+// addProcess adds the measured process's figures: backlog, CPU, memory, throughput.
+func (res *Result) addProcess(p *phase) {
 	res.MaxBacklog, res.MaxBacklogAge = p.maxBacklog, p.maxBacklogAge.Seconds()
 	res.WorkerCPUSeconds, res.WorkerRSSMiB = rusage(p.proc)
 	res.CPUPer1k = res.WorkerCPUSeconds / float64(res.Ops) * 1000
@@ -289,7 +308,6 @@ func (r *runner) result(p *phase) *Result {
 	if res.WallSeconds > 0 {
 		res.Throughput = float64(res.Completed) / res.WallSeconds
 	}
-	return res
 }
 
 func btoi(b bool) int {

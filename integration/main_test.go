@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -49,32 +48,7 @@ const fastPolling = `"polling":{"initialInterval":"1s","maxInterval":"2s"}`
 var devServer *devserver.Server
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	// The tests mostly wait on timers; unless told otherwise run more of them at once than
-	// GOMAXPROCS (2 here) would.
-	parallelSet := false
-	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
-	if !parallelSet {
-		_ = flag.Set("test.parallel", "8")
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	srv, err := devserver.New(ctx)
-	cancel()
-	if err != nil {
-		// A skipped integration suite would look like a green one: fail loudly instead.
-		fmt.Fprintf(os.Stderr, "FAIL: integration tests need a Temporal dev server: %v\n", err)
-		os.Exit(1)
-	}
-	devServer = srv
-	code := m.Run()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "last lines of the dev server log %s:\n%s\n", srv.LogFile, srv.LogTail(3000))
-	}
-	if err := srv.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "closing the dev server: %v\n", err)
-	}
-	os.Exit(code)
+	os.Exit(devserver.RunTests(m, 8, "the integration tests", func(s *devserver.Server) { devServer = s }))
 }
 
 // env is one test's world: its emulator, Google client, task queue and worker.

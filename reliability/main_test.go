@@ -11,17 +11,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +30,7 @@ import (
 
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/internal/devserver"
+	"github.com/issuemodels/durable-lro/internal/proc"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -54,19 +52,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	parallelSet := false
-	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
-	if !parallelSet {
-		// The tests mostly wait on timers and child processes.
-		_ = flag.Set("test.parallel", "8")
-	}
 	os.Exit(run(m))
 }
 
+// run builds the worker, then runs the tests against a shared dev server.
 func run(m *testing.M) int {
 	var err error
-	if repoRoot, err = devserver.RepoRoot(); err != nil {
+	if repoRoot, err = proc.RepoRoot(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
@@ -77,32 +69,18 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	workerBin = filepath.Join(tmp, "worker")
-	build := exec.Command("go", "build", "-o", workerBin, "./worker")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: go build -o %s ./worker: %v\n%s", workerBin, err, out)
+	if err := proc.Build(context.Background(), repoRoot, "./worker", workerBin); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	devServer, err = devserver.New(ctx)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the reliability suite needs a Temporal dev server: %v\n", err)
-		return 1
-	}
-	mode := "CI size"
-	if full {
-		mode = "FULL size (RELIABILITY_FULL=1)"
-	}
-	fmt.Fprintf(os.Stderr, "reliability: %s; dev server %s; worker %s\n", mode, devServer.HostPort, workerBin)
-	code := m.Run()
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "last lines of the dev server log %s:\n%s\n", devServer.LogFile, devServer.LogTail(3000))
-	}
-	if err := devServer.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "closing the dev server: %v\n", err)
-	}
-	return code
+	return devserver.RunTests(m, 8, "the reliability suite", func(s *devserver.Server) {
+		devServer = s
+		mode := "CI size"
+		if full {
+			mode = "FULL size (RELIABILITY_FULL=1)"
+		}
+		fmt.Fprintf(os.Stderr, "reliability: %s; dev server %s; worker %s\n", mode, s.HostPort, workerBin)
+	})
 }
 
 // ---- emulator ----
@@ -135,85 +113,37 @@ func uniform(lo, hi time.Duration, seed int64) func() time.Duration {
 // ---- worker processes ----
 
 // workerProc is one real worker process.
-type workerProc struct {
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-	err     error
-}
+type workerProc = proc.Process
 
-// workerEnv is the environment of a worker process: the test's own environment without any
-// Temporal, emulator or codec settings, plus the given variables.
+// workerEnv is what a worker process is given on top of the test's own environment (which
+// internal/proc scrubs of Temporal, emulator and codec settings).
 func workerEnv(hostPort, emuAddr, taskQueue string, extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "TEMPORAL_") || strings.HasPrefix(k, "INSIGHTS_") ||
-			strings.HasPrefix(k, "ISSUE_MODELS_") || k == "GOOGLE_APPLICATION_CREDENTIALS" || k == "LOG_LEVEL" || k == "LOG_FORMAT" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env,
-		"TEMPORAL_ADDRESS="+hostPort, "TEMPORAL_NAMESPACE=default",
-		"INSIGHTS_EMULATOR_HOST="+emuAddr, "TEMPORAL_TASK_QUEUE="+taskQueue,
-		"LOG_LEVEL=warn")
+	env := []string{
+		"TEMPORAL_ADDRESS=" + hostPort, "TEMPORAL_NAMESPACE=default",
+		"INSIGHTS_EMULATOR_HOST=" + emuAddr, "TEMPORAL_TASK_QUEUE=" + taskQueue,
+		"LOG_LEVEL=warn"}
 	return append(env, extra...)
 }
 
-// startWorker starts a worker process whose stdout and stderr go to a file in dir; it is killed
-// at cleanup if still running.
+// startWorker starts a worker process whose output goes to a file in dir; it is killed at
+// cleanup if still running. Stop gives it 20 s to drain.
 func startWorker(t *testing.T, dir string, env []string) *workerProc {
 	t.Helper()
 	f, err := os.CreateTemp(dir, "worker-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(workerBin)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		t.Fatalf("start worker: %v", err)
+	f.Close()
+	w, err := proc.Start(proc.Options{Name: "worker", Path: workerBin, Env: env, Log: f.Name(), Grace: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
 	}
-	w := &workerProc{cmd: cmd, logPath: f.Name(), done: make(chan struct{})}
-	go func() {
-		w.err = cmd.Wait()
-		f.Close()
-		close(w.done)
-	}()
-	t.Cleanup(func() { w.kill() })
+	t.Cleanup(w.Kill)
 	return w
 }
 
-// kill sends SIGKILL and waits for the process to end.
-func (w *workerProc) kill() {
-	select {
-	case <-w.done:
-		return
-	default:
-	}
-	_ = w.cmd.Process.Signal(syscall.SIGKILL)
-	<-w.done
-}
-
-// stop sends SIGTERM and waits up to 20s, then kills.
-func (w *workerProc) stop() {
-	select {
-	case <-w.done:
-		return
-	default:
-	}
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-w.done:
-	case <-time.After(20 * time.Second):
-		w.kill()
-	}
-}
-
-func (w *workerProc) log() string {
-	b, _ := os.ReadFile(w.logPath)
+func workerLog(w *workerProc) string {
+	b, _ := os.ReadFile(w.LogPath)
 	return string(b)
 }
 
@@ -409,7 +339,7 @@ func (f *fleet) killOne(restartDelay time.Duration) {
 	victim := f.live[i]
 	f.live = append(f.live[:i:i], f.live[i+1:]...)
 	f.mu.Unlock()
-	victim.kill()
+	victim.Kill()
 	time.Sleep(restartDelay)
 	w := startWorker(f.t, f.dir, f.env)
 	f.mu.Lock()
@@ -422,7 +352,7 @@ func (f *fleet) stopAll() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, w := range f.live {
-		w.stop()
+		_ = w.Stop()
 	}
 }
 
@@ -431,7 +361,7 @@ func (f *fleet) logs() string {
 	defer f.mu.Unlock()
 	var b bytes.Buffer
 	for _, w := range f.all {
-		b.WriteString(w.log())
+		b.WriteString(workerLog(w))
 	}
 	return b.String()
 }

@@ -143,15 +143,15 @@ func TestLoopbackDefaults(t *testing.T) {
 		check("cmd/insights-emulator -"+flag, string(m[1]))
 	}
 
-	// cmd/localstack: the dev server is started with --ip 127.0.0.1 and every address it
-	// builds is on 127.0.0.1.
-	src, err := os.ReadFile(filepath.Join(repoRoot, "cmd", "localstack", "main.go"))
+	// cmd/localstack: the dev server is started with devserver.Flags{IP: "127.0.0.1", ...} and
+	// every address it builds is on 127.0.0.1.
+	src, err := os.ReadFile(filepath.Join(repoRoot, "cmd", "localstack", "stack.go"))
 	if err != nil {
 		t.Fatalf("cmd/localstack: %v", err)
 	}
 	checks++
-	if !regexp.MustCompile(`"start-dev",(?s:.{0,200})"--ip", "127\.0\.0\.1"`).Match(src) {
-		t.Error(`cmd/localstack does not start the dev server with "--ip", "127.0.0.1"`)
+	if !regexp.MustCompile(`devserver\.Flags\{IP: "127\.0\.0\.1"`).Match(src) {
+		t.Error(`cmd/localstack does not start the dev server with devserver.Flags{IP: "127.0.0.1"}`)
 	}
 	for _, m := range regexp.MustCompile(`fmt\.Sprintf\("[^"]*?([0-9A-Za-z.]+):%d"`).FindAllSubmatch(src, -1) {
 		checks++

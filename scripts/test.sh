@@ -6,12 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The Temporal CLI is pinned at v1.5.1: later versions cannot be `go install`ed (replace
-# directives in their go.mod). It is built once into ./bin (about 2 minutes on 2 cores).
-if [ ! -x bin/temporal ]; then
-  echo "Building the Temporal CLI v1.5.1 into ./bin (first run only, ~2 minutes)..."
-  GOBIN="$PWD/bin" go install github.com/temporalio/cli/cmd/temporal@v1.5.1
-fi
+# The Temporal CLI, pinned in internal/temporalcli, is built once into ./bin (about 2 minutes on
+# 2 cores); a no-op when it is there.
+go run ./internal/temporalcli/install
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*'))
 if [ -n "$unformatted" ]; then

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -12,36 +14,49 @@ import (
 	"testing"
 	"time"
 
-	"github.com/issuemodels/durable-lro/internal/devserver"
+	"github.com/issuemodels/durable-lro/internal/proc"
+	"github.com/issuemodels/durable-lro/internal/temporalcli"
 )
 
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
+// freePorts returns n different loopback ports nothing listens on right now, none of them the
+// port after another (the emulator's status port is its port + 1).
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var ports []int
+	taken := map[int]bool{}
+	for len(ports) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close() // held until all are chosen, so they differ
+		p := l.Addr().(*net.TCPAddr).Port
+		if !taken[p-1] && !taken[p+1] {
+			ports = append(ports, p)
+			taken[p] = true
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // TestOneCommandLocalStack runs the README's first command as a newcomer would (on free ports and
 // a temporary data folder): the sample completes, the stack stays up, and Ctrl-C stops every
 // child cleanly.
 func TestOneCommandLocalStack(t *testing.T) {
-	if _, err := devserver.EnsureCLI(); err != nil {
+	root, err := proc.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := temporalcli.Ensure(context.Background(), filepath.Join(root, "bin"), io.Discard); err != nil {
 		t.Fatalf("Temporal CLI: %v", err)
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "localstack")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	if err := proc.Build(context.Background(), root, "./cmd/localstack", bin); err != nil {
+		t.Fatal(err)
 	}
-	port, ui, emu := freePort(t), freePort(t), freePort(t)
-	for emu+1 == port || emu+1 == ui {
-		emu = freePort(t)
-	}
+	ports := freePorts(t, 3)
+	port, ui, emu := ports[0], ports[1], ports[2]
 	cmd := exec.Command(bin, "-port", fmt.Sprint(port), "-ui-port", fmt.Sprint(ui), "-emulator-port", fmt.Sprint(emu),
 		"-time-scale", "60", "-data-dir", filepath.Join(dir, "data"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -3,7 +3,7 @@ package devserver
 import (
 	"context"
 	"os"
-	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,64 +11,15 @@ import (
 	"go.temporal.io/sdk/client"
 )
 
-func TestEnsureCLI(t *testing.T) {
-	path, err := EnsureCLI()
-	if err != nil {
-		t.Fatalf("EnsureCLI: %v", err) // a missing CLI fails the suite; it is never skipped
+// TestFlagsArgs: the dev server registers the workflows' search attributes; no UI port and no DB
+// file mean a headless, in-memory server.
+func TestFlagsArgs(t *testing.T) {
+	args := Flags{IP: "127.0.0.1", Port: 7233, Namespace: "default", LogLevel: "warn"}.Args()
+	if !slices.Contains(args, "--search-attribute") {
+		t.Errorf("Args = %q, want the search attributes", args)
 	}
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !filepath.IsAbs(path) {
-		t.Errorf("EnsureCLI = %q, want an absolute path", path)
-	}
-	if want := filepath.Join(root, "bin", "temporal"); path != want {
-		t.Errorf("EnsureCLI = %q, want %q", path, want)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Mode()&0o111 == 0 {
-		t.Errorf("%s is not executable (%v)", path, st.Mode())
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Errorf("repo root %s has no go.mod: %v", root, err)
-	}
-}
-
-// TestLockFileExcludes checks that the build lock is exclusive (flock locks belong to the open
-// file, so two opens in one process exclude each other like two processes do).
-func TestLockFileExcludes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), ".temporal.lock")
-	unlock, err := lockFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan func(), 1)
-	go func() {
-		u, err := lockFile(path)
-		if err != nil {
-			t.Error(err)
-			close(got)
-			return
-		}
-		got <- u
-	}()
-	select {
-	case <-got:
-		t.Fatal("second lockFile succeeded while the first holds the lock")
-	case <-time.After(200 * time.Millisecond):
-	}
-	unlock()
-	select {
-	case u := <-got:
-		if u != nil {
-			u()
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("second lockFile did not get the lock after the first released it")
+	if !slices.Contains(args, "--headless") || slices.Contains(args, "--db-filename") {
+		t.Errorf("Args without UI port and DB file = %q, want --headless and no --db-filename", args)
 	}
 }
 

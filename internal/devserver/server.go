@@ -1,3 +1,9 @@
+// Package devserver runs a real Temporal dev server (the pinned Temporal CLI's
+// `server start-dev`, see internal/temporalcli) as a child process: New starts one on a free
+// loopback port, Stop and StartAgain bring it down and back on the same port and SQLite file so
+// that tests can exercise a server restart, and Flags builds the command line the local stack
+// runs too. It does not import testing, so that commands (the bench) can use it; the test
+// helpers are in tb.go.
 package devserver
 
 import (
@@ -5,225 +11,208 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 	"sync"
-	"testing"
 	"time"
 
-	"github.com/issuemodels/durable-lro/searchattr"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
+
+	"github.com/issuemodels/durable-lro/internal/proc"
+	"github.com/issuemodels/durable-lro/internal/temporalcli"
+	"github.com/issuemodels/durable-lro/searchattr"
 )
 
 // startTimeout bounds one start of the dev server (normally 2–5 s).
 const startTimeout = 2 * time.Minute
 
-// stopTimeout bounds a graceful stop.
-const stopTimeout = 30 * time.Second
+// stopGrace is how long a stopping server has between SIGTERM and SIGKILL.
+const stopGrace = 30 * time.Second
 
-// Options configure a dev server.
-type Options struct {
-	// Namespace is registered at start and used by Client; default "default".
+// Flags are the settings of one `temporal server start-dev`.
+type Flags struct {
+	IP        string // listen address, e.g. 127.0.0.1
+	Port      int    // frontend gRPC port
+	UIPort    int    // Web UI port; 0: no UI (--headless)
 	Namespace string
-	// DBFilename keeps the server's state in this SQLite file, so that Restart keeps workflows.
-	// Empty: in memory (Restart then starts empty), unless Persistent is set.
+	// DBFilename keeps the state in this SQLite file; "": in memory.
 	DBFilename string
-	// Persistent keeps state in a SQLite file in a fresh temporary directory when DBFilename is
-	// empty.
-	Persistent bool
-	// LogLevel of the server process; default "warn". Its output goes to LogFile.
-	LogLevel string
-	// Logger of Client; default: warnings and errors only, on stderr.
-	Logger log.Logger
+	LogLevel   string
 }
 
-// Option changes Options.
-type Option func(*Options)
+// Args is the CLI's command line for f.
+func (f Flags) Args() []string {
+	args := []string{"server", "start-dev", "--ip", f.IP, "--port", strconv.Itoa(f.Port),
+		"--namespace", f.Namespace, "--log-level", f.LogLevel, "--log-format", "json",
+		// No call home to check for a newer server (and no wait for one offline).
+		"--dynamic-config-value", "frontend.enableServerVersionCheck=false"}
+	if f.UIPort == 0 {
+		args = append(args, "--headless")
+	} else {
+		args = append(args, "--ui-port", strconv.Itoa(f.UIPort))
+	}
+	if f.DBFilename != "" {
+		args = append(args, "--db-filename", f.DBFilename)
+	}
+	return append(args, searchattr.DevServerArgs()...)
+}
 
-// WithDBFile keeps the server's state in path (created if missing).
-func WithDBFile(path string) Option { return func(o *Options) { o.DBFilename = path } }
+// Option changes how New starts a server.
+type Option func(*Server)
 
-// WithPersistence keeps the server's state in a SQLite file in a temporary directory.
-func WithPersistence() Option { return func(o *Options) { o.Persistent = true } }
-
-// WithNamespace sets the namespace registered at start and used by Client.
-func WithNamespace(ns string) Option { return func(o *Options) { o.Namespace = ns } }
-
-// WithLogLevel sets the server's log level (debug, info, warn, error).
-func WithLogLevel(level string) Option { return func(o *Options) { o.LogLevel = level } }
-
-// WithLogger sets the logger of Client.
-func WithLogger(l log.Logger) Option { return func(o *Options) { o.Logger = l } }
+// WithPersistence keeps the server's state in a SQLite file in its temporary directory, so that
+// workflows survive Stop and StartAgain.
+func WithPersistence() Option {
+	return func(s *Server) { s.DBFilename = filepath.Join(s.dir, "temporal.db") }
+}
 
 // Server is a running dev server.
 type Server struct {
-	// HostPort is the frontend's address (127.0.0.1:port); it stays the same across Restart.
+	// HostPort is the frontend's address (127.0.0.1:port); it stays the same across restarts.
 	HostPort string
-	// Namespace is the namespace Client uses.
+	// Namespace is the namespace Client uses ("default").
 	Namespace string
-	// Client is connected to the server. It stays valid across Restart (its connection
+	// Client is connected to the server. It stays valid across restarts (its connection
 	// reconnects), so workers built on it keep working; do not Close it, Close does.
 	Client client.Client
 	// DBFilename is the SQLite file, or "" when state is in memory.
 	DBFilename string
-	// LogFile holds the server process's stdout and stderr.
+	// LogFile holds the server process's output.
 	LogFile string
 
-	exe     string
-	opts    Options
-	dir     string // temporary directory owned by the server, removed by Close
-	ownsDir bool
+	exe    string
+	dir    string // temporary directory owned by the server, removed by Close
+	logger log.Logger
 
 	mu     sync.Mutex
-	dev    *testsuite.DevServer
-	logOut *os.File
+	proc   *proc.Process
 	closed bool
-	starts int
 }
 
-// Start starts a dev server for the test and stops it when the test (and its subtests) end.
-// It fails the test, never skips it, when the CLI cannot be built or the server cannot start.
-func Start(tb testing.TB, opts ...Option) *Server {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	s, err := New(ctx, opts...)
-	if err != nil {
-		tb.Fatalf("devserver: %v", err)
-	}
-	tb.Cleanup(func() {
-		if tb.Failed() {
-			tb.Logf("devserver: last lines of the server log %s:\n%s", s.LogFile, s.LogTail(4000))
-		}
-		if err := s.Close(); err != nil {
-			tb.Errorf("devserver: close: %v", err)
-		}
-	})
-	return s
-}
-
-// New starts a dev server; use it where there is no testing.TB (TestMain). The caller must
+// New starts a dev server, building the CLI into <repo>/bin first if needed. The caller must
 // Close it.
 func New(ctx context.Context, opts ...Option) (*Server, error) {
-	var o Options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.Namespace == "" {
-		o.Namespace = "default"
-	}
-	if o.LogLevel == "" {
-		o.LogLevel = "warn"
-	}
-	if o.Logger == nil {
-		o.Logger = log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	}
 	exe, err := EnsureCLI()
 	if err != nil {
-		return nil, fmt.Errorf("the Temporal CLI is required for integration tests and could not be provided: %w", err)
+		return nil, fmt.Errorf("the Temporal CLI is required and could not be provided: %w", err)
+	}
+	hostPort, err := freeHostPort()
+	if err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "temporal-devserver-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{exe: exe, opts: o, dir: dir, ownsDir: true, Namespace: o.Namespace, LogFile: filepath.Join(dir, "server.log")}
-	switch {
-	case o.DBFilename != "":
-		s.DBFilename, err = filepath.Abs(o.DBFilename)
-		if err != nil {
-			_ = os.RemoveAll(dir)
-			return nil, err
-		}
-	case o.Persistent:
-		s.DBFilename = filepath.Join(dir, "temporal.db")
+	s := &Server{HostPort: hostPort, Namespace: "default", LogFile: filepath.Join(dir, "server.log"), exe: exe, dir: dir,
+		logger: log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))}
+	for _, opt := range opts {
+		opt(s)
 	}
-	if err := s.start(ctx, ""); err != nil {
+	if s.Client, err = s.start(ctx); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
-	}
-	s.Client, err = client.DialContext(ctx, client.Options{HostPort: s.HostPort, Namespace: s.Namespace, Logger: o.Logger})
-	if err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("dial the dev server at %s: %w", s.HostPort, err)
 	}
 	return s, nil
 }
 
-// start runs the server process; hostPort "" picks a free loopback port.
-func (s *Server) start(ctx context.Context, hostPort string) error {
-	logOut, err := os.OpenFile(s.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// EnsureCLI installs the pinned Temporal CLI into <repo>/bin once per process and returns its path.
+var EnsureCLI = sync.OnceValues(func() (string, error) {
+	root, err := proc.RepoRoot()
 	if err != nil {
-		return err
+		return "", err
 	}
-	s.starts++
-	fmt.Fprintf(logOut, "\n==== devserver start #%d %s ====\n", s.starts, time.Now().Format(time.RFC3339Nano))
-	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: s.exe,
-		ClientOptions: &client.Options{
-			HostPort:  hostPort,
-			Namespace: s.opts.Namespace,
-			Logger:    s.opts.Logger,
-		},
-		DBFilename: s.DBFilename,
-		// The workflows' custom search attributes, as a deployment registers them.
-		ExtraArgs: searchattr.DevServerArgs(),
-		LogLevel:  s.opts.LogLevel,
-		LogFormat: "json",
-		Stdout:    logOut,
-		Stderr:    logOut,
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	return temporalcli.Ensure(ctx, filepath.Join(root, "bin"), os.Stderr)
+})
+
+// freeHostPort is a loopback address nothing listens on right now.
+func freeHostPort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		logOut.Close()
-		return fmt.Errorf("start the dev server (%s server start-dev, port %q, db %q): %w\nserver log:\n%s",
-			s.exe, hostPort, s.DBFilename, err, s.LogTail(4000))
+		return "", fmt.Errorf("no free port: %w", err)
 	}
-	// The dev server's own client is only used for its readiness check.
-	dev.Client().Close()
-	s.mu.Lock()
-	s.dev, s.logOut = dev, logOut
-	s.HostPort = dev.FrontendHostPort()
-	s.mu.Unlock()
-	return nil
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
-// Stop stops the server process (gracefully, SIGINT) and waits for it to exit. Client stays
-// usable once the server is started again with StartAgain.
-// Stop of a stopped server does nothing.
+// start runs the server process and returns a client once it answers.
+func (s *Server) start(ctx context.Context) (client.Client, error) {
+	_, port, _ := net.SplitHostPort(s.HostPort)
+	portNum, _ := strconv.Atoi(port)
+	flags := Flags{IP: "127.0.0.1", Port: portNum, Namespace: s.Namespace, DBFilename: s.DBFilename, LogLevel: "warn"}
+	p, err := proc.Start(proc.Options{Name: "the dev server", Path: s.exe, Args: flags.Args(), Log: s.LogFile, Grace: stopGrace})
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.dialWhenReady(ctx, p)
+	if err != nil {
+		_ = p.Stop()
+		return nil, fmt.Errorf("start the dev server (%s, db %q): %w\nserver log:\n%s", s.HostPort, s.DBFilename, err, s.LogTail(40))
+	}
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+	return c, nil
+}
+
+// dialWhenReady dials the server until it answers, the process exits or ctx ends.
+func (s *Server) dialWhenReady(ctx context.Context, p *proc.Process) (client.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	for {
+		dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err := client.DialContext(dctx, client.Options{HostPort: s.HostPort, Namespace: s.Namespace, Logger: s.logger})
+		dcancel()
+		if err == nil {
+			return c, nil
+		}
+		select {
+		case <-p.Done():
+			return nil, fmt.Errorf("the server exited: %w", p.Err())
+		case <-ctx.Done():
+			return nil, fmt.Errorf("not ready: %w (last: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Pid is the server process's id (0 when stopped).
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return 0
+	}
+	return s.proc.Pid()
+}
+
+// Stop stops the server process (SIGTERM, SIGKILL after 30 s) and waits for it to exit. Client
+// works again once StartAgain has started the server again. Stop of a stopped server does
+// nothing.
 func (s *Server) Stop() error {
 	s.mu.Lock()
-	dev, logOut := s.dev, s.logOut
-	s.dev, s.logOut = nil, nil
+	p := s.proc
+	s.proc = nil
 	s.mu.Unlock()
-	if dev == nil {
+	if p == nil {
 		return nil
-	}
-	done := make(chan error, 1)
-	go func() { done <- dev.Stop() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(stopTimeout):
-		err = fmt.Errorf("devserver: the server at %s did not exit within %s of SIGINT", s.HostPort, stopTimeout)
-	}
-	if logOut != nil {
-		logOut.Close()
 	}
 	var exitErr interface{ ExitCode() int }
-	if errors.As(err, &exitErr) {
-		// SIGINT makes the CLI exit non-zero on some versions; the process did end.
-		return nil
+	if err := p.Stop(); err != nil && !errors.As(err, &exitErr) {
+		return err // a non-zero exit on SIGTERM is the CLI's way of ending
 	}
-	return err
+	return nil
 }
 
 // StartAgain starts a stopped server on the same port and DB file.
 func (s *Server) StartAgain(ctx context.Context) error {
 	s.mu.Lock()
-	running := s.dev != nil
-	closed := s.closed
+	running, closed := s.proc != nil, s.closed
 	s.mu.Unlock()
 	switch {
 	case closed:
@@ -233,8 +222,10 @@ func (s *Server) StartAgain(ctx context.Context) error {
 	}
 	var err error
 	// The port was free a moment ago; retry briefly in case the old process's socket lingers.
-	for attempt := 0; attempt < 3; attempt++ {
-		if err = s.start(ctx, s.HostPort); err == nil {
+	for range 3 {
+		var c client.Client
+		if c, err = s.start(ctx); err == nil {
+			c.Close() // Client reconnects by itself
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -245,22 +236,7 @@ func (s *Server) StartAgain(ctx context.Context) error {
 	return err
 }
 
-// Restart stops the server and starts it again on the same port and DB file (with a DB file,
-// workflows survive; without one, the new server starts empty). It fails the test on error.
-func (s *Server) Restart(tb testing.TB) {
-	tb.Helper()
-	if err := s.Stop(); err != nil {
-		tb.Fatalf("devserver: stop: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	if err := s.StartAgain(ctx); err != nil {
-		tb.Fatalf("devserver: restart: %v", err)
-	}
-}
-
-// Close closes Client, stops the server and removes its temporary directory (not a DB file
-// given with WithDBFile).
+// Close closes Client, stops the server and removes its temporary directory.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -268,25 +244,13 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	c := s.Client
 	s.mu.Unlock()
-	if c != nil {
-		c.Close()
-	}
+	s.Client.Close()
 	err := s.Stop()
-	if s.ownsDir {
-		if rerr := os.RemoveAll(s.dir); err == nil {
-			err = rerr
-		}
-	}
-	return err
+	return errors.Join(err, os.RemoveAll(s.dir))
 }
 
-// LogTail returns the last n bytes of the server log.
+// LogTail is the last n lines of the server log.
 func (s *Server) LogTail(n int) string {
-	b, err := os.ReadFile(s.LogFile)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", s.LogFile, err)
-	}
-	return strings.TrimSpace(tail(string(b), n))
+	return proc.Tail(s.LogFile, n)
 }
