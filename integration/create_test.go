@@ -461,11 +461,11 @@ func TestContinueAsNew(t *testing.T) {
 		t.Errorf("first run's close event = %v, want WorkflowExecutionContinuedAsNew", last)
 	}
 	// The latest run closed COMPLETED and belongs to the same chain.
-	d, err := e.c.DescribeWorkflowExecution(e.ctx(), run.GetID(), "")
+	d, err := e.c.DescribeWorkflow(e.ctx(), run.GetID(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := d.GetWorkflowExecutionInfo()
+	info := d.RawResponse.GetWorkflowExecutionInfo()
 	if info.GetExecution().GetRunId() == firstRun {
 		t.Error("the latest run is the first run: no continue-as-new happened")
 	}

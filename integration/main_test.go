@@ -187,8 +187,8 @@ func (e *env) start(workflowType, input string) client.WorkflowRun {
 		// Leave nothing running on the shared server.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if d, err := e.c.DescribeWorkflowExecution(ctx, id, ""); err == nil &&
-			d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		if d, err := e.c.DescribeWorkflow(ctx, id, ""); err == nil &&
+			d.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			_ = e.c.TerminateWorkflow(ctx, id, "", "test ended")
 		}
 	})
@@ -288,11 +288,11 @@ type createResult struct {
 // describeStatus returns the run's execution status on the server.
 func (e *env) describeStatus(workflowID, runID string) enumspb.WorkflowExecutionStatus {
 	e.t.Helper()
-	d, err := e.c.DescribeWorkflowExecution(e.ctx(), workflowID, runID)
+	d, err := e.c.DescribeWorkflow(e.ctx(), workflowID, runID)
 	if err != nil {
 		e.t.Fatalf("describe %s: %v", workflowID, err)
 	}
-	return d.GetWorkflowExecutionInfo().GetStatus()
+	return d.RawResponse.GetWorkflowExecutionInfo().GetStatus()
 }
 
 // models returns the names of the emulator's models in parent.

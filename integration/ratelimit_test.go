@@ -46,8 +46,8 @@ func TestPollRateLimitHoldsAndRunsBackOff(t *testing.T) {
 			t.Fatalf("%s: %v", run.GetID(), err)
 		}
 		polls += res.Polls
-		if d, err := e.c.DescribeWorkflowExecution(e.ctx(), run.GetID(), ""); err == nil {
-			events += d.GetWorkflowExecutionInfo().GetHistoryLength()
+		if d, err := e.c.DescribeWorkflow(e.ctx(), run.GetID(), ""); err == nil {
+			events += d.RawResponse.GetWorkflowExecutionInfo().GetHistoryLength()
 		}
 		if res.Outcome != workflows.OutcomeSucceeded {
 			t.Errorf("%s: outcome %q", run.GetID(), res.Outcome)

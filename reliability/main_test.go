@@ -195,8 +195,8 @@ func startCreate(t *testing.T, c client.Client, id, taskQueue, input string) cli
 func terminateIfRunning(c client.Client, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if d, err := c.DescribeWorkflowExecution(ctx, id, ""); err == nil &&
-		d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if d, err := c.DescribeWorkflow(ctx, id, ""); err == nil &&
+		d.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		_ = c.TerminateWorkflow(ctx, id, "", "reliability test ended")
 	}
 }

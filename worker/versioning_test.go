@@ -158,11 +158,11 @@ func (v *versioned) wantSucceeded(run client.WorkflowRun) {
 // wantVersion checks the version and behaviour the server recorded for the run.
 func (v *versioned) wantVersion(run client.WorkflowRun, buildID string) {
 	v.t.Helper()
-	d, err := v.c.DescribeWorkflowExecution(v.ctx, run.GetID(), "")
+	d, err := v.c.DescribeWorkflow(v.ctx, run.GetID(), "")
 	if err != nil {
 		v.t.Fatal(err)
 	}
-	vi := d.GetWorkflowExecutionInfo().GetVersioningInfo()
+	vi := d.RawResponse.GetWorkflowExecutionInfo().GetVersioningInfo()
 	if got := vi.GetDeploymentVersion(); got.GetDeploymentName() != testDeployment || got.GetBuildId() != buildID {
 		v.t.Errorf("%s executed on version %v, want %s/%s (versioning info %v)", run.GetID(), got, testDeployment, buildID, vi)
 	}
@@ -183,11 +183,11 @@ func (v *versioned) waitFor(what string, cond func() bool) {
 
 func (v *versioned) historyLength(run client.WorkflowRun) int64 {
 	v.t.Helper()
-	d, err := v.c.DescribeWorkflowExecution(v.ctx, run.GetID(), "")
+	d, err := v.c.DescribeWorkflow(v.ctx, run.GetID(), "")
 	if err != nil {
 		v.t.Fatal(err)
 	}
-	return d.GetWorkflowExecutionInfo().GetHistoryLength()
+	return d.RawResponse.GetWorkflowExecutionInfo().GetHistoryLength()
 }
 
 // wantTasksOn waits for two workflow tasks of the run completed after event after, and checks

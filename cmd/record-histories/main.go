@@ -311,14 +311,14 @@ func (s *scene) startOperation(profile, parent, displayName string) (string, err
 // record writes the histories of every run of id (each run of a continue-as-new chain) and of
 // every child workflow they started.
 func (s *scene) record(id string) error {
-	desc, err := s.r.tc.DescribeWorkflowExecution(s.ctx, id, "")
+	desc, err := s.r.tc.DescribeWorkflow(s.ctx, id, "")
 	if err != nil {
 		return err
 	}
 	// The first run: follow the chain back through the first execution's run ID.
-	runID := desc.GetWorkflowExecutionInfo().GetFirstRunId()
+	runID := desc.RawResponse.GetWorkflowExecutionInfo().GetFirstRunId()
 	if runID == "" {
-		runID = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+		runID = desc.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 	}
 	for k := 1; runID != ""; k++ {
 		base := id

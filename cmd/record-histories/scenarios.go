@@ -63,9 +63,7 @@ func awaitInput(operation, polling string) string {
 func createRequest(parent, displayName string) *contactcenterinsightspb.CreateIssueModelRequest {
 	return &contactcenterinsightspb.CreateIssueModelRequest{Parent: parent, IssueModel: &contactcenterinsightspb.IssueModel{
 		DisplayName: displayName,
-		InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{
-			Medium: contactcenterinsightspb.Conversation_CHAT, Filter: `medium="CHAT"`,
-		},
+		InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{Filter: `medium="CHAT"`},
 	}}
 }
 

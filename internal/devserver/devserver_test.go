@@ -53,9 +53,9 @@ func TestStartRestartKeepsState(t *testing.T) {
 	// The client reconnects on its own; allow it a few attempts.
 	var status enumspb.WorkflowExecutionStatus
 	for {
-		d, err := s.Client.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID())
+		d, err := s.Client.DescribeWorkflow(ctx, run.GetID(), run.GetRunID())
 		if err == nil {
-			status = d.GetWorkflowExecutionInfo().GetStatus()
+			status = d.RawResponse.GetWorkflowExecutionInfo().GetStatus()
 			break
 		}
 		if ctx.Err() != nil {
