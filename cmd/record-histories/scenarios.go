@@ -62,7 +62,7 @@ func awaitInput(operation, polling string) string {
 
 func createRequest(parent, displayName string) *contactcenterinsightspb.CreateIssueModelRequest {
 	return &contactcenterinsightspb.CreateIssueModelRequest{Parent: parent, IssueModel: &contactcenterinsightspb.IssueModel{
-		DisplayName: displayName,
+		DisplayName:     displayName,
 		InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{Filter: `medium="CHAT"`},
 	}}
 }
