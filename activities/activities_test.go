@@ -23,6 +23,16 @@ const parent = "projects/acme/locations/us-central1"
 var spec = insights.IssueModelSpec{DisplayName: "weekly", InputDataConfig: insights.InputDataConfig{Medium: "CHAT", Filter: `medium="CHAT"`}}
 
 // setup starts the emulator on a fake clock and the real Google client talking to it over a socket.
+// startCreation runs the CreateIssueModel activity for the sample model.
+func startCreation(t *testing.T, env *testsuite.TestActivityEnvironment, acts *activities.Activities) activities.StartedOperation {
+	t.Helper()
+	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
+	require.NoError(t, err)
+	var started activities.StartedOperation
+	require.NoError(t, v.Get(&started))
+	return started
+}
+
 func setup(t *testing.T, opts insightstest.Options) (*insightstest.Server, *insightstest.FakeClock, *activities.Activities) {
 	t.Helper()
 	clock := insightstest.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
@@ -130,13 +140,10 @@ func TestCancelOperationModes(t *testing.T) {
 	srv, _, acts := setup(t, insightstest.Options{})
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
-	require.NoError(t, err)
-	var started activities.StartedOperation
-	require.NoError(t, v.Get(&started))
+	started := startCreation(t, env, acts)
 
 	srv.SetCancelMode(insightstest.CancelUnimplemented)
-	v, err = env.ExecuteActivity(acts.CancelOperation, started.Operation)
+	v, err := env.ExecuteActivity(acts.CancelOperation, started.Operation)
 	require.NoError(t, err)
 	var res activities.CancelResult
 	require.NoError(t, v.Get(&res))
@@ -159,13 +166,10 @@ func TestGetOperationDecodesTheFinishedCreation(t *testing.T) {
 	_, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return 2 * time.Hour }})
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
-	require.NoError(t, err)
-	var started activities.StartedOperation
-	require.NoError(t, v.Get(&started))
+	started := startCreation(t, env, acts)
 	clock.Advance(2 * time.Hour)
 
-	v, err = env.ExecuteActivity(acts.GetOperation, started.Operation)
+	v, err := env.ExecuteActivity(acts.GetOperation, started.Operation)
 	require.NoError(t, err)
 	var op insights.Operation
 	require.NoError(t, v.Get(&op))

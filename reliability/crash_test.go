@@ -2,7 +2,6 @@ package reliability_test
 
 import (
 	"context"
-	"fmt"
 	"math/rand"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"google.golang.org/api/iterator"
 
 	"github.com/issuemodels/durable-lro/insightstest"
@@ -33,13 +31,7 @@ func TestWorkerKills(t *testing.T) {
 	tq, prefix := names(t)
 	f := newFleet(t, workers, workerEnv(devServer.HostPort, emu.Addr(), tq))
 
-	parents := make([]string, n)
-	runs := make([]client.WorkflowRun, n)
-	for i := range n {
-		parents[i] = fmt.Sprintf("projects/rel-%d/locations/us-central1", i)
-		runs[i] = startCreate(t, devServer.Client, fmt.Sprintf("%s-%d", prefix, i), tq,
-			createInput(parents[i], fmt.Sprintf("crash-%d", i), `"polling":{"initialInterval":"2s","multiplier":1.5,"maxInterval":"5s"}`))
-	}
+	parents, runs := startCreations(t, devServer.Client, n, tq, prefix, "rel", `{"initialInterval":"2s","multiplier":1.5,"maxInterval":"5s"}`)
 
 	// Kill at random moments while creations and polls are in flight.
 	killsDone := make(chan struct{})

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 
@@ -33,13 +32,7 @@ func TestTransientFaults(t *testing.T) {
 	)
 	tq, prefix := names(t)
 	f := newFleet(t, 1, workerEnv(devServer.HostPort, emu.Addr(), tq))
-	parents := make([]string, n)
-	runs := make([]client.WorkflowRun, n)
-	for i := range n {
-		parents[i] = fmt.Sprintf("projects/transient-%d/locations/us-central1", i)
-		runs[i] = startCreate(t, devServer.Client, fmt.Sprintf("%s-%d", prefix, i), tq,
-			createInput(parents[i], fmt.Sprintf("transient-%d", i), `"polling":{"initialInterval":"1s","multiplier":1.5,"maxInterval":"3s"}`))
-	}
+	parents, runs := startCreations(t, devServer.Client, n, tq, prefix, "transient", `{"initialInterval":"1s","multiplier":1.5,"maxInterval":"3s"}`)
 	outs := awaitAll(runs, 8*time.Minute)
 	f.stopAll()
 	failed := 0

@@ -192,6 +192,21 @@ func startCreate(t *testing.T, c client.Client, id, taskQueue, input string) cli
 	return run
 }
 
+// startCreations starts n creations on taskQueue, each in its own project
+// projects/<project>-<i>/locations/us-central1 (so the emulator's one creation per location
+// cannot hide a duplicate), with the polling policy (JSON); it returns the parents and runs.
+func startCreations(t *testing.T, c client.Client, n int, taskQueue, idPrefix, project, polling string) ([]string, []client.WorkflowRun) {
+	t.Helper()
+	parents := make([]string, n)
+	runs := make([]client.WorkflowRun, n)
+	for i := range n {
+		parents[i] = fmt.Sprintf("projects/%s-%d/locations/us-central1", project, i)
+		runs[i] = startCreate(t, c, fmt.Sprintf("%s-%d", idPrefix, i), taskQueue,
+			createInput(parents[i], fmt.Sprintf("%s-%d", project, i), `"polling":`+polling))
+	}
+	return parents, runs
+}
+
 func terminateIfRunning(c client.Client, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -2,12 +2,10 @@ package reliability_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/internal/devserver"
@@ -27,12 +25,7 @@ func TestServerRestart(t *testing.T) {
 	tq, prefix := names(t)
 	f := newFleet(t, 2, workerEnv(srv.HostPort, emu.Addr(), tq))
 
-	runs := make([]client.WorkflowRun, n)
-	for i := range n {
-		runs[i] = startCreate(t, srv.Client, fmt.Sprintf("%s-%d", prefix, i), tq,
-			createInput(fmt.Sprintf("projects/restart-%d/locations/us-central1", i), fmt.Sprintf("restart-%d", i),
-				`"polling":{"initialInterval":"1s","multiplier":1.5,"maxInterval":"4s"}`))
-	}
+	parents, runs := startCreations(t, srv.Client, n, tq, prefix, "restart", `{"initialInterval":"1s","multiplier":1.5,"maxInterval":"4s"}`)
 	time.Sleep(6 * time.Second)
 	stopAt := time.Now()
 	if err := srv.Stop(); err != nil {
@@ -60,8 +53,8 @@ func TestServerRestart(t *testing.T) {
 	}
 	st := emu.Stats()
 	duplicates := 0
-	for i := range n {
-		if c := st.ModelsCreated[fmt.Sprintf("projects/restart-%d/locations/us-central1", i)]; c != 1 {
+	for i, p := range parents {
+		if c := st.ModelsCreated[p]; c != 1 {
 			duplicates += int(max(c-1, 0))
 			t.Errorf("workflow %d: %d models created, want 1", i, c)
 		}

@@ -171,9 +171,7 @@ func TestValidInputDials(t *testing.T) {
 
 func TestStartSendsInputVerbatim(t *testing.T) {
 	c := mocks.NewClient(t)
-	r := mocks.NewWorkflowRun(t)
-	r.On("GetID").Return("wf-1")
-	r.On("GetRunID").Return("run-1")
+	r := mockRun(t, "wf-1")
 	c.On("ExecuteWorkflow", mock.Anything,
 		mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == "wf-1" && o.TaskQueue == "issue-models" }),
 		workflows.CreateIssueModelWorkflowType, json.RawMessage(sampleInput)).Return(r, nil)
@@ -222,4 +220,12 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr %q", args, code, stderr.String())
 		}
 	}
+}
+
+// mockRun is a started run with the given workflow ID and run ID "run-1".
+func mockRun(t *testing.T, id string) *mocks.WorkflowRun {
+	r := mocks.NewWorkflowRun(t)
+	r.On("GetID").Return(id)
+	r.On("GetRunID").Return("run-1")
+	return r
 }

@@ -62,9 +62,7 @@ func TestPipelineCommandsRefuseBadInputWithoutDialing(t *testing.T) {
 func TestAttachStartsAwaitOperationWorkflow(t *testing.T) {
 	const op = "projects/acme/locations/us-central1/operations/42"
 	c := mocks.NewClient(t)
-	r := mocks.NewWorkflowRun(t)
-	r.On("GetID").Return("await-42")
-	r.On("GetRunID").Return("run-1")
+	r := mockRun(t, "await-42")
 	c.On("ExecuteWorkflow", mock.Anything,
 		mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == "await-42" && o.TaskQueue == "issue-models" }),
 		workflows.AwaitOperationWorkflowType, mock.MatchedBy(func(in json.RawMessage) bool {

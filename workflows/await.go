@@ -54,21 +54,15 @@ func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (_ *in
 	default:
 		state = &PollState{Operation: in.Operation, StartedAt: workflow.Now(ctx)}
 	}
-	p, err := newPoller(ctx, state)
+	p, err := openPoller(ctx, state, policy, invalid)
 	if err != nil {
 		return nil, err
 	}
-	if invalid != nil {
-		return nil, p.rejectInput(invalid)
-	}
-	p.policy = policy
-	p.listenForSignals()
 	defer func() { p.end(err) }()
 	op, err := p.await(state.Polls == 0)
 	if err == errContinueAsNew {
-		next := in
-		next.Continuation = state
-		return nil, p.continueAsNew(AwaitOperationWorkflow, next)
+		in.Continuation = state
+		return nil, p.continueAsNew(AwaitOperationWorkflow, in)
 	}
 	p.finish(err)
 	if err != nil {

@@ -43,15 +43,10 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 	if invalid == nil && in.Continuation != nil {
 		state = in.Continuation
 	}
-	p, err := newPoller(ctx, state)
+	p, err := openPoller(ctx, state, policy, invalid)
 	if err != nil {
 		return nil, err
 	}
-	if invalid != nil {
-		return nil, p.rejectInput(invalid)
-	}
-	p.policy = policy
-	p.listenForSignals()
 	defer func() { p.end(err) }()
 
 	if state.Operation == "" {
@@ -72,9 +67,8 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 
 	op, err := p.await(false)
 	if err == errContinueAsNew {
-		next := in
-		next.Continuation = state
-		return nil, p.continueAsNew(CreateIssueModelWorkflow, next)
+		in.Continuation = state
+		return nil, p.continueAsNew(CreateIssueModelWorkflow, in)
 	}
 	p.finish(err)
 	if err != nil {

@@ -32,21 +32,25 @@ const (
 	testModel  = testParent + "/issueModels/456"
 )
 
-type createSuite struct {
+// workflowSuite runs a workflow test on Temporal's test suite, with every workflow and the
+// activities registered; the tests mock the activities they expect.
+type workflowSuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
 }
 
-func TestCreateIssueModelWorkflow(t *testing.T) { suite.Run(t, new(createSuite)) }
-
-func (s *createSuite) SetupTest() {
+func (s *workflowSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterActivity(acts)
 	RegisterWorkflows(s.env)
 }
 
-func (s *createSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
+func (s *workflowSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
+
+type createSuite struct{ workflowSuite }
+
+func TestCreateIssueModelWorkflow(t *testing.T) { suite.Run(t, new(createSuite)) }
 
 // input decodes JSON the way the Temporal CLI's --input reaches the workflow.
 func input(t testing.TB, js string) CreateIssueModelInput {
@@ -86,12 +90,17 @@ func failedOp(code int32, msg string) insights.Operation {
 	return op
 }
 
-// cancelledResult asserts the run ended cancelled and returns the result carried as details.
-func (s *createSuite) cancelledResult() CreateIssueModelResult {
+// cancelledWith asserts the run ended cancelled and decodes the result carried as details.
+func (s *workflowSuite) cancelledWith(res any) {
 	var canceled *temporal.CanceledError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
+	s.Require().NoError(canceled.Details(res))
+}
+
+// cancelledResult asserts the run ended cancelled and returns the result carried as details.
+func (s *createSuite) cancelledResult() CreateIssueModelResult {
 	var res CreateIssueModelResult
-	s.Require().NoError(canceled.Details(&res))
+	s.cancelledWith(&res)
 	return res
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/issuemodels/durable-lro/activities"
@@ -26,22 +25,9 @@ const (
 	deleteOp1 = testParent + "/operations/x1"
 )
 
-type lifecycleSuite struct {
-	suite.Suite
-	testsuite.WorkflowTestSuite
-	env *testsuite.TestWorkflowEnvironment
-}
+type lifecycleSuite struct{ workflowSuite }
 
 func TestIssueModelLifecycleWorkflow(t *testing.T) { suite.Run(t, new(lifecycleSuite)) }
-
-func (s *lifecycleSuite) SetupTest() {
-	s.env = s.NewTestWorkflowEnvironment()
-	s.env.RegisterActivity(acts)
-	s.env.RegisterWorkflowWithOptions(CreateIssueModelWorkflow, workflow.RegisterOptions{Name: CreateIssueModelWorkflowType})
-	s.env.RegisterWorkflowWithOptions(AwaitOperationWorkflow, workflow.RegisterOptions{Name: AwaitOperationWorkflowType})
-}
-
-func (s *lifecycleSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
 
 func lifecycleInput(gate QualityGate) LifecycleInput {
 	return LifecycleInput{
@@ -183,10 +169,8 @@ func (s *lifecycleSuite) TestCancelDuringCreate() {
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "stop"}) }, time.Minute)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 
-	var canceled *temporal.CanceledError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
 	var res LifecycleResult
-	s.Require().NoError(canceled.Details(&res))
+	s.cancelledWith(&res)
 	s.Equal(LifecycleCancelled, res.Outcome)
 	s.Empty(res.Undeployed, "the previous deployment is untouched")
 }
@@ -202,10 +186,8 @@ func (s *lifecycleSuite) TestCancelDuringDeployRollsBack() {
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Minute)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 
-	var canceled *temporal.CanceledError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
 	var res LifecycleResult
-	s.Require().NoError(canceled.Details(&res))
+	s.cancelledWith(&res)
 	s.Equal(testModel, res.Model)
 	s.Equal("UNDEPLOYED", res.State)
 	s.Empty(res.Undeployed, "the previous model stays deployed")

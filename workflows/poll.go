@@ -63,6 +63,21 @@ func newPoller(ctx workflow.Context, state *PollState) (*poller, error) {
 	return p, err
 }
 
+// openPoller starts a run's poller: the status query from the start; for a valid input the
+// policy and the signal handlers; an invalid input ends the run here (rejectInput).
+func openPoller(ctx workflow.Context, state *PollState, policy validPolicy, invalid error) (*poller, error) {
+	p, err := newPoller(ctx, state)
+	if err != nil {
+		return nil, err
+	}
+	if invalid != nil {
+		return nil, p.rejectInput(invalid)
+	}
+	p.policy = policy
+	p.listenForSignals()
+	return p, nil
+}
+
 // continueAsNew continues the workflow as new; next is its input carrying p's state.
 func (p *poller) continueAsNew(workflowFn, next any) error {
 	p.state.ContinuedAsNew++

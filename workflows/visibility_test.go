@@ -119,10 +119,7 @@ func TestStaticSummaryAndDetails(t *testing.T) {
 // poll (no call was made); it doubles the extra wait added to later intervals, starting from the
 // initial interval, and each poll that gets through shrinks the extra by a tenth.
 func TestPollBudgetBackPressure(t *testing.T) {
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(acts)
-	env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
+	env := createdEnv()
 	var at []time.Time
 	answers := []func() (insights.Operation, error){
 		func() (insights.Operation, error) { return insights.Operation{}, throttledErr() },
@@ -158,10 +155,7 @@ func throttledErr() error {
 // TestWorkerPaceStretchesIntervals: the loop polls no more often than the worker's pace
 // (PollResult.WorkerPace) and says so in status.rateLimitDelay.
 func TestWorkerPaceStretchesIntervals(t *testing.T) {
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(acts)
-	env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
+	env := createdEnv()
 	var at []time.Time
 	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(func(context.Context, string) (activities.PollResult, error) {
 		at = append(at, env.Now())
@@ -190,4 +184,13 @@ func TestWorkerPaceStretchesIntervals(t *testing.T) {
 	// quiet policy: 30s, then 1m, 2m — but the worker's pace is 5m after the first poll.
 	require.Equal(t, []string{"30s", "5m0s", "5m0s"}, gaps)
 	require.Equal(t, "4m0s", slower) // 5m instead of the policy's 1m
+}
+
+// createdEnv is a test environment whose CreateIssueModel answers testOp once.
+func createdEnv() *testsuite.TestWorkflowEnvironment {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(acts)
+	env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
+	return env
 }

@@ -72,6 +72,7 @@ type recorder struct {
 	commit   string
 	// emulators maps a profile to its emulator's gRPC address; its task queue is "rec-"+profile.
 	emulators map[string]string
+	logs      string // the folder of the stack's logs
 
 	mu       sync.Mutex
 	recorded []string
@@ -110,66 +111,83 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-
-	fmt.Println("starting the Temporal dev server")
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: cli, LogLevel: "error",
-		ClientOptions: &client.Options{Namespace: "default"},
-		ExtraArgs: []string{
-			"--search-attribute", "InsightsOperation=Keyword", "--search-attribute", "InsightsPhase=Keyword",
-		},
-		Stdout: logFile(tmp, "temporal"), Stderr: logFile(tmp, "temporal"),
-	})
+	r := &recorder{cli: cli, out: o.out, release: o.release, commit: commit, emulators: map[string]string{}, logs: tmp}
+	stop, err := r.startStack(ctx, worker, emulator)
+	defer stop()
 	if err != nil {
-		return fmt.Errorf("starting the dev server: %w", err)
+		return err
 	}
-	defer srv.Stop() //nolint:errcheck
-	r := &recorder{tc: srv.Client(), hostPort: srv.FrontendHostPort(), cli: cli, out: o.out, release: o.release, commit: commit, emulators: map[string]string{}}
-
-	var children []*exec.Cmd
-	defer func() {
-		for _, c := range children {
-			_ = c.Process.Signal(syscall.SIGTERM)
-			_ = c.Wait()
-		}
-	}()
-	for _, name := range sortedKeys(profiles) {
-		addr, err := freeAddr()
-		if err != nil {
-			return err
-		}
-		emu := exec.Command(emulator, append([]string{"-addr", addr, "-status-addr", "", "-seed", "7", "-log-level", "warn"}, profiles[name]...)...)
-		wrk := exec.Command(worker, "-task-queue", "rec-"+name, "-log-level", "warn")
-		wrk.Env = append(scrubbedEnv(), "TEMPORAL_ADDRESS="+r.hostPort, "TEMPORAL_NAMESPACE=default", "INSIGHTS_EMULATOR_HOST="+addr)
-		for _, c := range []*exec.Cmd{emu, wrk} {
-			c.Stdout, c.Stderr = logFile(tmp, name), logFile(tmp, name)
-			if c == emu {
-				c.Env = scrubbedEnv()
-			}
-			if err := c.Start(); err != nil {
-				return err
-			}
-			children = append(children, c)
-			if c == emu {
-				if err := waitListening(ctx, addr); err != nil {
-					return fmt.Errorf("emulator %s: %w", name, err)
-				}
-			}
-		}
-		r.emulators[name] = addr
-	}
-
 	if err := os.RemoveAll(o.out); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
+	if err := r.runScenarios(ctx, o.only); err != nil {
+		return fmt.Errorf("%w\n(logs of the stack: %s, kept)", err, keep(tmp))
+	}
+	fmt.Printf("recorded %d histories in %s\n", len(r.recorded), o.out)
+	return nil
+}
+
+// startStack starts the dev server, then one emulator and one worker per profile; stop stops
+// them all, also after an error.
+func (r *recorder) startStack(ctx context.Context, worker, emulator string) (stop func(), err error) {
+	var children []*exec.Cmd
+	var srv *testsuite.DevServer
+	stop = func() {
+		for _, c := range children {
+			_ = c.Process.Signal(syscall.SIGTERM)
+			_ = c.Wait()
+		}
+		if srv != nil {
+			_ = srv.Stop()
+		}
+	}
+	fmt.Println("starting the Temporal dev server")
+	srv, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: r.cli, LogLevel: "error",
+		ClientOptions: &client.Options{Namespace: "default"},
+		ExtraArgs:     []string{"--search-attribute", "InsightsOperation=Keyword", "--search-attribute", "InsightsPhase=Keyword"},
+		Stdout:        logFile(r.logs, "temporal"), Stderr: logFile(r.logs, "temporal"),
+	})
+	if err != nil {
+		return stop, fmt.Errorf("starting the dev server: %w", err)
+	}
+	r.tc, r.hostPort = srv.Client(), srv.FrontendHostPort()
+	for _, name := range sortedKeys(profiles) {
+		addr, err := freeAddr()
+		if err != nil {
+			return stop, err
+		}
+		emu := exec.Command(emulator, append([]string{"-addr", addr, "-status-addr", "", "-seed", "7", "-log-level", "warn"}, profiles[name]...)...)
+		emu.Env = scrubbedEnv()
+		wrk := exec.Command(worker, "-task-queue", "rec-"+name, "-log-level", "warn")
+		wrk.Env = append(scrubbedEnv(), "TEMPORAL_ADDRESS="+r.hostPort, "TEMPORAL_NAMESPACE=default", "INSIGHTS_EMULATOR_HOST="+addr)
+		for _, c := range []*exec.Cmd{emu, wrk} {
+			c.Stdout, c.Stderr = logFile(r.logs, name), logFile(r.logs, name)
+			if err := c.Start(); err != nil {
+				return stop, err
+			}
+			children = append(children, c)
+			if c == emu {
+				if err := waitListening(ctx, addr); err != nil {
+					return stop, fmt.Errorf("emulator %s: %w", name, err)
+				}
+			}
+		}
+		r.emulators[name] = addr
+	}
+	return stop, nil
+}
+
+// runScenarios runs the scenarios (those whose name contains only, if set) side by side.
+func (r *recorder) runScenarios(ctx context.Context, only string) error {
 	fmt.Printf("running %d scenarios\n", len(scenarios))
 	var wg sync.WaitGroup
 	errs := make([]error, len(scenarios))
 	for i, sc := range scenarios {
-		if o.only != "" && !strings.Contains(sc.name, o.only) {
+		if only != "" && !strings.Contains(sc.name, only) {
 			continue
 		}
 		wg.Add(1)
@@ -182,15 +200,11 @@ func run(ctx context.Context, o options) error {
 				errs[i] = fmt.Errorf("scenario %s: %w", sc.name, err)
 				return
 			}
-			fmt.Printf("  %-44s %d histories\n", sc.name, s.files)
+			fmt.Printf("  %-46s %d histories\n", sc.name, s.files)
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w\n(logs of the stack: %s, kept)", err, keep(tmp))
-	}
-	fmt.Printf("recorded %d histories in %s\n", len(r.recorded), o.out)
-	return nil
+	return errors.Join(errs...)
 }
 
 // scene is one scenario's view of the stack: its workflow IDs share prefix, its resources
@@ -240,26 +254,26 @@ func (s *scene) status(id string) map[string]any {
 	return st
 }
 
-// waitFor polls the status query until cond holds.
-func (s *scene) waitFor(id, what string, cond func(st map[string]any) bool) error {
+// waitFor polls the status query until cond holds; it panics (see must) on timeout.
+func (s *scene) waitFor(id, what string, cond func(st map[string]any) bool) {
 	for {
 		if st := s.status(id); st != nil && cond(st) {
-			return nil
+			return
 		}
 		select {
 		case <-s.ctx.Done():
-			return fmt.Errorf("%s: waiting for %s: %w (last status %v)", id, what, s.ctx.Err(), s.status(id))
+			must(fmt.Errorf("%s: waiting for %s: %w (last status %v)", id, what, s.ctx.Err(), s.status(id)))
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
 }
 
-func (s *scene) waitPolls(id string, n float64) error {
-	return s.waitFor(id, fmt.Sprintf("%v polls", n), func(st map[string]any) bool { n2, _ := st["polls"].(float64); return n2 >= n })
+func (s *scene) waitPolls(id string, n float64) {
+	s.waitFor(id, fmt.Sprintf("%v polls", n), func(st map[string]any) bool { n2, _ := st["polls"].(float64); return n2 >= n })
 }
 
-func (s *scene) waitStep(id, step string) error {
-	return s.waitFor(id, "step "+step, func(st map[string]any) bool { return st["step"] == step })
+func (s *scene) waitStep(id, step string) {
+	s.waitFor(id, "step "+step, func(st map[string]any) bool { return st["step"] == step })
 }
 
 func (s *scene) signal(id, name string, arg any) {
@@ -294,18 +308,14 @@ func (s *scene) sleep(d time.Duration) {
 
 // startOperation starts an issue-model creation directly on the profile's emulator, as another
 // program would, and returns its operation name (for AwaitOperationWorkflow).
-func (s *scene) startOperation(profile, parent, displayName string) (string, error) {
+func (s *scene) startOperation(profile, parent, displayName string) string {
 	c, err := contactcenterinsights.NewClient(s.ctx, option.WithEndpoint(s.r.emulators[profile]), option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
-	if err != nil {
-		return "", err
-	}
+	must(err)
 	defer c.Close()
 	op, err := c.CreateIssueModel(s.ctx, createRequest(parent, displayName))
-	if err != nil {
-		return "", err
-	}
-	return op.Name(), nil
+	must(err)
+	return op.Name()
 }
 
 // record writes the histories of every run of id (each run of a continue-as-new chain) and of

@@ -78,9 +78,7 @@ var cancelReason = map[string]string{"reason": "recorded cancel"}
 // done waits for the runs to close and records them.
 func (s *scene) done(ids ...string) error {
 	for _, id := range ids {
-		if err := s.waitClosed(id); err != nil {
-			return err
-		}
+		must(s.waitClosed(id))
 	}
 	return s.now(ids...)
 }
@@ -93,6 +91,37 @@ func (s *scene) now(ids ...string) error {
 		}
 	}
 	return nil
+}
+
+// cancelAfterPoll starts a creation on profile, cancels it with how once it has polled, and
+// records it when it has ended.
+func (s *scene) cancelAfterPoll(profile, extra string, how func(id string)) error {
+	id := s.start(profile, create, "", createInput(s.parent, "weekly", quick, extra))
+	s.waitPolls(id, 1)
+	how(id)
+	return s.done(id)
+}
+
+// replaceDeployed runs a lifecycle to its end (it deploys, and has nothing to retire), then a
+// second one of the same pipeline with polling, until the second is retiring the first.
+func (s *scene) replaceDeployed(profile, polling string) (second string) {
+	must(s.done(s.start(profile, lifecycle, "first", lifecycleInput(s.parent, "weekly", quick, ""))))
+	second = s.start(profile, lifecycle, "second", lifecycleInput(s.parent, "weekly", polling, ""))
+	s.waitStep(second, "retire-previous")
+	return second
+}
+
+// signalCancel cancels with the cancel signal and its payload.
+func (s *scene) signalCancel(payload any) func(id string) {
+	return func(id string) { s.signal(id, "cancel", payload) }
+}
+
+// must ends the scenario on err (safeRun turns the panic into the scenario's error), so that
+// the scenarios read as the steps they take.
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
 }
 
 func (sc scenario) safeRun(s *scene) (err error) {
@@ -114,9 +143,7 @@ var scenarios = []scenario{
 	}},
 	{"create-poll-now", func(s *scene) error {
 		id := s.start("fast", create, "", createInput(s.parent, "weekly", `{"initialInterval":"30s","maxInterval":"30s"}`, ""))
-		if err := s.waitFor(id, "a timer", func(st map[string]any) bool { return st["phase"] == "polling" && st["nextPollAt"] != nil }); err != nil {
-			return err
-		}
+		s.waitFor(id, "a timer", func(st map[string]any) bool { return st["phase"] == "polling" && st["nextPollAt"] != nil })
 		s.sleep(5 * time.Second) // the training is done: poll-now sees it
 		s.signal(id, "poll-now", nil)
 		return s.done(id)
@@ -127,64 +154,27 @@ var scenarios = []scenario{
 	{"create-quota-wait", func(s *scene) error {
 		// One creation per location at a time: the second waits out RESOURCE_EXHAUSTED.
 		a := s.start("fast", create, "first", createInput(s.parent, "weekly", quick, ""))
-		if err := s.waitFor(a, "the operation", func(st map[string]any) bool { return st["operation"] != nil }); err != nil {
-			return err
-		}
+		s.waitFor(a, "the operation", func(st map[string]any) bool { return st["operation"] != nil })
 		b := s.start("fast", create, "second", createInput(s.parent, "weekly", quick, ""))
 		return s.done(a, b)
 	}},
-	{"create-cancel-signal", func(s *scene) error {
-		id := s.start("slow", create, "", createInput(s.parent, "weekly", quick, ""))
-		if err := s.waitPolls(id, 1); err != nil {
-			return err
-		}
-		s.signal(id, "cancel", cancelReason)
-		return s.done(id)
-	}},
-	{"create-temporal-cancel", func(s *scene) error {
-		id := s.start("slow", create, "", createInput(s.parent, "weekly", quick, ""))
-		if err := s.waitPolls(id, 1); err != nil {
-			return err
-		}
-		s.cancel(id)
-		return s.done(id)
-	}},
+	{"create-cancel-signal", func(s *scene) error { return s.cancelAfterPoll("slow", "", s.signalCancel(cancelReason)) }},
+	{"create-temporal-cancel", func(s *scene) error { return s.cancelAfterPoll("slow", "", s.cancel) }},
 	{"inflight-create-temporal-cancel-while-creating", func(s *scene) error {
 		// Temporal's cancel arrives while CreateIssueModel is still running (slow to answer).
 		id := s.start("slow-creation", create, "", createInput(s.parent, "weekly", quick, ""))
-		if err := s.waitFor(id, "creating", func(st map[string]any) bool { return st["phase"] == "creating" }); err != nil {
-			return err
-		}
+		s.waitFor(id, "creating", func(st map[string]any) bool { return st["phase"] == "creating" })
 		s.cancel(id)
 		return s.now(id) // in flight: the activity runs to its 2m timeout
 	}},
 	{"create-poll-timeout", func(s *scene) error {
 		return s.done(s.start("slow", create, "", createInput(s.parent, "weekly", `{"initialInterval":"1s","maxInterval":"1s","timeout":"4s"}`, "")))
 	}},
-	{"create-cancel-unimplemented", func(s *scene) error {
-		id := s.start("unimpl", create, "", createInput(s.parent, "weekly", quick, ""))
-		if err := s.waitPolls(id, 1); err != nil {
-			return err
-		}
-		s.signal(id, "cancel", cancelReason)
-		return s.done(id)
-	}},
+	{"create-cancel-unimplemented", func(s *scene) error { return s.cancelAfterPoll("unimpl", "", s.signalCancel(cancelReason)) }},
 	{"create-cancel-unimplemented-delete", func(s *scene) error {
-		id := s.start("unimpl", create, "", createInput(s.parent, "weekly", quick, `,"deleteModelIfCancelFails":true`))
-		if err := s.waitPolls(id, 1); err != nil {
-			return err
-		}
-		s.signal(id, "cancel", nil)
-		return s.done(id)
+		return s.cancelAfterPoll("unimpl", `,"deleteModelIfCancelFails":true`, s.signalCancel(nil))
 	}},
-	{"create-temporal-cancel-unimplemented", func(s *scene) error {
-		id := s.start("unimpl", create, "", createInput(s.parent, "weekly", quick, ""))
-		if err := s.waitPolls(id, 1); err != nil {
-			return err
-		}
-		s.cancel(id)
-		return s.done(id)
-	}},
+	{"create-temporal-cancel-unimplemented", func(s *scene) error { return s.cancelAfterPoll("unimpl", "", s.cancel) }},
 	{"create-refused", func(s *scene) error {
 		return s.done(s.start("refuse", create, "", createInput(s.parent, "weekly", quick, "")))
 	}},
@@ -193,9 +183,7 @@ var scenarios = []scenario{
 	}},
 	{"create-lost-replies-cancel", func(s *scene) error {
 		id := s.start("lossy", create, "", createInput(s.parent, "weekly", quick, ""))
-		if err := s.waitPolls(id, 1); err != nil {
-			return err
-		}
+		s.waitPolls(id, 1)
 		s.signal(id, "cancel", cancelReason)
 		return s.done(id)
 	}},
@@ -212,17 +200,11 @@ var scenarios = []scenario{
 
 	// AwaitOperationWorkflow.
 	{"await-succeeded", func(s *scene) error {
-		op, err := s.startOperation("fast", s.parent, "weekly")
-		if err != nil {
-			return err
-		}
+		op := s.startOperation("fast", s.parent, "weekly")
 		return s.done(s.start("fast", await, "", awaitInput(op, quick)))
 	}},
 	{"await-continue-as-new", func(s *scene) error {
-		op, err := s.startOperation("fast", s.parent, "weekly")
-		if err != nil {
-			return err
-		}
+		op := s.startOperation("fast", s.parent, "weekly")
 		return s.done(s.start("fast", await, "", awaitInput(op, `{"initialInterval":"1s","maxInterval":"1s","continueAsNewAfterPolls":2}`)))
 	}},
 	{"await-operation-lost", func(s *scene) error {
@@ -232,14 +214,9 @@ var scenarios = []scenario{
 		return s.done(s.start("refuse", await, "", awaitInput(s.parent+"/operations/any", quick)))
 	}},
 	{"await-cancel-signal", func(s *scene) error {
-		op, err := s.startOperation("slow", s.parent, "weekly")
-		if err != nil {
-			return err
-		}
+		op := s.startOperation("slow", s.parent, "weekly")
 		id := s.start("slow", await, "", awaitInput(op, quick))
-		if err := s.waitPolls(id, 2); err != nil {
-			return err
-		}
+		s.waitPolls(id, 2)
 		s.signal(id, "cancel", cancelReason)
 		return s.done(id)
 	}},
@@ -253,9 +230,7 @@ var scenarios = []scenario{
 	// IssueModelLifecycleWorkflow and its child runs.
 	{"lifecycle-deployed-then-replaced", func(s *scene) error {
 		first := s.start("fast", lifecycle, "first", lifecycleInput(s.parent, "weekly", quick, ""))
-		if err := s.done(first); err != nil {
-			return err
-		}
+		s.done(first)
 		return s.done(s.start("fast", lifecycle, "second", lifecycleInput(s.parent, "weekly", quick, `,"deleteReplaced":true`)))
 	}},
 	{"lifecycle-gate-rejects-and-deletes", func(s *scene) error {
@@ -267,59 +242,37 @@ var scenarios = []scenario{
 	{"lifecycle-prunes-old-models", func(s *scene) error {
 		// A full location (10 models of this pipeline): the run deletes the oldest first.
 		for range 10 {
-			if _, err := s.startOperation("prune", s.parent, "weekly"); err != nil {
-				return err
-			}
+			s.startOperation("prune", s.parent, "weekly")
 		}
 		s.sleep(4 * time.Second) // trainings of 2 s
 		return s.done(s.start("prune", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, `,"deleteReplaced":true`)))
 	}},
 	{"lifecycle-replaces-named", func(s *scene) error {
 		first := s.start("fast", lifecycle, "first", lifecycleInput(s.parent, "weekly", quick, ""))
-		if err := s.done(first); err != nil {
-			return err
-		}
+		s.done(first)
 		var res struct {
 			Model string `json:"model"`
 		}
-		if err := s.r.tc.GetWorkflow(s.ctx, first, "").Get(s.ctx, &res); err != nil {
-			return err
-		}
+		must(s.r.tc.GetWorkflow(s.ctx, first, "").Get(s.ctx, &res))
 		replaces, _ := json.Marshal([]string{res.Model})
 		return s.done(s.start("fast", lifecycle, "second", lifecycleInput(s.parent, "other", quick, `,"replaces":`+string(replaces))))
 	}},
 	{"lifecycle-cancel-during-create", func(s *scene) error {
 		id := s.start("slow", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, ""))
-		if err := s.waitStep(id, "create"); err != nil {
-			return err
-		}
-		if err := s.waitPolls(id+"-create", 1); err != nil {
-			return err
-		}
+		s.waitStep(id, "create")
+		s.waitPolls(id+"-create", 1)
 		s.signal(id, "cancel", cancelReason)
 		return s.done(id)
 	}},
 	{"lifecycle-temporal-cancel-during-deploy", func(s *scene) error {
 		id := s.start("slow-deploy", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, ""))
-		if err := s.waitStep(id, "deploy"); err != nil {
-			return err
-		}
-		if err := s.waitPolls(id+"-deploy", 1); err != nil {
-			return err
-		}
+		s.waitStep(id, "deploy")
+		s.waitPolls(id+"-deploy", 1)
 		s.cancel(id)
 		return s.done(id)
 	}},
 	{"lifecycle-cancel-during-retire", func(s *scene) error {
-		first := s.start("slow-retire", lifecycle, "first", lifecycleInput(s.parent, "weekly", quick, ""))
-		// The first deploys; its retirement has nothing to undeploy.
-		if err := s.done(first); err != nil {
-			return err
-		}
-		second := s.start("slow-retire", lifecycle, "second", lifecycleInput(s.parent, "weekly", quick, ""))
-		if err := s.waitStep(second, "retire-previous"); err != nil {
-			return err
-		}
+		second := s.replaceDeployed("slow-retire", quick)
 		s.signal(second, "cancel", cancelReason)
 		return s.done(second)
 	}},
@@ -336,161 +289,100 @@ var scenarios = []scenario{
 	// Runs caught in flight: what an upgraded worker meets.
 	{"inflight-create-polling", func(s *scene) error {
 		id := s.start("slow", create, "", createInput(s.parent, "weekly", sparse, ""))
-		if err := s.waitPolls(id, 2); err != nil {
-			return err
-		}
+		s.waitPolls(id, 2)
 		return s.now(id)
 	}},
 	{"inflight-create-default-policy", func(s *scene) error {
 		id := s.start("slow", create, "", createInput(s.parent, "weekly", "", ""))
-		if err := s.waitPolls(id, 1); err != nil {
-			return err
-		}
+		s.waitPolls(id, 1)
 		return s.now(id)
 	}},
 	{"inflight-create-after-poll-now", func(s *scene) error {
 		id := s.start("slow", create, "", createInput(s.parent, "weekly", `{"initialInterval":"1h"}`, ""))
-		if err := s.waitFor(id, "a timer", func(st map[string]any) bool { return st["nextPollAt"] != nil }); err != nil {
-			return err
-		}
+		s.waitFor(id, "a timer", func(st map[string]any) bool { return st["nextPollAt"] != nil })
 		s.signal(id, "poll-now", nil)
-		if err := s.waitPolls(id, 1); err != nil {
-			return err
-		}
+		s.waitPolls(id, 1)
 		return s.now(id)
 	}},
 	{"inflight-create-quota-wait", func(s *scene) error {
 		a := s.start("slow", create, "first", createInput(s.parent, "weekly", sparse, ""))
-		if err := s.waitPolls(a, 1); err != nil {
-			return err
-		}
+		s.waitPolls(a, 1)
 		b := s.start("slow", create, "second", createInput(s.parent, "weekly", sparse, ""))
-		if err := s.waitFor(b, "a refused creation", func(st map[string]any) bool { return st["lastError"] != nil }); err != nil {
-			return err
-		}
+		s.waitFor(b, "a refused creation", func(st map[string]any) bool { return st["lastError"] != nil })
 		s.sleep(6 * time.Second) // a second attempt, refused again
 		return s.now(a, b)
 	}},
 	{"inflight-create-activity-running", func(s *scene) error {
 		id := s.start("slow-creation", create, "", createInput(s.parent, "weekly", quick, ""))
-		if err := s.waitFor(id, "creating", func(st map[string]any) bool { return st["phase"] == "creating" }); err != nil {
-			return err
-		}
+		s.waitFor(id, "creating", func(st map[string]any) bool { return st["phase"] == "creating" })
 		s.sleep(time.Second)
 		return s.now(id)
 	}},
 	{"inflight-create-cancel-signal-while-creating", func(s *scene) error {
 		id := s.start("slow-creation", create, "", createInput(s.parent, "weekly", quick, ""))
-		if err := s.waitFor(id, "creating", func(st map[string]any) bool { return st["phase"] == "creating" }); err != nil {
-			return err
-		}
+		s.waitFor(id, "creating", func(st map[string]any) bool { return st["phase"] == "creating" })
 		s.signal(id, "cancel", cancelReason)
-		if err := s.waitFor(id, "cancel requested", func(st map[string]any) bool { return st["cancelRequested"] == true }); err != nil {
-			return err
-		}
+		s.waitFor(id, "cancel requested", func(st map[string]any) bool { return st["cancelRequested"] == true })
 		return s.now(id)
 	}},
 	{"inflight-create-cancelling-unimplemented", func(s *scene) error {
 		id := s.start("slow-unimpl", create, "", createInput(s.parent, "weekly", sparse, ""))
-		if err := s.waitPolls(id, 1); err != nil {
-			return err
-		}
+		s.waitPolls(id, 1)
 		s.signal(id, "cancel", cancelReason)
-		if err := s.waitFor(id, "UNIMPLEMENTED", func(st map[string]any) bool { return st["cancelUnimplemented"] == true }); err != nil {
-			return err
-		}
+		s.waitFor(id, "UNIMPLEMENTED", func(st map[string]any) bool { return st["cancelUnimplemented"] == true })
 		s.sleep(2 * time.Second)
 		return s.now(id)
 	}},
 	{"inflight-create-temporal-cancel-unimplemented", func(s *scene) error {
 		id := s.start("slow-unimpl", create, "", createInput(s.parent, "weekly", sparse, ""))
-		if err := s.waitPolls(id, 1); err != nil {
-			return err
-		}
+		s.waitPolls(id, 1)
 		s.cancel(id)
-		if err := s.waitFor(id, "UNIMPLEMENTED", func(st map[string]any) bool { return st["cancelUnimplemented"] == true }); err != nil {
-			return err
-		}
+		s.waitFor(id, "UNIMPLEMENTED", func(st map[string]any) bool { return st["cancelUnimplemented"] == true })
 		s.sleep(2 * time.Second)
 		return s.now(id)
 	}},
 	{"inflight-create-continued-as-new", func(s *scene) error {
 		id := s.start("slow", create, "", createInput(s.parent, "weekly", `{"initialInterval":"1s","maxInterval":"1s","continueAsNewAfterPolls":2}`, ""))
-		if err := s.waitFor(id, "two continuations", func(st map[string]any) bool { n, _ := st["continuedAsNew"].(float64); return n >= 2 }); err != nil {
-			return err
-		}
+		s.waitFor(id, "two continuations", func(st map[string]any) bool { n, _ := st["continuedAsNew"].(float64); return n >= 2 })
 		return s.now(id)
 	}},
 	{"inflight-await-polling", func(s *scene) error {
-		op, err := s.startOperation("slow", s.parent, "weekly")
-		if err != nil {
-			return err
-		}
+		op := s.startOperation("slow", s.parent, "weekly")
 		id := s.start("slow", await, "", awaitInput(op, sparse))
-		if err := s.waitPolls(id, 2); err != nil {
-			return err
-		}
+		s.waitPolls(id, 2)
 		return s.now(id)
 	}},
 	{"inflight-await-after-poll-now", func(s *scene) error {
-		op, err := s.startOperation("slow", s.parent, "weekly")
-		if err != nil {
-			return err
-		}
+		op := s.startOperation("slow", s.parent, "weekly")
 		id := s.start("slow", await, "", awaitInput(op, `{"initialInterval":"1h"}`))
-		if err := s.waitPolls(id, 1); err != nil {
-			return err
-		}
+		s.waitPolls(id, 1)
 		s.signal(id, "poll-now", nil)
-		if err := s.waitPolls(id, 2); err != nil {
-			return err
-		}
+		s.waitPolls(id, 2)
 		return s.now(id)
 	}},
 	{"inflight-lifecycle-create", func(s *scene) error {
 		id := s.start("slow", lifecycle, "", lifecycleInput(s.parent, "weekly", sparse, ""))
-		if err := s.waitStep(id, "create"); err != nil {
-			return err
-		}
-		if err := s.waitPolls(id+"-create", 2); err != nil {
-			return err
-		}
+		s.waitStep(id, "create")
+		s.waitPolls(id+"-create", 2)
 		return s.now(id)
 	}},
 	{"inflight-lifecycle-deploy", func(s *scene) error {
 		id := s.start("slow-deploy", lifecycle, "", lifecycleInput(s.parent, "weekly", sparse, ""))
-		if err := s.waitStep(id, "deploy"); err != nil {
-			return err
-		}
-		if err := s.waitPolls(id+"-deploy", 2); err != nil {
-			return err
-		}
+		s.waitStep(id, "deploy")
+		s.waitPolls(id+"-deploy", 2)
 		return s.now(id)
 	}},
 	{"inflight-lifecycle-retire", func(s *scene) error {
-		first := s.start("stuck-retire", lifecycle, "first", lifecycleInput(s.parent, "weekly", quick, ""))
-		if err := s.done(first); err != nil {
-			return err
-		}
-		second := s.start("stuck-retire", lifecycle, "second", lifecycleInput(s.parent, "weekly", sparse, ""))
-		if err := s.waitStep(second, "retire-previous"); err != nil {
-			return err
-		}
+		second := s.replaceDeployed("stuck-retire", sparse)
 		s.sleep(3 * time.Second) // the undeploy's child has polled
 		return s.now(second)
 	}},
 	{"inflight-lifecycle-cancelling", func(s *scene) error {
 		id := s.start("slow-unimpl", lifecycle, "", lifecycleInput(s.parent, "weekly", sparse, ""))
-		if err := s.waitStep(id, "create"); err != nil {
-			return err
-		}
-		if err := s.waitPolls(id+"-create", 1); err != nil {
-			return err
-		}
+		s.waitStep(id, "create")
+		s.waitPolls(id+"-create", 1)
 		s.signal(id, "cancel", cancelReason)
-		if err := s.waitFor(id+"-create", "UNIMPLEMENTED", func(st map[string]any) bool { return st["cancelUnimplemented"] == true }); err != nil {
-			return err
-		}
+		s.waitFor(id+"-create", "UNIMPLEMENTED", func(st map[string]any) bool { return st["cancelUnimplemented"] == true })
 		s.sleep(2 * time.Second)
 		return s.now(id)
 	}},
