@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
+	"testing"
 	"time"
 
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
@@ -385,4 +387,20 @@ func (s *lifecycleSuite) TestAwaitChildReportsIngestProgressToTheLifecycle() {
 	s.Contains(seen[0], `"processedObjectCount":100`)
 	s.Contains(strings.Join(seen, " "), `"processedObjectCount":600`, "a later status showed the progress")
 	s.Contains(string(s.status().Steps[0].Metadata), `"processedObjectCount":900`)
+}
+
+func TestPipelineExamplesAreValidInputs(t *testing.T) {
+	for _, f := range []string{"../examples/pipeline.json", "../examples/promote.json"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := DecodeLifecycleInput(b)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		if in.Ingest == nil && in.Promote == nil {
+			t.Errorf("%s: neither a pipeline nor a promotion", f)
+		}
+	}
 }
