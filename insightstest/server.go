@@ -13,9 +13,11 @@
 // Where it differs from the real service (README.md has the details):
 //
 //   - Only CreateIssueModel, GetIssueModel, ListIssueModels,
-//     DeployIssueModel, UndeployIssueModel, DeleteIssueModel and the
-//     operations' Get, List and Cancel are served, over gRPC only (no REST);
-//     everything else answers UNIMPLEMENTED.
+//     DeployIssueModel, UndeployIssueModel, DeleteIssueModel,
+//     ExportIssueModel, ImportIssueModel, IngestConversations (from the
+//     emulator's own fake Cloud Storage), BulkAnalyzeConversations,
+//     ListConversations and the operations' Get, List and Cancel are served,
+//     over gRPC only (no REST); everything else answers UNIMPLEMENTED.
 //   - Nothing is trained: the training time comes from Options, the filter is
 //     not parsed and the statistics are synthetic, deterministic per filter.
 //     A model is visible, UNDEPLOYED and without statistics while it trains
