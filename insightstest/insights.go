@@ -86,7 +86,17 @@ func (s *Server) CreateIssueModel(ctx context.Context, req *contactcenterinsight
 		return nil, err
 	}
 	outcome, d := s.planTrainingLocked(req)
-	m := &model{pb: newIssueModel(parent+"/issueModels/"+s.nextIDLocked(), in, now), parent: parent}
+	analyzed, dataOutcome, err := s.trainingDataLocked(parent, in)
+	if err != nil {
+		return nil, err
+	}
+	if outcome == nil {
+		outcome = dataOutcome
+	}
+	m := &model{pb: newIssueModel(parent+"/issueModels/"+s.nextIDLocked(), in, now), parent: parent, analyzed: analyzed}
+	if analyzed >= 0 {
+		m.pb.InputDataConfig.TrainingConversationsCount = analyzed
+	}
 	s.models[m.pb.Name] = m
 	s.modelsByParent[parent] = append(s.modelsByParent[parent], m)
 	s.stats.ModelsCreated[parent]++
@@ -95,7 +105,7 @@ func (s *Server) CreateIssueModel(ctx context.Context, req *contactcenterinsight
 	m.training = op
 	s.log.Info("issue model created", zap.String("model", m.pb.Name), zap.String("display_name", m.pb.DisplayName),
 		zap.String("operation", op.name), zap.Duration("training_time", d), zap.Bool("will_fail", outcome != nil))
-	return op.toProto(), nil
+	return op.toProto(now), nil
 }
 
 // creationQuotaLocked checks the concurrent-creation quota, then the model
@@ -172,12 +182,16 @@ func trainingConversations(filter string) int64 {
 }
 
 // finishTraining fills in what a successful training produces.
-func finishTraining(pb *contactcenterinsightspb.IssueModel, end time.Time) {
+// analyzed is the number of analyzed conversations the training saw, or -1
+// where the location has no conversations (synthetic statistics).
+func finishTraining(pb *contactcenterinsightspb.IssueModel, end time.Time, analyzed int64) {
 	h := fnv.New64a()
 	h.Write([]byte(pb.GetInputDataConfig().GetFilter()))
 	sum := h.Sum64()
-	total := pb.GetInputDataConfig().GetTrainingConversationsCount()
-	analyzed := total - total*int64(sum>>8%30)/100
+	if analyzed < 0 {
+		total := pb.GetInputDataConfig().GetTrainingConversationsCount()
+		analyzed = total - total*int64(sum>>8%30)/100
+	}
 	issues := 3 + int64(sum>>16%8)
 	stats := &contactcenterinsightspb.IssueModelLabelStats{
 		AnalyzedConversationsCount: analyzed,
@@ -328,5 +342,5 @@ func (s *Server) startChange(kind opKind, name string, req proto.Message, check 
 	m.pb.UpdateTime = timestamppb.New(now)
 	s.log.Info("issue model state changed", zap.String("model", m.pb.Name), zap.Stringer("state", m.pb.State),
 		zap.String("operation", op.name))
-	return op.toProto(), nil
+	return op.toProto(now), nil
 }

@@ -198,4 +198,5 @@ func parseProbability(s string) (float64, error) {
 
 // MutatingMethods are the RPCs whose reply can be lost after the change
 // was committed (used by the binary's -lost-reply-rate).
-var MutatingMethods = []string{"CreateIssueModel", "DeployIssueModel", "UndeployIssueModel", "DeleteIssueModel", "CancelOperation"}
+var MutatingMethods = []string{"CreateIssueModel", "DeployIssueModel", "UndeployIssueModel", "DeleteIssueModel", "CancelOperation",
+	"IngestConversations", "BulkAnalyzeConversations", "ExportIssueModel", "ImportIssueModel"}

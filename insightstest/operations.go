@@ -31,10 +31,14 @@ const (
 	kindDeploy
 	kindUndeploy
 	kindDelete
+	kindIngest
+	kindAnalyze
+	kindExport
+	kindImport
 )
 
 func (k opKind) String() string {
-	return [...]string{"create", "deploy", "undeploy", "delete"}[k]
+	return [...]string{"create", "deploy", "undeploy", "delete", "ingest", "analyze", "export", "import"}[k]
 }
 
 // model is one issue model.
@@ -43,6 +47,10 @@ type model struct {
 	parent   string
 	training *operation // non-nil while the creation operation runs
 	busy     *operation // running deploy/undeploy/delete operation
+	// analyzed is the number of analyzed conversations matching the filter
+	// when the training was accepted; -1 when the location had no
+	// conversations (the statistics are then synthetic).
+	analyzed int64
 }
 
 // operation is one long-running operation. Its proto is built on read.
@@ -56,6 +64,7 @@ type operation struct {
 	endTime      time.Time // when it will be / was done
 	prevState    contactcenterinsightspb.IssueModel_State
 	outcome      *status.Status // planned failure (creation only)
+	pipeline     pipelineWork   // what an ingest, analysis, export or import does
 
 	done     bool
 	result   *spb.Status // error, when done with failure
@@ -71,9 +80,15 @@ var metadataTypes = map[opKind]protoreflect.MessageType{
 	kindDeploy:   (&contactcenterinsightspb.DeployIssueModelMetadata{}).ProtoReflect().Type(),
 	kindUndeploy: (&contactcenterinsightspb.UndeployIssueModelMetadata{}).ProtoReflect().Type(),
 	kindDelete:   (&contactcenterinsightspb.DeleteIssueModelMetadata{}).ProtoReflect().Type(),
+	kindIngest:   (&contactcenterinsightspb.IngestConversationsMetadata{}).ProtoReflect().Type(),
+	kindAnalyze:  (&contactcenterinsightspb.BulkAnalyzeConversationsMetadata{}).ProtoReflect().Type(),
+	kindExport:   (&contactcenterinsightspb.ExportIssueModelMetadata{}).ProtoReflect().Type(),
+	kindImport:   (&contactcenterinsightspb.ImportIssueModelMetadata{}).ProtoReflect().Type(),
 }
 
-func (op *operation) toProto() *longrunningpb.Operation {
+// toProto is the operation as a read at now sees it (progress metadata of an
+// ingest or analysis grows with the elapsed fraction of its duration).
+func (op *operation) toProto(now time.Time) *longrunningpb.Operation {
 	md := metadataTypes[op.kind].New()
 	fields := md.Descriptor().Fields()
 	md.Set(fields.ByName("create_time"), protoreflect.ValueOfMessage(timestamppb.New(op.createTime).ProtoReflect()))
@@ -82,6 +97,7 @@ func (op *operation) toProto() *longrunningpb.Operation {
 	}
 	// The request is never changed and mustAny copies it, so it needs no clone.
 	md.Set(fields.ByName("request"), protoreflect.ValueOfMessage(op.req.ProtoReflect()))
+	op.progressMetadata(md.Interface(), now)
 	out := &longrunningpb.Operation{Name: op.name, Metadata: mustAny(md.Interface()), Done: op.done}
 	switch {
 	case !op.done:
@@ -174,6 +190,9 @@ func (s *Server) completeLocked(op *operation) {
 	case kindCreate:
 		s.completeTrainingLocked(op, m)
 		return
+	case kindIngest, kindAnalyze, kindExport, kindImport:
+		s.completePipelineLocked(op)
+		return
 	case kindDelete:
 		if m != nil {
 			s.removeModelLocked(m)
@@ -198,7 +217,7 @@ func (s *Server) completeTrainingLocked(op *operation, m *model) {
 		m.training = nil
 	}
 	if op.outcome == nil && m != nil {
-		finishTraining(m.pb, op.endTime)
+		finishTraining(m.pb, op.endTime, m.analyzed)
 		op.response = mustAny(m.pb)
 		s.stats.Operations["succeeded"]++
 		s.log.Info("training succeeded", zap.String("operation", op.name), zap.String("model", op.model))
@@ -231,7 +250,7 @@ func (s *Server) cancelLocked(op *operation, now time.Time) {
 		switch op.kind {
 		case kindCreate:
 			s.removeModelLocked(m)
-		default:
+		case kindDeploy, kindUndeploy, kindDelete:
 			m.busy = nil
 			m.pb.State = op.prevState
 			m.pb.UpdateTime = timestamppb.New(now)
@@ -303,11 +322,12 @@ func (o *opsServer) GetOperation(ctx context.Context, req *longrunningpb.GetOper
 	s := o.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	op, err := s.lookupOpLocked(req.GetName(), s.clock.Now())
+	now := s.clock.Now()
+	op, err := s.lookupOpLocked(req.GetName(), now)
 	if err != nil {
 		return nil, err
 	}
-	return op.toProto(), nil
+	return op.toProto(now), nil
 }
 
 func (o *opsServer) CancelOperation(ctx context.Context, req *longrunningpb.CancelOperationRequest) (*emptypb.Empty, error) {
@@ -397,7 +417,7 @@ func (o *opsServer) ListOperations(ctx context.Context, req *longrunningpb.ListO
 			resp.NextPageToken = encodePageToken(parent, req.GetFilter(), last)
 			break
 		}
-		resp.Operations = append(resp.Operations, op.toProto())
+		resp.Operations = append(resp.Operations, op.toProto(now))
 		last = op.seq
 	}
 	for _, op := range expired {

@@ -13,9 +13,11 @@
 // Where it differs from the real service (README.md has the details):
 //
 //   - Only CreateIssueModel, GetIssueModel, ListIssueModels,
-//     DeployIssueModel, UndeployIssueModel, DeleteIssueModel and the
-//     operations' Get, List and Cancel are served, over gRPC only (no REST);
-//     everything else answers UNIMPLEMENTED.
+//     DeployIssueModel, UndeployIssueModel, DeleteIssueModel,
+//     ExportIssueModel, ImportIssueModel, IngestConversations (from the
+//     emulator's own fake Cloud Storage), BulkAnalyzeConversations,
+//     ListConversations and the operations' Get, List and Cancel are served,
+//     over gRPC only (no REST); everything else answers UNIMPLEMENTED.
 //   - Nothing is trained: the training time comes from Options, the filter is
 //     not parsed and the statistics are synthetic, deterministic per filter.
 //     A model is visible, UNDEPLOYED and without statistics while it trains
@@ -65,6 +67,14 @@ const (
 	DefaultMaxConcurrentCreates = 1
 	DefaultMaxModels            = 10
 	DefaultMaxDeployed          = 5
+	DefaultIngestTime           = time.Minute
+	DefaultAnalyzeTime          = 2 * time.Minute
+	DefaultExportTime           = 10 * time.Second
+	DefaultImportTime           = 30 * time.Second
+	// DefaultMinTrainingConversations is how many analyzed conversations
+	// matching its filter a training needs, where the location has
+	// conversations (Google documents 1,000 for topic models).
+	DefaultMinTrainingConversations = 1000
 )
 
 // Unlimited is a quota or rate limit that is never reached: set it in
@@ -147,6 +157,22 @@ type Options struct {
 	// MaxDeployed is the number of DEPLOYED+DEPLOYING models per
 	// project+location; default 5.
 	MaxDeployed int
+	// Objects seeds the emulator's own fake Cloud Storage: object URI
+	// ("gs://bucket/path/name.json") to content. Their buckets exist.
+	// Transcripts builds a set of conversation transcripts.
+	Objects map[string][]byte
+	// Buckets are further buckets that exist, empty (e.g. an export
+	// destination), by name ("acme-models") or URI ("gs://acme-models").
+	Buckets []string
+	// IngestTime, AnalyzeTime, ExportTime, ImportTime are the durations of
+	// IngestConversations, BulkAnalyzeConversations, ExportIssueModel and
+	// ImportIssueModel: default 1m, 2m, 10s, 30s; Instant for done at once.
+	IngestTime, AnalyzeTime, ExportTime, ImportTime time.Duration
+	// MinTrainingConversations: a training in a location that has
+	// conversations fails with FAILED_PRECONDITION when fewer analyzed
+	// conversations match its filter; default 1000. Locations without
+	// conversations train on synthetic statistics, as before.
+	MinTrainingConversations int
 	// OperationVisibilityDelay: GetOperation, CancelOperation and
 	// ListOperations do not see an operation younger than this (emulator
 	// time) and answer NOT_FOUND for it. Default 0.
@@ -199,6 +225,15 @@ type Stats struct {
 	// RateLimited per short method name: calls rejected by the
 	// RequestsPerMinute limit.
 	RateLimited map[string]int64 `json:"rate_limited"`
+	// Conversations per parent: every conversation ever ingested.
+	Conversations map[string]int64 `json:"conversations"`
+	// Analyses per parent: every analysis ever made (a conversation
+	// analyzed twice counts twice).
+	Analyses map[string]int64 `json:"analyses"`
+	// Exports per object URI: every export written there.
+	Exports map[string]int64 `json:"exports"`
+	// ModelsImported per parent: every model an import created or replaced.
+	ModelsImported map[string]int64 `json:"models_imported"`
 }
 
 // Server is a running emulator. Create it with NewServer.
@@ -232,6 +267,7 @@ type Server struct {
 	pending         opHeap
 	limiters        map[string]*rate.Limiter // per project
 	stats           Stats
+	store
 }
 
 type opsServer struct {
@@ -277,6 +313,7 @@ func NewServer(opts Options) (*Server, error) {
 		opsByParent:    map[string][]*operation{},
 		limiters:       map[string]*rate.Limiter{},
 		stats:          newStats(),
+		store:          newStore(opts),
 	}
 	interceptors := append(slices.Clone(opts.Interceptors), s.intercept)
 	s.gsrv = grpc.NewServer(grpc.ChainUnaryInterceptor(interceptors...), grpc.WaitForHandlers(true))
@@ -334,6 +371,21 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Seed == 0 {
 		o.Seed = time.Now().UnixNano()
 	}
+	for _, d := range []struct {
+		p    *time.Duration
+		dflt time.Duration
+	}{{&o.IngestTime, DefaultIngestTime}, {&o.AnalyzeTime, DefaultAnalyzeTime}, {&o.ExportTime, DefaultExportTime}, {&o.ImportTime, DefaultImportTime}} {
+		*d.p = max(cmp.Or(*d.p, d.dflt), 0)
+	}
+	if o.MinTrainingConversations < 0 {
+		return o, fmt.Errorf("insightstest: Options.MinTrainingConversations is %d: use 0 for the default", o.MinTrainingConversations)
+	}
+	o.MinTrainingConversations = cmp.Or(o.MinTrainingConversations, DefaultMinTrainingConversations)
+	for uri := range o.Objects {
+		if _, _, ok := parseObjectURI(uri); !ok {
+			return o, fmt.Errorf("insightstest: Options.Objects: %q is not gs://bucket/object", uri)
+		}
+	}
 	o.OperationVisibilityDelay = max(o.OperationVisibilityDelay, 0)
 	o.OperationTTL = max(o.OperationTTL, 0)
 	return o, nil
@@ -346,6 +398,8 @@ func newStats() Stats {
 		Operations:    map[string]int64{"running": 0, "succeeded": 0, "failed": 0, "cancelled": 0},
 		Faults:        map[string]int64{},
 		RateLimited:   map[string]int64{},
+		Conversations: map[string]int64{}, Analyses: map[string]int64{},
+		Exports: map[string]int64{}, ModelsImported: map[string]int64{},
 	}
 }
 
@@ -455,7 +509,8 @@ func (s *Server) Stats() Stats {
 	for _, p := range []struct{ dst, src map[string]int64 }{
 		{out.RPCs, s.stats.RPCs}, {out.ModelsCreated, s.stats.ModelsCreated},
 		{out.Operations, s.stats.Operations}, {out.Faults, s.stats.Faults},
-		{out.RateLimited, s.stats.RateLimited},
+		{out.RateLimited, s.stats.RateLimited}, {out.Conversations, s.stats.Conversations},
+		{out.Analyses, s.stats.Analyses}, {out.Exports, s.stats.Exports}, {out.ModelsImported, s.stats.ModelsImported},
 	} {
 		for k, v := range p.src {
 			p.dst[k] = v
@@ -489,7 +544,7 @@ func (s *Server) Operation(name string) (*longrunningpb.Operation, bool) {
 	if op == nil || s.expireIfDueLocked(op, now) {
 		return nil, false
 	}
-	return op.toProto(), true
+	return op.toProto(now), true
 }
 
 // ExpireOperation makes an operation vanish now (later reads answer

@@ -14,6 +14,9 @@ type AwaitOperationInput struct {
 	Polling   *PollingPolicy `json:"polling,omitempty"`
 	// Continuation is set by the workflow itself when it continues as new.
 	Continuation *PollState `json:"continuation,omitempty"`
+	// ReportProgress: a child signals its parent the operation's metadata (ProgressSignal)
+	// whenever a poll finds it changed, so the parent's status shows live progress.
+	ReportProgress bool `json:"reportProgress,omitempty"`
 
 	decodeErr error
 }
@@ -57,6 +60,9 @@ func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (_ *in
 	p, err := openPoller(ctx, state, policy, invalid)
 	if err != nil {
 		return nil, err
+	}
+	if in.ReportProgress {
+		p.reportProgressToParent()
 	}
 	defer func() { p.end(err) }()
 	op, err := p.await(state.Polls == 0)

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -46,6 +45,14 @@ type LifecycleInput struct {
 	DeleteReplaced bool `json:"deleteReplaced,omitempty"`
 	// DeleteRejected deletes a model that fails the quality gate (default: keep it to inspect).
 	DeleteRejected bool `json:"deleteRejected,omitempty"`
+	// The pipeline's optional steps (lifecycle_pipeline.go): ingest and analyze conversations
+	// before training, export the deployed model after; or, instead of training, promote a
+	// model from another location (export there, import here). Absent, the lifecycle runs as
+	// it always has.
+	Ingest  *IngestStep  `json:"ingest,omitempty"`
+	Analyze *AnalyzeStep `json:"analyze,omitempty"`
+	Export  *ExportStep  `json:"export,omitempty"`
+	Promote *PromoteStep `json:"promote,omitempty"`
 
 	decodeErr error
 }
@@ -61,8 +68,17 @@ func (in *LifecycleInput) Validate() error {
 	if in.decodeErr != nil {
 		return in.decodeErr
 	}
-	create := CreateIssueModelInput{Parent: in.Parent, IssueModel: in.IssueModel, Polling: in.Polling}
-	if _, err := create.Validate(); err != nil {
+	if in.Promote != nil {
+		if err := in.validatePromotion(); err != nil {
+			return err
+		}
+	} else {
+		create := CreateIssueModelInput{Parent: in.Parent, IssueModel: in.IssueModel, Polling: in.Polling}
+		if _, err := create.Validate(); err != nil {
+			return err
+		}
+	}
+	if err := in.validatePipeline(); err != nil {
 		return err
 	}
 	if in.QualityGate.MinAnalyzedConversations < 0 {
@@ -81,53 +97,6 @@ func (in *LifecycleInput) Validate() error {
 		}
 	}
 	return nil
-}
-
-// States of a lifecycle step.
-const (
-	StepStateRunning   = "running"
-	StepStateDone      = "done"
-	StepStateFailed    = "failed"
-	StepStateCancelled = "cancelled"
-)
-
-// StepStatus is one step of the lifecycle as the status query shows it.
-type StepStatus struct {
-	Name            string `json:"name"`
-	State           string `json:"state"` // StepStateRunning, StepStateDone, StepStateFailed or StepStateCancelled
-	Detail          string `json:"detail,omitempty"`
-	ChildWorkflowID string `json:"childWorkflowId,omitempty"`
-}
-
-// LifecycleStatus is the answer of the lifecycle's status query.
-type LifecycleStatus struct {
-	Step            string       `json:"step"`
-	Steps           []StepStatus `json:"steps"`
-	Model           string       `json:"model,omitempty"`
-	CancelRequested bool         `json:"cancelRequested"`
-	Done            bool         `json:"done"`
-	Outcome         string       `json:"outcome,omitempty"`
-	LastError       string       `json:"lastError,omitempty"`
-}
-
-// Lifecycle outcomes.
-const (
-	LifecycleDeployed  = "DEPLOYED"
-	LifecycleCancelled = "CANCELLED"
-)
-
-// LifecycleResult is the result of IssueModelLifecycleWorkflow (and the details of its
-// cancellation): what the cloud looks like afterwards.
-type LifecycleResult struct {
-	Outcome string `json:"outcome"`
-	// Model is the new model, if one exists; State its state when the run ended.
-	Model      string          `json:"model,omitempty"`
-	State      string          `json:"state,omitempty"`
-	IssueModel json.RawMessage `json:"issueModel,omitempty"`
-	Undeployed []string        `json:"undeployed,omitempty"`
-	Deleted    []string        `json:"deleted,omitempty"`
-	// Kept lists replaced models left as they were (a cancel during retirement).
-	Kept []string `json:"kept,omitempty"`
 }
 
 type lifecycle struct {
@@ -173,13 +142,19 @@ func IssueModelLifecycleWorkflow(ctx workflow.Context, in LifecycleInput) (*Life
 		l.requestCancel()
 	})
 
+	if l.hasPipelineSteps() {
+		l.listenForProgress()
+		if err := l.prepare(); err != nil || l.cancelled {
+			return nil, l.endAfter(err)
+		}
+	}
 	if err := l.checkQuotas(); err != nil {
 		return nil, l.fail(err)
 	}
 	if l.cancelled {
 		return nil, l.cancel()
 	}
-	model, err := l.create()
+	model, err := l.trainOrImport()
 	if err != nil || l.cancelled {
 		return nil, l.endAfter(err)
 	}
@@ -193,6 +168,11 @@ func IssueModelLifecycleWorkflow(ctx workflow.Context, in LifecycleInput) (*Life
 	l.retire(replaced)
 	if l.cancelled {
 		return nil, l.cancel()
+	}
+	if l.in.Export != nil {
+		if err := l.export(); err != nil || l.cancelled {
+			return nil, l.endAfter(err)
+		}
 	}
 	l.result.Outcome = LifecycleDeployed
 	l.setStep(StepDone)

@@ -212,25 +212,47 @@ func (l *lifecycle) retire(replaced []string) {
 // in a child AwaitOperationWorkflow. If cancellable, the run's cancel cancels the child and so
 // the operation; otherwise the step runs to its end.
 func (l *lifecycle) startAndAwait(suffix string, startActivity any, model string, cancellable bool) error {
+	_, err := l.startAndAwaitOp(awaitedStep{suffix: suffix, start: startActivity, params: model, cancellable: cancellable})
+	return err
+}
+
+// awaitedStep is one operation a step starts with an activity and awaits in a child.
+type awaitedStep struct {
+	suffix      string // of the child's workflow id
+	start       any    // the activity
+	params      any    // its input
+	cancellable bool
+	// progress asks the child to signal the operation's metadata at each poll (ReportProgress).
+	progress bool
+}
+
+// startAndAwaitOp is startAndAwait for any start activity; it returns the done operation (empty
+// when there was nothing to do). The step's status shows the operation and its metadata.
+func (l *lifecycle) startAndAwaitOp(s awaitedStep) (insights.Operation, error) {
 	var started activities.StartedOperation
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 10*time.Minute), startActivity, model).Get(l.ctx, &started); err != nil {
-		return err
+	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 10*time.Minute), s.start, s.params).Get(l.ctx, &started); err != nil {
+		return insights.Operation{}, err
 	}
 	if started.AlreadyDone {
-		return nil
+		return insights.Operation{}, nil
 	}
+	step := l.currentStep()
+	step.Operation, step.Metadata = started.Operation, nil
 	var op insights.Operation
-	input := AwaitOperationInput{Operation: started.Operation, Polling: l.in.Polling}
-	if err := l.runChild(suffix, AwaitOperationWorkflowType, input, &op, cancellable); err != nil {
-		return err
+	input := AwaitOperationInput{Operation: started.Operation, Polling: l.in.Polling, ReportProgress: s.progress}
+	if err := l.runChild(s.suffix, AwaitOperationWorkflowType, input, &op, s.cancellable); err != nil {
+		return op, err
+	}
+	if op.Metadata != nil {
+		l.currentStep().Metadata = op.Metadata
 	}
 	switch outcome, failure := operationOutcome(op); outcome {
 	case OutcomeCancelled:
-		return temporal.NewCanceledError()
+		return op, temporal.NewCanceledError()
 	case OutcomeFailed:
-		return failure
+		return op, failure
 	}
-	return nil
+	return op, nil
 }
 
 // Model states the lifecycle decides on.

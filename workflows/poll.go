@@ -53,6 +53,8 @@ type poller struct {
 	temporalCancelled bool
 	runPolls          int
 	vis               *visibility
+	// onMetadata, when set, sees the metadata of each successful poll (progress.go).
+	onMetadata func(metadata []byte)
 }
 
 // newPoller answers the status query from the start; the signal handlers start with
@@ -225,6 +227,9 @@ func (p *poller) poll() (insights.Operation, error) {
 		p.setLastError("")
 		if op.Metadata != nil {
 			p.progress.metadata = op.Metadata
+			if p.onMetadata != nil {
+				p.onMetadata(op.Metadata)
+			}
 		}
 		return op, nil
 	}

@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -95,6 +97,9 @@ type flags struct {
 	rpm, maxCreates, maxModels, maxDeployed               int
 	seed                                                  int64
 	faults, latencies                                     multiFlag
+	transcripts, buckets                                  multiFlag
+	ingestTime, analyzeTime, exportTime, importTime       time.Duration
+	minTraining                                           int
 }
 
 type multiFlag []string
@@ -125,13 +130,22 @@ func parseFlags(args []string) (*flags, error) {
 	fs.Int64Var(&f.seed, "seed", 0, "random seed for faults, training time and failures; 0 = time-based")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug | info | warn | error (debug logs every RPC)")
 	fs.Var(&f.faults, "fault", "repeatable `method:code:probability`, e.g. CreateIssueModel:UNAVAILABLE:0.1 or *:RESOURCE_EXHAUSTED:0.05 (method is the short RPC name or *)")
+	fs.Var(&f.transcripts, "gcs-transcripts", "repeatable `gs://bucket/prefix=N`: seed the fake Cloud Storage with N chat transcripts under that folder, for IngestConversations")
+	fs.Var(&f.buckets, "gcs-bucket", "repeatable `name`: an empty bucket of the fake Cloud Storage (e.g. an ExportIssueModel destination)")
+	fs.DurationVar(&f.ingestTime, "ingest-time", insightstest.DefaultIngestTime, "IngestConversations duration (emulated time)")
+	fs.DurationVar(&f.analyzeTime, "analyze-time", insightstest.DefaultAnalyzeTime, "BulkAnalyzeConversations duration (emulated time)")
+	fs.DurationVar(&f.exportTime, "export-time", insightstest.DefaultExportTime, "ExportIssueModel duration (emulated time)")
+	fs.DurationVar(&f.importTime, "import-time", insightstest.DefaultImportTime, "ImportIssueModel duration (emulated time)")
+	fs.IntVar(&f.minTraining, "min-training-conversations", insightstest.DefaultMinTrainingConversations, "analyzed conversations matching its filter a training needs, in a location that has conversations")
 	fs.Var(&f.latencies, "latency", "repeatable `method:duration:probability` of added real latency, e.g. GetOperation:2s:0.5")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: insights-emulator [flags]
 
 Local emulator of the Contact Center Insights issue-model API
 (CreateIssueModel, GetIssueModel, ListIssueModels, DeployIssueModel,
-UndeployIssueModel, DeleteIssueModel) and google.longrunning.Operations
+UndeployIssueModel, DeleteIssueModel, ExportIssueModel, ImportIssueModel,
+IngestConversations from its own fake Cloud Storage, BulkAnalyzeConversations,
+ListConversations) and google.longrunning.Operations
 (GetOperation, ListOperations, CancelOperation). Everything else answers
 UNIMPLEMENTED. State is in memory only.
 
@@ -183,6 +197,25 @@ func (f *flags) options() (insightstest.Options, []methodFaults, error) {
 		OperationVisibilityDelay: f.visibility,
 		OperationTTL:             f.ttl,
 		Seed:                     f.seed,
+		Buckets:                  f.buckets,
+		IngestTime:               orInstant(f.ingestTime),
+		AnalyzeTime:              orInstant(f.analyzeTime),
+		ExportTime:               orInstant(f.exportTime),
+		ImportTime:               orInstant(f.importTime),
+		MinTrainingConversations: f.minTraining,
+	}
+	for _, spec := range f.transcripts {
+		uri, count, ok := strings.Cut(spec, "=")
+		n, err := strconv.Atoi(count)
+		if !ok || err != nil || n <= 0 || !strings.HasPrefix(uri, "gs://") {
+			return insightstest.Options{}, nil, fmt.Errorf("-gcs-transcripts: want gs://bucket/prefix=N, got %q", spec)
+		}
+		if opts.Objects == nil {
+			opts.Objects = map[string][]byte{}
+		}
+		for k, v := range insightstest.Transcripts(uri, n) {
+			opts.Objects[k] = v
+		}
 	}
 	if f.failRate > 0 {
 		opts.TrainingOutcome = insightstest.RandomTrainingFailure(f.failRate, derive(f.seed, 2))

@@ -180,3 +180,24 @@ func TestFlagsToOptions(t *testing.T) {
 	}
 	srv.Close()
 }
+
+func TestPipelineFlagsSeedTheFakeCloudStorage(t *testing.T) {
+	f, err := parseFlags([]string{"-gcs-transcripts", "gs://acme-chats/nov=3", "-gcs-bucket", "acme-models", "-min-training-conversations", "2", "-ingest-time", "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, _, err := f.options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.Objects) != 3 || len(opts.Buckets) != 1 || opts.MinTrainingConversations != 2 || opts.IngestTime != insightstest.Instant {
+		t.Errorf("options = %+v", opts)
+	}
+	if _, ok := opts.Objects["gs://acme-chats/nov/conversation-00001.json"]; !ok {
+		t.Errorf("objects = %v", opts.Objects)
+	}
+	f, _ = parseFlags([]string{"-gcs-transcripts", "acme=x"})
+	if _, _, err := f.options(); err == nil {
+		t.Error("a malformed -gcs-transcripts was accepted")
+	}
+}

@@ -1,0 +1,233 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"go.temporal.io/sdk/activity"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/issuemodels/durable-lro/insights"
+)
+
+// The pipeline's activities (IngestConversations, BulkAnalyzeConversations, ExportIssueModel,
+// ImportIssueModel) each start one operation. None of these calls has a request id, so a retry
+// after a lost reply (UNAVAILABLE or DEADLINE_EXCEEDED after the server committed, or a worker
+// that died mid-call) could start a second operation. They are retried by Temporal's retry
+// policy, and every attempt after the first first lists the location's operations and adopts an
+// operation of the same method whose metadata.request matches ours and whose createTime is not
+// before Since-CreateSkew; only if there is none does it start one. What a second operation
+// would have done, had the look-up missed it (an operation list that lags, an expired
+// operation):
+//   - IngestConversations: nothing twice: the service skips an object whose transcript URI was
+//     already ingested (duplicatesSkippedCount), so no conversation is duplicated;
+//   - BulkAnalyzeConversations: every selected conversation analyzed again (a second analysis,
+//     billed); a filter such as `-latest_analysis:*` makes even that a no-op;
+//   - ExportIssueModel: the same object written twice (a Cloud Storage write replaces it);
+//   - ImportIssueModel with createNewModel: a second model — which is why the look-up matters
+//     most here.
+// Two runs sending identical requests within the window while one lost a reply could adopt one
+// operation; for ingest and analysis that is the same work, for an import they share one model.
+
+// IngestConversationsParams is the input of IngestConversations.
+type IngestConversationsParams struct {
+	Parent string `json:"parent"`
+	// BucketURI is gs://bucket[/prefix]: every object under it is ingested.
+	BucketURI string `json:"bucketUri"`
+	// Medium of the transcripts: CHAT (default) or PHONE_CALL.
+	Medium     string `json:"medium,omitempty"`
+	AgentID    string `json:"agentId,omitempty"`
+	SampleSize int32  `json:"sampleSize,omitempty"`
+	// Since is when the workflow first scheduled this step (workflow time); a retry adopts an
+	// identical operation created from then on. Zero: any identical operation.
+	Since time.Time `json:"since"`
+}
+
+// IngestConversations starts ingesting the objects under BucketURI as conversations of Parent.
+func (a *Activities) IngestConversations(ctx context.Context, p IngestConversationsParams) (StartedOperation, error) {
+	if err := insights.ValidateParent("parent", p.Parent); err != nil {
+		return StartedOperation{}, err
+	}
+	if err := ValidateGCSURI("bucketUri", p.BucketURI, false); err != nil {
+		return StartedOperation{}, err
+	}
+	medium := contactcenterinsightspb.Conversation_CHAT
+	if p.Medium != "" {
+		v, ok := contactcenterinsightspb.Conversation_Medium_value[p.Medium]
+		if !ok || v == 0 {
+			return StartedOperation{}, insights.InvalidArgument("medium", fmt.Sprintf("%q is not CHAT or PHONE_CALL", p.Medium))
+		}
+		medium = contactcenterinsightspb.Conversation_Medium(v)
+	}
+	req := &contactcenterinsightspb.IngestConversationsRequest{
+		Parent: p.Parent,
+		Source: &contactcenterinsightspb.IngestConversationsRequest_GcsSource_{GcsSource: &contactcenterinsightspb.IngestConversationsRequest_GcsSource{
+			BucketUri: p.BucketURI, BucketObjectType: contactcenterinsightspb.IngestConversationsRequest_GcsSource_TRANSCRIPT}},
+		ObjectConfig: &contactcenterinsightspb.IngestConversationsRequest_TranscriptObjectConfig_{
+			TranscriptObjectConfig: &contactcenterinsightspb.IngestConversationsRequest_TranscriptObjectConfig{Medium: medium}},
+	}
+	if p.AgentID != "" {
+		req.ConversationConfig = &contactcenterinsightspb.IngestConversationsRequest_ConversationConfig{AgentId: p.AgentID}
+	}
+	if p.SampleSize > 0 {
+		req.SampleSize = &p.SampleSize
+	}
+	return a.startOnce(ctx, "IngestConversations", p.Parent, p.Since,
+		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
+			md := &contactcenterinsightspb.IngestConversationsMetadata{}
+			ok := op.GetMetadata().UnmarshalTo(md) == nil
+			return md.GetCreateTime(), ok && proto.Equal(md.GetRequest(), req)
+		},
+		func() (string, error) {
+			op, err := a.Client.IngestConversations(ctx, req, noRetry)
+			return opName(op, err)
+		})
+}
+
+// BulkAnalyzeConversationsParams is the input of BulkAnalyzeConversations.
+type BulkAnalyzeConversationsParams struct {
+	Parent             string    `json:"parent"`
+	Filter             string    `json:"filter"`
+	AnalysisPercentage float32   `json:"analysisPercentage"`
+	Since              time.Time `json:"since"`
+}
+
+// BulkAnalyzeConversations starts analyzing AnalysisPercentage percent of Parent's conversations
+// matching Filter.
+func (a *Activities) BulkAnalyzeConversations(ctx context.Context, p BulkAnalyzeConversationsParams) (StartedOperation, error) {
+	if err := insights.ValidateParent("parent", p.Parent); err != nil {
+		return StartedOperation{}, err
+	}
+	if !(p.AnalysisPercentage > 0 && p.AnalysisPercentage <= 100) {
+		return StartedOperation{}, insights.InvalidArgument("analysisPercentage", fmt.Sprintf("%v is not in (0, 100]", p.AnalysisPercentage))
+	}
+	req := &contactcenterinsightspb.BulkAnalyzeConversationsRequest{Parent: p.Parent, Filter: p.Filter, AnalysisPercentage: p.AnalysisPercentage}
+	return a.startOnce(ctx, "BulkAnalyzeConversations", p.Parent, p.Since,
+		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
+			md := &contactcenterinsightspb.BulkAnalyzeConversationsMetadata{}
+			ok := op.GetMetadata().UnmarshalTo(md) == nil
+			r := md.GetRequest()
+			return md.GetCreateTime(), ok && r.GetParent() == req.Parent && r.GetFilter() == req.Filter && r.GetAnalysisPercentage() == req.AnalysisPercentage
+		},
+		func() (string, error) {
+			op, err := a.Client.BulkAnalyzeConversations(ctx, req, noRetry)
+			return opName(op, err)
+		})
+}
+
+// ExportIssueModelParams is the input of ExportIssueModel.
+type ExportIssueModelParams struct {
+	// Name is the model to export.
+	Name string `json:"name"`
+	// ObjectURI is the gs://bucket/object to write.
+	ObjectURI string    `json:"objectUri"`
+	Since     time.Time `json:"since"`
+}
+
+// ExportIssueModel starts exporting the model to ObjectURI.
+func (a *Activities) ExportIssueModel(ctx context.Context, p ExportIssueModelParams) (StartedOperation, error) {
+	if err := insights.ValidateIssueModelName("name", p.Name); err != nil {
+		return StartedOperation{}, err
+	}
+	if err := ValidateGCSURI("objectUri", p.ObjectURI, true); err != nil {
+		return StartedOperation{}, err
+	}
+	req := &contactcenterinsightspb.ExportIssueModelRequest{Name: p.Name, Destination: &contactcenterinsightspb.ExportIssueModelRequest_GcsDestination_{
+		GcsDestination: &contactcenterinsightspb.ExportIssueModelRequest_GcsDestination{ObjectUri: p.ObjectURI}}}
+	return a.startOnce(ctx, "ExportIssueModel", insights.ParentOf(p.Name), p.Since,
+		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
+			md := &contactcenterinsightspb.ExportIssueModelMetadata{}
+			ok := op.GetMetadata().UnmarshalTo(md) == nil
+			return md.GetCreateTime(), ok && md.GetRequest().GetName() == p.Name && md.GetRequest().GetGcsDestination().GetObjectUri() == p.ObjectURI
+		},
+		func() (string, error) {
+			op, err := a.Client.ExportIssueModel(ctx, req, noRetry)
+			return opName(op, err)
+		})
+}
+
+// ImportIssueModelParams is the input of ImportIssueModel.
+type ImportIssueModelParams struct {
+	Parent string `json:"parent"`
+	// ObjectURI is the gs://bucket/object an export wrote.
+	ObjectURI string `json:"objectUri"`
+	// CreateNewModel gives the model a new id; false replaces the model with the exported id.
+	CreateNewModel bool      `json:"createNewModel"`
+	Since          time.Time `json:"since"`
+}
+
+// ImportIssueModel starts importing the model exported to ObjectURI into Parent.
+func (a *Activities) ImportIssueModel(ctx context.Context, p ImportIssueModelParams) (StartedOperation, error) {
+	if err := insights.ValidateParent("parent", p.Parent); err != nil {
+		return StartedOperation{}, err
+	}
+	if err := ValidateGCSURI("objectUri", p.ObjectURI, true); err != nil {
+		return StartedOperation{}, err
+	}
+	req := &contactcenterinsightspb.ImportIssueModelRequest{Parent: p.Parent, CreateNewModel: p.CreateNewModel,
+		Source: &contactcenterinsightspb.ImportIssueModelRequest_GcsSource_{GcsSource: &contactcenterinsightspb.ImportIssueModelRequest_GcsSource{ObjectUri: p.ObjectURI}}}
+	return a.startOnce(ctx, "ImportIssueModel", p.Parent, p.Since,
+		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
+			md := &contactcenterinsightspb.ImportIssueModelMetadata{}
+			ok := op.GetMetadata().UnmarshalTo(md) == nil
+			r := md.GetRequest()
+			return md.GetCreateTime(), ok && r.GetParent() == p.Parent && r.GetGcsSource().GetObjectUri() == p.ObjectURI && r.GetCreateNewModel() == p.CreateNewModel
+		},
+		func() (string, error) {
+			op, err := a.Client.ImportIssueModel(ctx, req, noRetry)
+			return opName(op, err)
+		})
+}
+
+// startOnce starts an operation with start, unless this is a retry and match finds the
+// operation an earlier attempt started (created from since-CreateSkew on).
+func (a *Activities) startOnce(ctx context.Context, method, parent string, since time.Time,
+	match func(*longrunningpb.Operation) (*timestamppb.Timestamp, bool), start func() (string, error)) (StartedOperation, error) {
+	logger := activity.GetLogger(ctx)
+	if activity.GetInfo(ctx).Attempt > 1 {
+		from := since.Add(-CreateSkew)
+		name, err := a.findOperation(ctx, parent, func(op *longrunningpb.Operation) bool {
+			created, ok := match(op)
+			return ok && (since.IsZero() || !created.AsTime().Before(from))
+		})
+		if err != nil {
+			return StartedOperation{}, err
+		}
+		if name != "" {
+			logger.Info("Adopted the operation an earlier attempt started", "Method", method, "Operation", name)
+			return StartedOperation{Operation: name, Adopted: true}, nil
+		}
+	}
+	name, err := start()
+	if err != nil {
+		return StartedOperation{}, insights.FromAPIError(method, err)
+	}
+	logger.Info("Started "+method, "Operation", name)
+	return StartedOperation{Operation: name}, nil
+}
+
+func opName(op interface{ Name() string }, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	return op.Name(), nil
+}
+
+// ValidateGCSURI checks a gs:// URI: gs://bucket/object when object is true, else
+// gs://bucket[/prefix]. Errors are InvalidArgument naming field.
+func ValidateGCSURI(field, uri string, object bool) error {
+	rest, ok := strings.CutPrefix(uri, "gs://")
+	bucket, path, _ := strings.Cut(rest, "/")
+	switch {
+	case !ok || len(bucket) < 3 || len(bucket) > 222 || strings.ContainsAny(bucket, " \t\n") || strings.ToLower(bucket) != bucket:
+		return insights.InvalidArgument(field, fmt.Sprintf("%q is not a gs://bucket URI", uri))
+	case object && (path == "" || strings.HasSuffix(path, "/")):
+		return insights.InvalidArgument(field, fmt.Sprintf("%q does not name an object (gs://bucket/path/name)", uri))
+	}
+	return nil
+}
