@@ -20,33 +20,24 @@ import (
 
 var (
 	parentRE    = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)$`)
-	modelNameRE = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/issueModels/([^/]+)$`)
-	opNameRE    = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/operations/([^/]+)$`)
+	modelNameRE = regexp.MustCompile(`^(projects/[^/]+/locations/[^/]+)/issueModels/([^/]+)$`)
+	opNameRE    = regexp.MustCompile(`^(projects/[^/]+/locations/[^/]+)/operations/([^/]+)$`)
 )
 
-func parseParent(s string) (project, location string, ok bool) {
-	m := parentRE.FindStringSubmatch(s)
+// split2 matches s against re, a pattern of two groups, and returns them.
+func split2(re *regexp.Regexp, s string) (first, second string, ok bool) {
+	m := re.FindStringSubmatch(s)
 	if m == nil {
 		return "", "", false
 	}
 	return m[1], m[2], true
 }
 
-func parseModelName(s string) (parent, id string, ok bool) {
-	m := modelNameRE.FindStringSubmatch(s)
-	if m == nil {
-		return "", "", false
-	}
-	return "projects/" + m[1] + "/locations/" + m[2], m[3], true
-}
+func parseParent(s string) (project, location string, ok bool) { return split2(parentRE, s) }
 
-func parseOperationName(s string) (parent, id string, ok bool) {
-	m := opNameRE.FindStringSubmatch(s)
-	if m == nil {
-		return "", "", false
-	}
-	return "projects/" + m[1] + "/locations/" + m[2], m[3], true
-}
+func parseModelName(s string) (parent, id string, ok bool) { return split2(modelNameRE, s) }
+
+func parseOperationName(s string) (parent, id string, ok bool) { return split2(opNameRE, s) }
 
 func badParent(field, got string) error {
 	return status.Errorf(codes.InvalidArgument, "%s: must be projects/{project}/locations/{location}, got %q", field, got)
@@ -78,10 +69,8 @@ func (s *Server) CreateIssueModel(ctx context.Context, req *contactcenterinsight
 		return nil, status.Error(codes.InvalidArgument, "issue_model.display_name: required, must not be empty")
 	}
 
-	s.mu.Lock()
+	now := s.lockSettled()
 	defer s.mu.Unlock()
-	now := s.clock.Now()
-	s.settleLocked(now)
 	if err := s.creationQuotaLocked(parent); err != nil {
 		return nil, err
 	}
@@ -220,9 +209,8 @@ func (s *Server) GetIssueModel(ctx context.Context, req *contactcenterinsightspb
 	if _, _, ok := parseModelName(req.GetName()); !ok {
 		return nil, badModelName(req.GetName())
 	}
-	s.mu.Lock()
+	s.lockSettled()
 	defer s.mu.Unlock()
-	s.settleLocked(s.clock.Now())
 	m := s.models[req.GetName()]
 	if m == nil {
 		return nil, modelNotFound(req.GetName())
@@ -234,9 +222,8 @@ func (s *Server) ListIssueModels(ctx context.Context, req *contactcenterinsights
 	if _, _, ok := parseParent(req.GetParent()); !ok {
 		return nil, badParent("parent", req.GetParent())
 	}
-	s.mu.Lock()
+	s.lockSettled()
 	defer s.mu.Unlock()
-	s.settleLocked(s.clock.Now())
 	resp := &contactcenterinsightspb.ListIssueModelsResponse{}
 	for _, m := range s.modelsByParent[req.GetParent()] {
 		resp.IssueModels = append(resp.IssueModels, proto.CloneOf(m.pb))
@@ -324,10 +311,8 @@ func (s *Server) DeleteIssueModel(ctx context.Context, req *contactcenterinsight
 // startChange starts a deploy, undeploy or delete of the named model once
 // check, called with the server lock held, accepts the model.
 func (s *Server) startChange(kind opKind, name string, req proto.Message, check func(*model) error) (*longrunningpb.Operation, error) {
-	s.mu.Lock()
+	now := s.lockSettled()
 	defer s.mu.Unlock()
-	now := s.clock.Now()
-	s.settleLocked(now)
 	m, err := s.lookupModelForChangeLocked(name, kind.String())
 	if err != nil {
 		return nil, err

@@ -172,6 +172,15 @@ func (s *Server) startOpLocked(parent string, kind opKind, modelName string, req
 	return op
 }
 
+// lockSettled locks s.mu (the caller unlocks it) and settles every
+// operation up to the clock's current time, which it returns.
+func (s *Server) lockSettled() time.Time {
+	s.mu.Lock()
+	now := s.clock.Now()
+	s.settleLocked(now)
+	return now
+}
+
 // settleLocked completes every running operation whose end time is <= now,
 // in end-time order.
 func (s *Server) settleLocked(now time.Time) {
@@ -378,27 +387,13 @@ func (o *opsServer) ListOperations(ctx context.Context, req *longrunningpb.ListO
 		return nil, status.Errorf(codes.InvalidArgument,
 			"filter: unsupported filter %q (supported: \"\", \"done=true\", \"done=false\")", req.GetFilter())
 	}
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, status.Errorf(codes.InvalidArgument, "page_size: must not be negative, got %d", size)
-	case size == 0:
-		size = defaultPageSize
-	case size > maxPageSize:
-		size = maxPageSize
-	}
-	var after uint64
-	if tok := req.GetPageToken(); tok != "" {
-		var err error
-		if after, err = decodePageToken(tok, parent, req.GetFilter()); err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "page_token: %v", err)
-		}
+	size, after, err := pageOf(req, parent)
+	if err != nil {
+		return nil, err
 	}
 
-	s.mu.Lock()
+	now := s.lockSettled()
 	defer s.mu.Unlock()
-	now := s.clock.Now()
-	s.settleLocked(now)
 	list := s.opsByParent[parent]
 	i := sort.Search(len(list), func(i int) bool { return list[i].seq > after })
 	resp := &longrunningpb.ListOperationsResponse{}
@@ -424,6 +419,35 @@ func (o *opsServer) ListOperations(ctx context.Context, req *longrunningpb.ListO
 		s.removeOpLocked(op)
 	}
 	return resp, nil
+}
+
+// pageRequest is what the List RPCs share: a page size, a page token and
+// the filter the token is bound to.
+type pageRequest interface {
+	GetPageSize() int32
+	GetPageToken() string
+	GetFilter() string
+}
+
+// pageOf validates req's page size and token for parent: the size clamped
+// to maxPageSize (defaultPageSize for 0) and the sequence number to list
+// after (0 without a token).
+func pageOf(req pageRequest, parent string) (size int, after uint64, err error) {
+	size = int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return 0, 0, status.Errorf(codes.InvalidArgument, "page_size: must not be negative, got %d", size)
+	case size == 0:
+		size = defaultPageSize
+	case size > maxPageSize:
+		size = maxPageSize
+	}
+	if tok := req.GetPageToken(); tok != "" {
+		if after, err = decodePageToken(tok, parent, req.GetFilter()); err != nil {
+			return 0, 0, status.Errorf(codes.InvalidArgument, "page_token: %v", err)
+		}
+	}
+	return size, after, nil
 }
 
 type pageToken struct {

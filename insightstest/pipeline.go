@@ -67,6 +67,19 @@ func (op *operation) progressMetadata(md proto.Message, now time.Time) {
 	}
 }
 
+// gcsArg validates field, a Cloud Storage URI of a request, with parse
+// (parseObjectURI or parseBucketURI, whose form is given for the error).
+func gcsArg(field, uri string, parse func(string) (string, string, bool), form string) (bucket, rest string, err error) {
+	if uri == "" {
+		return "", "", status.Errorf(codes.InvalidArgument, "%s: required", field)
+	}
+	bucket, rest, ok := parse(uri)
+	if !ok {
+		return "", "", status.Errorf(codes.InvalidArgument, "%s: must be %s, got %q", field, form, uri)
+	}
+	return bucket, rest, nil
+}
+
 func notFoundBucket(field, bucket string) error {
 	return status.Errorf(codes.NotFound, "%s: bucket gs://%s does not exist (or the service account cannot read it).", field, bucket)
 }
@@ -82,21 +95,15 @@ func (s *Server) IngestConversations(ctx context.Context, req *contactcenterinsi
 	if _, _, ok := parseParent(parent); !ok {
 		return nil, badParent("parent", parent)
 	}
-	src := req.GetGcsSource()
-	if src.GetBucketUri() == "" {
-		return nil, status.Error(codes.InvalidArgument, "gcs_source.bucket_uri: required")
-	}
-	bucket, prefix, ok := parseBucketURI(src.GetBucketUri())
-	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "gcs_source.bucket_uri: must be gs://{bucket}[/{prefix}], got %q", src.GetBucketUri())
+	bucket, prefix, err := gcsArg("gcs_source.bucket_uri", req.GetGcsSource().GetBucketUri(), parseBucketURI, "gs://{bucket}[/{prefix}]")
+	if err != nil {
+		return nil, err
 	}
 	if req.SampleSize != nil && req.GetSampleSize() <= 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "sample_size: must be positive, got %d", req.GetSampleSize())
 	}
-	s.mu.Lock()
+	now := s.lockSettled()
 	defer s.mu.Unlock()
-	now := s.clock.Now()
-	s.settleLocked(now)
 	if !s.buckets[bucket] {
 		return nil, notFoundBucket("gcs_source.bucket_uri", bucket)
 	}
@@ -127,10 +134,8 @@ func (s *Server) BulkAnalyzeConversations(ctx context.Context, req *contactcente
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "filter: %v", err)
 	}
-	s.mu.Lock()
+	now := s.lockSettled()
 	defer s.mu.Unlock()
-	now := s.clock.Now()
-	s.settleLocked(now)
 	var matching []*conversation
 	for _, c := range s.convs[parent] {
 		if f.match(c.pb) {
@@ -153,17 +158,12 @@ func (s *Server) ExportIssueModel(ctx context.Context, req *contactcenterinsight
 		return nil, badModelName(name)
 	}
 	uri := req.GetGcsDestination().GetObjectUri()
-	if uri == "" {
-		return nil, status.Error(codes.InvalidArgument, "gcs_destination.object_uri: required")
+	bucket, _, err := gcsArg("gcs_destination.object_uri", uri, parseObjectURI, "gs://{bucket}/{object}")
+	if err != nil {
+		return nil, err
 	}
-	bucket, _, ok := parseObjectURI(uri)
-	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "gcs_destination.object_uri: must be gs://{bucket}/{object}, got %q", uri)
-	}
-	s.mu.Lock()
+	now := s.lockSettled()
 	defer s.mu.Unlock()
-	now := s.clock.Now()
-	s.settleLocked(now)
 	m := s.models[name]
 	if m == nil {
 		return nil, modelNotFound(name)
@@ -190,17 +190,12 @@ func (s *Server) ImportIssueModel(ctx context.Context, req *contactcenterinsight
 		return nil, badParent("parent", parent)
 	}
 	uri := req.GetGcsSource().GetObjectUri()
-	if uri == "" {
-		return nil, status.Error(codes.InvalidArgument, "gcs_source.object_uri: required")
+	bucket, _, err := gcsArg("gcs_source.object_uri", uri, parseObjectURI, "gs://{bucket}/{object}")
+	if err != nil {
+		return nil, err
 	}
-	bucket, _, ok := parseObjectURI(uri)
-	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "gcs_source.object_uri: must be gs://{bucket}/{object}, got %q", uri)
-	}
-	s.mu.Lock()
+	now := s.lockSettled()
 	defer s.mu.Unlock()
-	now := s.clock.Now()
-	s.settleLocked(now)
 	if !s.buckets[bucket] {
 		return nil, notFoundBucket("gcs_source.object_uri", bucket)
 	}
@@ -383,24 +378,12 @@ func (s *Server) ListConversations(ctx context.Context, req *contactcenterinsigh
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "filter: %v", err)
 	}
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, status.Errorf(codes.InvalidArgument, "page_size: must not be negative, got %d", size)
-	case size == 0:
-		size = defaultPageSize
-	case size > maxPageSize:
-		size = maxPageSize
+	size, after, err := pageOf(req, parent)
+	if err != nil {
+		return nil, err
 	}
-	var after uint64
-	if tok := req.GetPageToken(); tok != "" {
-		if after, err = decodePageToken(tok, parent, req.GetFilter()); err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "page_token: %v", err)
-		}
-	}
-	s.mu.Lock()
+	s.lockSettled()
 	defer s.mu.Unlock()
-	s.settleLocked(s.clock.Now())
 	list := s.convs[parent]
 	i := sort.Search(len(list), func(i int) bool { return list[i].seq > after })
 	resp := &contactcenterinsightspb.ListConversationsResponse{}

@@ -53,7 +53,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 )
 
 // Defaults applied by NewServer to zero-valued Options fields.
@@ -502,9 +501,8 @@ func (s *Server) SetTrainingTime(f func() time.Duration) {
 // Stats returns a deep copy of the counters (after bringing every
 // operation up to the clock's current time).
 func (s *Server) Stats() Stats {
-	s.mu.Lock()
+	s.lockSettled()
 	defer s.mu.Unlock()
-	s.settleLocked(s.clock.Now())
 	out := newStats()
 	for _, p := range []struct{ dst, src map[string]int64 }{
 		{out.RPCs, s.stats.RPCs}, {out.ModelsCreated, s.stats.ModelsCreated},
@@ -522,24 +520,16 @@ func (s *Server) Stats() Stats {
 // Models returns clones of the current models under parent
 // ("projects/p/locations/l"), in creation order.
 func (s *Server) Models(parent string) []*contactcenterinsightspb.IssueModel {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.settleLocked(s.clock.Now())
-	var out []*contactcenterinsightspb.IssueModel
-	for _, m := range s.modelsByParent[parent] {
-		out = append(out, proto.CloneOf(m.pb))
-	}
-	return out
+	return settledClones(s, func() []*model { return s.modelsByParent[parent] },
+		func(m *model) *contactcenterinsightspb.IssueModel { return m.pb })
 }
 
 // Operation returns a clone of the current view of an operation,
 // bypassing visibility delay and faults. It reports false for unknown or
 // expired operations.
 func (s *Server) Operation(name string) (*longrunningpb.Operation, bool) {
-	s.mu.Lock()
+	now := s.lockSettled()
 	defer s.mu.Unlock()
-	now := s.clock.Now()
-	s.settleLocked(now)
 	op := s.ops[name]
 	if op == nil || s.expireIfDueLocked(op, now) {
 		return nil, false

@@ -59,22 +59,10 @@ var (
 )
 
 // parseObjectURI splits gs://bucket/object.
-func parseObjectURI(uri string) (bucket, object string, ok bool) {
-	m := objectURIRE.FindStringSubmatch(uri)
-	if m == nil {
-		return "", "", false
-	}
-	return m[1], m[2], true
-}
+func parseObjectURI(uri string) (bucket, object string, ok bool) { return split2(objectURIRE, uri) }
 
 // parseBucketURI splits gs://bucket[/prefix].
-func parseBucketURI(uri string) (bucket, prefix string, ok bool) {
-	m := bucketURIRE.FindStringSubmatch(uri)
-	if m == nil {
-		return "", "", false
-	}
-	return m[1], m[2], true
-}
+func parseBucketURI(uri string) (bucket, prefix string, ok bool) { return split2(bucketURIRE, uri) }
 
 // objectsUnderLocked lists the object URIs of bucket under prefix (a folder:
 // "chats" matches chats/…, not chats2/…), sorted.
@@ -109,18 +97,16 @@ func (s *Server) PutObject(uri string, data []byte) error {
 
 // Object reads an object of the fake Cloud Storage (an export writes one).
 func (s *Server) Object(uri string) ([]byte, bool) {
-	s.mu.Lock()
+	s.lockSettled()
 	defer s.mu.Unlock()
-	s.settleLocked(s.clock.Now())
 	data, ok := s.objects[uri]
 	return slices.Clone(data), ok
 }
 
 // Objects lists the object URIs of the fake Cloud Storage, sorted.
 func (s *Server) Objects() []string {
-	s.mu.Lock()
+	s.lockSettled()
 	defer s.mu.Unlock()
-	s.settleLocked(s.clock.Now())
 	return slices.Sorted(maps.Keys(s.objects))
 }
 
@@ -143,12 +129,19 @@ func Transcripts(bucketURI string, n int) map[string][]byte {
 // Conversations returns clones of the conversations ingested in parent, in
 // ingestion order.
 func (s *Server) Conversations(parent string) []*contactcenterinsightspb.Conversation {
-	s.mu.Lock()
+	return settledClones(s, func() []*conversation { return s.convs[parent] },
+		func(c *conversation) *contactcenterinsightspb.Conversation { return c.pb })
+}
+
+// settledClones brings every operation up to the clock's current time and
+// returns clones of the messages pb finds in the elements list returns (both
+// called under s.mu).
+func settledClones[E any, M proto.Message](s *Server, list func() []E, pb func(E) M) []M {
+	s.lockSettled()
 	defer s.mu.Unlock()
-	s.settleLocked(s.clock.Now())
-	var out []*contactcenterinsightspb.Conversation
-	for _, c := range s.convs[parent] {
-		out = append(out, proto.CloneOf(c.pb))
+	var out []M
+	for _, e := range list() {
+		out = append(out, proto.CloneOf(pb(e)))
 	}
 	return out
 }
