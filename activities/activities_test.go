@@ -33,6 +33,16 @@ func startCreation(t *testing.T, env *testsuite.TestActivityEnvironment, acts *a
 	return started
 }
 
+// getOperation runs the GetOperation activity.
+func getOperation(t *testing.T, env *testsuite.TestActivityEnvironment, acts *activities.Activities, name string) insights.Operation {
+	t.Helper()
+	v, err := env.ExecuteActivity(acts.GetOperation, name)
+	require.NoError(t, err)
+	var op insights.Operation
+	require.NoError(t, v.Get(&op))
+	return op
+}
+
 func setup(t *testing.T, opts insightstest.Options) (*insightstest.Server, *insightstest.FakeClock, *activities.Activities) {
 	t.Helper()
 	clock := insightstest.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
@@ -154,10 +164,7 @@ func TestCancelOperationModes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, v.Get(&res))
 	require.True(t, res.Accepted)
-	v, err = env.ExecuteActivity(acts.GetOperation, started.Operation)
-	require.NoError(t, err)
-	var op insights.Operation
-	require.NoError(t, v.Get(&op))
+	op := getOperation(t, env, acts, started.Operation)
 	require.True(t, op.Done)
 	require.EqualValues(t, insights.CodeCancelled, op.Error.Code)
 }
@@ -169,10 +176,7 @@ func TestGetOperationDecodesTheFinishedCreation(t *testing.T) {
 	started := startCreation(t, env, acts)
 	clock.Advance(2 * time.Hour)
 
-	v, err := env.ExecuteActivity(acts.GetOperation, started.Operation)
-	require.NoError(t, err)
-	var op insights.Operation
-	require.NoError(t, v.Get(&op))
+	op := getOperation(t, env, acts, started.Operation)
 	require.True(t, op.Done)
 	require.Nil(t, op.Error)
 	m, err := op.IssueModel()

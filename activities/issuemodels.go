@@ -6,6 +6,7 @@ import (
 
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"github.com/googleapis/gax-go/v2"
 	"go.temporal.io/sdk/activity"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -56,72 +57,47 @@ func (a *Activities) ListIssueModels(ctx context.Context, parent string) ([]Issu
 // DeployIssueModel starts deploying the model. It is as idempotent as the API allows: a model
 // already DEPLOYED needs nothing, and one DEPLOYING is adopted through its running operation.
 func (a *Activities) DeployIssueModel(ctx context.Context, name string) (StartedOperation, error) {
-	return a.transition(ctx, name, transition{
+	return transitionBy[*contactcenterinsightspb.DeployIssueModelMetadata](ctx, a, name, transition{
 		method: "DeployIssueModel", done: contactcenterinsightspb.IssueModel_DEPLOYED,
 		inFlight: contactcenterinsightspb.IssueModel_DEPLOYING,
-		modelOf: modelOf(func() *contactcenterinsightspb.DeployIssueModelMetadata {
-			return &contactcenterinsightspb.DeployIssueModelMetadata{}
-		}),
-		start: func() (string, error) {
-			op, err := a.Client.DeployIssueModel(ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
-			if err != nil {
-				return "", err
-			}
-			return op.Name(), nil
-		},
-	})
+	}, a.Client.DeployIssueModel, &contactcenterinsightspb.DeployIssueModelRequest{Name: name})
 }
 
 // UndeployIssueModel starts undeploying the model; UNDEPLOYED needs nothing, UNDEPLOYING is
 // adopted.
 func (a *Activities) UndeployIssueModel(ctx context.Context, name string) (StartedOperation, error) {
-	return a.transition(ctx, name, transition{
+	return transitionBy[*contactcenterinsightspb.UndeployIssueModelMetadata](ctx, a, name, transition{
 		method: "UndeployIssueModel", done: contactcenterinsightspb.IssueModel_UNDEPLOYED,
 		inFlight: contactcenterinsightspb.IssueModel_UNDEPLOYING,
-		modelOf: modelOf(func() *contactcenterinsightspb.UndeployIssueModelMetadata {
-			return &contactcenterinsightspb.UndeployIssueModelMetadata{}
-		}),
-		start: func() (string, error) {
-			op, err := a.Client.UndeployIssueModel(ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name}, noRetry)
-			if err != nil {
-				return "", err
-			}
-			return op.Name(), nil
-		},
-	})
+	}, a.Client.UndeployIssueModel, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name})
 }
 
 // DeleteIssueModel starts deleting the model; a model that no longer exists needs nothing, one
 // DELETING is adopted.
 func (a *Activities) DeleteIssueModel(ctx context.Context, name string) (StartedOperation, error) {
-	return a.transition(ctx, name, transition{
+	return transitionBy[*contactcenterinsightspb.DeleteIssueModelMetadata](ctx, a, name, transition{
 		method: "DeleteIssueModel", gone: true,
 		inFlight: contactcenterinsightspb.IssueModel_DELETING,
-		modelOf: modelOf(func() *contactcenterinsightspb.DeleteIssueModelMetadata {
-			return &contactcenterinsightspb.DeleteIssueModelMetadata{}
-		}),
-		start: func() (string, error) {
-			op, err := a.Client.DeleteIssueModel(ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name}, noRetry)
-			if err != nil {
-				return "", err
-			}
-			return op.Name(), nil
-		},
-	})
+	}, a.Client.DeleteIssueModel, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name})
 }
 
-// modelOf returns a function that reads request.name from operation metadata of type M.
-func modelOf[M interface {
+// transitionBy runs transition t of the model, started by call(ctx, req), whose operations
+// carry metadata of type M with the request naming the model.
+func transitionBy[M interface {
 	proto.Message
 	GetRequest() R
-}, R interface{ GetName() string }](newMetadata func() M) func(*longrunningpb.Operation) string {
-	return func(op *longrunningpb.Operation) string {
-		md := newMetadata()
+}, R interface{ GetName() string }, Q any, O interface{ Name() string }](
+	ctx context.Context, a *Activities, name string, t transition,
+	call func(context.Context, Q, ...gax.CallOption) (O, error), req Q) (StartedOperation, error) {
+	t.modelOf = func(op *longrunningpb.Operation) string {
+		md := newMessage[M]()
 		if op.GetMetadata().UnmarshalTo(md) != nil {
 			return ""
 		}
 		return md.GetRequest().GetName()
 	}
+	t.start = func() (string, error) { return opName(call(ctx, req, noRetry)) }
+	return a.transition(ctx, name, t)
 }
 
 type transition struct {

@@ -8,6 +8,7 @@ import (
 
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"github.com/googleapis/gax-go/v2"
 	"go.temporal.io/sdk/activity"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -77,16 +78,9 @@ func (a *Activities) IngestConversations(ctx context.Context, p IngestConversati
 	if p.SampleSize > 0 {
 		req.SampleSize = &p.SampleSize
 	}
-	return a.startOnce(ctx, "IngestConversations", p.Parent, p.Since,
-		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
-			md := &contactcenterinsightspb.IngestConversationsMetadata{}
-			ok := op.GetMetadata().UnmarshalTo(md) == nil
-			return md.GetCreateTime(), ok && proto.Equal(md.GetRequest(), req)
-		},
-		func() (string, error) {
-			op, err := a.Client.IngestConversations(ctx, req, noRetry)
-			return opName(op, err)
-		})
+	return startPipeline[*contactcenterinsightspb.IngestConversationsMetadata](ctx, a, "IngestConversations",
+		p.Parent, p.Since, a.Client.IngestConversations, req,
+		func(r *contactcenterinsightspb.IngestConversationsRequest) bool { return proto.Equal(r, req) })
 }
 
 // BulkAnalyzeConversationsParams is the input of BulkAnalyzeConversations.
@@ -107,16 +101,10 @@ func (a *Activities) BulkAnalyzeConversations(ctx context.Context, p BulkAnalyze
 		return StartedOperation{}, insights.InvalidArgument("analysisPercentage", fmt.Sprintf("%v is not in (0, 100]", p.AnalysisPercentage))
 	}
 	req := &contactcenterinsightspb.BulkAnalyzeConversationsRequest{Parent: p.Parent, Filter: p.Filter, AnalysisPercentage: p.AnalysisPercentage}
-	return a.startOnce(ctx, "BulkAnalyzeConversations", p.Parent, p.Since,
-		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
-			md := &contactcenterinsightspb.BulkAnalyzeConversationsMetadata{}
-			ok := op.GetMetadata().UnmarshalTo(md) == nil
-			r := md.GetRequest()
-			return md.GetCreateTime(), ok && r.GetParent() == req.Parent && r.GetFilter() == req.Filter && r.GetAnalysisPercentage() == req.AnalysisPercentage
-		},
-		func() (string, error) {
-			op, err := a.Client.BulkAnalyzeConversations(ctx, req, noRetry)
-			return opName(op, err)
+	return startPipeline[*contactcenterinsightspb.BulkAnalyzeConversationsMetadata](ctx, a, "BulkAnalyzeConversations",
+		p.Parent, p.Since, a.Client.BulkAnalyzeConversations, req,
+		func(r *contactcenterinsightspb.BulkAnalyzeConversationsRequest) bool {
+			return r.GetParent() == req.Parent && r.GetFilter() == req.Filter && r.GetAnalysisPercentage() == req.AnalysisPercentage
 		})
 }
 
@@ -139,15 +127,10 @@ func (a *Activities) ExportIssueModel(ctx context.Context, p ExportIssueModelPar
 	}
 	req := &contactcenterinsightspb.ExportIssueModelRequest{Name: p.Name, Destination: &contactcenterinsightspb.ExportIssueModelRequest_GcsDestination_{
 		GcsDestination: &contactcenterinsightspb.ExportIssueModelRequest_GcsDestination{ObjectUri: p.ObjectURI}}}
-	return a.startOnce(ctx, "ExportIssueModel", insights.ParentOf(p.Name), p.Since,
-		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
-			md := &contactcenterinsightspb.ExportIssueModelMetadata{}
-			ok := op.GetMetadata().UnmarshalTo(md) == nil
-			return md.GetCreateTime(), ok && md.GetRequest().GetName() == p.Name && md.GetRequest().GetGcsDestination().GetObjectUri() == p.ObjectURI
-		},
-		func() (string, error) {
-			op, err := a.Client.ExportIssueModel(ctx, req, noRetry)
-			return opName(op, err)
+	return startPipeline[*contactcenterinsightspb.ExportIssueModelMetadata](ctx, a, "ExportIssueModel",
+		insights.ParentOf(p.Name), p.Since, a.Client.ExportIssueModel, req,
+		func(r *contactcenterinsightspb.ExportIssueModelRequest) bool {
+			return r.GetName() == p.Name && r.GetGcsDestination().GetObjectUri() == p.ObjectURI
 		})
 }
 
@@ -171,17 +154,38 @@ func (a *Activities) ImportIssueModel(ctx context.Context, p ImportIssueModelPar
 	}
 	req := &contactcenterinsightspb.ImportIssueModelRequest{Parent: p.Parent, CreateNewModel: p.CreateNewModel,
 		Source: &contactcenterinsightspb.ImportIssueModelRequest_GcsSource_{GcsSource: &contactcenterinsightspb.ImportIssueModelRequest_GcsSource{ObjectUri: p.ObjectURI}}}
-	return a.startOnce(ctx, "ImportIssueModel", p.Parent, p.Since,
-		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
-			md := &contactcenterinsightspb.ImportIssueModelMetadata{}
-			ok := op.GetMetadata().UnmarshalTo(md) == nil
-			r := md.GetRequest()
-			return md.GetCreateTime(), ok && r.GetParent() == p.Parent && r.GetGcsSource().GetObjectUri() == p.ObjectURI && r.GetCreateNewModel() == p.CreateNewModel
-		},
-		func() (string, error) {
-			op, err := a.Client.ImportIssueModel(ctx, req, noRetry)
-			return opName(op, err)
+	return startPipeline[*contactcenterinsightspb.ImportIssueModelMetadata](ctx, a, "ImportIssueModel",
+		p.Parent, p.Since, a.Client.ImportIssueModel, req,
+		func(r *contactcenterinsightspb.ImportIssueModelRequest) bool {
+			return r.GetParent() == p.Parent && r.GetGcsSource().GetObjectUri() == p.ObjectURI && r.GetCreateNewModel() == p.CreateNewModel
 		})
+}
+
+// pipelineMetadata is the metadata of a pipeline operation: its create time and its request.
+type pipelineMetadata[R any] interface {
+	proto.Message
+	GetCreateTime() *timestamppb.Timestamp
+	GetRequest() R
+}
+
+// startPipeline starts one of the pipeline's operations, call(ctx, req), through startOnce: on
+// a retry it adopts an operation whose metadata (of type M) has a request that same accepts.
+func startPipeline[M pipelineMetadata[R], R, Q any, O interface{ Name() string }](
+	ctx context.Context, a *Activities, method, parent string, since time.Time,
+	call func(context.Context, Q, ...gax.CallOption) (O, error), req Q, same func(R) bool) (StartedOperation, error) {
+	return a.startOnce(ctx, method, parent, since,
+		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
+			md := newMessage[M]()
+			ok := op.GetMetadata().UnmarshalTo(md) == nil
+			return md.GetCreateTime(), ok && same(md.GetRequest())
+		},
+		func() (string, error) { return opName(call(ctx, req, noRetry)) })
+}
+
+// newMessage returns a new, empty message of type M (a pointer to a generated message).
+func newMessage[M proto.Message]() M {
+	var zero M // a typed nil: its message type makes a new M
+	return zero.ProtoReflect().Type().New().Interface().(M)
 }
 
 // startOnce starts an operation with start, unless this is a retry and match finds the

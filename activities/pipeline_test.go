@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -64,21 +63,14 @@ func runWithRetries(t *testing.T, acts *activities.Activities, name string, para
 
 func pipelineSetup(t *testing.T, lose string) (*insightstest.Server, *insightstest.FakeClock, *activities.Activities) {
 	t.Helper()
-	clock := insightstest.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
 	opts := insightstest.Options{
-		Clock: clock, Objects: insightstest.Transcripts("gs://acme-chats/nov", 5), Buckets: []string{"acme-models"},
+		Objects: insightstest.Transcripts("gs://acme-chats/nov", 5), Buckets: []string{"acme-models"},
 		MinTrainingConversations: 1, TrainingTime: func() time.Duration { return time.Minute },
 	}
 	if lose != "" {
 		opts.Interceptors = []grpc.UnaryServerInterceptor{loseFirstReply(lose)}
 	}
-	srv, err := insightstest.NewServer(opts)
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	c, err := contactcenterinsights.NewClient(context.Background(), srv.ClientOptions()...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return srv, clock, &activities.Activities{Client: c}
+	return setup(t, opts)
 }
 
 // trainedModel trains a model directly on the emulator.
@@ -86,15 +78,9 @@ func trainedModel(t *testing.T, a *activities.Activities, clock *insightstest.Fa
 	t.Helper()
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(a)
-	v, err := env.ExecuteActivity(a.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
-	require.NoError(t, err)
-	var started activities.StartedOperation
-	require.NoError(t, v.Get(&started))
+	started := startCreation(t, env, a)
 	clock.Advance(time.Hour)
-	v, err = env.ExecuteActivity(a.GetOperation, started.Operation)
-	require.NoError(t, err)
-	var op insights.Operation
-	require.NoError(t, v.Get(&op))
+	op := getOperation(t, env, a, started.Operation)
 	m, err := op.IssueModel()
 	require.NoError(t, err)
 	return m.GetName()
