@@ -109,6 +109,20 @@ func (s *lifecycleSuite) stepNames() (names, states []string) {
 	return names, states
 }
 
+func (s *lifecycleSuite) requireOperationFailed() {
+	s.True(insights.IsErrorType(s.env.GetWorkflowError(), insights.ErrOperationFailed), "%v", s.env.GetWorkflowError())
+}
+
+// requireFailedAt checks that the workflow failed on the operation of step, its last step, and
+// returns the steps' states.
+func (s *lifecycleSuite) requireFailedAt(step string) []string {
+	s.requireOperationFailed()
+	names, states := s.stepNames()
+	s.Equal(step, names[len(names)-1])
+	s.Equal(StepStateFailed, states[len(states)-1])
+	return states
+}
+
 func (s *lifecycleSuite) requireCancelled() LifecycleResult {
 	var canceled *temporal.CanceledError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
@@ -166,7 +180,7 @@ func (s *lifecycleSuite) TestPipelineIngestFailureStopsBeforeTraining() {
 	s.env.OnActivity(acts.IngestConversations, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: ingestOp}, nil).Once()
 	s.awaitChild(ingestOp, failedStepOp(ingestOp))
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, pipelineInput())
-	s.True(insights.IsErrorType(s.env.GetWorkflowError(), insights.ErrOperationFailed), "%v", s.env.GetWorkflowError())
+	s.requireOperationFailed()
 	names, states := s.stepNames()
 	s.Equal([]string{StepIngest}, names)
 	s.Equal([]string{StepStateFailed}, states)
@@ -198,7 +212,7 @@ func (s *lifecycleSuite) TestPipelineAnalyzeFailure() {
 	s.env.OnActivity(acts.BulkAnalyzeConversations, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: analyzeOp}, nil).Once()
 	s.awaitChild(analyzeOp, failedStepOp(analyzeOp))
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, pipelineInput())
-	s.True(insights.IsErrorType(s.env.GetWorkflowError(), insights.ErrOperationFailed), "%v", s.env.GetWorkflowError())
+	s.requireOperationFailed()
 	_, states := s.stepNames()
 	s.Equal([]string{StepStateDone, StepStateFailed}, states)
 }
@@ -220,10 +234,7 @@ func (s *lifecycleSuite) TestPipelineExportFailureLeavesTheModelDeployed() {
 	s.expectTrainAndDeploy()
 	s.expectExport(failedStepOp(exportOp))
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, pipelineInput())
-	s.True(insights.IsErrorType(s.env.GetWorkflowError(), insights.ErrOperationFailed), "%v", s.env.GetWorkflowError())
-	names, states := s.stepNames()
-	s.Equal(StepExport, names[len(names)-1])
-	s.Equal(StepStateFailed, states[len(states)-1])
+	states := s.requireFailedAt(StepExport)
 	s.Equal(StepStateDone, states[len(states)-3], "deploy")
 }
 
@@ -286,7 +297,7 @@ func (s *lifecycleSuite) TestPromotionExportsImportsGatesDeploysAndRetires() {
 func (s *lifecycleSuite) TestPromotionExportFailure() {
 	s.expectPromotionExport(failedStepOp(stagingOp))
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, promoteInput())
-	s.True(insights.IsErrorType(s.env.GetWorkflowError(), insights.ErrOperationFailed), "%v", s.env.GetWorkflowError())
+	s.requireOperationFailed()
 }
 
 func (s *lifecycleSuite) TestPromotionCancelDuringExport() {
@@ -302,10 +313,7 @@ func (s *lifecycleSuite) TestPromotionImportFailure() {
 	s.models()
 	s.expectImport(failedStepOp(importOp))
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, promoteInput())
-	s.True(insights.IsErrorType(s.env.GetWorkflowError(), insights.ErrOperationFailed), "%v", s.env.GetWorkflowError())
-	names, states := s.stepNames()
-	s.Equal(StepImport, names[len(names)-1])
-	s.Equal(StepStateFailed, states[len(states)-1])
+	s.requireFailedAt(StepImport)
 }
 
 func (s *lifecycleSuite) TestPromotionCancelDuringImport() {
@@ -382,7 +390,7 @@ func (s *lifecycleSuite) TestAwaitChildReportsIngestProgressToTheLifecycle() {
 	in := pipelineInput()
 	in.Polling = &PollingPolicy{InitialInterval: "10s", Multiplier: 2, MaxInterval: "40s", Jitter: ptr(0.0)}
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, in)
-	s.True(insights.IsErrorType(s.env.GetWorkflowError(), insights.ErrOperationFailed), "%v", s.env.GetWorkflowError())
+	s.requireOperationFailed()
 	s.Require().NotEmpty(seen)
 	s.Contains(seen[0], `"processedObjectCount":100`)
 	s.Contains(strings.Join(seen, " "), `"processedObjectCount":600`, "a later status showed the progress")

@@ -199,7 +199,7 @@ func (s *lifecycleSuite) TestDeployFailure() {
 	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: deployOp}, nil).Once()
 	s.awaitChild(deployOp, &insights.Operation{Name: deployOp, Done: true, Error: &insights.Status{Code: 13, Message: "internal"}})
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
-	s.True(insights.IsErrorType(s.env.GetWorkflowError(), insights.ErrOperationFailed), "%v", s.env.GetWorkflowError())
+	s.requireOperationFailed()
 }
 
 func (s *lifecycleSuite) TestCreateFailurePropagates() {
@@ -207,7 +207,7 @@ func (s *lifecycleSuite) TestCreateFailurePropagates() {
 	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).
 		Return(nil, temporal.NewNonRetryableApplicationError("operation failed", insights.ErrOperationFailed, nil)).Once()
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
-	s.True(insights.IsErrorType(s.env.GetWorkflowError(), insights.ErrOperationFailed), "%v", s.env.GetWorkflowError())
+	s.requireOperationFailed()
 }
 
 func (s *lifecycleSuite) TestInvalidInput() {
