@@ -2,7 +2,6 @@ package reliability_test
 
 import (
 	"context"
-	"math/rand"
 	"testing"
 	"time"
 
@@ -34,15 +33,7 @@ func TestWorkerKills(t *testing.T) {
 	parents, runs := startCreations(t, devServer.Client, n, tq, prefix, "rel", `{"initialInterval":"2s","multiplier":1.5,"maxInterval":"5s"}`)
 
 	// Kill at random moments while creations and polls are in flight.
-	killsDone := make(chan struct{})
-	go func() {
-		defer close(killsDone)
-		rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-		for range kills {
-			time.Sleep(time.Duration(1000+rng.Intn(4000)) * time.Millisecond)
-			f.killOne(time.Duration(rng.Intn(1500)) * time.Millisecond)
-		}
-	}()
+	killsDone := f.killAtRandom(kills, time.Second, 4*time.Second)
 	outs := awaitAll(runs, 12*time.Minute)
 	<-killsDone
 	f.stopAll()

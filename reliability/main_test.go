@@ -180,11 +180,18 @@ func rawJSON(b []byte) converter.RawValue {
 // startCreate starts a CreateIssueModelWorkflow by type name with input as a raw JSON payload.
 func startCreate(t *testing.T, c client.Client, id, taskQueue, input string) client.WorkflowRun {
 	t.Helper()
+	return startByType(t, c, workflows.CreateIssueModelWorkflowType, id, taskQueue, input)
+}
+
+// startByType starts a workflow of workflowType with input as a raw JSON payload (terminated
+// at the test's end if still running).
+func startByType(t *testing.T, c client.Client, workflowType, id, taskQueue, input string) client.WorkflowRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: id, TaskQueue: taskQueue, WorkflowExecutionTimeout: 30 * time.Minute,
-	}, workflows.CreateIssueModelWorkflowType, rawJSON([]byte(input)))
+	}, workflowType, rawJSON([]byte(input)))
 	if err != nil {
 		t.Fatalf("start %s: %v", id, err)
 	}
@@ -361,6 +368,21 @@ func (f *fleet) killOne(restartDelay time.Duration) {
 	f.all = append(f.all, w)
 	f.live = append(f.live, w)
 	f.mu.Unlock()
+}
+
+// killAtRandom kills a worker (with killOne, restarting it within 1.5 s) kills times, each after
+// minGap plus a random part of spread; the channel closes after the last.
+func (f *fleet) killAtRandom(kills int, minGap, spread time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+		for range kills {
+			time.Sleep(minGap + time.Duration(rng.Intn(int(spread/time.Millisecond)))*time.Millisecond)
+			f.killOne(time.Duration(rng.Intn(1500)) * time.Millisecond)
+		}
+	}()
+	return done
 }
 
 func (f *fleet) stopAll() {

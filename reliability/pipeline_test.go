@@ -3,7 +3,6 @@ package reliability_test
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"testing"
 	"time"
 
@@ -17,16 +16,7 @@ import (
 // payload, as `temporal workflow start --type IssueModelLifecycleWorkflow --input` does.
 func startLifecycle(t *testing.T, c client.Client, id, taskQueue, input string) client.WorkflowRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: id, TaskQueue: taskQueue, WorkflowExecutionTimeout: 30 * time.Minute,
-	}, workflows.IssueModelLifecycleWorkflowType, rawJSON([]byte(input)))
-	if err != nil {
-		t.Fatalf("start %s: %v", id, err)
-	}
-	t.Cleanup(func() { terminateIfRunning(c, id) })
-	return run
+	return startByType(t, c, workflows.IssueModelLifecycleWorkflowType, id, taskQueue, input)
 }
 
 // awaitLifecycles waits for every run and decodes its LifecycleResult.
@@ -73,15 +63,7 @@ func TestPipelineLostRepliesAndWorkerKills(t *testing.T) {
 	tq, prefix := names(t)
 	f := newFleet(t, 2, workerEnv(devServer.HostPort, emu.Addr(), tq))
 
-	killsDone := make(chan struct{})
-	go func() {
-		defer close(killsDone)
-		rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-		for range kills {
-			time.Sleep(time.Duration(2000+rng.Intn(5000)) * time.Millisecond)
-			f.killOne(time.Duration(rng.Intn(1500)) * time.Millisecond)
-		}
-	}()
+	killsDone := f.killAtRandom(kills, 2*time.Second, 5*time.Second)
 	const polling = `"polling":{"initialInterval":"2s","multiplier":1.5,"maxInterval":"4s"}`
 	staging := func(i int) string { return fmt.Sprintf("projects/relpipe-%d/locations/us-central1", i) }
 	prod := func(i int) string { return fmt.Sprintf("projects/relprod-%d/locations/us-central1", i) }
