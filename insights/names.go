@@ -19,33 +19,26 @@ var (
 
 // ValidateParent checks a `projects/{project}/locations/{location}` name.
 func ValidateParent(field, parent string) error {
-	if parent == "" {
-		return InvalidArgument(field, "is required (projects/{project}/locations/{location})")
-	}
-	if !locationPattern.MatchString(parent) {
-		return InvalidArgument(field, fmt.Sprintf("%q is not of the form projects/{project}/locations/{location}", clip(parent)))
-	}
-	return nil
+	return validateName(field, parent, locationPattern, "projects/{project}/locations/{location}")
 }
 
 // ValidateOperationName checks a `projects/{p}/locations/{l}/operations/{id}` name.
 func ValidateOperationName(field, name string) error {
-	if name == "" {
-		return InvalidArgument(field, "is required (projects/{project}/locations/{location}/operations/{operation})")
-	}
-	if !operationPattern.MatchString(name) {
-		return InvalidArgument(field, fmt.Sprintf("%q is not of the form projects/{project}/locations/{location}/operations/{operation}", clip(name)))
-	}
-	return nil
+	return validateName(field, name, operationPattern, "projects/{project}/locations/{location}/operations/{operation}")
 }
 
 // ValidateIssueModelName checks a `projects/{p}/locations/{l}/issueModels/{id}` name.
 func ValidateIssueModelName(field, name string) error {
+	return validateName(field, name, issueModelPattern, "projects/{project}/locations/{location}/issueModels/{issueModel}")
+}
+
+// validateName checks that name is set and matches pattern, whose form the errors show.
+func validateName(field, name string, pattern *regexp.Regexp, form string) error {
 	if name == "" {
-		return InvalidArgument(field, "is required (projects/{project}/locations/{location}/issueModels/{issueModel})")
+		return InvalidArgument(field, "is required ("+form+")")
 	}
-	if !issueModelPattern.MatchString(name) {
-		return InvalidArgument(field, fmt.Sprintf("%q is not of the form projects/{project}/locations/{location}/issueModels/{issueModel}", clip(name)))
+	if !pattern.MatchString(name) {
+		return InvalidArgument(field, fmt.Sprintf("%q is not of the form %s", clip(name), form))
 	}
 	return nil
 }
