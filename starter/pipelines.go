@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"path"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -61,21 +63,30 @@ func (a *app) lifecycleCommand() *ffcli.Command {
 	id := fs.String("workflow-id", "", "workflow id (default issue-model-lifecycle-<unix seconds>)")
 	taskQueue := taskQueueFlag(fs)
 	wait := fs.Bool("wait", false, "wait for the run to end and print its result")
+	return a.lifecycleInputCommand("lifecycle", fs, file, "starter lifecycle -input-file F [-wait]",
+		"start an IssueModelLifecycleWorkflow from -input-file",
+		func(ctx context.Context, c client.Client, input []byte) error {
+			req := StartRequest{WorkflowID: cmp.Or(*id, fmt.Sprintf("issue-model-lifecycle-%d", time.Now().Unix())),
+				TaskQueue: *taskQueue, Input: input, Wait: *wait}
+			return startWorkflow(ctx, c, a.stdout, workflows.IssueModelLifecycleWorkflowType, req)
+		})
+}
+
+// lifecycleInputCommand is the command name (flags fs) that reads the lifecycle input from
+// -input-file (*file) and runs run with it and a Temporal client.
+func (a *app) lifecycleInputCommand(name string, fs *flag.FlagSet, file *string, shortUsage, shortHelp string,
+	run func(ctx context.Context, c client.Client, input []byte) error) *ffcli.Command {
 	return &ffcli.Command{
-		Name:       "lifecycle",
-		ShortUsage: "starter lifecycle -input-file F [-wait]",
-		ShortHelp:  "start an IssueModelLifecycleWorkflow from -input-file",
+		Name:       name[strings.LastIndexByte(name, ' ')+1:], // the last word of "schedule create"
+		ShortUsage: shortUsage,
+		ShortHelp:  shortHelp,
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
-			input, err := lifecycleInputFile("lifecycle", *file, args)
+			input, err := lifecycleInputFile(name, *file, args)
 			if err != nil {
 				return err
 			}
-			req := StartRequest{WorkflowID: cmp.Or(*id, fmt.Sprintf("issue-model-lifecycle-%d", time.Now().Unix())),
-				TaskQueue: *taskQueue, Input: input, Wait: *wait}
-			return a.withClient(ctx, func(c client.Client) error {
-				return startWorkflow(ctx, c, a.stdout, workflows.IssueModelLifecycleWorkflowType, req)
-			})
+			return a.withClient(ctx, func(c client.Client) error { return run(ctx, c, input) })
 		},
 	}
 }
@@ -106,29 +117,25 @@ func (a *app) scheduleCommand() *ffcli.Command {
 	cron := fs.String("cron", "0 3 * * 1", "cron spec in UTC (default: Mondays 03:00)")
 	file := fs.String("input-file", "", "lifecycle input JSON (required)")
 	taskQueue := taskQueueFlag(fs)
-	create := &ffcli.Command{
-		Name:       "create",
-		ShortUsage: "starter schedule create -input-file F [-schedule-id ID] [-cron SPEC]",
-		ShortHelp:  "a Temporal Schedule running the lifecycle (weekly by default)",
-		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			input, err := lifecycleInputFile("schedule create", *file, args)
-			if err != nil {
-				return err
-			}
-			return a.withClient(ctx, func(c client.Client) error {
-				return CreateSchedule(ctx, c, a.stdout, *scheduleID, *cron, *taskQueue, input)
-			})
-		},
-	}
+	create := a.lifecycleInputCommand("schedule create", fs, file,
+		"starter schedule create -input-file F [-schedule-id ID] [-cron SPEC]",
+		"a Temporal Schedule running the lifecycle (weekly by default)",
+		func(ctx context.Context, c client.Client, input []byte) error {
+			return CreateSchedule(ctx, c, a.stdout, *scheduleID, *cron, *taskQueue, input)
+		})
+	return a.groupOf("schedule", create)
+}
+
+// groupOf is the command name whose only subcommand is sub.
+func (a *app) groupOf(name string, sub *ffcli.Command) *ffcli.Command {
 	return &ffcli.Command{
-		Name:        "schedule",
-		ShortUsage:  "starter schedule create [flags]",
-		ShortHelp:   create.ShortHelp,
-		FlagSet:     a.flags("schedule"),
-		Subcommands: []*ffcli.Command{create},
+		Name:        name,
+		ShortUsage:  "starter " + name + " " + sub.Name + " [flags]",
+		ShortHelp:   sub.ShortHelp,
+		FlagSet:     a.flags(name),
+		Subcommands: []*ffcli.Command{sub},
 		Exec: func(context.Context, []string) error {
-			return usage("schedule: the only subcommand is create")
+			return usage("%s: the only subcommand is %s", name, sub.Name)
 		},
 	}
 }
@@ -182,16 +189,7 @@ func (a *app) operationsCommand() *ffcli.Command {
 			return listOperations(ctx, a.stdout, &longrunningpb.ListOperationsRequest{Name: *parent, Filter: *filter}, *pageSize, *pageToken)
 		},
 	}
-	return &ffcli.Command{
-		Name:        "operations",
-		ShortUsage:  "starter operations list [flags]",
-		ShortHelp:   list.ShortHelp,
-		FlagSet:     a.flags("operations"),
-		Subcommands: []*ffcli.Command{list},
-		Exec: func(context.Context, []string) error {
-			return usage("operations: the only subcommand is list")
-		},
-	}
+	return a.groupOf("operations", list)
 }
 
 // listOperations prints one page of operations as {operations, nextPageToken}.
