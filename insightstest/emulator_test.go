@@ -543,6 +543,9 @@ func TestFaultLostReplyAfterCommit(t *testing.T) {
 	}
 }
 
+// errOf is the error of a call whose result the caller does not need.
+func errOf[T any](_ T, err error) error { return err }
+
 func TestBadNames(t *testing.T) {
 	e := newEnv(t, Options{})
 	for _, tc := range []struct {
@@ -551,49 +554,34 @@ func TestBadNames(t *testing.T) {
 		code  codes.Code
 		field string
 	}{
-		{"create bad parent", func() error {
-			_, err := e.client.CreateIssueModel(e.ctx, createReq("projects/p1", "m"), noRetry)
-			return err
-		}, codes.InvalidArgument, "parent"},
+		{"create bad parent", func() error { return errOf(e.client.CreateIssueModel(e.ctx, createReq("projects/p1", "m"), noRetry)) }, codes.InvalidArgument, "parent"},
 		{"create no model", func() error {
-			_, err := e.client.CreateIssueModel(e.ctx, &contactcenterinsightspb.CreateIssueModelRequest{Parent: parent}, noRetry)
-			return err
+			return errOf(e.client.CreateIssueModel(e.ctx, &contactcenterinsightspb.CreateIssueModelRequest{Parent: parent}, noRetry))
 		}, codes.InvalidArgument, "issue_model"},
-		{"create no display name", func() error {
-			_, err := e.client.CreateIssueModel(e.ctx, createReq(parent, ""), noRetry)
-			return err
-		}, codes.InvalidArgument, "issue_model.display_name"},
+		{"create no display name", func() error { return errOf(e.client.CreateIssueModel(e.ctx, createReq(parent, ""), noRetry)) }, codes.InvalidArgument, "issue_model.display_name"},
 		{"get bad name", func() error {
-			_, err := e.client.GetIssueModel(e.ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: parent + "/models/1"}, noRetry)
-			return err
+			return errOf(e.client.GetIssueModel(e.ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: parent + "/models/1"}, noRetry))
 		}, codes.InvalidArgument, "name"},
 		{"get unknown", func() error {
-			_, err := e.client.GetIssueModel(e.ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: parent + "/issueModels/1"}, noRetry)
-			return err
+			return errOf(e.client.GetIssueModel(e.ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: parent + "/issueModels/1"}, noRetry))
 		}, codes.NotFound, ""},
 		{"list bad parent", func() error {
-			_, err := e.client.ListIssueModels(e.ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: "p1"}, noRetry)
-			return err
+			return errOf(e.client.ListIssueModels(e.ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: "p1"}, noRetry))
 		}, codes.InvalidArgument, "parent"},
 		{"deploy bad name", func() error {
-			_, err := e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: "x"}, noRetry)
-			return err
+			return errOf(e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: "x"}, noRetry))
 		}, codes.InvalidArgument, "name"},
 		{"undeploy unknown", func() error {
-			_, err := e.client.UndeployIssueModel(e.ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: parent + "/issueModels/9"}, noRetry)
-			return err
+			return errOf(e.client.UndeployIssueModel(e.ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: parent + "/issueModels/9"}, noRetry))
 		}, codes.NotFound, ""},
 		{"delete unknown", func() error {
-			_, err := e.client.DeleteIssueModel(e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: parent + "/issueModels/9"}, noRetry)
-			return err
+			return errOf(e.client.DeleteIssueModel(e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: parent + "/issueModels/9"}, noRetry))
 		}, codes.NotFound, ""},
 		{"get op bad name", func() error {
-			_, err := e.client.GetOperation(e.ctx, &longrunningpb.GetOperationRequest{Name: "operations/1"}, noRetry)
-			return err
+			return errOf(e.client.GetOperation(e.ctx, &longrunningpb.GetOperationRequest{Name: "operations/1"}, noRetry))
 		}, codes.InvalidArgument, "name"},
 		{"get op unknown", func() error {
-			_, err := e.client.GetOperation(e.ctx, &longrunningpb.GetOperationRequest{Name: parent + "/operations/1"}, noRetry)
-			return err
+			return errOf(e.client.GetOperation(e.ctx, &longrunningpb.GetOperationRequest{Name: parent + "/operations/1"}, noRetry))
 		}, codes.NotFound, ""},
 		{"cancel op bad name", func() error {
 			return e.client.CancelOperation(e.ctx, &longrunningpb.CancelOperationRequest{Name: "nope"}, noRetry)
@@ -670,13 +658,21 @@ func TestStateMachine(t *testing.T) {
 		e.clock.Advance(DefaultDeployTime)
 		return op.Wait(e.ctx)
 	}
+	deployReq := func(name string) error {
+		return errOf(e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry))
+	}
 	undeployReq := func(name string) error {
-		_, err := e.client.UndeployIssueModel(e.ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name}, noRetry)
-		return err
+		return errOf(e.client.UndeployIssueModel(e.ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name}, noRetry))
 	}
 	deleteReq := func(name string) error {
-		_, err := e.client.DeleteIssueModel(e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name}, noRetry)
-		return err
+		return errOf(e.client.DeleteIssueModel(e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name}, noRetry))
+	}
+	// refused checks that each of these requests on name fails with FAILED_PRECONDITION.
+	refused := func(name string, reqs ...func(string) error) {
+		t.Helper()
+		for _, req := range reqs {
+			wantCode(t, req(name), codes.FailedPrecondition)
+		}
 	}
 
 	// While training, every change is refused.
@@ -684,10 +680,7 @@ func TestStateMachine(t *testing.T) {
 	md, _ := cop.Metadata()
 	_ = md
 	name := e.srv.Models(parent)[0].GetName()
-	_, err := e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
-	wantCode(t, err, codes.FailedPrecondition)
-	wantCode(t, undeployReq(name), codes.FailedPrecondition)
-	wantCode(t, deleteReq(name), codes.FailedPrecondition)
+	refused(name, deployReq, undeployReq, deleteReq)
 	e.clock.Advance(2 * time.Minute)
 	if _, err := cop.Wait(e.ctx); err != nil {
 		t.Fatal(err)
@@ -704,10 +697,7 @@ func TestStateMachine(t *testing.T) {
 	if s := e.state(t, name); s != DEPLOYING {
 		t.Fatalf("state %v, want DEPLOYING", s)
 	}
-	_, err = e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
-	wantCode(t, err, codes.FailedPrecondition)
-	wantCode(t, undeployReq(name), codes.FailedPrecondition)
-	wantCode(t, deleteReq(name), codes.FailedPrecondition)
+	refused(name, deployReq, undeployReq, deleteReq)
 	e.clock.Advance(DefaultDeployTime)
 	resp, err := dop.Wait(e.ctx)
 	if err != nil || resp == nil {
