@@ -65,15 +65,22 @@ func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (_ *in
 		p.reportProgressToParent()
 	}
 	defer func() { p.end(err) }()
-	op, err := p.await(state.Polls == 0)
-	if err == errContinueAsNew {
-		in.Continuation = state
-		return nil, p.continueAsNew(AwaitOperationWorkflow, in)
-	}
-	p.finish(err)
+	op, err := p.awaitEnd(state.Polls == 0, AwaitOperationWorkflow, func() any { in.Continuation = state; return in })
 	if err != nil {
 		return nil, err
 	}
 	p.progress.outcome, _ = operationOutcome(op)
 	return &op, nil
+}
+
+// awaitEnd awaits the operation (see await) and ends the wait: on errContinueAsNew it continues
+// workflowFn as new with the input next returns (the continuation recorded in it), else it
+// finishes the status with the result.
+func (p *poller) awaitEnd(immediate bool, workflowFn any, next func() any) (insights.Operation, error) {
+	op, err := p.await(immediate)
+	if err == errContinueAsNew {
+		return insights.Operation{}, p.continueAsNew(workflowFn, next())
+	}
+	p.finish(err)
+	return op, err
 }

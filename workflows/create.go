@@ -65,12 +65,7 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 		state.Operation, state.StartedAt = started.Operation, workflow.Now(ctx)
 	}
 
-	op, err := p.await(false)
-	if err == errContinueAsNew {
-		in.Continuation = state
-		return nil, p.continueAsNew(CreateIssueModelWorkflow, in)
-	}
-	p.finish(err)
+	op, err := p.awaitEnd(false, CreateIssueModelWorkflow, func() any { in.Continuation = state; return in })
 	if err != nil {
 		return nil, err
 	}
