@@ -29,13 +29,7 @@ func (in *AwaitOperationInput) UnmarshalJSON(b []byte) error {
 
 // Validate checks the input; errors are InvalidArgument naming the field.
 func (in *AwaitOperationInput) Validate() (validPolicy, error) {
-	if in.decodeErr != nil {
-		return validPolicy{}, in.decodeErr
-	}
-	if err := insights.ValidateOperationName("operation", in.Operation); err != nil {
-		return validPolicy{}, err
-	}
-	return in.Polling.parse("polling")
+	return checkedPolicy(in.Polling, in.decodeErr, insights.ValidateOperationName("operation", in.Operation))
 }
 
 // AwaitOperationWorkflow durably polls any operation of the API until it is done and returns it

@@ -31,16 +31,8 @@ func (in *CreateIssueModelInput) UnmarshalJSON(b []byte) error {
 // Validate checks the whole input; the error is a non-retryable ApplicationError of type
 // InvalidArgument whose message starts with the offending field.
 func (in *CreateIssueModelInput) Validate() (validPolicy, error) {
-	if in.decodeErr != nil {
-		return validPolicy{}, in.decodeErr
-	}
-	if err := insights.ValidateParent("parent", in.Parent); err != nil {
-		return validPolicy{}, err
-	}
-	if err := in.IssueModel.Validate("issueModel"); err != nil {
-		return validPolicy{}, err
-	}
-	policy, err := in.Polling.parse("polling")
+	policy, err := checkedPolicy(in.Polling, in.decodeErr,
+		insights.ValidateParent("parent", in.Parent), in.IssueModel.Validate("issueModel"))
 	if err != nil {
 		return policy, err
 	}
@@ -50,6 +42,17 @@ func (in *CreateIssueModelInput) Validate() (validPolicy, error) {
 		}
 	}
 	return policy, nil
+}
+
+// checkedPolicy is the first of the errors of decoding and of the (pure) field checks, if any;
+// else the parsed polling policy.
+func checkedPolicy(polling *PollingPolicy, decodeErr error, checks ...error) (validPolicy, error) {
+	for _, err := range append([]error{decodeErr}, checks...) {
+		if err != nil {
+			return validPolicy{}, err
+		}
+	}
+	return polling.parse("polling")
 }
 
 // Summary is a one-line description of the run for the Web UI's static summary
