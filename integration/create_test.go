@@ -28,7 +28,7 @@ func TestHappyPath(t *testing.T) {
 	e := newEnv(t, insightstest.Options{TrainingTime: trainingTime(30 * time.Minute)})
 	run := e.start(createType, createInput("happy", fastPolling))
 
-	mid := e.waitStatus(run, "a poll while the training runs", func(s workflows.Status) bool { return s.Polls >= 1 || s.Done })
+	mid := e.waitStatus(run, "a poll while the training runs", func(s workflows.PollStatus) bool { return s.Polls >= 1 || s.Done })
 	if mid.Done {
 		t.Fatalf("the run finished before a status query saw it polling: %+v", mid)
 	}
@@ -81,7 +81,7 @@ func TestHappyPath(t *testing.T) {
 func startAndWaitForOperation(e *env, input string) (client.WorkflowRun, string) {
 	e.t.Helper()
 	run := e.start(createType, input)
-	st := e.waitStatus(run, "the operation name", func(s workflows.Status) bool { return s.Operation != "" })
+	st := e.waitStatus(run, "the operation name", func(s workflows.PollStatus) bool { return s.Operation != "" })
 	return run, st.Operation
 }
 
@@ -159,7 +159,7 @@ func TestCancelSignal(t *testing.T) {
 			}
 			run, op := startAndWaitForOperation(e, createInput("cancel-"+name, extra...))
 			signalCancel(e, run, reason)
-			e.waitStatus(run, "the cancel request", func(s workflows.Status) bool { return s.CancelRequested })
+			e.waitStatus(run, "the cancel request", func(s workflows.PollStatus) bool { return s.CancelRequested })
 			if e.opDone(op) {
 				t.Fatal("the training ended before the cancel was taken; the test cannot tell anything")
 			}
@@ -226,7 +226,7 @@ func TestPollNow(t *testing.T) {
 	}
 
 	signal()
-	st := e.waitStatus(run, "the first poll after poll-now", func(s workflows.Status) bool { return s.Polls >= 1 })
+	st := e.waitStatus(run, "the first poll after poll-now", func(s workflows.PollStatus) bool { return s.Polls >= 1 })
 	if st.Polls != 1 || st.Done {
 		t.Errorf("after one poll-now during training: polls=%d done=%v, want 1 and false", st.Polls, st.Done)
 	}
@@ -249,7 +249,7 @@ func TestWorkerRestart(t *testing.T) {
 	// The env's worker is the first; 1 emulated hour = 6 s of training.
 	e := newEnv(t, insightstest.Options{TrainingTime: trainingTime(time.Hour)})
 	run, op := startAndWaitForOperation(e, createInput("worker-restart", fastPolling))
-	e.waitStatus(run, "a poll", func(s workflows.Status) bool { return s.Polls >= 1 })
+	e.waitStatus(run, "a poll", func(s workflows.PollStatus) bool { return s.Polls >= 1 })
 	e.worker.Stop()
 	pollsAtStop := e.emu.Stats().RPCs["GetOperation"]
 
@@ -491,7 +491,7 @@ func TestServerRestart(t *testing.T) {
 	// 1 emulated hour = 6 s of training; the restart takes a few seconds of it.
 	e := newEnvOn(t, srv.Client, insightstest.Options{TrainingTime: trainingTime(time.Hour)})
 	run, op := startAndWaitForOperation(e, createInput("server-restart", fastPolling))
-	e.waitStatus(run, "a poll", func(s workflows.Status) bool { return s.Polls >= 1 })
+	e.waitStatus(run, "a poll", func(s workflows.PollStatus) bool { return s.Polls >= 1 })
 
 	srv.Restart(t)
 
@@ -507,7 +507,7 @@ func TestIdenticalRequestsDoNotShareAnOperation(t *testing.T) {
 	first, firstOp := startAndWaitForOperation(e, createInput("same", fastPolling))
 	second := e.start(createType, createInput("same", fastPolling))
 	e.waitFor("the second workflow's refused create", func() bool { return e.emu.Stats().RPCs["CreateIssueModel"] >= 2 })
-	st := e.waitStatus(second, "the quota error in status", func(s workflows.Status) bool { return s.LastError != "" })
+	st := e.waitStatus(second, "the quota error in status", func(s workflows.PollStatus) bool { return s.LastError != "" })
 	if !strings.Contains(st.LastError, "RESOURCE_EXHAUSTED") || st.Operation != "" {
 		t.Errorf("second status = %+v, want a RESOURCE_EXHAUSTED lastError and no operation", st)
 	}

@@ -207,8 +207,8 @@ func createInput(displayName string, extra ...string) string {
 }
 
 // status queries the run's status as `temporal workflow query --type status` does.
-func (e *env) status(run client.WorkflowRun) (workflows.Status, error) {
-	var st workflows.Status
+func (e *env) status(run client.WorkflowRun) (workflows.PollStatus, error) {
+	var st workflows.PollStatus
 	v, err := e.c.QueryWorkflow(e.ctx(), run.GetID(), "", workflows.StatusQuery)
 	if err != nil {
 		return st, err
@@ -218,10 +218,10 @@ func (e *env) status(run client.WorkflowRun) (workflows.Status, error) {
 
 // waitStatus queries until ok accepts the status and returns it; it fails the test after
 // waitTimeout.
-func (e *env) waitStatus(run client.WorkflowRun, what string, ok func(workflows.Status) bool) workflows.Status {
+func (e *env) waitStatus(run client.WorkflowRun, what string, ok func(workflows.PollStatus) bool) workflows.PollStatus {
 	e.t.Helper()
 	deadline := time.Now().Add(waitTimeout)
-	var last workflows.Status
+	var last workflows.PollStatus
 	var lastErr error
 	for time.Now().Before(deadline) {
 		last, lastErr = e.status(run)

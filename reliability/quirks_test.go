@@ -36,8 +36,8 @@ func (e *quirkEnv) start(input string) client.WorkflowRun {
 	return startCreate(e.t, devServer.Client, fmt.Sprintf("%s-%d", e.id, e.seq), e.tq, input)
 }
 
-func (e *quirkEnv) status(run client.WorkflowRun) workflows.Status {
-	var st workflows.Status
+func (e *quirkEnv) status(run client.WorkflowRun) workflows.PollStatus {
+	var st workflows.PollStatus
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if v, err := devServer.Client.QueryWorkflow(ctx, run.GetID(), "", workflows.StatusQuery); err == nil {
@@ -46,7 +46,7 @@ func (e *quirkEnv) status(run client.WorkflowRun) workflows.Status {
 	return st
 }
 
-func (e *quirkEnv) waitStatus(run client.WorkflowRun, what string, ok func(workflows.Status) bool) workflows.Status {
+func (e *quirkEnv) waitStatus(run client.WorkflowRun, what string, ok func(workflows.PollStatus) bool) workflows.PollStatus {
 	e.t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
@@ -56,7 +56,7 @@ func (e *quirkEnv) waitStatus(run client.WorkflowRun, what string, ok func(workf
 		time.Sleep(100 * time.Millisecond)
 	}
 	e.t.Fatalf("%s: timed out waiting for %s", run.GetID(), what)
-	return workflows.Status{}
+	return workflows.PollStatus{}
 }
 
 func get(run client.WorkflowRun, res any) error {
@@ -108,7 +108,7 @@ func TestOperationExpired(t *testing.T) {
 	t.Parallel()
 	e := newQuirkEnv(t, insightstest.Options{TrainingTime: fixed(60 * time.Minute)})
 	run := e.start(createInput("projects/quirks/locations/us-central1", "expired", `"polling":{"initialInterval":"1s","multiplier":1,"maxInterval":"1s","notFoundGrace":"2s"}`))
-	st := e.waitStatus(run, "3 polls", func(s workflows.Status) bool { return s.Polls >= 3 })
+	st := e.waitStatus(run, "3 polls", func(s workflows.PollStatus) bool { return s.Polls >= 3 })
 	e.emu.ExpireOperation(st.Operation)
 	expiredAt := time.Now()
 	before := e.emu.Stats().RPCs["GetOperation"]
@@ -134,7 +134,7 @@ func TestCreationQuota(t *testing.T) {
 	const parent = "projects/quota/locations/us-central1"
 	policy := `"polling":{"initialInterval":"1s","multiplier":1,"maxInterval":"2s"}`
 	first := e.start(createInput(parent, "first", policy))
-	e.waitStatus(first, "the first operation", func(s workflows.Status) bool { return s.Operation != "" })
+	e.waitStatus(first, "the first operation", func(s workflows.PollStatus) bool { return s.Operation != "" })
 	secondStart := time.Now()
 	second := e.start(createInput(parent, "second", policy))
 
@@ -142,7 +142,7 @@ func TestCreationQuota(t *testing.T) {
 	const parent2 = "projects/quota/locations/europe-west1"
 	e.emu.SetTrainingTime(fixed(60 * time.Minute))
 	blocker := e.start(createInput(parent2, "blocker", policy))
-	e.waitStatus(blocker, "the blocker's operation", func(s workflows.Status) bool { return s.Operation != "" })
+	e.waitStatus(blocker, "the blocker's operation", func(s workflows.PollStatus) bool { return s.Operation != "" })
 	e.emu.SetTrainingTime(fixed(10 * time.Minute))
 	third := e.start(createInput(parent2, "bounded", `"polling":{"initialInterval":"1s","timeout":"12s"}`))
 

@@ -237,7 +237,7 @@ func (s *createSuite) TestCancelUnimplementedReportsModelExists() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), runningOp(), succeededOp())
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Unimplemented: true}, nil).Once()
-	var statusAfterCancel *Status
+	var statusAfterCancel *PollStatus
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(CancelSignal, nil)
 	}, 45*time.Second)
@@ -393,7 +393,7 @@ func (s *createSuite) TestResumesFromContinuationWithoutCreating() {
 func (s *createSuite) TestStatusQueryWhilePolling() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), succeededOp())
-	var st Status
+	var st PollStatus
 	var details string
 	s.env.RegisterDelayedCallback(func() {
 		v, err := s.env.QueryWorkflow(StatusQuery)

@@ -61,7 +61,7 @@ type poller struct {
 // listenForSignals once the input is valid.
 func newPoller(ctx workflow.Context, state *PollState) (*poller, error) {
 	p := &poller{ctx: ctx, root: ctx, state: state, progress: progress{phase: PhaseValidating}, vis: newVisibility(ctx)}
-	err := workflow.SetQueryHandler(ctx, StatusQuery, func() (*Status, error) { return p.status(), nil })
+	err := workflow.SetQueryHandler(ctx, StatusQuery, func() (*PollStatus, error) { return p.status(), nil })
 	return p, err
 }
 

@@ -17,10 +17,10 @@ const (
 	PhaseDone       = "done"
 )
 
-// Status is the answer of the status query of CreateIssueModelWorkflow and
+// PollStatus is the answer of the status query of CreateIssueModelWorkflow and
 // AwaitOperationWorkflow. It is built from the run's state at each query, never kept in sync
 // by hand.
-type Status struct {
+type PollStatus struct {
 	Operation       string     `json:"operation,omitempty"`
 	Phase           string     `json:"phase"`
 	Step            string     `json:"step,omitempty"` // lifecycle workflow only
@@ -54,9 +54,9 @@ type progress struct {
 }
 
 // status builds the status query's answer from the run's state.
-func (p *poller) status() *Status {
+func (p *poller) status() *PollStatus {
 	s, g := p.state, p.progress
-	st := &Status{
+	st := &PollStatus{
 		Operation: s.Operation, Phase: g.phase, Done: g.done, Polls: s.Polls,
 		LastPolledAt: g.lastPolledAt, NextPollAt: g.nextPollAt, LastError: s.LastError,
 		CancelRequested: s.CancelRequested, CancelReason: s.CancelReason, CancelUnimplemented: s.CancelUnimplemented,

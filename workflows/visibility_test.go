@@ -168,7 +168,7 @@ func TestWorkerPaceStretchesIntervals(t *testing.T) {
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(StatusQuery)
 		require.NoError(t, err)
-		var st Status
+		var st PollStatus
 		require.NoError(t, v.Get(&st))
 		slower = st.RateLimitDelay
 	}, 2*time.Minute)

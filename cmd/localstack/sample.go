@@ -94,7 +94,7 @@ func (p *statusPrinter) print(ctx context.Context) {
 		fmt.Printf("    +%-5s (status query failed: %v)\n", elapsed, err)
 		return
 	}
-	var st workflows.Status
+	var st workflows.PollStatus
 	if err := v.Get(&st); err != nil {
 		fmt.Printf("    +%-5s (status undecodable: %v)\n", elapsed, err)
 		return
@@ -114,7 +114,7 @@ func emulatedToWall(d string, scale float64) time.Duration {
 	return time.Duration(float64(dur) / scale).Round(time.Second)
 }
 
-func statusLine(st workflows.Status) string {
+func statusLine(st workflows.PollStatus) string {
 	parts := []string{fmt.Sprintf("phase=%-9s", st.Phase), fmt.Sprintf("polls=%d", st.Polls)}
 	if st.NextPollAt != nil && !st.Done {
 		if d := time.Until(*st.NextPollAt).Round(time.Second); d > 0 {
