@@ -172,11 +172,17 @@ func (r *recorder) startStack(ctx context.Context, worker, emulator string) (sto
 			children = append(children, c)
 			if c == emu {
 				if err := waitListening(ctx, addr); err != nil {
+					if exited(emu) {
+						fmt.Printf("profile %s: this checkout's emulator refuses its flags; its scenarios are skipped\n", name)
+						break
+					}
 					return stop, fmt.Errorf("emulator %s: %w", name, err)
 				}
 			}
 		}
-		r.emulators[name] = addr
+		if !exited(emu) {
+			r.emulators[name] = addr
+		}
 	}
 	return stop, nil
 }
@@ -196,7 +202,10 @@ func (r *recorder) runScenarios(ctx context.Context, only string) error {
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
 			s := &scene{r: r, ctx: sctx, name: sc.name, prefix: fmt.Sprintf("rec-%02d-%s", i+1, sc.name), parent: fmt.Sprintf("projects/rec-%02d/locations/us-central1", i+1)}
-			if err := sc.safeRun(s); err != nil {
+			if err := sc.safeRun(s); errors.Is(err, errSkipped) {
+				fmt.Printf("  %-46s %v\n", sc.name, err)
+				return
+			} else if err != nil {
 				errs[i] = fmt.Errorf("scenario %s: %w", sc.name, err)
 				return
 			}
@@ -206,6 +215,9 @@ func (r *recorder) runScenarios(ctx context.Context, only string) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// errSkipped ends a scenario whose profile this checkout's emulator does not support.
+var errSkipped = errors.New("skipped: this checkout's emulator does not support the scenario's profile")
 
 // scene is one scenario's view of the stack: its workflow IDs share prefix, its resources
 // parent, so scenarios run side by side without touching each other's quotas.
@@ -231,7 +243,7 @@ func (s *scene) id(suffix string) string {
 func (s *scene) start(profile, workflowType, suffix, input string) string {
 	id := s.id(suffix)
 	if _, ok := s.r.emulators[profile]; !ok {
-		panic("unknown profile " + profile)
+		panic(errSkipped)
 	}
 	_, err := s.r.tc.ExecuteWorkflow(s.ctx, client.StartWorkflowOptions{ID: id, TaskQueue: "rec-" + profile}, workflowType, json.RawMessage(input))
 	if err != nil {
@@ -486,6 +498,23 @@ func keep(tmp string) string {
 		_ = os.WriteFile(filepath.Join(dst, filepath.Base(f)), b, 0o644)
 	}
 	return dst
+}
+
+// exited: the child has ended (Wait reaped it, or it is a zombie waiting to be).
+func exited(c *exec.Cmd) bool {
+	return c.Process != nil && c.Process.Signal(syscall.Signal(0)) != nil || isZombie(c)
+}
+
+func isZombie(c *exec.Cmd) bool {
+	if c.Process == nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.Process.Pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(rest, "Z")
 }
 
 func freeAddr() (string, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
@@ -26,6 +27,12 @@ var profiles = map[string][]string{
 	"slow-retire":   {"-training-time", "2m", "-time-scale", "30", "-deploy-time", "30s", "-undeploy-time", "20m"},
 	"stuck-retire":  {"-training-time", "2m", "-time-scale", "30", "-deploy-time", "30s", "-undeploy-time", "3000h"},
 	"slow-creation": {"-latency", "CreateIssueModel:1h:1"},
+	// The pipeline steps (ingest, analyze, export, import) on a fake bucket of 60 transcripts;
+	// checkouts older than these steps lack the flags, and their scenarios are skipped.
+	"pipeline": {"-training-time", "2m", "-time-scale", "30", "-deploy-time", "30s", "-ingest-time", "1m", "-analyze-time", "2m",
+		"-export-time", "10s", "-import-time", "30s", "-min-training-conversations", "10",
+		"-gcs-transcripts", "gs://rec-chats/weekly=60", "-gcs-bucket", "rec-models"},
+	"slow-pipeline": {"-ingest-time", "1000h", "-min-training-conversations", "10", "-gcs-transcripts", "gs://rec-chats/weekly=60"},
 }
 
 // Polling policies (JSON) the scenarios use; real-time seconds.
@@ -50,6 +57,16 @@ func createInput(parent, displayName, polling, extra string) string {
 
 func lifecycleInput(parent, displayName, polling, extra string) string {
 	return createInput(parent, displayName, polling, `,"qualityGate":{"minAnalyzedConversations":1}`+extra)
+}
+
+// pipelineInput is a lifecycle that ingests and analyzes the fake bucket before training and,
+// with export, exports the deployed model to gs://rec-models/<name>.json.
+func pipelineInput(parent, name, polling string, export bool) string {
+	extra := `,"ingest":{"gcsSource":{"bucketUri":"gs://rec-chats/weekly"},"transcriptObjectConfig":{"medium":"CHAT"}},"analyze":{"analysisPercentage":100}`
+	if export {
+		extra += fmt.Sprintf(`,"export":{"gcsDestination":{"objectUri":"gs://rec-models/%s.json"}}`, name)
+	}
+	return lifecycleInput(parent, name, polling, extra)
 }
 
 func awaitInput(operation, polling string) string {
@@ -127,6 +144,10 @@ func must(err error) {
 func (sc scenario) safeRun(s *scene) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			if e, ok := p.(error); ok {
+				err = e
+				return
+			}
 			err = fmt.Errorf("%v", p)
 		}
 	}()
@@ -286,7 +307,34 @@ var scenarios = []scenario{
 		)
 	}},
 
+	// The pipeline steps of the lifecycle, and a promotion between projects.
+	{"pipeline-then-promotion", func(s *scene) error {
+		staging := s.start("pipeline", lifecycle, "staging", pipelineInput(s.parent, "weekly", quick, true))
+		must(s.done(staging))
+		var res struct {
+			Model string `json:"model"`
+		}
+		must(s.r.tc.GetWorkflow(s.ctx, staging, "").Get(s.ctx, &res))
+		prod := strings.Replace(s.parent, "projects/", "projects/prod-", 1)
+		return s.done(s.start("pipeline", lifecycle, "promotion", fmt.Sprintf(
+			`{"parent":%q,"promote":{"fromModel":%q,"objectUri":"gs://rec-models/promoted.json"},"polling":%s,"qualityGate":{"minIssueCount":1}}`,
+			prod, res.Model, quick)))
+	}},
+	{"pipeline-cancel-during-ingest", func(s *scene) error {
+		id := s.start("slow-pipeline", lifecycle, "", pipelineInput(s.parent, "weekly", quick, false))
+		s.waitStep(id, "ingest")
+		s.waitPolls(id+"-ingest", 1)
+		s.signal(id, "cancel", cancelReason)
+		return s.done(id)
+	}},
+
 	// Runs caught in flight: what an upgraded worker meets.
+	{"inflight-pipeline-ingest", func(s *scene) error {
+		id := s.start("slow-pipeline", lifecycle, "", pipelineInput(s.parent, "weekly", sparse, true))
+		s.waitStep(id, "ingest")
+		s.waitPolls(id+"-ingest", 2)
+		return s.now(id)
+	}},
 	{"inflight-create-polling", func(s *scene) error {
 		id := s.start("slow", create, "", createInput(s.parent, "weekly", sparse, ""))
 		s.waitPolls(id, 2)
