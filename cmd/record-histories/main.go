@@ -162,7 +162,7 @@ func (r *recorder) startStack(ctx context.Context, worker, emulator string) (sto
 		}
 		emu := exec.Command(emulator, append([]string{"-addr", addr, "-status-addr", "", "-seed", "7", "-log-level", "warn"}, profiles[name]...)...)
 		emu.Env = scrubbedEnv()
-		wrk := exec.Command(worker, "-task-queue", "rec-"+name, "-log-level", "warn")
+		wrk := exec.Command(worker, append([]string{"-task-queue", "rec-" + name, "-log-level", "warn"}, workerArgs[name]...)...)
 		wrk.Env = append(scrubbedEnv(), "TEMPORAL_ADDRESS="+r.hostPort, "TEMPORAL_NAMESPACE=default", "INSIGHTS_EMULATOR_HOST="+addr)
 		for _, c := range []*exec.Cmd{emu, wrk} {
 			c.Stdout, c.Stderr = logFile(r.logs, name), logFile(r.logs, name)

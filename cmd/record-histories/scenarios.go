@@ -33,6 +33,17 @@ var profiles = map[string][]string{
 		"-export-time", "10s", "-import-time", "30s", "-min-training-conversations", "10",
 		"-gcs-transcripts", "gs://rec-chats/weekly=60", "-gcs-bucket", "rec-models"},
 	"slow-pipeline": {"-ingest-time", "1000h", "-min-training-conversations", "10", "-gcs-transcripts", "gs://rec-chats/weekly=60"},
+	// Operations invisible for their first 2 s (NOT_FOUND, tolerated within notFoundGrace).
+	"invisible": {"-training-time", "2m", "-time-scale", "30", "-visibility-delay", "1m"},
+	// Half the GetOperation and CreateIssueModel calls fail UNAVAILABLE.
+	"flaky": {"-training-time", "2m", "-time-scale", "30", "-fault", "GetOperation:UNAVAILABLE:0.5", "-fault", "CreateIssueModel:UNAVAILABLE:0.5"},
+	// Its worker polls at most twice a second: runs find the budget spent (PollThrottled).
+	"throttled": {"-training-time", "2m", "-time-scale", "10"},
+}
+
+// workerArgs are extra worker flags of a profile.
+var workerArgs = map[string][]string{
+	"throttled": {"-polls-per-second", "2"},
 }
 
 // Polling policies (JSON) the scenarios use; real-time seconds.
@@ -433,5 +444,61 @@ var scenarios = []scenario{
 		s.waitFor(id+"-create", "UNIMPLEMENTED", func(st map[string]any) bool { return st["cancelUnimplemented"] == true })
 		s.sleep(2 * time.Second)
 		return s.now(id)
+	}},
+
+	// Paths added after the first recording (recorded for every release since).
+	{"lifecycle-deploy-quota-full-undeploys-first", func(s *scene) error {
+		// Five deployed models fill the location; the sixth run replaces "weekly" by undeploying it first.
+		for _, name := range []string{"a", "b", "c", "d", "weekly"} {
+			must(s.done(s.start("fast", lifecycle, name, lifecycleInput(s.parent, name, quick, ""))))
+		}
+		return s.done(s.start("fast", lifecycle, "replacement", lifecycleInput(s.parent, "weekly", quick, "")))
+	}},
+	{"lifecycle-deploy-quota-full-refused", func(s *scene) error {
+		for _, name := range []string{"a", "b", "c", "d", "e"} {
+			must(s.done(s.start("fast", lifecycle, name, lifecycleInput(s.parent, name, quick, ""))))
+		}
+		return s.done(s.start("fast", lifecycle, "sixth", lifecycleInput(s.parent, "f", quick, "")))
+	}},
+	{"lifecycle-location-full-refused", func(s *scene) error {
+		for range 10 {
+			s.startOperation("prune", s.parent, "weekly")
+		}
+		s.sleep(4 * time.Second)
+		return s.done(s.start("prune", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, "")))
+	}},
+	{"lifecycle-temporal-cancel-during-create", func(s *scene) error {
+		id := s.start("slow", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, ""))
+		s.waitStep(id, "create")
+		s.waitPolls(id+"-create", 1)
+		s.cancel(id)
+		return s.done(id)
+	}},
+	{"create-not-found-at-first", func(s *scene) error {
+		return s.done(s.start("invisible", create, "", createInput(s.parent, "weekly", quick, "")))
+	}},
+	{"create-transient-faults", func(s *scene) error {
+		return s.done(s.start("flaky", create, "", createInput(s.parent, "weekly", quick, "")))
+	}},
+	{"create-poll-budget-spent", func(s *scene) error {
+		var ids []string
+		for i := range 8 {
+			ids = append(ids, s.start("throttled", create, fmt.Sprint(i), createInput(strings.Replace(s.parent, "/locations/", fmt.Sprintf("-%d/locations/", i), 1), "weekly", `{"initialInterval":"1s","multiplier":1,"maxInterval":"1s","jitter":0}`, "")))
+		}
+		return s.done(ids...)
+	}},
+	{"create-age-fraction", func(s *scene) error {
+		return s.done(s.start("fast", create, "", createInput(s.parent, "weekly", `{"initialInterval":"1s","maxInterval":"1s","ageFraction":0.5}`, "")))
+	}},
+	{"await-poll-timeout", func(s *scene) error {
+		op := s.startOperation("slow", s.parent, "weekly")
+		return s.done(s.start("slow", await, "", awaitInput(op, `{"initialInterval":"1s","maxInterval":"1s","timeout":"3s"}`)))
+	}},
+	{"await-temporal-cancel", func(s *scene) error {
+		op := s.startOperation("slow", s.parent, "weekly")
+		id := s.start("slow", await, "", awaitInput(op, quick))
+		s.waitPolls(id, 1)
+		s.cancel(id)
+		return s.done(id)
 	}},
 }
