@@ -159,9 +159,9 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 // Versions of the workflows' command-changing edits (workflow.GetVersion change IDs; README,
 // "Changing a workflow").
 const (
-	// awaitDeletionChange: since release 2 a run that deletes the model a cancel could not stop
-	// awaits the deletion (child AwaitOperationWorkflow "<id>-delete") before it reports
-	// DELETED_AFTER_CANCEL; runs of release 1 only started the deletion.
+	// awaitDeletionChange: a run that deletes the model a cancel could not stop awaits the
+	// deletion (child AwaitOperationWorkflow "<id>-delete") before it reports
+	// DELETED_AFTER_CANCEL; runs of release f634c2d, which recorded no marker, only started it.
 	awaitDeletionChange  = "await-deletion-after-cancel"
 	awaitDeletionVersion = 1
 )
