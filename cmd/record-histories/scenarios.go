@@ -139,6 +139,16 @@ func (s *scene) replaceDeployed(profile, polling string) (second string) {
 	return second
 }
 
+// cancelDuringStep starts a lifecycle on profile, cancels it with how once the step's child has
+// polled, and records it when it has ended.
+func (s *scene) cancelDuringStep(profile, step string, how func(id string)) error {
+	id := s.start(profile, lifecycle, "", lifecycleInput(s.parent, "weekly", quick, ""))
+	s.waitStep(id, step)
+	s.waitPolls(id+"-"+step, 1)
+	how(id)
+	return s.done(id)
+}
+
 // signalCancel cancels with the cancel signal and its payload.
 func (s *scene) signalCancel(payload any) func(id string) {
 	return func(id string) { s.signal(id, "cancel", payload) }
@@ -290,18 +300,10 @@ var scenarios = []scenario{
 		return s.done(s.start("fast", lifecycle, "second", lifecycleInput(s.parent, "other", quick, `,"replaces":`+string(replaces))))
 	}},
 	{"lifecycle-cancel-during-create", func(s *scene) error {
-		id := s.start("slow", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, ""))
-		s.waitStep(id, "create")
-		s.waitPolls(id+"-create", 1)
-		s.signal(id, "cancel", cancelReason)
-		return s.done(id)
+		return s.cancelDuringStep("slow", "create", s.signalCancel(cancelReason))
 	}},
 	{"lifecycle-temporal-cancel-during-deploy", func(s *scene) error {
-		id := s.start("slow-deploy", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, ""))
-		s.waitStep(id, "deploy")
-		s.waitPolls(id+"-deploy", 1)
-		s.cancel(id)
-		return s.done(id)
+		return s.cancelDuringStep("slow-deploy", "deploy", s.cancel)
 	}},
 	{"lifecycle-cancel-during-retire", func(s *scene) error {
 		second := s.replaceDeployed("slow-retire", quick)
@@ -468,11 +470,7 @@ var scenarios = []scenario{
 		return s.done(s.start("prune", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, "")))
 	}},
 	{"lifecycle-temporal-cancel-during-create", func(s *scene) error {
-		id := s.start("slow", lifecycle, "", lifecycleInput(s.parent, "weekly", quick, ""))
-		s.waitStep(id, "create")
-		s.waitPolls(id+"-create", 1)
-		s.cancel(id)
-		return s.done(id)
+		return s.cancelDuringStep("slow", "create", s.cancel)
 	}},
 	{"create-not-found-at-first", func(s *scene) error {
 		return s.done(s.start("invisible", create, "", createInput(s.parent, "weekly", quick, "")))
