@@ -23,15 +23,23 @@ import (
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
-// TestRollingUpgrade runs creations, lifecycles and cancels on a worker built from the previous
-// release (the newest release with recorded histories, or UPGRADE_FROM=<commit>), stops that
-// worker while every run is in flight, and lets the current worker take over, unversioned: the
-// upgrade is safe by the workflows' own versioning, not by routing. Every run must end as it
-// would have without the upgrade, with exactly one model each and no workflow task failure.
+// TestRollingUpgrade runs creations, lifecycles and cancels on a worker built from a previous
+// release (each release with recorded histories, or UPGRADE_FROM=<commit>), stops that worker
+// while every run is in flight, and lets the current worker take over, unversioned: the upgrade
+// is safe by the workflows' own versioning, not by routing. Every run must end as it would have
+// without the upgrade, with exactly one model each and no workflow task failure.
 func TestRollingUpgrade(t *testing.T) {
 	t.Parallel()
+	for _, from := range previousReleases(t) {
+		t.Run("from-"+from, func(t *testing.T) {
+			t.Parallel()
+			rollingUpgrade(t, from)
+		})
+	}
+}
+
+func rollingUpgrade(t *testing.T, from string) {
 	creations, lifecycles, cancels := size(20, 100), size(4, 12), size(2, 6)
-	from := previousRelease(t)
 	oldWorker := buildRelease(t, from)
 
 	// Trainings of 20–40 emulated minutes at 60x (20–40 s); lifecycles named "quick" train in
@@ -205,30 +213,24 @@ func taskCompletions(t *testing.T, id string, oldPid int) (oldTasks, newTasks, f
 	return oldTasks, newTasks, failed, histories
 }
 
-// previousRelease is UPGRADE_FROM, or the commit of the newest release whose histories are
-// recorded under workflows/testdata/histories.
-func previousRelease(t *testing.T) string {
+// previousReleases are UPGRADE_FROM, or the commits of the releases whose histories are
+// recorded under workflows/testdata/histories (users may skip releases: each must upgrade).
+func previousReleases(t *testing.T) []string {
 	t.Helper()
 	if c := os.Getenv("UPGRADE_FROM"); c != "" {
-		return c
+		return []string{c}
 	}
 	dirs, _ := filepath.Glob(filepath.Join(repoRoot, "workflows", "testdata", "histories", "*"))
-	var newest string
-	var newestAt int64
+	var releases []string
 	for _, d := range dirs {
-		commit := filepath.Base(d)
-		out, err := exec.Command("git", "-C", repoRoot, "show", "-s", "--format=%ct", commit).Output()
-		if err != nil {
-			continue
-		}
-		if at, _ := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); at > newestAt {
-			newest, newestAt = commit, at
+		if err := exec.Command("git", "-C", repoRoot, "cat-file", "-e", filepath.Base(d)+"^{commit}").Run(); err == nil {
+			releases = append(releases, filepath.Base(d))
 		}
 	}
-	if newest == "" {
+	if len(releases) == 0 {
 		t.Skip("SKIPPED LOUDLY: no recorded release's commit is in this clone's git history (a shallow clone?); the rolling-upgrade scenario needs one")
 	}
-	return newest
+	return releases
 }
 
 // buildRelease builds the worker of a commit from its own source tree (git archive), with that
