@@ -24,7 +24,18 @@ export SQL_PASSWORD="$POSTGRES_PWD"
 
 echo "Waiting for PostgreSQL at $POSTGRES_SEEDS:$DB_PORT..."
 tries=0
-until nc -z -w 5 "$POSTGRES_SEEDS" "$DB_PORT"; do
+# reachable: PostgreSQL accepts connections. nc where it exists (the admin-tools image), else
+# pg_isready (PostgreSQL's client packages), else bash's /dev/tcp.
+reachable() {
+  if command -v nc >/dev/null 2>&1; then
+    nc -z -w 5 "$POSTGRES_SEEDS" "$DB_PORT"
+  elif command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -h "$POSTGRES_SEEDS" -p "$DB_PORT" -t 5
+  else
+    timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$POSTGRES_SEEDS" "$DB_PORT"
+  fi
+}
+until reachable; do
   tries=$((tries + 1))
   if [ "$tries" -ge 60 ]; then
     echo "PostgreSQL at $POSTGRES_SEEDS:$DB_PORT is unreachable" >&2

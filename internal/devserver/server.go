@@ -83,9 +83,13 @@ type Server struct {
 	// LogFile holds the server process's output.
 	LogFile string
 
-	exe    string
-	dir    string // temporary directory owned by the server, removed by Close
-	logger log.Logger
+	exe     string
+	args    []string // the command line; nil: the dev server's, from Flags
+	name    string   // in messages
+	dir     string   // temporary directory owned by the server, removed by Close
+	ready   func(context.Context, client.Client) error
+	onClose func() error
+	logger  log.Logger
 
 	mu     sync.Mutex
 	proc   *proc.Process
@@ -108,13 +112,49 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{HostPort: hostPort, Namespace: "default", LogFile: filepath.Join(dir, "server.log"), exe: exe, dir: dir,
-		logger: log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))}
+		name: "the dev server", logger: quietLogger()}
 	for _, opt := range opts {
 		opt(s)
 	}
 	if s.Client, err = s.start(ctx); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
+	}
+	return s, nil
+}
+
+func quietLogger() log.Logger {
+	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+}
+
+// Command is a Temporal server other than the CLI's dev server (internal/cluster's server on
+// PostgreSQL), run, restarted and closed like one by NewCommand.
+type Command struct {
+	Name      string // in messages, e.g. "the Temporal server"
+	Path      string
+	Args      []string
+	HostPort  string // the frontend's address, fixed by Args
+	Namespace string
+	// Dir is the server's temporary directory: LogFile is there, Close removes it.
+	Dir string
+	// Ready, when set, runs after each start once a client dials, and must succeed (within
+	// the start timeout) before the server counts as started.
+	Ready func(context.Context, client.Client) error
+	// Close, when set, runs in Close after the server stopped (say, to stop its database).
+	Close func() error
+}
+
+// NewCommand starts c's server and returns it once it answers (and Ready succeeded). The caller
+// must Close it; Close also removes c.Dir, also when the start fails.
+func NewCommand(ctx context.Context, c Command) (*Server, error) {
+	s := &Server{HostPort: c.HostPort, Namespace: c.Namespace, LogFile: filepath.Join(c.Dir, "server.log"), exe: c.Path,
+		args: c.Args, name: c.Name, dir: c.Dir, ready: c.Ready, onClose: c.Close, logger: quietLogger()}
+	var err error
+	if s.Client, err = s.start(ctx); err != nil {
+		if c.Close != nil {
+			err = errors.Join(err, c.Close())
+		}
+		return nil, errors.Join(err, os.RemoveAll(c.Dir))
 	}
 	return s, nil
 }
@@ -142,17 +182,20 @@ func freeHostPort() (string, error) {
 
 // start runs the server process and returns a client once it answers.
 func (s *Server) start(ctx context.Context) (client.Client, error) {
-	_, port, _ := net.SplitHostPort(s.HostPort)
-	portNum, _ := strconv.Atoi(port)
-	flags := Flags{IP: "127.0.0.1", Port: portNum, Namespace: s.Namespace, DBFilename: s.DBFilename, LogLevel: "warn"}
-	p, err := proc.Start(proc.Options{Name: "the dev server", Path: s.exe, Args: flags.Args(), Log: s.LogFile, Grace: stopGrace})
+	args := s.args
+	if args == nil {
+		_, port, _ := net.SplitHostPort(s.HostPort)
+		portNum, _ := strconv.Atoi(port)
+		args = Flags{IP: "127.0.0.1", Port: portNum, Namespace: s.Namespace, DBFilename: s.DBFilename, LogLevel: "warn"}.Args()
+	}
+	p, err := proc.Start(proc.Options{Name: s.name, Path: s.exe, Args: args, Log: s.LogFile, Grace: stopGrace})
 	if err != nil {
 		return nil, err
 	}
 	c, err := s.dialWhenReady(ctx, p)
 	if err != nil {
 		_ = p.Stop()
-		return nil, fmt.Errorf("start the dev server (%s, db %q): %w\nserver log:\n%s", s.HostPort, s.DBFilename, err, s.LogTail(40))
+		return nil, fmt.Errorf("start %s (%s, db %q): %w\nserver log:\n%s", s.name, s.HostPort, s.DBFilename, err, s.LogTail(40))
 	}
 	s.mu.Lock()
 	s.proc = p
@@ -168,6 +211,12 @@ func (s *Server) dialWhenReady(ctx context.Context, p *proc.Process) (client.Cli
 		dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
 		c, err := client.DialContext(dctx, client.Options{HostPort: s.HostPort, Namespace: s.Namespace, Logger: s.logger})
 		dcancel()
+		if err == nil && s.ready != nil {
+			if err = s.ready(ctx, c); err != nil {
+				c.Close()
+				return nil, err
+			}
+		}
 		if err == nil {
 			return c, nil
 		}
@@ -216,7 +265,7 @@ func (s *Server) StartAgain(ctx context.Context) error {
 	s.mu.Unlock()
 	switch {
 	case closed:
-		return errors.New("devserver: the server is closed")
+		return fmt.Errorf("devserver: %s is closed", s.name)
 	case running:
 		return errors.New("devserver: the server is running; Stop it first")
 	}
@@ -247,6 +296,9 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.Client.Close()
 	err := s.Stop()
+	if s.onClose != nil {
+		err = errors.Join(err, s.onClose())
+	}
 	return errors.Join(err, os.RemoveAll(s.dir))
 }
 

@@ -66,7 +66,13 @@ type Options struct {
 	Also io.Writer
 	// Grace is the time between SIGTERM and SIGKILL on Stop; 0: DefaultGrace.
 	Grace time.Duration
+	// As, when set, runs the child as this user (unix, as root: PostgreSQL refuses to run as
+	// root).
+	As *User
 }
+
+// User is a numeric user and group to run a child as.
+type User struct{ UID, GID uint32 }
 
 // Process is a started child.
 type Process struct {
@@ -108,6 +114,7 @@ func Start(o Options) (*Process, error) {
 	cmd.Cancel = func() error { return terminate(cmd) }
 	cmd.WaitDelay = o.Grace
 	setProcAttr(cmd)
+	setUser(cmd, o.As)
 	if err := startLocked(cmd); err != nil {
 		cancel()
 		logf.Close()

@@ -9,6 +9,8 @@ import (
 
 func setProcAttr(*exec.Cmd) {}
 
+func setUser(*exec.Cmd, *User) {}
+
 // terminate interrupts the child itself (there are no process groups here), or kills it where
 // interrupts cannot be sent.
 func terminate(cmd *exec.Cmd) error {

@@ -29,3 +29,10 @@ var endings = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 
 // sigpipe is SIGPIPE: a harness command must not die of it while it stops its children.
 var sigpipe os.Signal = syscall.SIGPIPE
+
+// setUser makes cmd run as u (after setProcAttr); nil: as this process's user.
+func setUser(cmd *exec.Cmd, u *User) {
+	if u != nil {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, NoSetGroups: true}
+	}
+}
