@@ -363,11 +363,7 @@ func (f *fleet) killOne(restartDelay time.Duration) {
 	f.mu.Unlock()
 	victim.Kill()
 	time.Sleep(restartDelay)
-	w := startWorker(f.t, f.dir, f.env)
-	f.mu.Lock()
-	f.all = append(f.all, w)
-	f.live = append(f.live, w)
-	f.mu.Unlock()
+	f.startN(1)
 }
 
 // killAtRandom kills a worker (with killOne, restarting it within 1.5 s) kills times, each after
@@ -383,6 +379,28 @@ func (f *fleet) killAtRandom(kills int, minGap, spread time.Duration) <-chan str
 		}
 	}()
 	return done
+}
+
+// killN SIGKILLs n live workers and starts no replacement.
+func (f *fleet) killN(n int) {
+	f.mu.Lock()
+	victims := f.live[:n]
+	f.live = append([]*workerProc(nil), f.live[n:]...)
+	f.mu.Unlock()
+	for _, w := range victims {
+		w.Kill()
+	}
+}
+
+// startN starts n more workers.
+func (f *fleet) startN(n int) {
+	for range n {
+		w := startWorker(f.t, f.dir, f.env)
+		f.mu.Lock()
+		f.all = append(f.all, w)
+		f.live = append(f.live, w)
+		f.mu.Unlock()
+	}
 }
 
 func (f *fleet) stopAll() {

@@ -27,7 +27,10 @@ type config struct {
 	// Google API rate limits (see README, "Quota").
 	taskQueueActivitiesPerSecond positive
 	pollsPerSecond               positive
-	registerSearchAttributes     bool
+	// fleetPollsPerSecond, when set, replaces pollsPerSecond by a share of one budget for all
+	// workers of the task queue (package fleetbudget).
+	fleetPollsPerSecond      positive
+	registerSearchAttributes bool
 	// pollers is how many task polls the worker keeps open: 0 for the SDK's poller
 	// autoscaling, else a fixed maximum.
 	pollers pollers
@@ -54,6 +57,7 @@ var envOf = []struct{ flag, env string }{
 	{"metrics-addr", "METRICS_ADDR"},
 	{"task-queue-activities-per-second", "TASK_QUEUE_ACTIVITIES_PER_SECOND"},
 	{"polls-per-second", "POLLS_PER_SECOND"},
+	{"fleet-polls-per-second", "FLEET_POLLS_PER_SECOND"},
 	{"pollers", "WORKER_POLLERS"},
 	{"register-search-attributes", "REGISTER_SEARCH_ATTRIBUTES"},
 	{"deployment-name", "TEMPORAL_DEPLOYMENT_NAME"},
@@ -86,6 +90,8 @@ func flagSet(cfg *config) *flag.FlagSet {
 	fs.Var(&cfg.taskQueueActivitiesPerSecond, "task-queue-activities-per-second",
 		"API calls per second other than GetOperation (create, cancel, deploy, list, ...), enforced by the Temporal server across all workers of the task queue")
 	fs.Var(&cfg.pollsPerSecond, "polls-per-second", "GetOperation calls per second of this worker (local activities)")
+	fs.Var(&cfg.fleetPollsPerSecond, "fleet-polls-per-second",
+		"GetOperation calls per second for ALL workers of the task queue together: each worker takes an equal share, counting the live workers from the pollers the Temporal server reports (instead of -polls-per-second; empty: off)")
 	fs.Var(&cfg.pollers, "pollers", `task polls the worker keeps open per kind (workflow, activity): "autoscaling" (the SDK scales them on the server's feedback; needs Temporal server >= 1.28) or a fixed maximum`)
 	fs.BoolVar(&cfg.registerSearchAttributes, "register-search-attributes", true,
 		"at startup, register the workflows' search attributes (InsightsOperation, InsightsPhase) if the namespace lacks them; when false, only check that they exist")
@@ -128,6 +134,8 @@ func (cfg config) check(set map[string]bool, args []string) error {
 		return fmt.Errorf("unexpected arguments: %q", args)
 	case cfg.taskQueue == "":
 		return errors.New("-task-queue must not be empty")
+	case set["fleet-polls-per-second"] && set["polls-per-second"]:
+		return errors.New("-fleet-polls-per-second (FLEET_POLLS_PER_SECOND) and -polls-per-second (POLLS_PER_SECOND) are two ways to set the same budget: set one")
 	case cfg.deploymentName == "" && (set["build-id"] || set["versioning-behavior"]):
 		return errors.New("-build-id and -versioning-behavior need -deployment-name (TEMPORAL_DEPLOYMENT_NAME): Worker Versioning is off without one")
 	case cfg.deploymentName != "" && cfg.buildID == "":

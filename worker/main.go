@@ -34,6 +34,7 @@ import (
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/codec"
+	"github.com/issuemodels/durable-lro/fleetbudget"
 	"github.com/issuemodels/durable-lro/insightsclient"
 	"github.com/issuemodels/durable-lro/searchattr"
 	"github.com/issuemodels/durable-lro/workflows"
@@ -121,11 +122,12 @@ func stopOnSignal(ctx context.Context, cancel func(), logger *zap.Logger, stopTi
 
 // serve runs the worker until ctx ends or the worker fails.
 func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
-	tc, namespace, closeTemporal, err := connectTemporal(ctx, cfg, logger)
+	conn, err := connectTemporal(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer closeTemporal()
+	defer conn.close()
+	tc, namespace := conn.client, conn.namespace
 	gc, err := newInsightsClient(ctx, logger)
 	if err != nil {
 		return err
@@ -148,11 +150,16 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 	w := worker.New(tc, cfg.taskQueue, opts)
 	logger.Info("Google API rate limits",
 		zap.Float64("task_queue_activities_per_second", opts.TaskQueueActivitiesPerSecond),
-		zap.Float64("polls_per_second", float64(cfg.pollsPerSecond)), zap.Stringer("pollers", &cfg.pollers))
+		zap.Float64("polls_per_second", float64(cfg.pollsPerSecond)),
+		zap.Float64("fleet_polls_per_second", float64(cfg.fleetPollsPerSecond)), zap.Stringer("pollers", &cfg.pollers))
 	logVersioning(logger, opts.DeploymentOptions)
 	// The poll budget is ours rather than the SDK's WorkerLocalActivitiesPerSecond: that one
 	// queues polls in the worker, which keeps their workflow tasks open.
-	workflows.Register(w, &activities.Activities{Client: gc, PollLimiter: rate.NewLimiter(rate.Limit(cfg.pollsPerSecond), 1)})
+	pollLimiter, err := newPollLimiter(ctx, cfg, conn, logger)
+	if err != nil {
+		return err
+	}
+	workflows.Register(w, &activities.Activities{Client: gc, PollLimiter: pollLimiter})
 
 	stop := make(chan any)
 	go func() {
@@ -166,6 +173,24 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 	return nil
 }
 
+// newPollLimiter is this worker's GetOperation budget: -polls-per-second, or its share of
+// -fleet-polls-per-second, kept up to date by a fleetbudget.Sharer until ctx ends.
+func newPollLimiter(ctx context.Context, cfg config, conn temporalConn, logger *zap.Logger) (*rate.Limiter, error) {
+	if cfg.fleetPollsPerSecond == 0 {
+		return rate.NewLimiter(rate.Limit(cfg.pollsPerSecond), 1), nil
+	}
+	limiter := rate.NewLimiter(0, 0)
+	sharer, err := fleetbudget.New(fleetbudget.Options{
+		Service: conn.client.WorkflowService(), Namespace: conn.namespace, TaskQueue: cfg.taskQueue,
+		Identity: conn.identity, PerSecond: float64(cfg.fleetPollsPerSecond), Limiter: limiter, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	go sharer.Run(ctx)
+	return limiter, nil
+}
+
 func logVersioning(logger *zap.Logger, d worker.DeploymentOptions) {
 	if !d.UseVersioning {
 		logger.Info("Worker Versioning off (no -deployment-name)")
@@ -176,18 +201,30 @@ func logVersioning(logger *zap.Logger, d worker.DeploymentOptions) {
 		zap.String("build_id", d.Version.BuildID), zap.Stringer("default_versioning_behavior", &b))
 }
 
+// temporalConn is a Temporal client with what the worker needs to know of it.
+type temporalConn struct {
+	client    client.Client
+	namespace string
+	// identity is the client's identity, which its pollers present to the server.
+	identity string
+	close    func()
+}
+
 // connectTemporal dials Temporal with the envconfig settings, our data converter, logger and
-// metrics, and returns the client, its namespace and what to close.
-func connectTemporal(ctx context.Context, cfg config, logger *zap.Logger) (client.Client, string, func(), error) {
+// metrics.
+func connectTemporal(ctx context.Context, cfg config, logger *zap.Logger) (temporalConn, error) {
 	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{})
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("loading Temporal client configuration: %w", err)
+		return temporalConn{}, fmt.Errorf("loading Temporal client configuration: %w", err)
 	}
+	// The SDK's own default identity, set here so that the fleet budget knows it.
+	host, _ := os.Hostname()
+	opts.Identity = cmp.Or(opts.Identity, fmt.Sprintf("%d@%s@", os.Getpid(), host))
 	// The SDK logs through zap: slog front end (the SDK's structured logger) on a zap core.
 	opts.Logger = tlog.NewStructuredLogger(slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithCaller(true))))
 	dc, encrypted, err := codec.DataConverterFromEnv()
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("payload encryption: %w", err)
+		return temporalConn{}, fmt.Errorf("payload encryption: %w", err)
 	}
 	opts.DataConverter = dc
 	logger.Info("payload encryption", zap.Bool("enabled", encrypted))
@@ -195,7 +232,7 @@ func connectTemporal(ctx context.Context, cfg config, logger *zap.Logger) (clien
 	if cfg.metricsAddr != "" {
 		scope, closer, err := newMetricsScope(cfg.metricsAddr, logger)
 		if err != nil {
-			return nil, "", nil, err
+			return temporalConn{}, err
 		}
 		closeMetrics = closer
 		opts.MetricsHandler = sdktally.NewMetricsHandler(scope)
@@ -210,9 +247,9 @@ func connectTemporal(ctx context.Context, cfg config, logger *zap.Logger) (clien
 	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		closeMetrics()
-		return nil, "", nil, fmt.Errorf("connecting to Temporal at %s: %w", address, err)
+		return temporalConn{}, fmt.Errorf("connecting to Temporal at %s: %w", address, err)
 	}
-	return tc, namespace, func() { tc.Close(); closeMetrics() }, nil
+	return temporalConn{client: tc, namespace: namespace, identity: opts.Identity, close: func() { tc.Close(); closeMetrics() }}, nil
 }
 
 // newInsightsClient makes the Contact Center Insights client: the emulator's when

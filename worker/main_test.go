@@ -159,3 +159,21 @@ func TestHelpShowsTheDefaultsAndEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestFleetBudgetReplacesThePerWorkerBudget(t *testing.T) {
+	cfg, err := parseFlags(nil, func(k string) string {
+		return map[string]string{"FLEET_POLLS_PER_SECOND": "20"}[k]
+	})
+	if err != nil || cfg.fleetPollsPerSecond != 20 {
+		t.Fatalf("FLEET_POLLS_PER_SECOND=20: %v, %v", cfg.fleetPollsPerSecond, err)
+	}
+	_, err = parseFlags([]string{"-polls-per-second", "5"}, func(k string) string {
+		return map[string]string{"FLEET_POLLS_PER_SECOND": "20"}[k]
+	})
+	if err == nil || !strings.Contains(err.Error(), "set one") {
+		t.Errorf("both budgets set: err = %v, want a refusal", err)
+	}
+	if _, err := parseFlags([]string{"-fleet-polls-per-second", "0"}, func(string) string { return "" }); err == nil {
+		t.Error("-fleet-polls-per-second 0 was accepted")
+	}
+}

@@ -483,6 +483,7 @@ func TestWorker(t *testing.T) {
 		"METRICS_ADDR":                     "0.0.0.0:9464",
 		"TASK_QUEUE_ACTIVITIES_PER_SECOND": "",
 		"POLLS_PER_SECOND":                 "",
+		"FLEET_POLLS_PER_SECOND":           "",
 	} {
 		if _, ok := s.Environment[k]; !ok {
 			t.Errorf("%s not set", k)
