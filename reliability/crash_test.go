@@ -12,7 +12,6 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/issuemodels/durable-lro/insightstest"
-	"github.com/issuemodels/durable-lro/workflows"
 )
 
 // TestWorkerKills runs many creations while real worker processes are SIGKILLed at random moments
@@ -41,12 +40,7 @@ func TestWorkerKills(t *testing.T) {
 	completed := 0
 	byParent := map[string]string{} // parent -> operation referenced by its workflow's result
 	for i, o := range outs {
-		switch {
-		case o.err != nil:
-			t.Errorf("workflow %s: %v", o.id, o.err)
-		case o.res.Outcome != workflows.OutcomeSucceeded || o.res.IssueModel == nil:
-			t.Errorf("workflow %s: outcome %q, model %v", o.id, o.res.Outcome, o.res.IssueModel)
-		default:
+		if succeeded(t, o) {
 			completed++
 			byParent[parents[i]] = o.res.Operation
 		}

@@ -262,6 +262,20 @@ func awaitAll(runs []client.WorkflowRun, timeout time.Duration) []outcome {
 	return out
 }
 
+// succeeded reports whether o is a successful creation with its model, failing the test when not.
+func succeeded(t *testing.T, o outcome) bool {
+	t.Helper()
+	switch {
+	case o.err != nil:
+		t.Errorf("workflow %s: %v", o.id, o.err)
+	case o.res.Outcome != workflows.OutcomeSucceeded || o.res.IssueModel == nil:
+		t.Errorf("workflow %s: outcome %q, model %v", o.id, o.res.Outcome, o.res.IssueModel)
+	default:
+		return true
+	}
+	return false
+}
+
 // ---- history ----
 
 // history returns every event of one run.
