@@ -212,6 +212,17 @@ func (a *Activities) PollOperation(ctx context.Context, name string) (PollResult
 	return res, err
 }
 
+// PollingOperations is how many operations polled through a's worker lately: its part of the
+// fleet's polling, by which a fleet budget is divided (package fleetbudget). A function, not a
+// method: every exported method of Activities is registered as an activity.
+func PollingOperations(a *Activities) int {
+	rate := 0.0
+	if a.PollLimiter != nil {
+		rate = float64(a.PollLimiter.Limit())
+	}
+	return a.pacer.active(time.Now(), rate)
+}
+
 // waitForPollBudget takes a token from PollLimiter, waiting at most MaxPollWait for it.
 func (a *Activities) waitForPollBudget(ctx context.Context, minInterval time.Duration) error {
 	r := a.PollLimiter.Reserve()

@@ -27,21 +27,39 @@ func (p *pollPacer) minInterval(op string, now time.Time, rate float64) time.Dur
 		p.lastSeen = map[string]time.Time{}
 	}
 	p.lastSeen[op] = now
-	interval := func() time.Duration {
-		return time.Duration(float64(len(p.lastSeen)) / (0.9 * rate) * float64(time.Second))
+	p.prune(now, rate)
+	return p.interval(rate)
+}
+
+func (p *pollPacer) interval(rate float64) time.Duration {
+	return time.Duration(float64(len(p.lastSeen)) / (0.9 * rate) * float64(time.Second))
+}
+
+// prune drops the operations that count as gone: an operation counts as active until it has
+// not polled for three intervals (at least a minute), as it polls once per interval while it
+// runs.
+func (p *pollPacer) prune(now time.Time, rate float64) {
+	if now.Sub(p.prunedAt) < time.Second {
+		return
 	}
-	// An operation counts as active until it has not polled for three of these intervals (at
-	// least a minute): it polls once per interval while it runs.
-	if now.Sub(p.prunedAt) >= time.Second {
-		window := max(time.Minute, 3*interval())
-		for name, t := range p.lastSeen {
-			if now.Sub(t) > window {
-				delete(p.lastSeen, name)
-			}
+	window := time.Minute
+	if rate > 0 {
+		window = max(window, 3*p.interval(rate))
+	}
+	for name, t := range p.lastSeen {
+		if now.Sub(t) > window {
+			delete(p.lastSeen, name)
 		}
-		p.prunedAt = now
 	}
-	return interval()
+	p.prunedAt = now
+}
+
+// active is how many operations polled through this worker lately.
+func (p *pollPacer) active(now time.Time, rate float64) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prune(now, rate)
+	return len(p.lastSeen)
 }
 
 // forget drops a finished operation.

@@ -2,7 +2,13 @@
 //
 // Each worker counts the live workers itself, from what the Temporal server already knows: the
 // pollers it reports for every partition of the task queue (ListTaskQueuePartitions, then
-// DescribeTaskQueue per partition). A worker takes budget / live workers; there is no
+// DescribeTaskQueue per partition). The budget is divided by the polling each worker serves:
+// a worker counts the operations polling through it (Options.Polling) and, by a visibility
+// query (Options.PollingQuery), the runs polling through the whole fleet, and takes its part
+// (Weighted). Runs stay on the worker that has their history cached (sticky execution), so a
+// worker that joins a loaded fleet gets few of them for a long time; an equal split would leave
+// its part of the budget unused while the others' runs wait. Without the count (no query, or
+// visibility cannot answer) a worker takes budget / live workers (Share). There is no
 // coordinator and no datastore of our own. The rules that keep the fleet under its budget at
 // every moment, workers joining and leaving included:
 //   - a worker takes nothing until the server has listed it, continuously, for two refreshes
@@ -11,7 +17,9 @@
 //   - a worker lowers its share at the first refresh that counts one more worker;
 //   - a worker that died is counted until its last poll is LiveWindow old (its share then goes
 //     unused, which errs on the side of the budget);
-//   - the shares leave room for each worker's burst of one call.
+//   - the shares leave room for each worker's burst of one call;
+//   - a worker serving no polling yet still takes a little (one operation's part), so that the
+//     first poll of a run that moves to it is not refused.
 package fleetbudget
 
 import (
@@ -49,6 +57,11 @@ type Options struct {
 	Identity string
 	// PerSecond is the fleet's budget: GetOperation calls per second for all its workers.
 	PerSecond float64
+	// Polling is how many operations polled through this worker lately, and PollingQuery a
+	// visibility query that counts the runs polling through the whole fleet; with both, the
+	// budget is divided by polling rather than by workers.
+	Polling      func() int
+	PollingQuery string
 	// Limiter is this worker's limiter of GetOperation calls; the Sharer sets its limit.
 	Limiter *rate.Limiter
 	Logger  *zap.Logger
@@ -65,6 +78,11 @@ type Sharer struct {
 	listedSince time.Time
 	workers     int
 	share       float64
+	// logged and loggedShare: the last share logged.
+	logged      bool
+	loggedShare float64
+	// countFailed says the last PollingQuery failed (logged once per failure streak).
+	countFailed bool
 }
 
 // New returns a Sharer; it holds the limiter at zero until Run has counted the fleet.
@@ -107,6 +125,11 @@ func (s *Sharer) Run(ctx context.Context) {
 		}
 		if err == nil {
 			workers, share := s.decide(time.Now(), lastPolls)
+			if share > 0 {
+				if mine, fleet, ok := s.polling(ctx); ok {
+					share = Weighted(s.opts.PerSecond, workers, mine, fleet)
+				}
+			}
 			s.apply(workers, share)
 		}
 		select {
@@ -147,18 +170,55 @@ func Share(perSecond float64, workers int) float64 {
 	return max(0, (perSecond*60-n)/(60*n))
 }
 
-// apply sets the limiter and logs a change.
-func (s *Sharer) apply(workers int, share float64) {
-	if workers == s.workers && share == s.share && s.opts.Limiter.Limit() == rate.Limit(share) {
-		return
+// Weighted is the share of perSecond of a worker serving mine of the fleet's polling operations
+// among workers: the budget left after every worker's burst (one call a minute each), divided
+// in proportion to mine + 1. The fleet's shares add up to that budget at most while the workers'
+// counts add up to fleet at most; each worker's + 1 lets a first poll through where it serves
+// none yet.
+func Weighted(perSecond float64, workers, mine, fleet int) float64 {
+	n := max(workers, 1)
+	fleet = max(fleet, mine, 0)
+	return max(0, perSecond-float64(n)/60) * float64(max(mine, 0)+1) / float64(fleet+n)
+}
+
+// polling returns the operations polling through this worker and the runs polling through the
+// fleet, when both are known.
+func (s *Sharer) polling(ctx context.Context) (mine, fleet int, ok bool) {
+	if s.opts.Polling == nil || s.opts.PollingQuery == "" {
+		return 0, 0, false
 	}
-	s.workers, s.share = workers, share
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Refresh)
+	defer cancel()
+	resp, err := s.opts.Service.CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: s.opts.Namespace, Query: s.opts.PollingQuery,
+	})
+	if err != nil {
+		if !s.countFailed && ctx.Err() == nil {
+			s.opts.Logger.Warn("fleet budget: could not count the fleet's polling runs; dividing the budget by workers",
+				zap.String("query", s.opts.PollingQuery), zap.Error(err))
+		}
+		s.countFailed = true
+		return 0, 0, false
+	}
+	s.countFailed = false
+	return s.opts.Polling(), int(resp.GetCount()), true
+}
+
+// apply sets the limiter and logs a change of workers or holding, or of the share by more than
+// a tenth (a weighted share moves a little at every refresh).
+func (s *Sharer) apply(workers int, share float64) {
 	burst := 1
 	if share == 0 {
 		burst = 0 // holding: not even one call
 	}
 	s.opts.Limiter.SetBurst(burst)
 	s.opts.Limiter.SetLimit(rate.Limit(share))
+	prevWorkers, prevShare := s.workers, s.loggedShare
+	s.workers, s.share = workers, share
+	if s.logged && workers == prevWorkers && (share == 0) == (prevShare == 0) && math.Abs(share-prevShare) <= prevShare/10 {
+		return
+	}
+	s.logged, s.loggedShare = true, share
 	s.opts.Logger.Info("fleet budget: this worker's share of GetOperation calls",
 		zap.Int("live_workers", workers), zap.Float64("fleet_per_second", s.opts.PerSecond),
 		zap.Float64("share_per_second", share), zap.Bool("holding", share == 0))

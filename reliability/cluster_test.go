@@ -173,7 +173,7 @@ func fleetBudget(t *testing.T, c *cluster.Server) {
 		t.Errorf("%d GetOperation calls in the minute from %s, over the fleet budget of %d", worstMinute, worstAt.Format(time.TimeOnly), int64(budget*60))
 	}
 	if worstMinute == 0 {
-		t.Errorf("no GetOperation call at all: the fleet never took its budget")
+		t.Errorf("no GetOperation call at all: the fleet never took its budget; worker logs:\n%s", f.logs())
 	}
 	use := func(from, to time.Time) float64 {
 		return float64(sum(from, to)) / (budget * float64(max(to.Unix()-from.Unix(), 1)))

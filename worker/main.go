@@ -155,11 +155,11 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 	logVersioning(logger, opts.DeploymentOptions)
 	// The poll budget is ours rather than the SDK's WorkerLocalActivitiesPerSecond: that one
 	// queues polls in the worker, which keeps their workflow tasks open.
-	pollLimiter, err := newPollLimiter(ctx, cfg, conn, logger)
-	if err != nil {
+	acts := &activities.Activities{Client: gc}
+	if acts.PollLimiter, err = newPollLimiter(ctx, cfg, conn, logger, func() int { return activities.PollingOperations(acts) }); err != nil {
 		return err
 	}
-	workflows.Register(w, &activities.Activities{Client: gc, PollLimiter: pollLimiter})
+	workflows.Register(w, acts)
 
 	stop := make(chan any)
 	go func() {
@@ -174,8 +174,9 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 }
 
 // newPollLimiter is this worker's GetOperation budget: -polls-per-second, or its share of
-// -fleet-polls-per-second, kept up to date by a fleetbudget.Sharer until ctx ends.
-func newPollLimiter(ctx context.Context, cfg config, conn temporalConn, logger *zap.Logger) (*rate.Limiter, error) {
+// -fleet-polls-per-second, kept up to date by a fleetbudget.Sharer until ctx ends; polling is
+// how many operations poll through this worker.
+func newPollLimiter(ctx context.Context, cfg config, conn temporalConn, logger *zap.Logger, polling func() int) (*rate.Limiter, error) {
 	if cfg.fleetPollsPerSecond == 0 {
 		return rate.NewLimiter(rate.Limit(cfg.pollsPerSecond), 1), nil
 	}
@@ -183,6 +184,7 @@ func newPollLimiter(ctx context.Context, cfg config, conn temporalConn, logger *
 	sharer, err := fleetbudget.New(fleetbudget.Options{
 		Service: conn.client.WorkflowService(), Namespace: conn.namespace, TaskQueue: cfg.taskQueue,
 		Identity: conn.identity, PerSecond: float64(cfg.fleetPollsPerSecond), Limiter: limiter, Logger: logger,
+		Polling: polling, PollingQuery: workflows.PollingQuery(cfg.taskQueue),
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -15,6 +17,13 @@ const (
 	// lifecycle workflow, its step.
 	PhaseSearchAttribute = "InsightsPhase"
 )
+
+// PollingQuery is the visibility query that counts the runs of taskQueue that are polling an
+// operation (and so calling GetOperation): the fleet's demand on a shared poll budget.
+func PollingQuery(taskQueue string) string {
+	return fmt.Sprintf("TaskQueue = %q AND ExecutionStatus = \"Running\" AND %s IN (%q, %q)",
+		taskQueue, PhaseSearchAttribute, PhasePolling, PhaseCancelling)
+}
 
 var (
 	operationKey = temporal.NewSearchAttributeKeyKeyword(OperationSearchAttribute)
