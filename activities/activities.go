@@ -6,6 +6,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -183,25 +184,45 @@ func (a *Activities) GetOperation(ctx context.Context, name string) (insights.Op
 type PollResult struct {
 	Operation insights.Operation `json:"operation"`
 	// WorkerPace is the interval at which all the operations polled through this worker lately
-	// fit its poll budget (PollLimiter); zero without one. Polling no more often than this keeps
-	// runs from finding the budget spent, and shares it evenly.
-	// (The JSON name predates the field's; recorded histories carry it.)
+	// fit its poll budget (PollLimiter); zero without one. Runs of releases before
+	// NextPollAt keep to it. (The JSON name predates the field's; recorded histories carry it.)
 	WorkerPace time.Duration `json:"minInterval,omitempty"`
+	// NextPollAt is the slot this worker keeps for the operation's next poll (zero without a
+	// PollLimiter): polling then spends the budget evenly and finds it free.
+	NextPollAt time.Time `json:"nextPollAt,omitzero"`
+}
+
+// PollThrottled is the details of PollOperation's ErrPollThrottled refusal.
+type PollThrottled struct {
+	WorkerPace time.Duration
+	// NextPollAt is the slot kept for the operation's next try; zero while the worker has no
+	// budget at all (a joining worker holds for a few seconds, see package fleetbudget).
+	NextPollAt time.Time
 }
 
 // PollOperation is GetOperation for the poll loop of the workflows (run as a local activity):
-// it spends one unit of this worker's poll budget and says how often the operations polled
-// through this worker may poll. When the budget is spent for more than MaxPollWait it makes no
-// call and fails with the non-retryable ErrPollThrottled, whose details are the WorkerPace.
+// it spends one unit of this worker's poll budget, at the slot the worker keeps for the
+// operation (see pollPacer), and says when the next poll's slot is. A poll off its slot that
+// would wait more than MaxPollWait is not made: it fails at once with the non-retryable
+// ErrPollThrottled, whose details are the WorkerPace and the slot to come back at
+// (PollThrottled, as two values).
 func (a *Activities) PollOperation(ctx context.Context, name string) (PollResult, error) {
 	if err := insights.ValidateOperationName("operation", name); err != nil {
 		return PollResult{}, err
 	}
 	var res PollResult
 	if a.PollLimiter != nil {
-		res.WorkerPace = a.pacer.minInterval(name, time.Now(), float64(a.PollLimiter.Limit()))
-		if err := a.waitForPollBudget(ctx, res.WorkerPace); err != nil {
+		now := time.Now()
+		plan := a.pacer.plan(name, now, float64(a.PollLimiter.Limit()))
+		res.WorkerPace, res.NextPollAt = plan.pace, plan.next
+		if !plan.ok {
+			return res, pollThrottled(PollThrottled{WorkerPace: plan.pace, NextPollAt: plan.next})
+		}
+		if err := sleepCtx(ctx, plan.callAt.Sub(now)); err != nil {
 			return res, err
+		}
+		if err := a.waitForPollBudget(ctx); err != nil {
+			return res, pollThrottled(PollThrottled{WorkerPace: plan.pace, NextPollAt: plan.next})
 		}
 	}
 	op, err := a.GetOperation(ctx, name)
@@ -212,33 +233,46 @@ func (a *Activities) PollOperation(ctx context.Context, name string) (PollResult
 	return res, err
 }
 
-// PollingOperations is how many operations polled through a's worker lately: its part of the
-// fleet's polling, by which a fleet budget is divided (package fleetbudget). A function, not a
-// method: every exported method of Activities is registered as an activity.
-func PollingOperations(a *Activities) int {
-	rate := 0.0
-	if a.PollLimiter != nil {
-		rate = float64(a.PollLimiter.Limit())
-	}
-	return a.pacer.active(time.Now(), rate)
+func pollThrottled(d PollThrottled) error {
+	return temporal.NewNonRetryableApplicationError(
+		"this worker's GetOperation budget (-polls-per-second) is spent for now; no call was made",
+		insights.ErrPollThrottled, nil, d.WorkerPace, d.NextPollAt)
 }
 
-// waitForPollBudget takes a token from PollLimiter, waiting at most MaxPollWait for it.
-func (a *Activities) waitForPollBudget(ctx context.Context, minInterval time.Duration) error {
+// PollingOperations is how many operations poll through a's worker: its part of the fleet's
+// polling, by which a fleet budget is divided (package fleetbudget). A function, not a method:
+// every exported method of Activities is registered as an activity.
+func PollingOperations(a *Activities) int {
+	return a.pacer.active(time.Now())
+}
+
+// waitForPollBudget takes a token from PollLimiter, waiting at most MaxPollWait for it: the
+// limiter is the hard bound, the pacer's slots keep polls from queueing at it.
+func (a *Activities) waitForPollBudget(ctx context.Context) error {
 	r := a.PollLimiter.Reserve()
 	if !r.OK() || r.Delay() > MaxPollWait {
 		r.Cancel()
-		return temporal.NewNonRetryableApplicationError(
-			"this worker's GetOperation budget (-polls-per-second) is spent for now; no call was made",
-			insights.ErrPollThrottled, nil, minInterval)
+		return errPollBudgetSpent
 	}
-	t := time.NewTimer(r.Delay())
+	if err := sleepCtx(ctx, r.Delay()); err != nil {
+		r.Cancel()
+		return err
+	}
+	return nil
+}
+
+var errPollBudgetSpent = errors.New("poll budget spent")
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		r.Cancel()
 		return ctx.Err()
 	}
 }

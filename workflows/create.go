@@ -164,6 +164,12 @@ const (
 	// DELETED_AFTER_CANCEL; runs of release f634c2d, which recorded no marker, only started it.
 	awaitDeletionChange  = "await-deletion-after-cancel"
 	awaitDeletionVersion = 1
+	// workerSlotsChange: the poll loop polls at the slot its worker keeps for the operation
+	// (activities.PollResult.NextPollAt), refused or not, instead of at the worker's pace plus
+	// an extra wait that doubles at every refusal; runs of releases up to 725c0d1, which
+	// recorded no marker, keep their old timers.
+	workerSlotsChange  = "poll-at-worker-slot"
+	workerSlotsVersion = 1
 )
 
 // deleteModel deletes the model a cancelled-but-completed training left behind and returns the

@@ -36,6 +36,9 @@ type PollState struct {
 	// RateLimitDelay is added to every interval after polls that found the worker's poll budget
 	// spent (see poller.throttled).
 	RateLimitDelay time.Duration `json:"rateLimitDelay,omitempty"`
+	// NextPollAt is the slot the worker keeps for the next poll (activities.PollResult.NextPollAt),
+	// when the run polls at its worker's slots (workerSlotsChange).
+	NextPollAt time.Time `json:"nextPollAt,omitzero"`
 }
 
 // poller is the one poll loop of the codebase: a durable timer with backoff and jitter, then the
@@ -52,7 +55,9 @@ type poller struct {
 	// temporalCancelled: Temporal's cancellation of the run was seen.
 	temporalCancelled bool
 	runPolls          int
-	vis               *visibility
+	// workerSlots: this run polls at the slots its worker keeps for it (workerSlotsChange).
+	workerSlots bool
+	vis         *visibility
 	// onMetadata, when set, sees the metadata of each successful poll (progress.go).
 	onMetadata func(metadata []byte)
 }
@@ -105,6 +110,7 @@ func (p *poller) await(immediate bool) (insights.Operation, error) {
 		p.progress.phase = PhasePolling
 	}
 	deadline := p.state.StartedAt.Add(p.policy.timeout)
+	p.workerSlots = workflow.GetVersion(p.ctx, workerSlotsChange, workflow.DefaultVersion, workerSlotsVersion) >= workerSlotsVersion
 	for {
 		p.checkTemporalCancel()
 		if p.state.CancelRequested && !p.state.CancelSent {
@@ -160,12 +166,21 @@ func (p *poller) sleep(deadline time.Time) {
 		age = 0 // confirm a cancellation at the backoff's pace, not the age's
 	}
 	interval := p.policy.ageInterval(p.state.Polls-p.state.BackoffFrom, age)
-	slower := max(p.state.WorkerPace-interval, 0) + p.state.RateLimitDelay
+	var wait, slower time.Duration
+	if p.workerSlots && !p.state.NextPollAt.IsZero() {
+		// The worker keeps a slot for the next poll: poll then, or after the policy's interval
+		// if that is later. The slots are already spread; jitter would only miss them.
+		wait = p.jittered(interval)
+		slower = max(p.state.NextPollAt.Sub(now)-wait, 0)
+		wait += slower
+	} else {
+		slower = max(p.state.WorkerPace-interval, 0) + p.state.RateLimitDelay
+		wait = p.jittered(interval + slower)
+	}
 	p.progress.rateLimitDelay = 0
 	if slower >= time.Second {
 		p.progress.rateLimitDelay = slower.Round(time.Second)
 	}
-	wait := p.jittered(interval + slower)
 	if left := deadline.Sub(now); wait > left {
 		wait = left
 	}
@@ -208,16 +223,18 @@ func (p *poller) poll() (insights.Operation, error) {
 	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
 	op := res.Operation
 	if insights.IsErrorType(err, insights.ErrPollThrottled) {
+		// No call was made: not a poll. The details are activities.PollThrottled's fields.
 		var appErr *temporal.ApplicationError
+		var next time.Time
 		if errors.As(err, &appErr) {
-			_ = appErr.Details(&p.state.WorkerPace)
+			_ = appErr.Details(&p.state.WorkerPace, &next)
 		}
-		p.throttled() // no call was made: not a poll
+		p.throttled(next)
 		workflow.GetMetricsHandler(p.ctx).Counter(MetricPollsThrottled).Inc(1)
 		return op, nil
 	}
 	p.state.WorkerPace = res.WorkerPace
-	p.unthrottled()
+	p.unthrottled(res.NextPollAt)
 	now := workflow.Now(p.ctx)
 	p.state.Polls++
 	p.runPolls++
@@ -256,23 +273,42 @@ func (p *poller) poll() (insights.Operation, error) {
 // spent.
 const maxRateLimitDelay = time.Hour
 
-// Back-pressure from the worker's GetOperation budget (activities.Activities.PollLimiter). The
-// loop never polls more often than the worker's pace (WorkerPace), which spreads the budget
-// evenly over the runs it serves; a poll that still finds the budget spent (a burst) makes no
-// call and doubles an extra wait added to every interval, starting from the policy's initial
-// interval; each poll that gets through shrinks it by a tenth. Either way the runs wait in their
-// durable timers rather than in the worker.
-func (p *poller) throttled() {
+// Back-pressure from the worker's GetOperation budget (activities.Activities.PollLimiter), which
+// the runs wait out in their durable timers rather than in the worker. Since workerSlotsChange a
+// run polls at the slot its worker keeps for it (next), whether its last poll got through or
+// was refused: the worker spreads its budget over the runs it serves. Before it, and whenever
+// the worker names no slot, the loop polls no more often than the worker's pace (WorkerPace);
+// a poll that still finds the budget spent makes no call and doubles an extra wait added to
+// every interval, starting from the policy's initial interval; each poll that gets through
+// shrinks it by a tenth.
+func (p *poller) throttled(next time.Time) {
+	if p.useSlot(next) {
+		return
+	}
 	p.state.RateLimitDelay = min(max(2*p.state.RateLimitDelay, p.policy.initial), maxRateLimitDelay)
 }
 
-func (p *poller) unthrottled() {
+func (p *poller) unthrottled(next time.Time) {
+	if p.useSlot(next) {
+		return
+	}
 	d := p.state.RateLimitDelay
 	d -= d / 10
 	if d < time.Second {
 		d = 0
 	}
 	p.state.RateLimitDelay = d
+}
+
+// useSlot keeps the worker's slot for the next poll, when this run polls at slots and the
+// worker named one.
+func (p *poller) useSlot(next time.Time) bool {
+	if !p.workerSlots || next.IsZero() {
+		p.state.NextPollAt = time.Time{}
+		return false
+	}
+	p.state.NextPollAt, p.state.RateLimitDelay = next, 0
+	return true
 }
 
 // end publishes the final state and, unless the run continues as new, records its outcome

@@ -194,3 +194,76 @@ func createdEnv() *testsuite.TestWorkflowEnvironment {
 	env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
 	return env
 }
+
+// slotAnswers are PollOperation's answers from a worker that keeps slots: refused with a slot
+// 47s away, then running with the next slot 3m away, then running with a slot sooner than the
+// policy's interval, then done.
+func slotAnswers(env *testsuite.TestWorkflowEnvironment, at *[]time.Time) func(context.Context, string) (activities.PollResult, error) {
+	return func(context.Context, string) (activities.PollResult, error) {
+		now := env.Now()
+		*at = append(*at, now)
+		switch len(*at) {
+		case 1:
+			return activities.PollResult{}, temporal.NewNonRetryableApplicationError("budget spent", insights.ErrPollThrottled, nil,
+				time.Minute, now.Add(47*time.Second))
+		case 2:
+			return activities.PollResult{Operation: runningOp(), WorkerPace: time.Minute, NextPollAt: now.Add(3 * time.Minute)}, nil
+		case 3:
+			return activities.PollResult{Operation: runningOp(), WorkerPace: time.Minute, NextPollAt: now.Add(5 * time.Second)}, nil
+		}
+		return activities.PollResult{Operation: succeededOp()}, nil
+	}
+}
+
+func gapsFrom(start time.Time, at []time.Time) []string {
+	var gaps []string
+	prev := start
+	for _, a := range at {
+		gaps = append(gaps, a.Sub(prev).String())
+		prev = a
+	}
+	return gaps
+}
+
+// TestPollsAtWorkerSlots: a run polls at the slot its worker keeps for it, whether the last try
+// was refused or got through, and never sooner than its policy's interval; a refusal adds no
+// back-off of its own.
+func TestPollsAtWorkerSlots(t *testing.T) {
+	env := createdEnv()
+	var at []time.Time
+	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(slotAnswers(env, &at))
+	var slower string
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(StatusQuery)
+		require.NoError(t, err)
+		var st PollStatus
+		require.NoError(t, v.Get(&st))
+		slower = st.RateLimitDelay
+	}, 2*time.Minute)
+	start := env.Now()
+	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
+	require.NoError(t, env.GetWorkflowError())
+	var res CreateIssueModelResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, 3, res.Polls, "the refused try is not a poll")
+	// quiet policy: 30s; refused: the slot 47s away; then the 3m slot (the policy says 1m);
+	// then the policy's 2m, the slot 5s away being sooner.
+	require.Equal(t, []string{"30s", "47s", "3m0s", "2m0s"}, gapsFrom(start, at))
+	require.Equal(t, "2m0s", slower, "status.rateLimitDelay: the 3m slot instead of the policy's 1m")
+}
+
+// TestPollsAtWorkerSlotsNotBeforeTheChange: a run that started before workerSlotsChange (no
+// marker in its history) ignores the slots and keeps its old timers: the worker's pace and the
+// doubling back-off after a refusal.
+func TestPollsAtWorkerSlotsNotBeforeTheChange(t *testing.T) {
+	env := createdEnv()
+	env.OnGetVersion(workerSlotsChange, workflow.DefaultVersion, workerSlotsVersion).Return(workflow.DefaultVersion)
+	var at []time.Time
+	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(slotAnswers(env, &at))
+	start := env.Now()
+	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
+	require.NoError(t, env.GetWorkflowError())
+	// 30s; refused: pace 1m, +30s back-off → 1m30s; got through (back-off 27s): 1m+27s;
+	// then the policy's 2m (polls=2) and the back-off 24.3s, rounded by the decay to 24s.
+	require.Equal(t, []string{"30s", "1m30s", "1m27s", "2m24s"}, gapsFrom(start, at))
+}
