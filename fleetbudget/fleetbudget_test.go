@@ -34,6 +34,35 @@ func TestShareLeavesRoomForBursts(t *testing.T) {
 	}
 }
 
+// TestWeightedFollowsThePolling: the shares of workers whose polling adds up to the fleet's
+// stay within the budget, bursts included, and follow the polling: a worker that serves all the
+// fleet's runs (the others joined after them, or died) takes nearly the whole budget.
+func TestWeightedFollowsThePolling(t *testing.T) {
+	const perSecond = 6.0
+	for _, mine := range [][]int{{20, 20, 20}, {60, 0, 0}, {0, 0, 0}, {1, 0}, {5}, {30, 29, 1, 0}} {
+		fleet := 0
+		for _, m := range mine {
+			fleet += m
+		}
+		var total float64
+		for _, m := range mine {
+			total += Weighted(perSecond, len(mine), m, fleet)*60 + 1
+		}
+		if total > perSecond*60+1e-9 {
+			t.Errorf("%v: the fleet could make %v calls a minute, budget %v", mine, total, perSecond*60)
+		}
+	}
+	if got := Weighted(perSecond, 3, 60, 60); got < 0.95*perSecond {
+		t.Errorf("the worker serving all 60 runs of 3 workers takes %v/s, want most of %v", got, perSecond)
+	}
+	if got, equal := Weighted(perSecond, 3, 20, 60), Share(perSecond, 3); math.Abs(got-equal) > 0.01 {
+		t.Errorf("an even split gives %v/s, want about Share's %v", got, equal)
+	}
+	if got := Weighted(perSecond, 3, 0, 60); got <= 0 {
+		t.Error("a worker serving none must still take a little, for the first poll that moves to it")
+	}
+}
+
 // TestDecideHoldsUntilEveryoneCounted walks one worker through joining, a second worker
 // joining, a server that forgets its pollers, and a worker that dies.
 func TestDecideHoldsUntilEveryoneCounted(t *testing.T) {
