@@ -138,14 +138,8 @@ func TestPollBudgetBackPressure(t *testing.T) {
 	var res CreateIssueModelResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	require.Equal(t, 2, res.Polls, "throttled attempts are not polls")
-	var gaps []string
-	prev := start
-	for _, a := range at {
-		gaps = append(gaps, a.Sub(prev).String())
-		prev = a
-	}
 	// quiet policy: 30s, x2. Throttled: +30s, then +60s; after a poll that got through, +54s.
-	require.Equal(t, []string{"30s", "1m0s", "1m30s", "1m54s"}, gaps)
+	require.Equal(t, []string{"30s", "1m0s", "1m30s", "1m54s"}, gapsFrom(start, at))
 }
 
 func throttledErr() error {
@@ -164,26 +158,13 @@ func TestWorkerPaceStretchesIntervals(t *testing.T) {
 		}
 		return activities.PollResult{Operation: succeededOp()}, nil
 	})
-	var slower string
-	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(StatusQuery)
-		require.NoError(t, err)
-		var st PollStatus
-		require.NoError(t, v.Get(&st))
-		slower = st.RateLimitDelay
-	}, 2*time.Minute)
+	slower := rateLimitDelayAt(t, env, 2*time.Minute)
 	start := env.Now()
 	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
 	require.NoError(t, env.GetWorkflowError())
-	var gaps []string
-	prev := start
-	for _, a := range at {
-		gaps = append(gaps, a.Sub(prev).String())
-		prev = a
-	}
 	// quiet policy: 30s, then 1m, 2m — but the worker's pace is 5m after the first poll.
-	require.Equal(t, []string{"30s", "5m0s", "5m0s"}, gaps)
-	require.Equal(t, "4m0s", slower) // 5m instead of the policy's 1m
+	require.Equal(t, []string{"30s", "5m0s", "5m0s"}, gapsFrom(start, at))
+	require.Equal(t, "4m0s", *slower) // 5m instead of the policy's 1m
 }
 
 // createdEnv is a test environment whose CreateIssueModel answers testOp once.
@@ -215,6 +196,20 @@ func slotAnswers(env *testsuite.TestWorkflowEnvironment, at *[]time.Time) func(c
 	}
 }
 
+// rateLimitDelayAt returns what status.rateLimitDelay will have said at d into the run.
+func rateLimitDelayAt(t *testing.T, env *testsuite.TestWorkflowEnvironment, d time.Duration) *string {
+	var slower string
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(StatusQuery)
+		require.NoError(t, err)
+		var st PollStatus
+		require.NoError(t, v.Get(&st))
+		slower = st.RateLimitDelay
+	}, d)
+	return &slower
+}
+
+// gapsFrom lists the gaps between start and the times at.
 func gapsFrom(start time.Time, at []time.Time) []string {
 	var gaps []string
 	prev := start
@@ -232,14 +227,7 @@ func TestPollsAtWorkerSlots(t *testing.T) {
 	env := createdEnv()
 	var at []time.Time
 	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(slotAnswers(env, &at))
-	var slower string
-	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(StatusQuery)
-		require.NoError(t, err)
-		var st PollStatus
-		require.NoError(t, v.Get(&st))
-		slower = st.RateLimitDelay
-	}, 2*time.Minute)
+	slower := rateLimitDelayAt(t, env, 2*time.Minute)
 	start := env.Now()
 	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
 	require.NoError(t, env.GetWorkflowError())
@@ -249,7 +237,7 @@ func TestPollsAtWorkerSlots(t *testing.T) {
 	// quiet policy: 30s; refused: the slot 47s away; then the 3m slot (the policy says 1m);
 	// then the policy's 2m, the slot 5s away being sooner.
 	require.Equal(t, []string{"30s", "47s", "3m0s", "2m0s"}, gapsFrom(start, at))
-	require.Equal(t, "2m0s", slower, "status.rateLimitDelay: the 3m slot instead of the policy's 1m")
+	require.Equal(t, "2m0s", *slower, "status.rateLimitDelay: the 3m slot instead of the policy's 1m")
 }
 
 // TestPollsAtWorkerSlotsNotBeforeTheChange: a run that started before workerSlotsChange (no
