@@ -26,6 +26,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -76,6 +77,7 @@ type Sharer struct {
 	// listedSince is when the server began listing this worker without a gap; zero while it
 	// does not list it.
 	listedSince time.Time
+	mu          sync.Mutex // guards workers and share, which Workers reads
 	workers     int
 	share       float64
 	// logged and loggedShare: the last share logged.
@@ -107,6 +109,13 @@ func New(opts Options) (*Sharer, error) {
 	s := &Sharer{opts: opts}
 	s.apply(0, 0)
 	return s, nil
+}
+
+// Workers is how many live workers the last count found.
+func (s *Sharer) Workers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.workers
 }
 
 // HoldFor is how long the server must have listed a worker before it takes a share.
@@ -214,7 +223,9 @@ func (s *Sharer) apply(workers int, share float64) {
 	s.opts.Limiter.SetBurst(burst)
 	s.opts.Limiter.SetLimit(rate.Limit(share))
 	prevWorkers, prevShare := s.workers, s.loggedShare
+	s.mu.Lock()
 	s.workers, s.share = workers, share
+	s.mu.Unlock()
 	if s.logged && workers == prevWorkers && (share == 0) == (prevShare == 0) && math.Abs(share-prevShare) <= prevShare/10 {
 		return
 	}

@@ -140,12 +140,12 @@ func TestCountsTheWorkersOnARealServer(t *testing.T) {
 	for _, s := range sharers {
 		for rate.Limit(want) != s.opts.Limiter.Limit() {
 			if ctx.Err() != nil {
-				t.Fatalf("%s: share %v with %d workers counted, want %v of 3", s.opts.Identity, s.opts.Limiter.Limit(), s.workers, want)
+				t.Fatalf("%s: share %v with %d workers counted, want %v of 3", s.opts.Identity, s.opts.Limiter.Limit(), s.Workers(), want)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if s.workers != 3 || s.opts.Limiter.Burst() != 1 {
-			t.Errorf("%s: %d workers, burst %d", s.opts.Identity, s.workers, s.opts.Limiter.Burst())
+		if s.Workers() != 3 || s.opts.Limiter.Burst() != 1 {
+			t.Errorf("%s: %d workers, burst %d", s.opts.Identity, s.Workers(), s.opts.Limiter.Burst())
 		}
 	}
 }

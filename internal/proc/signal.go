@@ -21,15 +21,14 @@ func NotifyContext(ctx context.Context) (context.Context, context.CancelFunc) {
 		signal.Notify(pipes, sigpipe)
 	}
 	watchStdout(ctx, cancel)
+	// The signals stay caught after ctx ends: the process is stopping its children then, and a
+	// second signal (Ctrl-C right after stdout died, say) must not kill it half way.
 	go func() {
 		for {
 			select {
 			case <-pipes:
 			case <-ends:
 				cancel()
-			case <-ctx.Done():
-				signal.Stop(ends)
-				return
 			}
 		}
 	}()
