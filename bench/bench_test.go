@@ -258,8 +258,8 @@ func TestTreeCPUSeconds(t *testing.T) {
 // TestCluster runs a tiny workflow bench on the production shape (-temporal cluster: a Temporal
 // server on PostgreSQL) with three workers sharing the poll budget, and checks what must hold
 // whatever the timings: every operation completed, the server and PostgreSQL CPU were measured
-// and the table says which server it ran against. Starting PostgreSQL and the server costs
-// about 30 s; -short skips it.
+// and the table says which server it ran against. It takes about 40 s (PostgreSQL and the
+// server start in about 10 s); -short skips it.
 func TestCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the cluster takes about 30 s to start")
