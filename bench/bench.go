@@ -24,18 +24,23 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/insightstest/record"
+	"github.com/issuemodels/durable-lro/internal/cluster"
 	"github.com/issuemodels/durable-lro/internal/devserver"
 	"github.com/issuemodels/durable-lro/internal/proc"
+	"github.com/issuemodels/durable-lro/internal/temporalcli"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
 // runner holds what every strategy's phase shares.
 type runner struct {
-	cfg       config
-	plan      plan
-	emu       *insightstest.Server
-	rec       *record.Recorder // what the emulator answered, per operation and second
+	cfg  config
+	plan plan
+	emu  *insightstest.Server
+	rec  *record.Recorder // what the emulator answered, per operation and second
+	// dev is the Temporal server the strategies run against: the dev server, or with
+	// -temporal cluster the cluster's Temporal server (cluster then holds its PostgreSQL too).
 	dev       *devserver.Server
+	cluster   *cluster.Server
 	tmp       string
 	workerBin string
 	selfBin   string
@@ -59,11 +64,12 @@ type phase struct {
 	strategy   string
 	start, end time.Time // wall clock: first start, last completion
 	completed  map[int]bool
-	failures   map[int]string // why an operation was not completed
-	unfinished map[int]bool   // still waiting when the bench gave up (phase timeout)
-	proc       *os.ProcessState
-	runs       []runInfo // Temporal runs (visibility); nil for opwait
-	serverCPU  float64   // dev server CPU-seconds during the phase; -1 when shared with another phase
+	failures   map[int]string     // why an operation was not completed
+	unfinished map[int]bool       // still waiting when the bench gave up (phase timeout)
+	procs      []*os.ProcessState // the strategy's processes (several workers with -workers)
+	runs       []runInfo          // Temporal runs (visibility); nil for opwait
+	serverCPU  float64            // Temporal server CPU-seconds during the phase; -1 when shared with another phase
+	dbCPU      float64            // PostgreSQL's CPU-seconds during the phase (cluster); -1 when shared or none
 	// The largest workflow-task backlog of the strategy's task queue seen while waiting, and
 	// its age: how far the server and worker fell behind.
 	maxBacklog    int64
@@ -101,21 +107,16 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	defer r.emu.Close()
-	r.logf("starting the Temporal dev server (builds ./bin/temporal on first use)")
-	devCtx, cancel := context.WithTimeout(ctx, 20*time.Minute)
-	r.dev, err = devserver.New(devCtx)
-	cancel()
-	if err != nil {
+	if err := r.startServer(ctx); err != nil {
 		return err
 	}
 	defer r.dev.Close()
-	r.logf("dev server %s (pid %d), emulator %s", r.dev.HostPort, r.dev.Pid(), r.emu.Addr())
 
-	phases, serverTotal, err := r.runPhases(ctx)
+	phases, cpu, err := r.runPhases(ctx)
 	if err != nil {
 		return err
 	}
-	rep := r.report(phases, serverTotal, time.Since(began))
+	rep := r.report(phases, cpu, time.Since(began))
 	rep.printTable(stdout)
 	return writeOutputs(cfg, rep)
 }
@@ -163,6 +164,45 @@ func (r *runner) buildBinaries(ctx context.Context) error {
 	return proc.Build(ctx, root, "./worker", r.workerBin)
 }
 
+// startServer starts the Temporal server of -temporal: the dev server, or the Temporal server on
+// PostgreSQL (internal/cluster, its schema and namespace set up by the compose stack's scripts).
+func (r *runner) startServer(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(ctx, 25*time.Minute)
+	defer cancel()
+	if r.cfg.server == serverCluster {
+		r.logf("starting the Temporal %s server on PostgreSQL (builds ./bin/temporal-server on first use)", temporalcli.ServerVersion)
+		c, err := cluster.New(sctx)
+		if err != nil {
+			return fmt.Errorf("-temporal cluster: %w", err)
+		}
+		r.cluster, r.dev = c, c.Server
+		r.logf("Temporal server %s (pid %d), PostgreSQL %d (pid %d, port %d), emulator %s",
+			r.dev.HostPort, r.dev.Pid(), c.PG.Version(), c.PG.Pid(), c.PG.Port, r.emu.Addr())
+		return nil
+	}
+	r.logf("starting the Temporal dev server (builds ./bin/temporal on first use)")
+	var err error
+	if r.dev, err = devserver.New(sctx); err != nil {
+		return err
+	}
+	r.logf("dev server %s (pid %d), emulator %s", r.dev.HostPort, r.dev.Pid(), r.emu.Addr())
+	return nil
+}
+
+// serverDescription names the server for the report, e.g. "cluster (Temporal 1.29.1 on
+// PostgreSQL 17, 4 history shards)".
+func (r *runner) serverDescription() string {
+	if r.cluster == nil {
+		return serverDev + " (Temporal CLI dev server, " + strings.TrimPrefix(temporalcli.Module, "github.com/temporalio/cli/cmd/") + ", SQLite in memory, 1 history shard)"
+	}
+	pg := "PostgreSQL"
+	if v := r.cluster.PG.Version(); v > 0 {
+		pg = fmt.Sprintf("PostgreSQL %d", v)
+	}
+	return fmt.Sprintf("%s (Temporal %s on %s, %d history shards)", serverCluster,
+		strings.TrimPrefix(temporalcli.ServerVersion, "v"), pg, cluster.HistoryShards)
+}
+
 // startEmulator starts the in-process emulator.
 func (r *runner) startEmulator() error {
 	cfg := r.cfg
@@ -185,9 +225,31 @@ func (r *runner) startEmulator() error {
 	return err
 }
 
-// runPhases runs every strategy, one after the other or side by side, and measures the dev
-// server's CPU time: in all, and per phase where a phase has the server to itself.
-func (r *runner) runPhases(ctx context.Context) (map[string]*phase, float64, error) {
+// serverCPU is the CPU time of the Temporal server and, on the cluster, of PostgreSQL, over all
+// phases; DB is -1 without PostgreSQL.
+type serverCPU struct{ Server, DB float64 }
+
+// cpuNow reads the servers' CPU times so far.
+func (r *runner) cpuNow() serverCPU {
+	c := serverCPU{Server: procCPUSeconds(r.dev.Pid()), DB: -1}
+	if r.cluster != nil {
+		c.DB = treeCPUSeconds(r.cluster.PG.Pid())
+	}
+	return c
+}
+
+func (c serverCPU) minus(o serverCPU) serverCPU {
+	d := serverCPU{Server: c.Server - o.Server, DB: -1}
+	if c.DB >= 0 && o.DB >= 0 {
+		d.DB = c.DB - o.DB
+	}
+	return d
+}
+
+// runPhases runs every strategy, one after the other or side by side, and measures the
+// server's CPU time (the Temporal server's, and PostgreSQL's on the cluster): in all, and per
+// phase where a phase has the server to itself.
+func (r *runner) runPhases(ctx context.Context) (map[string]*phase, serverCPU, error) {
 	cfg := r.cfg
 	phases := map[string]*phase{}
 	var mu sync.Mutex
@@ -202,14 +264,14 @@ func (r *runner) runPhases(ctx context.Context) (map[string]*phase, float64, err
 		}
 		phases[s] = p
 	}
-	serverPID := r.dev.Pid()
-	serverBefore := procCPUSeconds(serverPID)
+	serverBefore := r.cpuNow()
 	if cfg.sequential {
 		for _, s := range cfg.strategies {
-			before := procCPUSeconds(serverPID)
+			before := r.cpuNow()
 			runOne(s)
 			if p := phases[s]; p != nil && s != stratOpWait {
-				p.serverCPU = procCPUSeconds(serverPID) - before
+				d := r.cpuNow().minus(before)
+				p.serverCPU, p.dbCPU = d.Server, d.DB
 			}
 		}
 	} else {
@@ -219,9 +281,9 @@ func (r *runner) runPhases(ctx context.Context) (map[string]*phase, float64, err
 		}
 		wg.Wait()
 	}
-	serverTotal := procCPUSeconds(serverPID) - serverBefore
+	serverTotal := r.cpuNow().minus(serverBefore)
 	if err := errors.Join(errs...); err != nil {
-		return nil, 0, err
+		return nil, serverCPU{}, err
 	}
 	if !cfg.sequential {
 		// Side by side, the dev server's CPU belongs to a phase only when it is the one
@@ -233,7 +295,7 @@ func (r *runner) runPhases(ctx context.Context) (map[string]*phase, float64, err
 			}
 		}
 		if len(temporal) == 1 {
-			temporal[0].serverCPU = serverTotal
+			temporal[0].serverCPU, temporal[0].dbCPU = serverTotal.Server, serverTotal.DB
 		}
 	}
 	return phases, serverTotal, nil
@@ -285,14 +347,16 @@ func scalePolicy(p workflows.PollingPolicy, scale float64) (workflows.PollingPol
 	return p, nil
 }
 
-// pollBudgetShare is the part of -quota the workflow's worker is given as POLLS_PER_SECOND. Its
+// pollBudgetShare is the part of -quota the workflow's worker is given as POLLS_PER_SECOND (or,
+// with -workers above 1, the workers together as FLEET_POLLS_PER_SECOND). Its
 // token bucket holds the worker to the rate, but the quota is counted where calls arrive, per
 // minute: a saturated worker at exactly the quota was seen 2 calls over it in an emulated minute
 // at 10,000 operations (the bucket's burst of one, and calls whose latency carries them across
 // the minute's edge), so the worker keeps 2 % below it.
 const pollBudgetShare = 0.98
 
-// workerPollsPerSecond is the workflow worker's POLLS_PER_SECOND for cfg (real seconds).
+// workerPollsPerSecond is the workflow worker's POLLS_PER_SECOND for cfg (real seconds); with
+// -workers above 1, the fleet's FLEET_POLLS_PER_SECOND, the same total.
 func workerPollsPerSecond(cfg config) float64 {
 	return float64(cfg.quota) * pollBudgetShare / 60 * cfg.scale
 }
@@ -336,7 +400,7 @@ func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
 		return nil, err
 	}
 	defer f.Close()
-	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, unfinished: map[int]bool{}, serverCPU: -1}
+	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, unfinished: map[int]bool{}, serverCPU: -1, dbCPU: -1}
 	p.start = time.Now()
 	c, err := r.startChild("opwait", r.selfBin, []string{"-role", "opwait", "-ops", fmt.Sprint(r.cfg.ops),
 		"-parent", parentFor(stratOpWait), "-scale", fmt.Sprint(r.cfg.scale), "-concurrency", fmt.Sprint(r.cfg.concurrency)},
@@ -357,7 +421,7 @@ func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
 	if err := c.Stop(); err != nil {
 		return nil, fmt.Errorf("opwait process: %v\n%s", err, proc.Tail(c.LogPath, 40))
 	}
-	p.proc = c.State()
+	p.procs = []*os.ProcessState{c.State()}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
@@ -384,17 +448,21 @@ func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
 	return p, sc.Err()
 }
 
-// runTemporal runs a Temporal-based strategy: its worker process, one workflow per operation,
-// and the runs' history lengths from visibility.
+// runTemporal runs a Temporal-based strategy: its worker processes, one workflow per
+// operation, and the runs' history lengths from visibility.
 func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phase, error) {
 	taskQueue := "bench-" + s
-	c, err := r.startStrategyWorker(s, taskQueue)
+	workers, err := r.startStrategyWorkers(s, taskQueue)
+	defer func() {
+		for _, c := range workers {
+			_ = c.Stop()
+		}
+	}()
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = c.Stop() }()
 
-	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, unfinished: map[int]bool{}, serverCPU: -1}
+	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, unfinished: map[int]bool{}, serverCPU: -1, dbCPU: -1}
 	p.start = time.Now()
 	idPrefix := "bench-" + s + "-"
 	if err := r.startWorkflows(ctx, s, workflowType, taskQueue, idPrefix); err != nil {
@@ -404,10 +472,16 @@ func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phas
 	if err := r.waitUntilNoneRunning(ctx, p, s, taskQueue, p.start.Add(r.phaseTimeout())); err != nil {
 		return nil, err
 	}
-	if err := c.Stop(); err != nil {
-		return nil, fmt.Errorf("%s worker: %v\n%s", s, err, proc.Tail(c.LogPath, 40))
+	var stopErrs []error
+	for _, c := range workers {
+		if err := c.Stop(); err != nil {
+			stopErrs = append(stopErrs, fmt.Errorf("%s: %v\n%s", c.Name, err, proc.Tail(c.LogPath, 40)))
+		}
+		p.procs = append(p.procs, c.State())
 	}
-	p.proc = c.State()
+	if err := errors.Join(stopErrs...); err != nil {
+		return nil, err
+	}
 
 	runs, err := r.listRuns(ctx, taskQueue)
 	if err != nil {
@@ -423,22 +497,50 @@ func (r *runner) runTemporal(ctx context.Context, s, workflowType string) (*phas
 	return p, nil
 }
 
-// startStrategyWorker starts the worker process of a Temporal strategy: the real worker for the
-// workflow strategies, this binary as -role retryworker for the retry pattern.
-func (r *runner) startStrategyWorker(s, taskQueue string) (*proc.Process, error) {
+// startStrategyWorkers starts the worker processes of a Temporal strategy: the real worker for
+// the workflow strategies (-workers of them, each with its own client identity, the SDK's
+// pid@host), this binary as -role retryworker for the retry pattern. On an error it returns
+// the processes it started, to be stopped.
+func (r *runner) startStrategyWorkers(s, taskQueue string) ([]*proc.Process, error) {
 	if s == stratRetry {
-		return r.startChild("retryworker", r.selfBin, []string{"-role", "retryworker",
-			"-temporal", r.dev.HostPort, "-task-queue", taskQueue},
+		c, err := r.startChild("retryworker", r.selfBin, []string{"-role", "retryworker",
+			"-temporal-address", r.dev.HostPort, "-task-queue", taskQueue},
 			[]string{"INSIGHTS_EMULATOR_HOST=" + r.emu.Addr()}, nil)
+		if err != nil {
+			return nil, err
+		}
+		return []*proc.Process{c}, nil
 	}
-	pollsPerSecond := workerPollsPerSecond(r.cfg)
-	othersPerSecond := float64(r.cfg.createRPM) / 60 * r.cfg.scale
-	return r.startChild(s+"-worker", r.workerBin, nil, []string{
-		"TEMPORAL_ADDRESS=" + r.dev.HostPort, "TEMPORAL_NAMESPACE=" + r.dev.Namespace,
-		"TEMPORAL_TASK_QUEUE=" + taskQueue, "INSIGHTS_EMULATOR_HOST=" + r.emu.Addr(),
+	var workers []*proc.Process
+	for k := 1; k <= r.cfg.workers; k++ {
+		name := s + "-worker"
+		if r.cfg.workers > 1 {
+			name = fmt.Sprintf("%s-worker-%d", s, k)
+		}
+		c, err := r.startChild(name, r.workerBin, nil, workerEnv(r.cfg, r.dev.HostPort, r.dev.Namespace, taskQueue, r.emu.Addr()), nil)
+		if err != nil {
+			return workers, err
+		}
+		workers = append(workers, c)
+	}
+	return workers, nil
+}
+
+// workerEnv is the environment of a workflow strategy's worker. One worker has the whole poll
+// budget as POLLS_PER_SECOND; several share it as FLEET_POLLS_PER_SECOND, each taking an equal
+// share of the live workers the server lists (package fleetbudget). The creations' budget,
+// TASK_QUEUE_ACTIVITIES_PER_SECOND, is the server's, per task queue, whatever the workers.
+func workerEnv(cfg config, hostPort, namespace, taskQueue, emulator string) []string {
+	budget := "POLLS_PER_SECOND"
+	if cfg.workers > 1 {
+		budget = "FLEET_POLLS_PER_SECOND"
+	}
+	return []string{
+		"TEMPORAL_ADDRESS=" + hostPort, "TEMPORAL_NAMESPACE=" + namespace,
+		"TEMPORAL_TASK_QUEUE=" + taskQueue, "INSIGHTS_EMULATOR_HOST=" + emulator,
 		"LOG_LEVEL=warn", "LOG_FORMAT=json",
-		fmt.Sprintf("POLLS_PER_SECOND=%g", pollsPerSecond),
-		fmt.Sprintf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%g", othersPerSecond)}, nil)
+		fmt.Sprintf("%s=%g", budget, workerPollsPerSecond(cfg)),
+		fmt.Sprintf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%g", float64(cfg.createRPM)/60*cfg.scale)}
 }
 
 // startWorkflows starts one workflow per operation, -concurrency at a time.
@@ -637,14 +739,17 @@ func (r *runner) startChild(name, bin string, args, env []string, stdout io.Writ
 		Log: filepath.Join(r.tmp, name+".log"), Stdout: stdout, Grace: 30 * time.Second})
 }
 
-// rusage returns the CPU-seconds (user + system) and the peak RSS (MiB) of an ended process.
-func rusage(ps *os.ProcessState) (cpu, rssMiB float64) {
-	if ps == nil {
-		return 0, 0
-	}
-	cpu = ps.UserTime().Seconds() + ps.SystemTime().Seconds()
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		rssMiB = float64(ru.Maxrss) / 1024 // KiB on Linux
+// rusage returns the CPU-seconds (user + system) and the peak RSS (MiB) of ended processes,
+// each summed over them.
+func rusage(states ...*os.ProcessState) (cpu, rssMiB float64) {
+	for _, ps := range states {
+		if ps == nil {
+			continue
+		}
+		cpu += ps.UserTime().Seconds() + ps.SystemTime().Seconds()
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			rssMiB += float64(ru.Maxrss) / 1024 // KiB on Linux
+		}
 	}
 	return cpu, rssMiB
 }
@@ -664,3 +769,42 @@ func procCPUSeconds(pid int) float64 {
 	}
 	return st.CPUTime()
 }
+
+// treeCPUSeconds is the CPU time (user + system) of a running process and its children: its
+// own, its live children's (theirs and their reaped children's) and that of the children it
+// has reaped (PostgreSQL's backends come and go). 0 if unknown.
+func treeCPUSeconds(pid int) float64 {
+	if pid == 0 {
+		return 0
+	}
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return 0
+	}
+	withReaped := func(st procfs.ProcStat) float64 {
+		return st.CPUTime() + float64(st.CUTime+st.CSTime)/userHZ
+	}
+	p, err := fs.Proc(pid)
+	if err != nil {
+		return 0
+	}
+	st, err := p.Stat()
+	if err != nil {
+		return 0
+	}
+	total := withReaped(st)
+	all, err := fs.AllProcs()
+	if err != nil {
+		return total
+	}
+	for _, c := range all {
+		cst, err := c.Stat()
+		if err == nil && cst.PPID == pid {
+			total += withReaped(cst)
+		}
+	}
+	return total
+}
+
+// userHZ is the kernel's clock ticks per second of /proc/PID/stat (procfs's own CPUTime uses it).
+const userHZ = 100

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+
+	"github.com/issuemodels/durable-lro/internal/cluster"
 )
 
 // TestMain lets the test binary play the bench's subprocess roles (-role opwait,
@@ -187,7 +191,14 @@ func TestFlags(t *testing.T) {
 	if got := labelFor("workflow-max60s", cfg.variants); got != "workflow max60s (maxInterval 1m)" {
 		t.Errorf("label %q", got)
 	}
-	for _, bad := range [][]string{{"-strategies", "cron"}, {"-ops", "0"}, {"-quota", "3000"}, {"-scale", "0.5"}, {"extra"},
+	if cfg.server != serverDev || cfg.workers != 1 {
+		t.Errorf("defaults: -temporal %q, -workers %d; want dev, 1", cfg.server, cfg.workers)
+	}
+	cfg, err = parseFlags([]string{"-temporal", "cluster", "-workers", "3", "-strategies", "workflow"})
+	if err != nil || cfg.server != serverCluster || cfg.workers != 3 {
+		t.Errorf("-temporal cluster -workers 3: %q %d %v", cfg.server, cfg.workers, err)
+	}
+	for _, bad := range [][]string{{"-strategies", "cron"}, {"-ops", "0"}, {"-temporal", "prod"}, {"-workers", "0"}, {"-quota", "3000"}, {"-scale", "0.5"}, {"extra"},
 		{"-variant", `Max={"maxInterval":"1m"}`}, {"-variant", `a={"maxInterval":"1x"}`}, {"-variant", `a={"interval":"1m"}`},
 		{"-variant", `a={"maxInterval":"1s"}`}, {"-variant", `a={}`, "-variant", `a={}`}} {
 		if _, err := parseFlags(bad); err == nil {
@@ -212,5 +223,86 @@ func TestProcCPUSeconds(t *testing.T) {
 	}
 	if cpu := procCPUSeconds(0); cpu != 0 {
 		t.Errorf("procCPUSeconds(0) = %v, want 0", cpu)
+	}
+}
+
+// TestWorkerEnv: one worker has the poll budget as POLLS_PER_SECOND, several share the same
+// total as FLEET_POLLS_PER_SECOND.
+func TestWorkerEnv(t *testing.T) {
+	for _, tc := range []struct {
+		workers     int
+		want, never string
+	}{{1, "POLLS_PER_SECOND=294", "FLEET_POLLS_PER_SECOND="}, {3, "FLEET_POLLS_PER_SECOND=294", "\x00POLLS_PER_SECOND="}} {
+		cfg, err := parseFlags([]string{"-workers", fmt.Sprint(tc.workers)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := "\x00" + strings.Join(workerEnv(cfg, "127.0.0.1:7233", "default", "tq", "127.0.0.1:1"), "\x00")
+		if !strings.Contains(env, "\x00"+tc.want) || strings.Contains(env, tc.never) {
+			t.Errorf("-workers %d: env %q, want %s and no %s", tc.workers, env, tc.want, tc.never)
+		}
+	}
+}
+
+// TestTreeCPUSeconds: a process tree's CPU time counts the process itself.
+func TestTreeCPUSeconds(t *testing.T) {
+	self := procCPUSeconds(os.Getpid())
+	if tree := treeCPUSeconds(os.Getpid()); tree < self {
+		t.Errorf("treeCPUSeconds(self) = %v, under procCPUSeconds(self) = %v", tree, self)
+	}
+	if cpu := treeCPUSeconds(0); cpu != 0 {
+		t.Errorf("treeCPUSeconds(0) = %v, want 0", cpu)
+	}
+}
+
+// TestCluster runs a tiny workflow bench on the production shape (-temporal cluster: a Temporal
+// server on PostgreSQL) with three workers sharing the poll budget, and checks what must hold
+// whatever the timings: every operation completed, the server and PostgreSQL CPU were measured
+// and the table says which server it ran against. It takes about 40 s (PostgreSQL and the
+// server start in about 10 s); -short skips it.
+func TestCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the cluster takes about 30 s to start")
+	}
+	jsonFile := filepath.Join(t.TempDir(), "bench.json")
+	cfg, err := parseFlags([]string{"-smoke", "-strategies", "workflow", "-temporal", "cluster", "-workers", "3", "-json", jsonFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err = runBench(ctx, cfg, &out)
+	if errors.Is(err, cluster.ErrNoPostgres) {
+		t.Skipf("SKIPPED, NOT TESTED: the cluster needs PostgreSQL (apt-get install postgresql, as root): %v", err)
+	}
+	if err != nil {
+		t.Fatalf("bench: %v\noutput:\n%s", err, out.String())
+	}
+	t.Logf("bench output:\n%s", out.String())
+	if !strings.Contains(out.String(), "server: cluster (Temporal 1.29.1 on PostgreSQL") || !strings.Contains(out.String(), "workers: 3") {
+		t.Errorf("the table does not say it ran on the cluster with 3 workers")
+	}
+	if !strings.Contains(out.String(), "db CPU-s/1k") || !strings.Contains(out.String(), "FLEET_POLLS_PER_SECOND=") {
+		t.Errorf("the table has no db CPU column or no fleet budget note")
+	}
+	b, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(rep.Server, "cluster (") || rep.Workers != 3 || rep.ServerCPUSeconds <= 0 || rep.DBCPUSeconds <= 0 {
+		t.Errorf("server %q, workers %d, server CPU %v s, PostgreSQL CPU %v s", rep.Server, rep.Workers, rep.ServerCPUSeconds, rep.DBCPUSeconds)
+	}
+	if len(rep.Results) != 1 {
+		t.Fatalf("%d results, want 1", len(rep.Results))
+	}
+	r := rep.Results[0]
+	if r.Completed != 20 || r.Lost != 0 || r.Throughput <= 0 || r.WorkerCPUSeconds <= 0 || r.ServerCPUSeconds <= 0 || r.DBCPUSeconds <= 0 || r.CallsPerOp < 1 {
+		t.Errorf("%s: completed %d, lost %d, %v ops/s, worker CPU %v s, server CPU %v s, PostgreSQL CPU %v s, calls/op %v (%v)",
+			r.Strategy, r.Completed, r.Lost, r.Throughput, r.WorkerCPUSeconds, r.ServerCPUSeconds, r.DBCPUSeconds, r.CallsPerOp, r.Failures)
 	}
 }

@@ -8,7 +8,8 @@
 //     polling/infrequent): an activity that fails until the operation is done, retried at a
 //     fixed interval;
 //
-// against a real Temporal dev server (./bin/temporal, built by internal/devserver) and the
+// against a real Temporal dev server (./bin/temporal, built by internal/devserver), or with
+// -temporal cluster a real Temporal server on PostgreSQL (internal/cluster), and the
 // in-process Contact Center Insights emulator, whose own records give the truth per operation:
 // when it ended, when a caller was first told it was done, and how many GetOperation calls it
 // took. It prints one table (see README, "Benchmarks", and docs/PERFORMANCE.md).
@@ -64,12 +65,22 @@ type config struct {
 	keepLogs     bool
 	verbose      bool
 	fromJSON     string
+	// server is -temporal: the dev server (serverDev) or the Temporal server on PostgreSQL
+	// (serverCluster); workers is -workers, the worker processes of each workflow strategy.
+	server  string
+	workers int
 
 	// Hidden roles.
-	parent    string
-	taskQueue string
-	temporal  string
+	parent       string
+	taskQueue    string
+	temporalAddr string
 }
+
+// Temporal servers (-temporal).
+const (
+	serverDev     = "dev"
+	serverCluster = "cluster"
+)
 
 // Strategy names, in table order.
 const (
@@ -213,8 +224,10 @@ func newFlagSet(cfg *config) (*flag.FlagSet, *string) {
 			cfg.variants = append(cfg.variants, vr)
 			return nil
 		})
+	fs.StringVar(&cfg.server, "temporal", serverDev, "the Temporal server to run against: dev (the CLI's dev server, SQLite in memory, one history shard) or cluster (the production shape: a real Temporal server on PostgreSQL, internal/cluster, several history shards)")
+	fs.IntVar(&cfg.workers, "workers", 1, "worker processes per workflow strategy; with more than one they share the GetOperation budget as FLEET_POLLS_PER_SECOND (package fleetbudget) instead of each having POLLS_PER_SECOND")
 	fs.IntVar(&cfg.concurrency, "concurrency", 64, "creations / workflow starts in flight at once")
-	fs.BoolVar(&cfg.sequential, "sequential", false, "run the strategies one after another (the dev server's CPU is then attributed per strategy) instead of side by side")
+	fs.BoolVar(&cfg.sequential, "sequential", false, "run the strategies one after another (the server's CPU is then attributed per strategy) instead of side by side")
 	fs.DurationVar(&cfg.retryEvery, "retry-interval", time.Minute, "retry-policy sample: the fixed retry interval (emulated; the sample uses 60s)")
 	fs.BoolVar(&cfg.smoke, "smoke", false, "tiny size for CI: 20 operations of 1-4 minutes (emulated)")
 	fs.StringVar(&cfg.jsonFile, "json", "", "also write the results, per operation included, as JSON to this file")
@@ -224,13 +237,13 @@ func newFlagSet(cfg *config) (*flag.FlagSet, *string) {
 	fs.StringVar(&cfg.fromJSON, "from-json", "", "run nothing: print the table of a -json file again (and write -plot from it)")
 	fs.StringVar(&cfg.parent, "parent", "", "internal (-role opwait): the parent to create operations in")
 	fs.StringVar(&cfg.taskQueue, "task-queue", "", "internal (-role retryworker): task queue")
-	fs.StringVar(&cfg.temporal, "temporal", "", "internal (-role retryworker): Temporal frontend host:port")
+	fs.StringVar(&cfg.temporalAddr, "temporal-address", "", "internal (-role retryworker): Temporal frontend host:port")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: go run ./bench [flags]
 
 Awaits one seeded set of emulated trainings with op.Wait, with CreateIssueModelWorkflow (default
-policy) and with the retry-policy pattern of Temporal's samples, against a local dev server and
-the emulator, and prints one table: ops, completed, lost, GetOperation calls per op, detection
+policy) and with the retry-policy pattern of Temporal's samples, against a local dev server (or,
+with -temporal cluster, a Temporal server on PostgreSQL) and the emulator, and prints one table: ops, completed, lost, GetOperation calls per op, detection
 lag p50/p99 (absolute, and relative to the operation's length), history events per op and per
 poll, the largest run, worker CPU-seconds and RSS per 1,000 ops, throughput, peak GetOperation
 rate. See docs/PERFORMANCE.md.
@@ -310,6 +323,10 @@ func (cfg *config) validate() error {
 		return errors.New("-concurrency must be at least 1")
 	case cfg.retryEvery <= 0:
 		return errors.New("-retry-interval must be positive")
+	case cfg.server != serverDev && cfg.server != serverCluster:
+		return fmt.Errorf("-temporal: unknown server %q (want dev or cluster)", cfg.server)
+	case cfg.workers < 1:
+		return errors.New("-workers must be at least 1")
 	}
 	return nil
 }

@@ -37,13 +37,22 @@ type Report struct {
 	// Variants are the other policies run as strategies workflow-NAME (emulated time).
 	Variants   []variant `json:"variants,omitempty"`
 	RetryEvery string    `json:"retryInterval"`
-	// ServerCPUSeconds is the dev server's CPU time over all phases.
-	ServerCPUSeconds float64   `json:"serverCpuSeconds"`
-	WallSeconds      float64   `json:"wallSeconds"`
-	Results          []*Result `json:"results"`
-	Targets          []Target  `json:"targets"`
-	Notes            []string  `json:"notes"`
-	byName           map[string]*Result
+	// Server is the Temporal server the bench ran against, e.g. "cluster (Temporal 1.29.1 on
+	// PostgreSQL 17, 4 history shards)" (empty in reports from before -temporal: the dev
+	// server); Workers is the worker processes per workflow strategy (0 in those: 1).
+	Server  string `json:"server,omitempty"`
+	Workers int    `json:"workers,omitempty"`
+	// ServerCPUSeconds is the Temporal server's CPU time over all phases (the dev server's, or
+	// the cluster's temporal-server process's).
+	ServerCPUSeconds float64 `json:"serverCpuSeconds"`
+	// DBCPUSeconds is PostgreSQL's CPU time over all phases (all its processes), on the
+	// cluster; absent without one.
+	DBCPUSeconds float64   `json:"dbCpuSeconds,omitempty"`
+	WallSeconds  float64   `json:"wallSeconds"`
+	Results      []*Result `json:"results"`
+	Targets      []Target  `json:"targets"`
+	Notes        []string  `json:"notes"`
+	byName       map[string]*Result
 }
 
 // Machine describes where the bench ran.
@@ -102,8 +111,10 @@ type Result struct {
 	WorkerRSSMiB     float64 `json:"workerMaxRssMiB"`
 	CPUPer1k         float64 `json:"workerCpuSecondsPer1kOps"`
 	RSSPer1kMiB      float64 `json:"workerRssMiBPer1kOps"`
-	// ServerCPUSeconds: the dev server's CPU during this phase (-1: phases ran side by side).
+	// ServerCPUSeconds: the Temporal server's CPU during this phase (-1: phases ran side by
+	// side); DBCPUSeconds: PostgreSQL's (cluster only, absent without; -1: side by side).
 	ServerCPUSeconds float64 `json:"serverCpuSeconds"`
+	DBCPUSeconds     float64 `json:"dbCpuSeconds,omitempty"`
 	WallSeconds      float64 `json:"wallSeconds"`
 	Throughput       float64 `json:"throughputOpsPerSecond"`
 	// PeakGetOpPerMin is the largest number of GetOperation calls received in one second of
@@ -140,7 +151,7 @@ type Target struct {
 	Detail string `json:"detail"`
 }
 
-func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.Duration) *Report {
+func (r *runner) report(phases map[string]*phase, cpu serverCPU, wall time.Duration) *Report {
 	cfg := r.cfg
 	rep := &Report{
 		Command: "go run ./bench " + strings.Join(os.Args[1:], " "),
@@ -153,7 +164,10 @@ func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.D
 		Quota: cfg.quota, CreateRPM: cfg.createRPM, APIRPM: cfg.apiRPM, Sequential: cfg.sequential,
 		Policy: workflows.DefaultPollingPolicy(), ScaledPolicy: r.policies[stratWorkflow], Variants: cfg.variants,
 		RetryEvery:       cfg.retryEvery.String(),
-		ServerCPUSeconds: serverCPU,
+		Server:           r.serverDescription(),
+		Workers:          cfg.workers,
+		ServerCPUSeconds: cpu.Server,
+		DBCPUSeconds:     max(cpu.DB, 0),
 		WallSeconds:      wall.Seconds(),
 		byName:           map[string]*Result{},
 	}
@@ -167,13 +181,23 @@ func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.D
 	rep.Notes = []string{
 		fmt.Sprintf("emulator: creation quotas lifted (MaxConcurrentCreates and MaxModels unlimited); one project per strategy, each limited to %d requests per emulated minute", cfg.apiRPM),
 		fmt.Sprintf("time scale %g: the emulator's clock runs %gx wall time and every interval is divided by %g; lags are in emulated time, so 100 ms of real latency shows as %s", cfg.scale, cfg.scale, cfg.scale, time.Duration(float64(100*time.Millisecond)*cfg.scale)),
-		fmt.Sprintf("workflow worker: POLLS_PER_SECOND=%g (%g%% of the %d/min GetOperation quota), TASK_QUEUE_ACTIVITIES_PER_SECOND=%g (%d/min for creations); op.Wait and the retry sample have no limit of their own", workerPollsPerSecond(cfg), 100*pollBudgetShare, cfg.quota, float64(cfg.createRPM)/60*cfg.scale, cfg.createRPM),
+		workerNote(cfg),
+	}
+	if cfg.workers > 1 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("workers: %d worker processes per workflow strategy; their CPU-seconds and peak RSS are summed over the processes (the retry sample has one worker)", cfg.workers))
 	}
 	if len(cfg.variants) > 0 {
 		rep.Notes = append(rep.Notes, "variants: each has its own worker with the same budgets, task queue and project; their targets are not judged (only the default policy's are)")
 	}
 	if temporal := len(cfg.strategies) - btoi(slices.Contains(cfg.strategies, stratOpWait)); !cfg.sequential && temporal > 1 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("strategies ran side by side; the dev server's %.1f CPU-seconds are shared by the Temporal strategies (-sequential attributes them)", serverCPU))
+		db := ""
+		if cpu.DB >= 0 {
+			db = fmt.Sprintf(" (and PostgreSQL's %.1f)", cpu.DB)
+		}
+		rep.Notes = append(rep.Notes, fmt.Sprintf("strategies ran side by side; the %s server's %.1f CPU-seconds%s are shared by the Temporal strategies (-sequential attributes them)", cfg.server, cpu.Server, db))
+	}
+	if cpu.DB >= 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("server CPU: the temporal-server process's; db CPU: PostgreSQL's, the postmaster and all its backends (live and ended), %.1f CPU-seconds in all", cpu.DB))
 	}
 	return rep
 }
@@ -181,6 +205,9 @@ func (r *runner) report(phases map[string]*phase, serverCPU float64, wall time.D
 func (r *runner) result(p *phase) *Result {
 	s := p.strategy
 	res := &Result{Strategy: s, Label: labelFor(s, r.cfg.variants), Ops: r.cfg.ops, Completed: len(p.completed), ServerCPUSeconds: p.serverCPU}
+	if r.cluster != nil {
+		res.DBCPUSeconds = p.dbCPU
+	}
 	res.Lost = res.Ops - res.Completed
 	res.Unfinished = len(p.unfinished)
 	res.Failures = p.firstFailures(r.cfg.ops, 5)
@@ -298,10 +325,20 @@ func (res *Result) addHistory(runs []runInfo, idPrefix string) {
 	}
 }
 
+// workerNote says how the workflow's workers were given their budgets.
+func workerNote(cfg config) string {
+	others := fmt.Sprintf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%g (%d/min for creations, enforced by the server per task queue); op.Wait and the retry sample have no limit of their own", float64(cfg.createRPM)/60*cfg.scale, cfg.createRPM)
+	if cfg.workers > 1 {
+		return fmt.Sprintf("workflow workers: %d sharing FLEET_POLLS_PER_SECOND=%g (%g%% of the %d/min GetOperation quota; each takes an equal share of the live workers less one call a minute, fleetbudget), %s",
+			cfg.workers, workerPollsPerSecond(cfg), 100*pollBudgetShare, cfg.quota, others)
+	}
+	return fmt.Sprintf("workflow worker: POLLS_PER_SECOND=%g (%g%% of the %d/min GetOperation quota), %s", workerPollsPerSecond(cfg), 100*pollBudgetShare, cfg.quota, others)
+}
+
 // addProcess adds the measured process's figures: backlog, CPU, memory, throughput.
 func (res *Result) addProcess(p *phase) {
 	res.MaxBacklog, res.MaxBacklogAge = p.maxBacklog, p.maxBacklogAge.Seconds()
-	res.WorkerCPUSeconds, res.WorkerRSSMiB = rusage(p.proc)
+	res.WorkerCPUSeconds, res.WorkerRSSMiB = rusage(p.procs...)
 	res.CPUPer1k = res.WorkerCPUSeconds / float64(res.Ops) * 1000
 	res.RSSPer1kMiB = res.WorkerRSSMiB / float64(res.Ops) * 1000
 	res.WallSeconds = p.end.Sub(p.start).Seconds()
@@ -453,9 +490,18 @@ func (rep *Report) printTable(w io.Writer) {
 	for _, v := range rep.Variants {
 		fmt.Fprintf(w, "variant %s: %s\n", v.Name, policyString(v.Policy))
 	}
+	if rep.Server != "" {
+		fmt.Fprintf(w, "server: %s, workers: %d\n", rep.Server, max(rep.Workers, 1))
+	}
 	fmt.Fprintf(w, "API: %d requests/min per project; workflow worker budget: %d GetOperation/min, %d other/min (emulated minutes)\n\n", rep.APIRPM, rep.Quota, rep.CreateRPM)
+	// The database column only for a server with one (the cluster's PostgreSQL).
+	withDB := rep.DBCPUSeconds > 0
+	dbHead := ""
+	if withDB {
+		dbHead = "db CPU-s/1k\t"
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "strategy\tops\tcompleted\tlost (unfinished)\tGetOp/op\tGetOp/op-hour\tlag p50\tlag p99\trel p50\trel p99\tevents/op\tevents/poll\tper extra poll\tlargest run\tCPU-s/1k ops\tRSS MiB/1k ops\tRSS MiB\tserver CPU-s/1k\tops/s\tpeak GetOp/min (1 s)\tpeak GetOp/min\trejected\tpeak concurrent\tmax task backlog\t")
+	fmt.Fprintln(tw, "strategy\tops\tcompleted\tlost (unfinished)\tGetOp/op\tGetOp/op-hour\tlag p50\tlag p99\trel p50\trel p99\tevents/op\tevents/poll\tper extra poll\tlargest run\tCPU-s/1k ops\tRSS MiB/1k ops\tRSS MiB\tserver CPU-s/1k\t"+dbHead+"ops/s\tpeak GetOp/min (1 s)\tpeak GetOp/min\trejected\tpeak concurrent\tmax task backlog\t")
 	for _, r := range rep.Results {
 		hist := func(s string) string {
 			if !r.HasHistory {
@@ -466,6 +512,13 @@ func (rep *Report) printTable(w io.Writer) {
 		server := "-"
 		if r.ServerCPUSeconds >= 0 && r.HasHistory {
 			server = fmt.Sprintf("%.1f", r.ServerCPUSeconds/float64(r.Ops)*1000)
+		}
+		if withDB {
+			db := "-"
+			if r.DBCPUSeconds >= 0 && r.HasHistory {
+				db = fmt.Sprintf("%.1f", r.DBCPUSeconds/float64(r.Ops)*1000)
+			}
+			server += "\t" + db
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d (%d)\t%.1f\t%.1f\t%s\t%s\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.0f\t%s\t%.2f\t%.0f\t%d\t%d\t%d\t%s\t\n",
 			r.Label, r.Ops, r.Completed, r.Lost, r.Unfinished, r.CallsPerOp, r.CallsPerOpHour,

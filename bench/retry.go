@@ -109,7 +109,7 @@ func runRetryWorkerRole(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer gc.Close()
-	tc, err := client.DialContext(ctx, client.Options{HostPort: cfg.temporal, Logger: quietLogger()})
+	tc, err := client.DialContext(ctx, client.Options{HostPort: cfg.temporalAddr, Logger: quietLogger()})
 	if err != nil {
 		return err
 	}

@@ -281,3 +281,17 @@ func (p *Postgres) Close() error {
 }
 
 func (p *Postgres) tail(n int) string { return proc.Tail(p.LogFile, n) }
+
+// Pid is the postmaster's process id (0 when stopped); its backends are its children.
+func (p *Postgres) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == nil {
+		return 0
+	}
+	return p.proc.Pid()
+}
+
+// Version is the major version of the PostgreSQL that runs (from Debian's
+// /usr/lib/postgresql/N/bin), 0 when unknown.
+func (p *Postgres) Version() int { return pgVersion(p.bin) }
