@@ -74,17 +74,20 @@ func (s *Server) CreateIssueModel(ctx context.Context, req *contactcenterinsight
 	if err := s.creationQuotaLocked(parent); err != nil {
 		return nil, err
 	}
-	outcome, d := s.planTrainingLocked(req)
 	analyzed, dataOutcome, err := s.trainingDataLocked(parent, in)
 	if err != nil {
 		return nil, err
 	}
-	if outcome == nil {
-		outcome = dataOutcome
-	}
 	m := &model{pb: newIssueModel(parent+"/issueModels/"+s.nextIDLocked(), in, now), parent: parent, analyzed: analyzed}
 	if analyzed >= 0 {
 		m.pb.InputDataConfig.TrainingConversationsCount = analyzed
+	}
+	// The metadata echoes the request with the conversation count the server filled in, as
+	// Google's does; the training-time model sees it too.
+	req = echoedRequest(req, m.pb.GetInputDataConfig().GetTrainingConversationsCount())
+	outcome, d := s.planTrainingLocked(req)
+	if outcome == nil {
+		outcome = dataOutcome
 	}
 	s.models[m.pb.Name] = m
 	s.modelsByParent[parent] = append(s.modelsByParent[parent], m)
@@ -137,6 +140,16 @@ func (s *Server) planTrainingLocked(req *contactcenterinsightspb.CreateIssueMode
 		d = s.trainingTime()
 	}
 	return outcome, max(d, 0)
+}
+
+// echoedRequest is req with the training conversation count filled in.
+func echoedRequest(req *contactcenterinsightspb.CreateIssueModelRequest, conversations int64) *contactcenterinsightspb.CreateIssueModelRequest {
+	out := proto.CloneOf(req)
+	if out.IssueModel.InputDataConfig == nil {
+		out.IssueModel.InputDataConfig = &contactcenterinsightspb.IssueModel_InputDataConfig{}
+	}
+	out.IssueModel.InputDataConfig.TrainingConversationsCount = conversations
+	return out
 }
 
 // newIssueModel is the resource of a model whose training just started.

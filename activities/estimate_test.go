@@ -1,0 +1,104 @@
+package activities_test
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/issuemodels/durable-lro/activities"
+	"github.com/issuemodels/durable-lro/insightstest"
+)
+
+// trainingsLike draws n trainings whose length follows their data: 20 minutes per 5,000
+// conversations, lognormal noise sigma 0.3, counts log-uniform over 1,000–20,000.
+func trainingsLike(rng *rand.Rand, n int) []insightstest.FinishedTraining {
+	out := make([]insightstest.FinishedTraining, n)
+	for i := range out {
+		count := int64(1000 * math.Pow(20, rng.Float64()))
+		out[i] = insightstest.FinishedTraining{
+			Request: &contactcenterinsightspb.CreateIssueModelRequest{IssueModel: &contactcenterinsightspb.IssueModel{
+				DisplayName:     "weekly",
+				InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{TrainingConversationsCount: count},
+			}},
+			Duration: lengthFor(rng, count),
+			EndedAgo: time.Duration(i) * time.Hour,
+		}
+	}
+	return out
+}
+
+func lengthFor(rng *rand.Rand, count int64) time.Duration {
+	return time.Duration(float64(20*time.Minute) * float64(count) / 5000 * math.Exp(0.3*rng.NormFloat64()))
+}
+
+func estimateFor(t *testing.T, env *testsuite.TestActivityEnvironment, acts *activities.Activities, p activities.EstimateTrainingParams) activities.TrainingEstimate {
+	t.Helper()
+	v, err := env.ExecuteActivity(acts.EstimateTraining, p)
+	require.NoError(t, err)
+	var est activities.TrainingEstimate
+	require.NoError(t, v.Get(&est))
+	return est
+}
+
+// From a location whose trainings follow their data, the estimate finds the trend and a span
+// that holds about 98 % of new trainings of the same size, in a bounded scan.
+func TestEstimateTrainingFollowsTheData(t *testing.T) {
+	srv, _, acts := setup(t, insightstest.Options{})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	rng := rand.New(rand.NewSource(3))
+	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rng, 1200)))
+	started := startCreation(t, env, acts)
+
+	const count = 8000
+	est := estimateFor(t, env, acts, activities.EstimateTrainingParams{Operation: started.Operation, Conversations: count})
+	t.Logf("%+v", est)
+	require.Equal(t, 2, est.Calls, "the scan stops after two pages of 500")
+	require.Equal(t, 1000, est.Samples, "1,000 of the 1,200 seeded trainings fit the two pages")
+	require.True(t, est.ByConversations)
+	require.InDelta(t, 1.0, est.Exponent, 0.15)
+	require.InDelta(t, 0.3, est.Sigma, 0.05)
+	inside := 0
+	const draws = 5000
+	for range draws {
+		if d := lengthFor(rng, count); d >= est.Low && d <= est.High {
+			inside++
+		}
+	}
+	require.InDelta(t, 0.98, float64(inside)/draws, 0.015, "share of new trainings inside %s–%s", est.Low, est.High)
+}
+
+// Without the run's own count the estimate is the location's plain spread; on thin history it
+// is none at all.
+func TestEstimateTrainingWithoutCountOrHistory(t *testing.T) {
+	srv, _, acts := setup(t, insightstest.Options{})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rand.New(rand.NewSource(4)), 10)))
+	started := startCreation(t, env, acts)
+
+	thin := estimateFor(t, env, acts, activities.EstimateTrainingParams{Operation: started.Operation, Conversations: 8000})
+	require.Equal(t, 10, thin.Samples)
+	require.Zero(t, thin.Low)
+	require.Contains(t, thin.Why, "history thin")
+
+	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rand.New(rand.NewSource(5)), 100)))
+	plain := estimateFor(t, env, acts, activities.EstimateTrainingParams{Operation: started.Operation})
+	require.False(t, plain.ByConversations)
+	require.Greater(t, plain.Sigma, 0.6, "counts over a factor of 20 spread the plain durations")
+	require.Less(t, plain.Low, plain.Median)
+	require.Greater(t, plain.High, plain.Median)
+}
+
+func TestEstimateTrainingRejectsABadName(t *testing.T) {
+	_, _, acts := setup(t, insightstest.Options{})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	_, err := env.ExecuteActivity(acts.EstimateTraining, activities.EstimateTrainingParams{Operation: "operations/1"})
+	require.ErrorContains(t, err, "operation")
+}
