@@ -156,7 +156,9 @@ func estimate(samples []trainingSample, conversations int64, calls int) Training
 	const z98 = 2.326
 	low := min(res[int(0.01*(n-1))], -z98*sigma)
 	high := max(res[int(math.Ceil(0.99*(n-1)))], z98*sigma)
-	secs := func(v float64) time.Duration { return time.Duration(math.Exp(v) * float64(time.Second)).Round(time.Second) }
+	secs := func(v float64) time.Duration {
+		return time.Duration(math.Exp(v) * float64(time.Second)).Round(time.Second)
+	}
 	out.Median, out.Low, out.High, out.Sigma = secs(pred), secs(pred+low), secs(pred+high), sigma
 	out.ByConversations, out.Exponent = byCount, slope
 	if byCount {
