@@ -66,13 +66,13 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 	it := a.Client.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: estimatePageSize}, noRetry)
 	pager := iterator.NewPager(it, estimatePageSize, "")
 	var samples []trainingSample
-	var out TrainingEstimate
-	for out.Calls < estimatePages {
+	calls := 0
+	for calls < estimatePages {
 		var page []*longrunningpb.Operation
 		token, err := pager.NextPage(&page)
-		out.Calls++
+		calls++
 		if err != nil {
-			return out, insights.FromAPIError("ListOperations", err)
+			return TrainingEstimate{Calls: calls}, insights.FromAPIError("ListOperations", err)
 		}
 		for _, op := range page {
 			if s, ok := sampleOf(op); ok && op.GetName() != p.Operation {
@@ -83,7 +83,9 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 			break
 		}
 	}
-	return estimate(samples, p.Conversations, out.Calls), nil
+	est := estimate(samples, p.Conversations)
+	est.Calls = calls
+	return est, nil
 }
 
 type trainingSample struct {
@@ -106,8 +108,8 @@ func sampleOf(op *longrunningpb.Operation) (trainingSample, bool) {
 }
 
 // estimate fits the samples; see EstimateTraining.
-func estimate(samples []trainingSample, conversations int64, calls int) TrainingEstimate {
-	out := TrainingEstimate{Samples: len(samples), Calls: calls}
+func estimate(samples []trainingSample, conversations int64) TrainingEstimate {
+	out := TrainingEstimate{Samples: len(samples)}
 	if len(samples) < minEstimateSamples {
 		out.Why = fmt.Sprintf("history thin: %d finished trainings in the location, %d needed", len(samples), minEstimateSamples)
 		return out
