@@ -46,6 +46,12 @@ type TrainingEstimate struct {
 	// ByConversations: the prediction follows the conversation count (duration ∝ count^Exponent).
 	ByConversations bool    `json:"byConversations,omitempty"`
 	Exponent        float64 `json:"exponent,omitempty"`
+	// Peers counts the trainings started within an hour of this one or later, EarlyPeers those
+	// of them that ended before the history's span; Misleading: too many did (see
+	// estimateAgainstPeers), and the estimate gives no span.
+	Peers      int  `json:"peers,omitempty"`
+	EarlyPeers int  `json:"earlyPeers,omitempty"`
+	Misleading bool `json:"misleading,omitempty"`
 	// Calls is the number of ListOperations calls the scan made.
 	Calls int `json:"calls"`
 	// Why says, in a sentence, what the estimate rests on or why there is none.
@@ -66,6 +72,8 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 	it := a.Client.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: estimatePageSize}, noRetry)
 	pager := iterator.NewPager(it, estimatePageSize, "")
 	var samples []trainingSample
+	var own *longrunningpb.Operation
+	var running []time.Time // createTimes of the trainings still running
 	calls := 0
 	for calls < estimatePages {
 		var page []*longrunningpb.Operation
@@ -75,20 +83,94 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 			return TrainingEstimate{Calls: calls}, insights.FromAPIError("ListOperations", err)
 		}
 		for _, op := range page {
-			if s, ok := sampleOf(op); ok && op.GetName() != p.Operation {
+			if op.GetName() == p.Operation {
+				own = op
+			} else if s, ok := sampleOf(op); ok {
 				samples = append(samples, s)
+			} else if c := createTimeOf(op); !op.GetDone() && !c.IsZero() {
+				running = append(running, c)
 			}
 		}
 		if token == "" {
 			break
 		}
 	}
-	est := estimate(samples, p.Conversations)
+	est := estimateAgainstPeers(samples, running, p.Conversations, createTimeOf(own))
 	est.Calls = calls
 	return est, nil
 }
 
+// peerWindow: trainings created this long before the operation, or after it, are its peers,
+// run on today's data and code; the older ones are its history.
+const peerWindow = time.Hour
+
+// estimateAgainstPeers estimates from the history (the trainings older than the peer window)
+// and then checks it against the peers, running ones included: under the history, about 1 % of
+// them would end before their span's low; if significantly more did, the history misleads (the trainings have become
+// faster) and the estimate gives no span, so the run polls as the plain policy does. Trainings
+// that became slower only cost calls, which is no reason to distrust the history. Without a
+// known createTime of the operation, or with thin history, every finished training counts.
+func estimateAgainstPeers(samples []trainingSample, running []time.Time, conversations int64, created time.Time) TrainingEstimate {
+	if created.IsZero() {
+		return estimate(samples, conversations)
+	}
+	var history, peers []trainingSample
+	for _, s := range samples {
+		if s.created.Before(created.Add(-peerWindow)) {
+			history = append(history, s)
+		} else {
+			peers = append(peers, s)
+		}
+	}
+	if len(history) < minEstimateSamples {
+		return estimate(samples, conversations)
+	}
+	est := estimate(history, conversations)
+	for _, c := range running {
+		if !c.Before(created.Add(-peerWindow)) {
+			peers = append(peers, trainingSample{created: c, duration: -1})
+		}
+	}
+	early := 0
+	for _, s := range peers {
+		if s.duration >= 0 && s.duration < estimate(history, s.conversations).Low {
+			early++
+		}
+	}
+	est.Peers, est.EarlyPeers = len(peers), early
+	if early > 0 && binomialTail(len(peers), early, 0.01) < 0.001 {
+		est.Why = fmt.Sprintf("history misleads: %d of %d trainings started within %s of this one ended before the span the location's %d older trainings give them; polling as the plain policy does",
+			early, len(peers), peerWindow, len(history))
+		est.Low, est.High, est.Misleading = 0, 0, true
+	}
+	return est
+}
+
+// binomialTail is P(X >= k) for X ~ Binomial(n, p).
+func binomialTail(n, k int, p float64) float64 {
+	var below float64
+	for i := range k {
+		lg := lgammaOf(n+1) - lgammaOf(i+1) - lgammaOf(n-i+1)
+		below += math.Exp(lg + float64(i)*math.Log(p) + float64(n-i)*math.Log1p(-p))
+	}
+	return max(1-below, 0)
+}
+
+func lgammaOf(n int) float64 {
+	v, _ := math.Lgamma(float64(n))
+	return v
+}
+
+func createTimeOf(op *longrunningpb.Operation) time.Time {
+	md := &contactcenterinsightspb.CreateIssueModelMetadata{}
+	if op.GetMetadata().UnmarshalTo(md) != nil || md.GetCreateTime() == nil {
+		return time.Time{}
+	}
+	return md.GetCreateTime().AsTime()
+}
+
 type trainingSample struct {
+	created       time.Time
 	duration      time.Duration
 	conversations int64
 }
@@ -104,7 +186,7 @@ func sampleOf(op *longrunningpb.Operation) (trainingSample, bool) {
 	if d <= 0 {
 		return trainingSample{}, false
 	}
-	return trainingSample{d, md.GetRequest().GetIssueModel().GetInputDataConfig().GetTrainingConversationsCount()}, true
+	return trainingSample{md.GetCreateTime().AsTime(), d, md.GetRequest().GetIssueModel().GetInputDataConfig().GetTrainingConversationsCount()}, true
 }
 
 // estimate fits the samples; see EstimateTraining.

@@ -26,7 +26,8 @@ func trainingsLike(rng *rand.Rand, n int) []insightstest.FinishedTraining {
 				InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{TrainingConversationsCount: count},
 			}},
 			Duration: lengthFor(rng, count),
-			EndedAgo: time.Duration(i) * time.Hour,
+			EndedAgo: time.Duration(i+2) * time.Hour, // all older than the peer window
+
 		}
 	}
 	return out
@@ -101,4 +102,45 @@ func TestEstimateTrainingRejectsABadName(t *testing.T) {
 	env.RegisterActivity(acts)
 	_, err := env.ExecuteActivity(acts.EstimateTraining, activities.EstimateTrainingParams{Operation: "operations/1"})
 	require.ErrorContains(t, err, "operation")
+}
+
+// Peers (trainings started within the hour) that end before the span the history gives them,
+// far more often than the history's 1 %, make the estimate misleading: no span. Peers like the
+// history do not.
+func TestEstimateTrainingDistrustsHistoryThePeersContradict(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		speedup    float64
+		misleading bool
+	}{{"peers like the history", 1, false}, {"peers twice as fast", 2, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _, acts := setup(t, insightstest.Options{})
+			env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+			env.RegisterActivity(acts)
+			rng := rand.New(rand.NewSource(6))
+			require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rng, 300)))
+			peers := trainingsLike(rng, 60)
+			for i := range peers {
+				peers[i].Duration = time.Duration(float64(peers[i].Duration) / tc.speedup)
+				peers[i].EndedAgo = time.Minute // started well within the hour
+				if peers[i].Duration > 50*time.Minute {
+					peers[i].Duration = 50 * time.Minute
+				}
+			}
+			require.NoError(t, srv.SeedFinishedTrainings(parent, peers))
+			started := startCreation(t, env, acts)
+
+			est := estimateFor(t, env, acts, activities.EstimateTrainingParams{Operation: started.Operation, Conversations: 8000})
+			t.Logf("%+v", est)
+			require.Equal(t, 300, est.Samples, "the estimate rests on the older trainings")
+			require.Equal(t, 60, est.Peers, "the running training itself is not its own peer")
+			require.Equal(t, tc.misleading, est.Misleading)
+			if tc.misleading {
+				require.Zero(t, est.Low)
+				require.Contains(t, est.Why, "history misleads")
+			} else {
+				require.NotZero(t, est.Low)
+			}
+		})
+	}
 }
