@@ -35,10 +35,6 @@ type PollingPolicy struct {
 	// most 600), or earlier when Temporal suggests it, so that no run's history passes 4,096
 	// events however long the operation takes (a poll costs 6 events).
 	ContinueAsNewAfterPolls int `json:"continueAsNewAfterPolls,omitempty"`
-	// Learn: before its first long wait, a training (CreateIssueModel) asks the location's
-	// finished trainings how long one like it takes (the EstimateTraining activity) and skips
-	// polling where, by that history, it is very unlikely to end; see learn.go. Off by default.
-	Learn bool `json:"learn,omitempty"`
 }
 
 // Defaults suit trainings of minutes to hours and were tuned with the bench (docs/PERFORMANCE.md)
@@ -89,7 +85,6 @@ type validPolicy struct {
 	initial, max, timeout, notFoundGrace time.Duration
 	multiplier, jitter, ageFraction      float64
 	continueAsNewAfterPolls              int
-	learn                                bool
 }
 
 func parseDuration(field, s string, def, min, max time.Duration) (time.Duration, error) {
@@ -111,7 +106,7 @@ func (p *PollingPolicy) parse(prefix string) (validPolicy, error) {
 	if p == nil {
 		p = &PollingPolicy{}
 	}
-	out := validPolicy{multiplier: p.Multiplier, jitter: DefaultJitter, ageFraction: p.AgeFraction, continueAsNewAfterPolls: p.ContinueAsNewAfterPolls, learn: p.Learn}
+	out := validPolicy{multiplier: p.Multiplier, jitter: DefaultJitter, ageFraction: p.AgeFraction, continueAsNewAfterPolls: p.ContinueAsNewAfterPolls}
 	var err error
 	if out.initial, err = parseDuration(prefix+".initialInterval", p.InitialInterval, DefaultInitialInterval, minPolicyInterval, maxInterval); err != nil {
 		return out, err
