@@ -530,6 +530,7 @@ func (r *runner) startStrategyWorkers(s, taskQueue string) ([]*proc.Process, err
 // budget as POLLS_PER_SECOND; several share it as FLEET_POLLS_PER_SECOND, each taking an equal
 // share of the live workers the server lists (package fleetbudget). The creations' budget,
 // TASK_QUEUE_ACTIVITIES_PER_SECOND, is the server's, per task queue, whatever the workers.
+// INSIGHTS_API_TIME_SCALE is the emulator's time scale.
 func workerEnv(cfg config, hostPort, namespace, taskQueue, emulator string) []string {
 	budget := "POLLS_PER_SECOND"
 	if cfg.workers > 1 {
@@ -540,6 +541,9 @@ func workerEnv(cfg config, hostPort, namespace, taskQueue, emulator string) []st
 		"TEMPORAL_TASK_QUEUE=" + taskQueue, "INSIGHTS_EMULATOR_HOST=" + emulator,
 		"LOG_LEVEL=warn", "LOG_FORMAT=json",
 		fmt.Sprintf("%s=%g", budget, workerPollsPerSecond(cfg)),
+		// The emulator's clock runs cfg.scale times faster: what the worker reads off its
+		// timestamps (the learned polling's estimate) is divided by it.
+		fmt.Sprintf("INSIGHTS_API_TIME_SCALE=%g", cfg.scale),
 		fmt.Sprintf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%g", float64(cfg.createRPM)/60*cfg.scale)}
 }
 
