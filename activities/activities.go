@@ -36,6 +36,11 @@ type Activities struct {
 	// backs off. Waiting longer in the worker would hold the workflow task open (PollOperation
 	// runs as a local activity), which the SDK extends with extra workflow tasks.
 	PollLimiter *rate.Limiter
+	// APITimeScale is how many seconds of the API's clock pass per second of the worker's: 0 or
+	// 1 for the real API (real time); above 1 only for an emulator whose clock runs faster than
+	// real time (its -time-scale). EstimateTraining divides the durations it reports, which it
+	// reads off the API's timestamps, by it, so that the workflow waits them out in its own time.
+	APITimeScale float64
 
 	pacer pollPacer
 }

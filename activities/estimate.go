@@ -63,7 +63,8 @@ type TrainingEstimate struct {
 // will take: log(duration) fitted to log(conversations) by least squares where the counts vary
 // enough, else its plain distribution; the span is the wider of the residuals' empirical 1 %
 // and 99 % quantiles and ±2.33 standard deviations (a normal's 98 %), so that a few samples do
-// not make it narrow.
+// not make it narrow. Median, Low and High are in the worker's time: the API's durations divided
+// by APITimeScale (an emulator running faster than real time).
 func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingParams) (TrainingEstimate, error) {
 	if err := insights.ValidateOperationName("operation", p.Operation); err != nil {
 		return TrainingEstimate{}, err
@@ -97,6 +98,11 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 	}
 	est := estimateAgainstPeers(samples, running, p.Conversations, createTimeOf(own))
 	est.Calls = calls
+	if sc := a.APITimeScale; sc > 0 && sc != 1 && est.Median > 0 {
+		div := func(d time.Duration) time.Duration { return time.Duration(float64(d) / sc).Round(time.Millisecond) }
+		est.Median, est.Low, est.High = div(est.Median), div(est.Low), div(est.High)
+		est.Why += fmt.Sprintf(" (in the API's time; reported divided by its time scale %g)", sc)
+	}
 	return est, nil
 }
 

@@ -144,3 +144,32 @@ func TestEstimateTrainingDistrustsHistoryThePeersContradict(t *testing.T) {
 		})
 	}
 }
+
+// With APITimeScale (an emulator whose clock runs faster than real time) the estimate's
+// durations are in the worker's time: the same history, ten times shorter.
+func TestEstimateTrainingAPITimeScale(t *testing.T) {
+	srv, _, acts := setup(t, insightstest.Options{})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rand.New(rand.NewSource(6)), 200)))
+	started := startCreation(t, env, acts)
+	p := activities.EstimateTrainingParams{Operation: started.Operation, Conversations: 8000}
+	real := estimateFor(t, env, acts, p)
+	require.Positive(t, real.Median)
+
+	scaledActs := activities.Activities{Client: acts.Client, APITimeScale: 10}
+	senv := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	senv.RegisterActivity(&scaledActs)
+	scaled := estimateFor(t, senv, &scaledActs, p)
+	t.Logf("scale 1: %s %s %s; scale 10: %s %s %s", real.Low, real.Median, real.High, scaled.Low, scaled.Median, scaled.High)
+	for _, d := range []struct{ real, scaled time.Duration }{{real.Median, scaled.Median}, {real.Low, scaled.Low}, {real.High, scaled.High}} {
+		require.InDelta(t, d.real.Seconds()/10, d.scaled.Seconds(), 0.001, "%s at scale 10", d.real)
+	}
+	require.Equal(t, real.Samples, scaled.Samples)
+	require.Equal(t, real.Sigma, scaled.Sigma, "the spread is a ratio: the scale leaves it alone")
+
+	// 0 and 1 are real time.
+	scaledActs.APITimeScale = 1
+	one := estimateFor(t, senv, &scaledActs, p)
+	require.Equal(t, real.Median, one.Median)
+}

@@ -91,7 +91,7 @@ func runBench(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	r := &runner{cfg: cfg, policies: policies}
-	r.plan = newPlan(cfg.ops, cfg.median, cfg.sigma, cfg.minDur, cfg.maxDur, cfg.seed)
+	r.plan = newWorkloadPlan(cfg)
 	if r.tmp, err = os.MkdirTemp("", "bench-"); err != nil {
 		return err
 	}
@@ -222,7 +222,19 @@ func (r *runner) startEmulator() error {
 		MaxModels:            insightstest.Unlimited,
 		Seed:                 cfg.seed,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// -history: every strategy's location has the same finished trainings.
+	if history := newHistory(cfg, cfg.history, cfg.historyShift); len(history) > 0 {
+		for _, s := range cfg.strategies {
+			if err := r.emu.SeedFinishedTrainings(parentFor(s), history); err != nil {
+				return err
+			}
+		}
+		r.logf("seeded %d finished trainings (durations x %g) in each strategy's location", len(history), cfg.historyShift)
+	}
+	return nil
 }
 
 // serverCPU is the CPU time of the Temporal server and, on the cluster, of PostgreSQL, over all
@@ -403,7 +415,8 @@ func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
 	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, unfinished: map[int]bool{}, serverCPU: -1, dbCPU: -1}
 	p.start = time.Now()
 	c, err := r.startChild("opwait", r.selfBin, []string{"-role", "opwait", "-ops", fmt.Sprint(r.cfg.ops),
-		"-parent", parentFor(stratOpWait), "-scale", fmt.Sprint(r.cfg.scale), "-concurrency", fmt.Sprint(r.cfg.concurrency)},
+		"-parent", parentFor(stratOpWait), "-scale", fmt.Sprint(r.cfg.scale), "-concurrency", fmt.Sprint(r.cfg.concurrency),
+		"-workload", r.cfg.workload},
 		[]string{"INSIGHTS_EMULATOR_HOST=" + r.emu.Addr()}, f)
 	if err != nil {
 		return nil, err
@@ -530,6 +543,7 @@ func (r *runner) startStrategyWorkers(s, taskQueue string) ([]*proc.Process, err
 // budget as POLLS_PER_SECOND; several share it as FLEET_POLLS_PER_SECOND, each taking an equal
 // share of the live workers the server lists (package fleetbudget). The creations' budget,
 // TASK_QUEUE_ACTIVITIES_PER_SECOND, is the server's, per task queue, whatever the workers.
+// INSIGHTS_API_TIME_SCALE is the emulator's time scale.
 func workerEnv(cfg config, hostPort, namespace, taskQueue, emulator string) []string {
 	budget := "POLLS_PER_SECOND"
 	if cfg.workers > 1 {
@@ -540,6 +554,9 @@ func workerEnv(cfg config, hostPort, namespace, taskQueue, emulator string) []st
 		"TEMPORAL_TASK_QUEUE=" + taskQueue, "INSIGHTS_EMULATOR_HOST=" + emulator,
 		"LOG_LEVEL=warn", "LOG_FORMAT=json",
 		fmt.Sprintf("%s=%g", budget, workerPollsPerSecond(cfg)),
+		// The emulator's clock runs cfg.scale times faster: what the worker reads off its
+		// timestamps (the learned polling's estimate) is divided by it.
+		fmt.Sprintf("INSIGHTS_API_TIME_SCALE=%g", cfg.scale),
 		fmt.Sprintf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%g", float64(cfg.createRPM)/60*cfg.scale)}
 }
 
@@ -572,13 +589,13 @@ func (r *runner) startWorkflows(ctx context.Context, s, workflowType, taskQueue,
 // workflowInput is the input of operation i's workflow in strategy s.
 func (r *runner) workflowInput(s string, i int) any {
 	if !isWorkflow(s) {
-		return RetryInput{Parent: parentFor(s), DisplayName: displayName(i), Interval: scaled(r.cfg.retryEvery, r.cfg.scale)}
+		return RetryInput{Parent: parentFor(s), DisplayName: displayName(i), Filter: r.plan.filter(i), Interval: scaled(r.cfg.retryEvery, r.cfg.scale)}
 	}
 	pol := r.policies[s]
 	return workflows.CreateIssueModelInput{
 		Parent: parentFor(s),
 		IssueModel: insights.IssueModelSpec{DisplayName: displayName(i),
-			InputDataConfig: insights.InputDataConfig{Medium: "CHAT", Filter: `medium="CHAT"`}},
+			InputDataConfig: insights.InputDataConfig{Medium: "CHAT", Filter: r.plan.filter(i)}},
 		Polling: &pol,
 	}
 }

@@ -238,6 +238,9 @@ func TestWorkerEnv(t *testing.T) {
 			t.Fatal(err)
 		}
 		env := "\x00" + strings.Join(workerEnv(cfg, "127.0.0.1:7233", "default", "tq", "127.0.0.1:1"), "\x00")
+		if !strings.Contains(env, "\x00INSIGHTS_API_TIME_SCALE=10\x00") {
+			t.Errorf("env %q lacks the emulator's time scale (-scale 10)", env)
+		}
 		if !strings.Contains(env, "\x00"+tc.want) || strings.Contains(env, tc.never) {
 			t.Errorf("-workers %d: env %q, want %s and no %s", tc.workers, env, tc.want, tc.never)
 		}

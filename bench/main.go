@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"regexp"
@@ -44,6 +45,9 @@ type config struct {
 	role string
 
 	ops          int
+	workload     string
+	history      int
+	historyShift float64
 	scale        float64
 	seed         int64
 	median       time.Duration
@@ -142,7 +146,7 @@ func policyDiff(p workflows.PollingPolicy) string {
 	}
 	def, got := asMap(workflows.DefaultPollingPolicy()), asMap(p)
 	var diffs []string
-	for _, k := range []string{"initialInterval", "multiplier", "maxInterval", "ageFraction", "jitter", "timeout", "notFoundGrace", "continueAsNewAfterPolls"} {
+	for _, k := range []string{"initialInterval", "multiplier", "maxInterval", "ageFraction", "jitter", "timeout", "notFoundGrace", "continueAsNewAfterPolls", "learn"} {
 		if fmt.Sprint(def[k]) != fmt.Sprint(got[k]) {
 			diffs = append(diffs, fmt.Sprintf("%s %v", k, got[k]))
 		}
@@ -199,6 +203,9 @@ func newFlagSet(cfg *config) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&cfg.role, "role", "", "internal: run as a measured subprocess (opwait, retryworker)")
 	fs.IntVar(&cfg.ops, "ops", 300, "number of operations (each strategy awaits all of them)")
+	fs.StringVar(&cfg.workload, "workload", workloadIndependent, `the operations: "independent" (one filter, lengths lognormal around -median, independent of anything) or "datasize" (each operation its own batch filter, labels.batch, whose conversation count the emulator spreads log-uniformly over 500..50,000; its length -median per 5,000 conversations times lognormal noise -sigma, clipped to -min..-max)`)
+	fs.IntVar(&cfg.history, "history", 0, "seed each strategy's location with this many finished trainings of the same workload (another seed), ended over the last 3 days (emulated), which ListOperations returns: the history a learned polling policy reads")
+	fs.Float64Var(&cfg.historyShift, "history-shift", 1, "multiply the -history trainings' durations by this: 1, the history tells the truth about the new operations; else it misleads (the workload has shifted since)")
 	fs.Float64Var(&cfg.scale, "scale", 10, "time scale: the emulator's clock runs this many times faster than wall time and every strategy's intervals are divided by it; the workflow refuses intervals under 1s, so the scaled default initial interval must stay >= 1s")
 	fs.Int64Var(&cfg.seed, "seed", 1, "seed of the training-time distribution")
 	fs.DurationVar(&cfg.median, "median", 20*time.Minute, "median training time (emulated): lognormal distribution")
@@ -311,6 +318,12 @@ func (cfg *config) validate() error {
 		return errors.New("-strategies: none selected")
 	case cfg.ops < 1:
 		return errors.New("-ops must be at least 1")
+	case cfg.workload != workloadIndependent && cfg.workload != workloadDataSize:
+		return fmt.Errorf("-workload: unknown workload %q (want independent or datasize)", cfg.workload)
+	case cfg.history < 0:
+		return errors.New("-history must not be negative")
+	case !(cfg.historyShift > 0) || math.IsInf(cfg.historyShift, 0):
+		return errors.New("-history-shift must be a positive number")
 	case cfg.scale < 1:
 		return errors.New("-scale must be at least 1")
 	case cfg.minDur <= 0 || cfg.maxDur < cfg.minDur || cfg.median <= 0:

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
-	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"github.com/googleapis/gax-go/v2"
 
 	"github.com/issuemodels/durable-lro/insightsclient"
@@ -24,7 +23,7 @@ type opWaitLine struct {
 	DoneAt    time.Time `json:"doneAt"` // wall clock
 }
 
-// runOpWaitRole creates cfg.ops operations in cfg.parent (at most cfg.concurrency creations in
+// runOpWaitRole creates cfg.ops operations in cfg.parent (operation i with filterFor(cfg.workload, i)) (at most cfg.concurrency creations in
 // flight) and waits for each in its own goroutine the way a user of the Google library does:
 // op.Wait. The client is the library's default one (its own retries on), pointed at the
 // emulator by INSIGHTS_EMULATOR_HOST.
@@ -53,15 +52,7 @@ func runOpWaitRole(ctx context.Context, cfg config) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			op, err := client.CreateIssueModel(ctx, &contactcenterinsightspb.CreateIssueModelRequest{
-				Parent: cfg.parent,
-				IssueModel: &contactcenterinsightspb.IssueModel{
-					DisplayName: displayName(i),
-					InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{
-						Filter: `medium="CHAT"`,
-					},
-				},
-			})
+			op, err := client.CreateIssueModel(ctx, createRequest(cfg.parent, displayName(i), filterFor(cfg.workload, i)))
 			<-sem
 			if err != nil {
 				emit(opWaitLine{Index: i, Error: fmt.Sprintf("CreateIssueModel: %v", err)})

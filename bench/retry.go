@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
-	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -33,9 +33,11 @@ const (
 
 // RetryInput is the input of the retry-pattern workflow.
 type RetryInput struct {
-	Parent      string        `json:"parent"`
-	DisplayName string        `json:"displayName"`
-	Interval    time.Duration `json:"interval"` // already divided by the time scale
+	Parent      string `json:"parent"`
+	DisplayName string `json:"displayName"`
+	// Filter is the request's input data filter (the workload's; empty: medium="CHAT").
+	Filter   string        `json:"filter,omitempty"`
+	Interval time.Duration `json:"interval"` // already divided by the time scale
 }
 
 // RetryPollingWorkflow creates the operation, then awaits it with the sample's pattern.
@@ -69,13 +71,7 @@ type retryActivities struct {
 }
 
 func (a *retryActivities) create(ctx context.Context, in RetryInput) (string, error) {
-	op, err := a.client.CreateIssueModel(ctx, &contactcenterinsightspb.CreateIssueModelRequest{
-		Parent: in.Parent,
-		IssueModel: &contactcenterinsightspb.IssueModel{
-			DisplayName:     in.DisplayName,
-			InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{Filter: `medium="CHAT"`},
-		},
-	})
+	op, err := a.client.CreateIssueModel(ctx, createRequest(in.Parent, in.DisplayName, cmp.Or(in.Filter, independentFilter)))
 	if err != nil {
 		return "", err
 	}

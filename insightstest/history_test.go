@@ -1,6 +1,8 @@
 package insightstest
 
 import (
+	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -28,8 +30,8 @@ func TestDataSizeTrainingTime(t *testing.T) {
 			t.Fatal(err)
 		}
 		n := md.GetRequest().GetIssueModel().GetInputDataConfig().GetTrainingConversationsCount()
-		if n < 1000 {
-			t.Fatalf("metadata echoes trainingConversationsCount %d, want the server's count (>= 1000)", n)
+		if n != SyntheticTrainingConversations(filter) {
+			t.Fatalf("metadata echoes trainingConversationsCount %d, want the server's count %d", n, SyntheticTrainingConversations(filter))
 		}
 		echoed := echoedRequest(md.GetRequest(), n)
 		want := model(echoed)
@@ -103,5 +105,28 @@ func TestSeedFinishedTrainings(t *testing.T) {
 	}
 	if n := len(e.srv.Models(parent)); n != 0 {
 		t.Errorf("%d models, want none (seeded trainings' models are gone)", n)
+	}
+}
+
+// The synthetic counts are deterministic, inside their bounds, and spread log-uniformly: over
+// 1,000 batch filters they cover most of the factor of 100, about half below 5,000.
+func TestSyntheticTrainingConversations(t *testing.T) {
+	lo, hi, below := int64(math.MaxInt64), int64(0), 0
+	for i := range 1000 {
+		f := fmt.Sprintf(`medium="CHAT" AND labels.batch="%05d"`, i)
+		n := SyntheticTrainingConversations(f)
+		if n != SyntheticTrainingConversations(f) {
+			t.Fatal("not deterministic")
+		}
+		if n < SyntheticConversationsMin || n > SyntheticConversationsMax {
+			t.Fatalf("%s: %d outside %d..%d", f, n, SyntheticConversationsMin, SyntheticConversationsMax)
+		}
+		lo, hi = min(lo, n), max(hi, n)
+		if n < 5000 {
+			below++
+		}
+	}
+	if hi < 50*lo || below < 430 || below > 570 {
+		t.Errorf("counts %d..%d, %d of 1,000 below 5,000: want a log-uniform spread", lo, hi, below)
 	}
 }

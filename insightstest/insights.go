@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -167,7 +168,7 @@ func newIssueModel(name string, in *contactcenterinsightspb.IssueModel, now time
 			//lint:ignore SA1019 medium is deprecated in favour of the filter, but the REST API still accepts and returns it
 			Medium:                     in.GetInputDataConfig().GetMedium(),
 			Filter:                     in.GetInputDataConfig().GetFilter(),
-			TrainingConversationsCount: trainingConversations(in.GetInputDataConfig().GetFilter()),
+			TrainingConversationsCount: SyntheticTrainingConversations(in.GetInputDataConfig().GetFilter()),
 		},
 	}
 	if pb.ModelType == contactcenterinsightspb.IssueModel_MODEL_TYPE_UNSPECIFIED {
@@ -176,11 +177,29 @@ func newIssueModel(name string, in *contactcenterinsightspb.IssueModel, now time
 	return pb
 }
 
-// trainingConversations is a deterministic conversation count for a filter.
-func trainingConversations(filter string) int64 {
+// Synthetic training conversation counts (where the location has no conversations of its own):
+// log-uniform over SyntheticConversationsMin..SyntheticConversationsMax, geometric mean 5,000.
+const (
+	SyntheticConversationsMin = 500
+	SyntheticConversationsMax = 50_000
+)
+
+// SyntheticTrainingConversations is the trainingConversationsCount the emulator gives a
+// training of this filter in a location without conversations: deterministic (a hash of the
+// filter), log-uniform over SyntheticConversationsMin..SyntheticConversationsMax, so that
+// filters such as labels.batch="00042" make data sizes that spread over a factor of 100.
+func SyntheticTrainingConversations(filter string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(filter))
-	return 1000 + int64(h.Sum64()%19000)
+	// splitmix64's finalizer: filters that differ in one character spread evenly.
+	x := h.Sum64()
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	u := float64(x>>11) / (1 << 53)
+	return int64(math.Round(SyntheticConversationsMin * math.Pow(SyntheticConversationsMax/SyntheticConversationsMin, u)))
 }
 
 // finishTraining fills in what a successful training produces.

@@ -178,8 +178,10 @@ func TestBulkAnalyzeAndDataDrivenTraining(t *testing.T) {
 	wantCode(t, err, codes.InvalidArgument)
 
 	// Where no conversations exist the old synthetic behaviour holds.
-	if m := e.trained(t, parent2, "weekly"); m.GetTrainingStats().GetAnalyzedConversationsCount() < 700 {
-		t.Errorf("synthetic training stats = %v", m.GetTrainingStats())
+	sm := e.trained(t, parent2, "weekly")
+	n := sm.GetInputDataConfig().GetTrainingConversationsCount()
+	if n != SyntheticTrainingConversations(sm.GetInputDataConfig().GetFilter()) || sm.GetTrainingStats().GetAnalyzedConversationsCount() < n*7/10 {
+		t.Errorf("synthetic count %d, training stats = %v", n, sm.GetTrainingStats())
 	}
 }
 

@@ -31,6 +31,9 @@ type config struct {
 	// workers of the task queue (package fleetbudget).
 	fleetPollsPerSecond      positive
 	registerSearchAttributes bool
+	// apiTimeScale is the API's seconds per real second: 1 for Google, the emulator's
+	// -time-scale for an emulator running faster than real time (activities.APITimeScale).
+	apiTimeScale positive
 	// pollers is how many task polls the worker keeps open: 0 for the SDK's poller
 	// autoscaling, else a fixed maximum.
 	pollers pollers
@@ -59,6 +62,7 @@ var envOf = []struct{ flag, env string }{
 	{"polls-per-second", "POLLS_PER_SECOND"},
 	{"fleet-polls-per-second", "FLEET_POLLS_PER_SECOND"},
 	{"pollers", "WORKER_POLLERS"},
+	{"api-time-scale", "INSIGHTS_API_TIME_SCALE"},
 	{"register-search-attributes", "REGISTER_SEARCH_ATTRIBUTES"},
 	{"deployment-name", "TEMPORAL_DEPLOYMENT_NAME"},
 	{"build-id", "TEMPORAL_WORKER_BUILD_ID"},
@@ -80,6 +84,7 @@ func flagSet(cfg *config) *flag.FlagSet {
 		taskQueueActivitiesPerSecond: defaultTaskQueueActivitiesPerSecond,
 		pollsPerSecond:               defaultPollsPerSecond,
 		versioningBehavior:           behavior(workflow.VersioningBehaviorAutoUpgrade),
+		apiTimeScale:                 1,
 	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.StringVar(&cfg.taskQueue, "task-queue", workflows.DefaultTaskQueue, "task queue to poll")
@@ -93,6 +98,8 @@ func flagSet(cfg *config) *flag.FlagSet {
 	fs.Var(&cfg.fleetPollsPerSecond, "fleet-polls-per-second",
 		"GetOperation calls per second for ALL workers of the task queue together: each worker takes an equal share, counting the live workers from the pollers the Temporal server reports (instead of -polls-per-second; empty: off)")
 	fs.Var(&cfg.pollers, "pollers", `task polls the worker keeps open per kind (workflow, activity): "autoscaling" (the SDK scales them on the server's feedback; needs Temporal server >= 1.28) or a fixed maximum`)
+	fs.Var(&cfg.apiTimeScale, "api-time-scale",
+		"seconds of the API's clock per real second, to read durations off its timestamps (the learned polling's estimate): 1 for Google; only for the emulator running faster than real time, its -time-scale")
 	fs.BoolVar(&cfg.registerSearchAttributes, "register-search-attributes", true,
 		"at startup, register the workflows' search attributes (InsightsOperation, InsightsPhase) if the namespace lacks them; when false, only check that they exist")
 	fs.StringVar(&cfg.deploymentName, "deployment-name", "", "Worker Versioning: the Worker Deployment this worker belongs to (empty: versioning off)")

@@ -155,7 +155,10 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 	logVersioning(logger, opts.DeploymentOptions)
 	// The poll budget is ours rather than the SDK's WorkerLocalActivitiesPerSecond: that one
 	// queues polls in the worker, which keeps their workflow tasks open.
-	acts := &activities.Activities{Client: gc}
+	acts := &activities.Activities{Client: gc, APITimeScale: float64(cfg.apiTimeScale)}
+	if cfg.apiTimeScale != 1 {
+		logger.Info("API time scale: durations read off the API's timestamps are divided by it", zap.Float64("api_time_scale", float64(cfg.apiTimeScale)))
+	}
 	if acts.PollLimiter, err = newPollLimiter(ctx, cfg, conn, logger, func() int { return activities.PollingOperations(acts) }); err != nil {
 		return err
 	}

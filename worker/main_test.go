@@ -177,3 +177,29 @@ func TestFleetBudgetReplacesThePerWorkerBudget(t *testing.T) {
 		t.Error("-fleet-polls-per-second 0 was accepted")
 	}
 }
+
+// TestParseAPITimeScale: -api-time-scale / INSIGHTS_API_TIME_SCALE defaults to 1 (real time) and
+// refuses anything not positive, naming the variable.
+func TestParseAPITimeScale(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, err := parseFlags(nil, none)
+	if err != nil || cfg.apiTimeScale != 1 {
+		t.Fatalf("default: %v %v", cfg.apiTimeScale, err)
+	}
+	env := func(k string) string { return map[string]string{"INSIGHTS_API_TIME_SCALE": "10"}[k] }
+	if cfg, err = parseFlags(nil, env); err != nil || cfg.apiTimeScale != 10 {
+		t.Fatalf("INSIGHTS_API_TIME_SCALE=10: %v %v", cfg.apiTimeScale, err)
+	}
+	if cfg, err = parseFlags([]string{"-api-time-scale", "2"}, env); err != nil || cfg.apiTimeScale != 2 {
+		t.Fatalf("flags must win over the environment: %v %v", cfg.apiTimeScale, err)
+	}
+	for _, bad := range []string{"0", "-1", "fast", "+Inf"} {
+		_, err := parseFlags(nil, func(k string) string { return map[string]string{"INSIGHTS_API_TIME_SCALE": bad}[k] })
+		if err == nil || !strings.Contains(err.Error(), "INSIGHTS_API_TIME_SCALE") || !strings.Contains(err.Error(), "not a positive number") {
+			t.Errorf("INSIGHTS_API_TIME_SCALE=%q: %v", bad, err)
+		}
+		if _, err := parseFlags([]string{"-api-time-scale", bad}, none); err == nil {
+			t.Errorf("-api-time-scale %q accepted", bad)
+		}
+	}
+}

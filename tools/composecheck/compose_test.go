@@ -484,6 +484,7 @@ func TestWorker(t *testing.T) {
 		"TASK_QUEUE_ACTIVITIES_PER_SECOND": "",
 		"POLLS_PER_SECOND":                 "",
 		"FLEET_POLLS_PER_SECOND":           "",
+		"INSIGHTS_API_TIME_SCALE":          "2",
 	} {
 		if _, ok := s.Environment[k]; !ok {
 			t.Errorf("%s not set", k)
@@ -520,6 +521,19 @@ func TestWorker(t *testing.T) {
 	if s.StopGracePeriod == nil {
 		t.Errorf("no stop_grace_period: running activities get Docker's default 10 s")
 	}
+	// The worker's API time scale is the emulator's -time-scale, by default and when
+	// EMULATOR_TIME_SCALE changes it.
+	for _, scale := range []string{"", "30"} {
+		vars := map[string]string{}
+		if scale != "" {
+			vars["EMULATOR_TIME_SCALE"] = scale
+		}
+		lp := load(t, vars)
+		emu, wk := service(t, lp, "insights-emulator"), service(t, lp, "worker")
+		if got, want := env(wk, "INSIGHTS_API_TIME_SCALE"), flagValue(emu.Command, "time-scale"); got != want || got == "" {
+			t.Errorf("EMULATOR_TIME_SCALE=%q: worker INSIGHTS_API_TIME_SCALE=%q, emulator -time-scale=%q", scale, got, want)
+		}
+	}
 }
 
 // TestGoogleOverride: with docker-compose.google.yml the worker talks to the real API with ADC
@@ -555,6 +569,9 @@ func TestGoogleOverride(t *testing.T) {
 		if _, ok := w.DependsOn[dep]; !ok {
 			t.Errorf("the override dropped depends_on %s: %v", dep, w.DependsOn)
 		}
+	}
+	if got := env(w, "INSIGHTS_API_TIME_SCALE"); got != "1" {
+		t.Errorf("INSIGHTS_API_TIME_SCALE=%q, want 1: the real API runs in real time", got)
 	}
 	if env(w, "TEMPORAL_ADDRESS") != "temporal:7233" || env(w, "METRICS_ADDR") == "" {
 		t.Errorf("the override lost the rest of the environment: %v", w.Environment)
