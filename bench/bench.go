@@ -225,15 +225,21 @@ func (r *runner) startEmulator() error {
 	if err != nil {
 		return err
 	}
-	// -history: every strategy's location has the same finished trainings.
-	if history := newHistory(cfg, cfg.history, cfg.historyShift); len(history) > 0 {
-		for _, s := range cfg.strategies {
-			if err := r.emu.SeedFinishedTrainings(parentFor(s), history); err != nil {
-				return err
-			}
-		}
-		r.logf("seeded %d finished trainings (durations x %g) in each strategy's location", len(history), cfg.historyShift)
+	return r.seedHistory()
+}
+
+// seedHistory is -history: every strategy's location gets the same finished trainings.
+func (r *runner) seedHistory() error {
+	history := newHistory(r.cfg, r.cfg.history, r.cfg.historyShift)
+	if len(history) == 0 {
+		return nil
 	}
+	for _, s := range r.cfg.strategies {
+		if err := r.emu.SeedFinishedTrainings(parentFor(s), history); err != nil {
+			return err
+		}
+	}
+	r.logf("seeded %d finished trainings (durations x %g) in each strategy's location", len(history), r.cfg.historyShift)
 	return nil
 }
 
