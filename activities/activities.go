@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
@@ -43,6 +44,9 @@ type Activities struct {
 	APITimeScale float64
 
 	pacer pollPacer
+
+	scansMu sync.Mutex
+	scans   map[string]locationScan // by location: scanTrainings
 }
 
 // MaxPollWait is the longest PollOperation waits for PollLimiter before giving up the call.

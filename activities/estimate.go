@@ -52,7 +52,8 @@ type TrainingEstimate struct {
 	Peers      int  `json:"peers,omitempty"`
 	EarlyPeers int  `json:"earlyPeers,omitempty"`
 	Misleading bool `json:"misleading,omitempty"`
-	// Calls is the number of ListOperations calls the scan made.
+	// Calls is the number of ListOperations calls the scan made: 0 when the worker reused its
+	// scan of the location from the last ScanReuse.
 	Calls int `json:"calls"`
 	// Why says, in a sentence, what the estimate rests on or why there is none.
 	Why string `json:"why"`
@@ -69,31 +70,20 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 	if err := insights.ValidateOperationName("operation", p.Operation); err != nil {
 		return TrainingEstimate{}, err
 	}
-	parent := insights.ParentOf(p.Operation)
-	it := a.Client.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: estimatePageSize}, noRetry)
-	pager := iterator.NewPager(it, estimatePageSize, "")
+	ops, calls, err := a.scanTrainings(ctx, insights.ParentOf(p.Operation))
+	if err != nil {
+		return TrainingEstimate{Calls: calls}, err
+	}
 	var samples []trainingSample
 	var own *longrunningpb.Operation
 	var running []time.Time // createTimes of the trainings still running
-	calls := 0
-	for calls < estimatePages {
-		var page []*longrunningpb.Operation
-		token, err := pager.NextPage(&page)
-		calls++
-		if err != nil {
-			return TrainingEstimate{Calls: calls}, insights.FromAPIError("ListOperations", err)
-		}
-		for _, op := range page {
-			if op.GetName() == p.Operation {
-				own = op
-			} else if s, ok := sampleOf(op); ok {
-				samples = append(samples, s)
-			} else if c := createTimeOf(op); !op.GetDone() && !c.IsZero() {
-				running = append(running, c)
-			}
-		}
-		if token == "" {
-			break
+	for _, op := range ops {
+		if op.GetName() == p.Operation {
+			own = op
+		} else if s, ok := sampleOf(op); ok {
+			samples = append(samples, s)
+		} else if c := createTimeOf(op); !op.GetDone() && !c.IsZero() {
+			running = append(running, c)
 		}
 	}
 	est := estimateAgainstPeers(samples, running, p.Conversations, createTimeOf(own))
@@ -104,6 +94,50 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 		est.Why += fmt.Sprintf(" (in the API's time; reported divided by its time scale %g)", sc)
 	}
 	return est, nil
+}
+
+// ScanReuse is how long a worker reuses its last scan of a location's operations: the runs
+// training there at once share one ListOperations scan (the calls a re-check costs), at the
+// price of a view up to this old.
+const ScanReuse = 20 * time.Second
+
+type locationScan struct {
+	at  time.Time
+	ops []*longrunningpb.Operation
+}
+
+// scanTrainings lists the location's operations (bounded: estimatePages pages), or reuses the
+// worker's scan of it from the last ScanReuse; calls is the ListOperations calls made.
+func (a *Activities) scanTrainings(ctx context.Context, parent string) (ops []*longrunningpb.Operation, calls int, err error) {
+	a.scansMu.Lock()
+	defer a.scansMu.Unlock() // one scan at a time per worker: the others wait and reuse it
+	if s, ok := a.scans[parent]; ok && time.Since(s.at) < ScanReuse {
+		return s.ops, 0, nil
+	}
+	it := a.Client.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: estimatePageSize}, noRetry)
+	pager := iterator.NewPager(it, estimatePageSize, "")
+	for calls < estimatePages {
+		var page []*longrunningpb.Operation
+		token, err := pager.NextPage(&page)
+		calls++
+		if err != nil {
+			return nil, calls, insights.FromAPIError("ListOperations", err)
+		}
+		ops = append(ops, page...)
+		if token == "" {
+			break
+		}
+	}
+	if a.scans == nil {
+		a.scans = map[string]locationScan{}
+	}
+	for k, s := range a.scans {
+		if time.Since(s.at) >= ScanReuse {
+			delete(a.scans, k)
+		}
+	}
+	a.scans[parent] = locationScan{time.Now(), ops}
+	return ops, calls, nil
 }
 
 // peerWindow: trainings created this long before the operation, or after it, are its peers,

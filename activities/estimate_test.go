@@ -89,7 +89,16 @@ func TestEstimateTrainingWithoutCountOrHistory(t *testing.T) {
 	require.Contains(t, thin.Why, "history thin")
 
 	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rand.New(rand.NewSource(5)), 100)))
-	plain := estimateFor(t, env, acts, activities.EstimateTrainingParams{Operation: started.Operation})
+	reused := estimateFor(t, env, acts, activities.EstimateTrainingParams{Operation: started.Operation, Conversations: 8000})
+	require.Equal(t, 0, reused.Calls, "within ScanReuse the worker reuses its scan of the location")
+	require.Equal(t, 10, reused.Samples, "and sees what that scan saw")
+
+	// Another worker (or this one after ScanReuse) scans again and sees the new trainings.
+	fresh := &activities.Activities{Client: acts.Client}
+	fenv := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	fenv.RegisterActivity(fresh)
+	plain := estimateFor(t, fenv, fresh, activities.EstimateTrainingParams{Operation: started.Operation})
+	require.Equal(t, 1, plain.Calls)
 	require.False(t, plain.ByConversations)
 	require.Greater(t, plain.Sigma, 0.6, "counts over a factor of 20 spread the plain durations")
 	require.Less(t, plain.Low, plain.Median)
