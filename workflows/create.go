@@ -48,6 +48,7 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 		return nil, err
 	}
 	defer func() { p.end(err) }()
+	p.startedOperation = true
 
 	if state.Operation == "" {
 		p.progress.phase = PhaseCreating

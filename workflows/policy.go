@@ -35,6 +35,14 @@ type PollingPolicy struct {
 	// most 600), or earlier when Temporal suggests it, so that no run's history passes 4,096
 	// events however long the operation takes (a poll costs 6 events).
 	ContinueAsNewAfterPolls int `json:"continueAsNewAfterPolls,omitempty"`
+	// Learn (CreateIssueModelWorkflow only) skips the polls that the location's finished
+	// trainings say are wasted: after the early polls, one EstimateTraining scan of the
+	// location's operations predicts this training's span; the run makes no poll until the
+	// span's low (re-checking the estimate meanwhile, so that trainings ending sooner than the
+	// history said stop the skip), then polls at the policy's cadence. Thin, misleading or
+	// missing history leaves the plain policy. Off by default (docs/PERFORMANCE.md, "Learned
+	// polling").
+	Learn bool `json:"learn,omitempty"`
 }
 
 // Defaults suit trainings of minutes to hours and were tuned with the bench (docs/PERFORMANCE.md)
@@ -85,6 +93,7 @@ type validPolicy struct {
 	initial, max, timeout, notFoundGrace time.Duration
 	multiplier, jitter, ageFraction      float64
 	continueAsNewAfterPolls              int
+	learn                                bool
 }
 
 func parseDuration(field, s string, def, min, max time.Duration) (time.Duration, error) {
@@ -106,7 +115,7 @@ func (p *PollingPolicy) parse(prefix string) (validPolicy, error) {
 	if p == nil {
 		p = &PollingPolicy{}
 	}
-	out := validPolicy{multiplier: p.Multiplier, jitter: DefaultJitter, ageFraction: p.AgeFraction, continueAsNewAfterPolls: p.ContinueAsNewAfterPolls}
+	out := validPolicy{multiplier: p.Multiplier, jitter: DefaultJitter, ageFraction: p.AgeFraction, continueAsNewAfterPolls: p.ContinueAsNewAfterPolls, learn: p.Learn}
 	var err error
 	if out.initial, err = parseDuration(prefix+".initialInterval", p.InitialInterval, DefaultInitialInterval, minPolicyInterval, maxInterval); err != nil {
 		return out, err

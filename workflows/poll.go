@@ -39,6 +39,8 @@ type PollState struct {
 	// NextPollAt is the slot the worker keeps for the next poll (activities.PollResult.NextPollAt),
 	// when the run polls at its worker's slots (workerSlotsChange).
 	NextPollAt time.Time `json:"nextPollAt,omitzero"`
+	// Learned is the learned schedule (PollingPolicy.Learn), once decided.
+	Learned *LearnedSchedule `json:"learned,omitempty"`
 }
 
 // poller is the one poll loop of the codebase: a durable timer with backoff and jitter, then the
@@ -58,6 +60,9 @@ type poller struct {
 	// workerSlots: this run polls at the slots its worker keeps for it (workerSlotsChange).
 	workerSlots bool
 	vis         *visibility
+	// startedOperation: this run started the operation (CreateIssueModelWorkflow), so StartedAt
+	// is its createTime, give or take the create call; the learned schedule needs that.
+	startedOperation bool
 	// onMetadata, when set, sees the metadata of each successful poll (progress.go).
 	onMetadata func(metadata []byte)
 }
@@ -125,7 +130,10 @@ func (p *poller) await(immediate bool) (insights.Operation, error) {
 				}
 				continue // a cancel arrived: send it before continuing as new
 			}
-			p.sleep(deadline)
+			p.planLearned()
+			if !p.skipLearned(deadline) {
+				p.sleep(deadline)
+			}
 			p.checkTemporalCancel()
 			if p.state.CancelRequested && !p.state.CancelSent {
 				continue

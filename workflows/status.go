@@ -39,6 +39,8 @@ type PollStatus struct {
 	// RateLimitDelay ("1m30s") is how much longer than the policy says the run waits before its
 	// next poll to share the worker's poll budget (POLLS_PER_SECOND).
 	RateLimitDelay string `json:"rateLimitDelay,omitempty"`
+	// Learned is the learned schedule (polling.learn): the estimate, the skip and why.
+	Learned *LearnedStatus `json:"learned,omitempty"`
 }
 
 // progress is what the status query shows besides the PollState that continue-as-new carries.
@@ -61,6 +63,7 @@ func (p *poller) status() *PollStatus {
 		LastPolledAt: g.lastPolledAt, NextPollAt: g.nextPollAt, LastError: s.LastError,
 		CancelRequested: s.CancelRequested, CancelReason: s.CancelReason, CancelUnimplemented: s.CancelUnimplemented,
 		Metadata: g.metadata, Outcome: g.outcome, ContinuedAsNew: s.ContinuedAsNew,
+		Learned: s.Learned.status(),
 	}
 	if g.rateLimitDelay > 0 {
 		st.RateLimitDelay = g.rateLimitDelay.String()
@@ -99,11 +102,15 @@ func (p *poller) publish() {
 	if st.RateLimitDelay != "" {
 		line += " · slowed by the worker's poll rate limit: +" + st.RateLimitDelay
 	}
+	line += p.state.Learned.summary()
 	if st.CancelRequested {
 		line += " · cancel requested: " + st.CancelReason
 		if st.CancelUnimplemented {
 			line += " (the server cannot cancel it)"
 		}
+	}
+	if st.Learned != nil {
+		line += "\n\nlearned schedule: " + st.Learned.Why
 	}
 	if st.LastError != "" {
 		line += "\n\nlast error: " + st.LastError

@@ -1,0 +1,229 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/issuemodels/durable-lro/activities"
+)
+
+// LearnedSchedule is what the learned polling mode (PollingPolicy.Learn) decided for a run, and
+// why; continue-as-new carries it over.
+type LearnedSchedule struct {
+	// Applied: the run skips polls until SkipUntil; false once the estimate gave no span, the
+	// span's low had passed, or a re-check found the history misleading.
+	Applied bool `json:"applied"`
+	// Estimate is the last EstimateTraining answer (none when the mode was not applied).
+	Estimate *activities.TrainingEstimate `json:"estimate,omitempty"`
+	// SkipUntil is StartedAt plus the estimate's Low: by the history, the training very likely
+	// runs at least until then. Polling resumes at the policy's cadence from there.
+	SkipUntil time.Time `json:"skipUntil,omitzero"`
+	// Rechecks counts the estimates re-run during the skip (peers that end early stop it);
+	// ScanCalls the ListOperations calls all the estimates made.
+	Rechecks  int `json:"rechecks,omitempty"`
+	ScanCalls int `json:"scanCalls,omitempty"`
+	// Conversations is the training's trainingConversationsCount (0: unknown).
+	Conversations int64  `json:"conversations,omitempty"`
+	Why           string `json:"why"`
+}
+
+// Versions of the learned schedule (README, "Changing a workflow"). Runs of earlier releases
+// cannot reach it: their inputs could not ask for it.
+const (
+	learnedScheduleChange  = "learned-schedule"
+	learnedScheduleVersion = 1
+)
+
+const createIssueModelMetadataType = "type.googleapis.com/google.cloud.contactcenterinsights.v1.CreateIssueModelMetadata"
+
+// trainingMetadata is what the learned schedule reads off the operation's metadata (REST JSON).
+type trainingMetadata struct {
+	Type    string `json:"@type"`
+	Request struct {
+		IssueModel struct {
+			InputDataConfig struct {
+				TrainingConversationsCount json.Number `json:"trainingConversationsCount"`
+			} `json:"inputDataConfig"`
+		} `json:"issueModel"`
+	} `json:"request"`
+}
+
+// learnDecisionDue: the learned mode decides once, after the early polls (when the backoff has
+// reached the policy's maximum interval), so that requests that fail fast are noticed as fast as
+// without it, and once a poll has shown the operation's metadata.
+func (p *poller) learnDecisionDue() bool {
+	return p.policy.learn && p.state.Learned == nil && !p.state.CancelRequested && p.progress.metadata != nil &&
+		p.policy.interval(p.state.Polls-p.state.BackoffFrom) >= p.policy.max
+}
+
+// planLearned decides the run's learned schedule (see LearnedSchedule).
+func (p *poller) planLearned() {
+	if !p.learnDecisionDue() {
+		return
+	}
+	notApplied := func(why string) { p.state.Learned = &LearnedSchedule{Why: "not applied: " + why} }
+	if !p.startedOperation {
+		notApplied("this run attached to an operation it did not start, so it cannot tell how long the operation has run")
+		return
+	}
+	var md trainingMetadata
+	if err := json.Unmarshal(p.progress.metadata, &md); err != nil || md.Type != createIssueModelMetadataType {
+		notApplied("the operation is not a CreateIssueModel training")
+		return
+	}
+	if workflow.GetVersion(p.ctx, learnedScheduleChange, workflow.DefaultVersion, learnedScheduleVersion) == workflow.DefaultVersion {
+		notApplied("this run started before the learned schedule existed")
+		return
+	}
+	l := &LearnedSchedule{}
+	l.Conversations, _ = md.Request.IssueModel.InputDataConfig.TrainingConversationsCount.Int64()
+	p.state.Learned = l
+	est, err := p.estimateTraining(l)
+	if err != nil {
+		l.Why = "not applied: the location's history could not be read: " + rootMessage(err)
+		return
+	}
+	l.Estimate = &est
+	p.schedule(l, "")
+}
+
+// schedule sets l's skip from its estimate; prefix, when set, begins the why (a re-check).
+func (p *poller) schedule(l *LearnedSchedule, prefix string) {
+	est := l.Estimate
+	if est.Low <= 0 {
+		l.Applied, l.SkipUntil = false, time.Time{}
+		l.Why = prefix + est.Why + "; polling as the plain policy does"
+		return
+	}
+	l.SkipUntil = p.state.StartedAt.Add(est.Low)
+	if !l.SkipUntil.After(workflow.Now(p.ctx).Add(p.policy.max)) {
+		l.Applied = false
+		l.Why = prefix + est.Why + "; the span's low has passed: polling as the plain policy does"
+		return
+	}
+	l.Applied = true
+	l.Why = fmt.Sprintf("%s%s; not polling until %s after the start (%s), then every %s",
+		prefix, est.Why, est.Low, l.SkipUntil.UTC().Format("15:04:05 UTC"), p.policy.max)
+}
+
+// estimateTraining runs EstimateTraining for the run's operation (a local activity: one bounded
+// scan, recorded in history, so replay sees the same estimate).
+func (p *poller) estimateTraining(l *LearnedSchedule) (activities.TrainingEstimate, error) {
+	var est activities.TrainingEstimate
+	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.EstimateTraining,
+		activities.EstimateTrainingParams{Operation: p.state.Operation, Conversations: l.Conversations}).Get(p.ctx, &est)
+	l.ScanCalls += est.Calls
+	return est, err
+}
+
+// skipLearned waits through the learned span, if the run has one, until the plain wait before
+// its first poll would end at SkipUntil. It re-runs the estimate every recheckInterval, so that
+// peers that end before their span (the history misleads) stop the skip. It returns true when a
+// signal or cancellation woke it: the run then polls at once.
+func (p *poller) skipLearned(deadline time.Time) bool {
+	l := p.state.Learned
+	for l != nil && l.Applied && !p.state.CancelRequested {
+		now := workflow.Now(p.ctx)
+		end := l.SkipUntil.Add(-p.policy.max)
+		if end.After(deadline) {
+			end = deadline
+		}
+		if !end.After(now) {
+			return false
+		}
+		wait := min(end.Sub(now), p.recheckInterval(now))
+		next := now.Add(wait)
+		firstPoll := l.SkipUntil
+		p.progress.nextPollAt = &firstPoll
+		p.publish()
+		p.wake = false
+		_, _ = workflow.AwaitWithOptions(p.ctx, workflow.AwaitOptions{
+			Timeout:      wait,
+			TimerOptions: workflow.TimerOptions{Summary: "learned: skip polls until " + l.SkipUntil.UTC().Format("15:04:05 UTC")},
+		}, func() bool { return p.wake })
+		p.checkTemporalCancel()
+		if p.wake || p.state.CancelRequested {
+			p.wake = false
+			return true
+		}
+		if !next.Before(end) {
+			return false
+		}
+		p.recheckLearned(l)
+	}
+	return false
+}
+
+// recheckInterval: every two maximum intervals early on, every eighth of the operation's age
+// later, so that a skip of hours costs tens of re-checks, not hundreds.
+func (p *poller) recheckInterval(now time.Time) time.Duration {
+	return max(2*p.policy.max, now.Sub(p.state.StartedAt)/8)
+}
+
+// recheckLearned re-runs the estimate during a skip; a misleading history, or one that now says
+// nothing, ends the skip, and a changed span moves it.
+func (p *poller) recheckLearned(l *LearnedSchedule) {
+	l.Rechecks++
+	est, err := p.estimateTraining(l)
+	if err != nil {
+		return // keep the last estimate; the next re-check tries again
+	}
+	l.Estimate = &est
+	p.schedule(l, fmt.Sprintf("re-check %d at %s: ", l.Rechecks, workflow.Now(p.ctx).UTC().Format("15:04:05 UTC")))
+}
+
+// LearnedStatus is the learned schedule in the status query's answer.
+type LearnedStatus struct {
+	Applied bool `json:"applied"`
+	// Samples is how many finished trainings the estimate rests on; Median, Low and High
+	// ("41m30s") are the history's prediction for this training, counted from its start.
+	Samples         int        `json:"samples,omitempty"`
+	Median          string     `json:"median,omitempty"`
+	Low             string     `json:"low,omitempty"`
+	High            string     `json:"high,omitempty"`
+	ByConversations bool       `json:"byConversations,omitempty"`
+	Misleading      bool       `json:"misleading,omitempty"`
+	SkipUntil       *time.Time `json:"skipUntil,omitempty"`
+	Rechecks        int        `json:"rechecks,omitempty"`
+	// ScanCalls is the ListOperations calls the estimates made (0: they reused the worker's
+	// scan of the location).
+	ScanCalls int    `json:"scanCalls,omitempty"`
+	Why       string `json:"why"`
+}
+
+func (l *LearnedSchedule) status() *LearnedStatus {
+	if l == nil {
+		return nil
+	}
+	st := &LearnedStatus{Applied: l.Applied, Rechecks: l.Rechecks, ScanCalls: l.ScanCalls, Why: l.Why}
+	if !l.SkipUntil.IsZero() {
+		t := l.SkipUntil
+		st.SkipUntil = &t
+	}
+	if e := l.Estimate; e != nil {
+		st.Samples, st.ByConversations, st.Misleading = e.Samples, e.ByConversations, e.Misleading
+		if e.Median > 0 {
+			st.Median, st.Low, st.High = e.Median.String(), e.Low.String(), e.High.String()
+		}
+	}
+	return st
+}
+
+// summary is the learned schedule in the Web UI's one-line summary; the status has the why.
+func (l *LearnedSchedule) summary() string {
+	switch {
+	case l == nil:
+		return ""
+	case l.Applied:
+		return " · learned: no polls until " + l.SkipUntil.UTC().Format("15:04:05 UTC")
+	case l.Estimate == nil:
+		return " · learned: not applied"
+	case l.Estimate.Misleading:
+		return " · learned: history misleads, plain polling"
+	default:
+		return " · learned: plain polling"
+	}
+}
