@@ -20,9 +20,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/issuemodels/durable-lro/insightstest"
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/issuemodels/durable-lro/insights"
+	"github.com/issuemodels/durable-lro/insightstest"
 )
 
 func main() {
@@ -55,9 +58,19 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	opts.Logger = logger
+	history, err := f.finishedTrainings()
+	if err != nil {
+		return err
+	}
 	srv, err := insightstest.NewServer(opts)
 	if err != nil {
 		return err
+	}
+	for parent, trainings := range history {
+		if err := srv.SeedFinishedTrainings(parent, trainings); err != nil {
+			srv.Close()
+			return err
+		}
 	}
 	for _, mf := range faults {
 		srv.SetFaults(mf.method, mf.faults...)
@@ -97,7 +110,7 @@ type flags struct {
 	rpm, maxCreates, maxModels, maxDeployed               int
 	seed                                                  int64
 	faults, latencies                                     multiFlag
-	transcripts, buckets                                  multiFlag
+	transcripts, buckets, finished                        multiFlag
 	ingestTime, analyzeTime, exportTime, importTime       time.Duration
 	minTraining                                           int
 }
@@ -132,6 +145,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.Var(&f.faults, "fault", "repeatable `method:code:probability`, e.g. CreateIssueModel:UNAVAILABLE:0.1 or *:RESOURCE_EXHAUSTED:0.05 (method is the short RPC name or *)")
 	fs.Var(&f.transcripts, "gcs-transcripts", "repeatable `gs://bucket/prefix=N`: seed the fake Cloud Storage with N chat transcripts under that folder, for IngestConversations")
 	fs.Var(&f.buckets, "gcs-bucket", "repeatable `name`: an empty bucket of the fake Cloud Storage (e.g. an ExportIssueModel destination)")
+	fs.Var(&f.finished, "finished-trainings", "repeatable `projects/P/locations/L=N`: that location already holds N finished, successful trainings (durations drawn from -training-time, ended 2h to N+1h ago), which ListOperations returns: the history polling.learn reads")
 	fs.DurationVar(&f.ingestTime, "ingest-time", insightstest.DefaultIngestTime, "IngestConversations duration (emulated time)")
 	fs.DurationVar(&f.analyzeTime, "analyze-time", insightstest.DefaultAnalyzeTime, "BulkAnalyzeConversations duration (emulated time)")
 	fs.DurationVar(&f.exportTime, "export-time", insightstest.DefaultExportTime, "ExportIssueModel duration (emulated time)")
@@ -221,6 +235,34 @@ func (f *flags) options() (insightstest.Options, []methodFaults, error) {
 		opts.TrainingOutcome = insightstest.RandomTrainingFailure(f.failRate, derive(f.seed, 2))
 	}
 	return opts, faults, nil
+}
+
+// finishedTrainings parses -finished-trainings: per location, N trainings of -training-time's
+// distribution, the i-th ended i+2 hours ago (emulated time), older than the peer window of
+// activities.EstimateTraining.
+func (f *flags) finishedTrainings() (map[string][]insightstest.FinishedTraining, error) {
+	out := map[string][]insightstest.FinishedTraining{}
+	for _, spec := range f.finished {
+		parent, count, ok := strings.Cut(spec, "=")
+		n, err := strconv.Atoi(count)
+		if !ok || err != nil || n <= 0 || n > 100000 || insights.ValidateParent("-finished-trainings", parent) != nil {
+			return nil, fmt.Errorf("-finished-trainings: want projects/P/locations/L=N (N in 1..100000), got %q", spec)
+		}
+		tt, err := insightstest.ParseTrainingTime(f.trainingTime, derive(f.seed, 3))
+		if err != nil {
+			return nil, fmt.Errorf("-training-time: %w", err)
+		}
+		for i := range n {
+			out[parent] = append(out[parent], insightstest.FinishedTraining{
+				Request: &contactcenterinsightspb.CreateIssueModelRequest{IssueModel: &contactcenterinsightspb.IssueModel{
+					DisplayName:     fmt.Sprintf("history-%05d", i),
+					InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{Filter: `medium="CHAT"`},
+				}},
+				Duration: tt(), EndedAgo: time.Duration(i+2) * time.Hour,
+			})
+		}
+	}
+	return out, nil
 }
 
 // methodFaults are the faults of one method, for Server.SetFaults.

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
 	"github.com/issuemodels/durable-lro/insightsclient"
 	"github.com/issuemodels/durable-lro/insightstest"
+	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -40,6 +42,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 			"-fault", "DeployIssueModel:PERMISSION_DENIED:1",
 			"-latency", "GetIssueModel:1ms:1",
 			"-log-level", "warn", "-seed", "3",
+			"-finished-trainings", "projects/p/locations/us-central1=25",
 		})
 	}()
 	url := "http://" + statusAddr + "/status"
@@ -80,6 +83,32 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		t.Fatalf("deploy: %v", err)
 	}
 
+	// The location's history: 25 finished trainings of -training-time's lengths, and ours.
+	own := op.Name()
+	it := c.LROClient.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent})
+	finished := 0
+	for {
+		op, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := &contactcenterinsightspb.CreateIssueModelMetadata{}
+		if err := op.GetMetadata().UnmarshalTo(md); err != nil {
+			t.Fatal(err)
+		}
+		d := md.GetEndTime().AsTime().Sub(md.GetCreateTime().AsTime())
+		if op.GetName() != own && !op.GetDone() || d < time.Minute || d > 2*time.Minute || op.GetName() != own && md.GetCreateTime().AsTime().After(time.Now().Add(-time.Hour)) {
+			t.Errorf("history operation %s: done %v, duration %s, created %s", op.GetName(), op.GetDone(), d, md.GetCreateTime().AsTime())
+		}
+		finished++
+	}
+	if finished != 26 {
+		t.Errorf("ListOperations: %d operations, want 25 seeded + 1", finished)
+	}
+
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +143,8 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-fail-training-rate", "2"},
 		{"-time-scale", "0"},
 		{"-log-level", "loud"},
+		{"-finished-trainings", "projects/p=3"},
+		{"-finished-trainings", "projects/p/locations/l=0"},
 	} {
 		if err := run(context.Background(), append(args, "-status-addr", "", "-addr", "127.0.0.1:0")); err == nil {
 			t.Errorf("run(%v) succeeded", args)
