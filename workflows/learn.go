@@ -119,24 +119,24 @@ func (p *poller) estimateTraining(l *LearnedSchedule) (activities.TrainingEstima
 	return est, err
 }
 
-// skipLearned waits through the learned span, if the run has one, until the plain wait before
-// its first poll would end at SkipUntil. It re-runs the estimate every recheckInterval, so that
-// peers that end before their span (the history misleads) stop the skip. It returns true when a
-// signal or cancellation woke it: the run then polls at once.
+// skipLearned waits through the learned span, if the run has one, until SkipUntil. It re-runs
+// the estimate every recheckInterval, so that peers that end before their span (the history
+// misleads) stop the skip. It returns true when the run is to poll at once: the skip reached
+// its end, or a signal or cancellation woke it; false when there was no skip or a re-check
+// ended it (the run then waits the policy's interval).
 func (p *poller) skipLearned(deadline time.Time) bool {
 	l := p.state.Learned
 	for l != nil && l.Applied && !p.state.CancelRequested {
 		now := workflow.Now(p.ctx)
-		end := l.SkipUntil.Add(-p.policy.max)
+		end := l.SkipUntil
 		if end.After(deadline) {
 			end = deadline
 		}
-		if !end.After(now) {
-			return false
+		if !end.After(now.Add(p.policy.max)) {
+			return false // the rest is the plain policy's wait
 		}
 		wait := min(end.Sub(now), p.recheckInterval(now))
-		next := now.Add(wait)
-		firstPoll := l.SkipUntil
+		firstPoll := end
 		p.progress.nextPollAt = &firstPoll
 		p.publish()
 		p.wake = false
@@ -149,8 +149,8 @@ func (p *poller) skipLearned(deadline time.Time) bool {
 			p.wake = false
 			return true
 		}
-		if !next.Before(end) {
-			return false
+		if wait == end.Sub(now) {
+			return true
 		}
 		p.recheckLearned(l)
 	}

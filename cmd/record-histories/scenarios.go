@@ -39,11 +39,22 @@ var profiles = map[string][]string{
 	"flaky": {"-training-time", "2m", "-time-scale", "30", "-fault", "GetOperation:UNAVAILABLE:0.5", "-fault", "CreateIssueModel:UNAVAILABLE:0.5"},
 	// Its worker polls at most twice a second: runs find the budget spent (PollThrottled).
 	"throttled": {"-training-time", "2m", "-time-scale", "10"},
+	// Locations that trained before (polling.learn): 60 finished trainings of 10-14 min each,
+	// 20-28 s of real time, so a learned run skips from its early polls to ~19 s.
+	"learned": {"-training-time", "uniform:10m-14m", "-time-scale", "30", "-max-concurrent-creates", "-1",
+		"-finished-trainings", learnedParent + "=60", "-finished-trainings", learnedInflightParent + "=60"},
 }
+
+// The locations of profile "learned" that hold finished trainings.
+const (
+	learnedParent         = "projects/rec-learned/locations/us-central1"
+	learnedInflightParent = "projects/rec-learned-inflight/locations/us-central1"
+)
 
 // workerArgs are extra worker flags of a profile.
 var workerArgs = map[string][]string{
 	"throttled": {"-polls-per-second", "2"},
+	"learned":   {"-api-time-scale", "30"},
 }
 
 // Polling policies (JSON) the scenarios use; real-time seconds.
@@ -51,6 +62,8 @@ const (
 	quick = `{"initialInterval":"1s","multiplier":1.5,"maxInterval":"2s"}`
 	// sparse polls at 1s, 10s, 100s...: a run caught between polls stays put while recorded.
 	sparse = `{"initialInterval":"1s","multiplier":10,"maxInterval":"24h"}`
+	// learned is quick with the learned schedule.
+	learned = `{"initialInterval":"1s","multiplier":1.5,"maxInterval":"2s","learn":true}`
 )
 
 type scenario struct {
@@ -341,7 +354,23 @@ var scenarios = []scenario{
 		return s.done(id)
 	}},
 
+	// The learned schedule: applied (a location with history), and on thin history.
+	{"create-learned", func(s *scene) error {
+		return s.done(s.start("learned", create, "", createInput(learnedParent, "weekly", learned, "")))
+	}},
+	{"create-learned-thin-history", func(s *scene) error {
+		return s.done(s.start("fast", create, "", createInput(s.parent, "weekly", learned, "")))
+	}},
+
 	// Runs caught in flight: what an upgraded worker meets.
+	{"inflight-create-learned", func(s *scene) error {
+		id := s.start("learned", create, "", createInput(learnedInflightParent, "weekly", learned, ""))
+		s.waitFor(id, "a re-check of the learned skip", func(st map[string]any) bool {
+			l, _ := st["learned"].(map[string]any)
+			return l["applied"] == true && l["rechecks"] != nil
+		})
+		return s.now(id)
+	}},
 	{"inflight-pipeline-ingest", func(s *scene) error {
 		id := s.start("slow-pipeline", lifecycle, "", pipelineInput(s.parent, "weekly", sparse, true))
 		s.waitStep(id, "ingest")
