@@ -101,7 +101,7 @@ func (p *poller) schedule(l *LearnedSchedule, prefix string) {
 	l.SkipUntil = p.state.StartedAt.Add(est.Low)
 	if !l.SkipUntil.After(workflow.Now(p.ctx).Add(p.policy.max)) {
 		l.Applied = false
-		l.Why = prefix + est.Why + "; the span's low has passed: polling as the plain policy does"
+		l.Why = prefix + est.Why + "; the span's low is less than an interval away: polling as the plain policy does"
 		return
 	}
 	l.Applied = true
