@@ -95,6 +95,7 @@ var Cases = []Case{
 	{"jitter negative", WithPolicy(`{"jitter":-0.1}`), "polling.jitter", false},
 	{"ageFraction negative", WithPolicy(`{"ageFraction":-0.05}`), "polling.ageFraction", false},
 	{"ageFraction above half", WithPolicy(`{"ageFraction":0.9}`), "polling.ageFraction", false},
+	{"learn string", WithPolicy(`{"learn":"yes"}`), "polling.learn", false},
 	{"notFoundGrace huge", WithPolicy(`{"notFoundGrace":"48h"}`), "polling.notFoundGrace", false},
 	{"continueAsNewAfterPolls negative", WithPolicy(`{"continueAsNewAfterPolls":-1}`), "polling.continueAsNewAfterPolls", false},
 	{"continueAsNewAfterPolls fraction", WithPolicy(`{"continueAsNewAfterPolls":1.5}`), "polling.continueAsNewAfterPolls", false},
