@@ -98,7 +98,7 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 
 // ScanReuse is how long a worker reuses its last scan of a location's operations: the runs
 // training there at once share one ListOperations scan (the calls a re-check costs), at the
-// price of a view up to this old.
+// price of a view up to this old (in the API's time: divided by APITimeScale).
 const ScanReuse = 20 * time.Second
 
 type locationScan struct {
@@ -111,7 +111,11 @@ type locationScan struct {
 func (a *Activities) scanTrainings(ctx context.Context, parent string) (ops []*longrunningpb.Operation, calls int, err error) {
 	a.scansMu.Lock()
 	defer a.scansMu.Unlock() // one scan at a time per worker: the others wait and reuse it
-	if s, ok := a.scans[parent]; ok && time.Since(s.at) < ScanReuse {
+	reuse := ScanReuse
+	if sc := a.APITimeScale; sc > 1 {
+		reuse = time.Duration(float64(reuse) / sc) // the API's 20 s
+	}
+	if s, ok := a.scans[parent]; ok && time.Since(s.at) < reuse {
 		return s.ops, 0, nil
 	}
 	it := a.Client.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: estimatePageSize}, noRetry)
@@ -132,7 +136,7 @@ func (a *Activities) scanTrainings(ctx context.Context, parent string) (ops []*l
 		a.scans = map[string]locationScan{}
 	}
 	for k, s := range a.scans {
-		if time.Since(s.at) >= ScanReuse {
+		if time.Since(s.at) >= reuse {
 			delete(a.scans, k)
 		}
 	}
