@@ -49,9 +49,12 @@ type TrainingEstimate struct {
 	// Peers counts the trainings started within an hour of this one or later, EarlyPeers those
 	// of them that ended before the history's span; Misleading: too many did (see
 	// estimateAgainstPeers), and the estimate gives no span.
-	Peers      int  `json:"peers,omitempty"`
-	EarlyPeers int  `json:"earlyPeers,omitempty"`
-	Misleading bool `json:"misleading,omitempty"`
+	Peers      int `json:"peers,omitempty"`
+	EarlyPeers int `json:"earlyPeers,omitempty"`
+	// RunningPeers counts the peers still running: only they can yet show the history
+	// misleading, so a re-check of the estimate is worth its scan only while there are some.
+	RunningPeers int  `json:"runningPeers,omitempty"`
+	Misleading   bool `json:"misleading,omitempty"`
 	// Calls is the number of ListOperations calls the scan made: 0 when the worker reused its
 	// scan of the location from the last ScanReuse.
 	Calls int `json:"calls"`
@@ -173,6 +176,7 @@ func estimateAgainstPeers(samples []trainingSample, running []time.Time, convers
 	for _, c := range running {
 		if !c.Before(created.Add(-peerWindow)) {
 			peers = append(peers, trainingSample{created: c, duration: -1})
+			est.RunningPeers++
 		}
 	}
 	early := 0

@@ -182,3 +182,24 @@ func TestEstimateTrainingAPITimeScale(t *testing.T) {
 	one := estimateFor(t, senv, &scaledActs, p)
 	require.Equal(t, real.Median, one.Median)
 }
+
+// A training running beside this one is a running peer (the workflow re-checks its skip only
+// while there are some); the training itself is not.
+func TestEstimateTrainingCountsRunningPeers(t *testing.T) {
+	srv, _, acts := setup(t, insightstest.Options{MaxConcurrentCreates: insightstest.Unlimited})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rand.New(rand.NewSource(8)), 100)))
+	first := startCreation(t, env, acts)
+	alone := estimateFor(t, env, acts, activities.EstimateTrainingParams{Operation: first.Operation, Conversations: 8000})
+	require.Zero(t, alone.RunningPeers)
+
+	second := startCreation(t, env, acts)
+	fresh := &activities.Activities{Client: acts.Client}
+	fenv := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	fenv.RegisterActivity(fresh)
+	est := estimateFor(t, fenv, fresh, activities.EstimateTrainingParams{Operation: second.Operation, Conversations: 8000})
+	require.Equal(t, 1, est.RunningPeers)
+	require.Equal(t, 1, est.Peers)
+	require.Positive(t, est.Low)
+}

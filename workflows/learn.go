@@ -119,9 +119,11 @@ func (p *poller) estimateTraining(l *LearnedSchedule) (activities.TrainingEstima
 	return est, err
 }
 
-// skipLearned waits through the learned span, if the run has one, until SkipUntil. It re-runs
-// the estimate every recheckInterval, so that peers that end before their span (the history
-// misleads) stop the skip. It returns true when the run is to poll at once: the skip reached
+// skipLearned waits through the learned span, if the run has one, until SkipUntil. While other
+// trainings run beside this one, it re-runs the estimate every recheckInterval, so that peers
+// that end before their span (the history misleads) stop the skip; alone in its location (as
+// Google's one creation per region at a time makes a run usually is), nothing can contradict
+// the history before the run's own end, and it waits the span out in one timer. It returns true when the run is to poll at once: the skip reached
 // its end, or a signal or cancellation woke it; false when there was no skip or a re-check
 // ended it (the run then waits the policy's interval).
 func (p *poller) skipLearned(deadline time.Time) bool {
@@ -135,7 +137,10 @@ func (p *poller) skipLearned(deadline time.Time) bool {
 		if !end.After(now.Add(p.policy.max)) {
 			return false // the rest is the plain policy's wait
 		}
-		wait := min(end.Sub(now), p.recheckInterval(now))
+		wait := end.Sub(now)
+		if l.Estimate.RunningPeers > 0 {
+			wait = min(wait, p.recheckInterval(now))
+		}
 		firstPoll := end
 		p.progress.nextPollAt = &firstPoll
 		p.publish()

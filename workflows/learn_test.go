@@ -60,7 +60,19 @@ func (s *createSuite) learnedRun(policy string, endsAfter time.Duration, estimat
 }
 
 func spanOf(low, high time.Duration) activities.TrainingEstimate {
-	return activities.TrainingEstimate{Samples: 300, Median: (low + high) / 2, Low: low, High: high, ByConversations: true, Calls: 1, Why: "300 finished trainings"}
+	return activities.TrainingEstimate{Samples: 300, Median: (low + high) / 2, Low: low, High: high, ByConversations: true,
+		Peers: 40, RunningPeers: 30, Calls: 1, Why: "300 finished trainings"}
+}
+
+// Alone in its location (no other training running), nothing can contradict the history before
+// the run ends: it waits the span out in one timer, with no re-check.
+func (s *createSuite) TestLearnedScheduleAloneWaitsTheSpanInOneTimer() {
+	alone := spanOf(20*time.Minute, 40*time.Minute)
+	alone.Peers, alone.RunningPeers = 0, 0
+	polls, scans, _ := s.learnedRun(learnPolicy, 25*time.Minute, alone)
+	s.Len(scans, 1, "no re-check")
+	s.Equal(20*time.Minute, polls[4])
+	s.Len(polls, 4+1+7)
 }
 
 // The early polls run as without learning; then one estimate, no polls until the span's low
