@@ -364,6 +364,9 @@ var scenarios = []scenario{
 
 	// Runs caught in flight: what an upgraded worker meets.
 	{"inflight-create-learned", func(s *scene) error {
+		// A training beside it (a running peer), so that the skip re-checks its estimate.
+		peer := s.start("learned", create, "peer", createInput(learnedInflightParent, "peer", quick, ""))
+		s.waitFor(peer, "the peer's operation", func(st map[string]any) bool { return st["operation"] != nil })
 		id := s.start("learned", create, "", createInput(learnedInflightParent, "weekly", learned, ""))
 		s.waitFor(id, "a re-check of the learned skip", func(st map[string]any) bool {
 			l, _ := st["learned"].(map[string]any)
