@@ -59,6 +59,15 @@ func (s *createSuite) learnedRun(policy string, endsAfter time.Duration, estimat
 	return polls, scans, params
 }
 
+// queryAt runs the query at d on the test clock into out.
+func (s *createSuite) queryAt(d time.Duration, query string, out any) {
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(query)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(out))
+	}, d)
+}
+
 func spanOf(low, high time.Duration) activities.TrainingEstimate {
 	return activities.TrainingEstimate{Samples: 300, Median: (low + high) / 2, Low: low, High: high, ByConversations: true,
 		Peers: 40, RunningPeers: 30, Calls: 1, Why: "300 finished trainings"}
@@ -102,11 +111,7 @@ func (s *createSuite) TestLearnedScheduleSkipsToTheSpansLow() {
 func (s *createSuite) TestLearnedScheduleStopsWhenPeersContradictTheHistory() {
 	misleading := activities.TrainingEstimate{Samples: 300, Peers: 60, EarlyPeers: 30, Misleading: true, Why: "history misleads: 30 of 60 ..."}
 	var status PollStatus
-	s.env.RegisterDelayedCallback(func() {
-		v, err := s.env.QueryWorkflow(StatusQuery)
-		s.Require().NoError(err)
-		s.Require().NoError(v.Get(&status))
-	}, 10*time.Minute)
+	s.queryAt(10*time.Minute, StatusQuery, &status)
 	polls, scans, _ := s.learnedRun(learnPolicy, 12*time.Minute, spanOf(30*time.Minute, time.Hour), misleading)
 
 	s.Equal(2, len(scans), "one estimate, one re-check that stops the skip")
@@ -174,14 +179,8 @@ func (s *createSuite) TestLearnedScheduleCancelDuringTheSkip() {
 func (s *createSuite) TestLearnedScheduleInStatusAndSummary() {
 	var status PollStatus
 	var md sdkpb.WorkflowMetadata
-	s.env.RegisterDelayedCallback(func() {
-		v, err := s.env.QueryWorkflow(StatusQuery)
-		s.Require().NoError(err)
-		s.Require().NoError(v.Get(&status))
-		v, err = s.env.QueryWorkflow("__temporal_workflow_metadata")
-		s.Require().NoError(err)
-		s.Require().NoError(v.Get(&md))
-	}, 5*time.Minute)
+	s.queryAt(5*time.Minute, StatusQuery, &status)
+	s.queryAt(5*time.Minute, "__temporal_workflow_metadata", &md)
 	s.learnedRun(learnPolicy, 25*time.Minute, spanOf(20*time.Minute, 40*time.Minute))
 
 	l := status.Learned
@@ -212,11 +211,7 @@ func (s *createSuite) TestLearnedScheduleNotAppliedWhenAttached() {
 			return trainingOp(8000, n == 8), nil
 		}))
 	var status PollStatus
-	s.env.RegisterDelayedCallback(func() {
-		v, err := s.env.QueryWorkflow(StatusQuery)
-		s.Require().NoError(err)
-		s.Require().NoError(v.Get(&status))
-	}, 2*time.Minute)
+	s.queryAt(2*time.Minute, StatusQuery, &status)
 	s.env.ExecuteWorkflow(AwaitOperationWorkflow, AwaitOperationInput{Operation: testOp, Polling: &PollingPolicy{Learn: true}})
 	s.Require().NoError(s.env.GetWorkflowError())
 	s.env.AssertNotCalled(s.T(), "EstimateTraining", mock.Anything, mock.Anything)
