@@ -1,13 +1,14 @@
 package workflows
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/issuemodels/durable-lro/activities"
+	"github.com/issuemodels/durable-lro/insights"
 )
 
 // LearnedSchedule is what the learned polling mode (PollingPolicy.Learn) decided for a run, and
@@ -37,20 +38,6 @@ const (
 	learnedScheduleVersion = 1
 )
 
-const createIssueModelMetadataType = "type.googleapis.com/google.cloud.contactcenterinsights.v1.CreateIssueModelMetadata"
-
-// trainingMetadata is what the learned schedule reads off the operation's metadata (REST JSON).
-type trainingMetadata struct {
-	Type    string `json:"@type"`
-	Request struct {
-		IssueModel struct {
-			InputDataConfig struct {
-				TrainingConversationsCount json.Number `json:"trainingConversationsCount"`
-			} `json:"inputDataConfig"`
-		} `json:"issueModel"`
-	} `json:"request"`
-}
-
 // learnDecisionDue: the learned mode decides once, after the early polls (when the backoff has
 // reached the policy's maximum interval), so that requests that fail fast are noticed as fast as
 // without it, and once a poll has shown the operation's metadata.
@@ -69,8 +56,8 @@ func (p *poller) planLearned() {
 		notApplied("this run attached to an operation it did not start, so it cannot tell how long the operation has run")
 		return
 	}
-	var md trainingMetadata
-	if err := json.Unmarshal(p.progress.metadata, &md); err != nil || md.Type != createIssueModelMetadataType {
+	md := &contactcenterinsightspb.CreateIssueModelMetadata{}
+	if insights.UnmarshalAny(p.progress.metadata, md) != nil {
 		notApplied("the operation is not a CreateIssueModel training")
 		return
 	}
@@ -78,8 +65,7 @@ func (p *poller) planLearned() {
 		notApplied("this run started before the learned schedule existed")
 		return
 	}
-	l := &LearnedSchedule{}
-	l.Conversations, _ = md.Request.IssueModel.InputDataConfig.TrainingConversationsCount.Int64()
+	l := &LearnedSchedule{Conversations: md.GetRequest().GetIssueModel().GetInputDataConfig().GetTrainingConversationsCount()}
 	p.state.Learned = l
 	est, err := p.estimateTraining(l)
 	if err != nil {
@@ -122,10 +108,11 @@ func (p *poller) estimateTraining(l *LearnedSchedule) (activities.TrainingEstima
 // skipLearned waits through the learned span, if the run has one, until SkipUntil. While other
 // trainings run beside this one, it re-runs the estimate every recheckInterval, so that peers
 // that end before their span (the history misleads) stop the skip; alone in its location (as
-// Google's one creation per region at a time makes a run usually is), nothing can contradict
-// the history before the run's own end, and it waits the span out in one timer. It returns true when the run is to poll at once: the skip reached
-// its end, or a signal or cancellation woke it; false when there was no skip or a re-check
-// ended it (the run then waits the policy's interval).
+// Google's one creation per region at a time usually leaves a run), nothing can contradict the
+// history before the run's own end, and it waits the span out in one timer. It returns true
+// when the run is to poll at once: the skip reached its end, or a signal or cancellation woke
+// it; false when there was no skip or a re-check ended it (the run then waits the policy's
+// interval).
 func (p *poller) skipLearned(deadline time.Time) bool {
 	l := p.state.Learned
 	for l != nil && l.Applied && !p.state.CancelRequested {

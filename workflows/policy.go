@@ -38,8 +38,8 @@ type PollingPolicy struct {
 	// Learn (CreateIssueModelWorkflow only) skips the polls that the location's finished
 	// trainings say are wasted: after the early polls, one EstimateTraining scan of the
 	// location's operations predicts this training's span; the run makes no poll until the
-	// span's low (re-checking the estimate meanwhile, so that trainings ending sooner than the
-	// history said stop the skip), then polls at the policy's cadence. Thin, misleading or
+	// span's low (while other trainings run beside it, re-checking the estimate, so that their
+	// ending sooner than the history said stops the skip), then polls at the policy's cadence. Thin, misleading or
 	// missing history leaves the plain policy. Off by default (docs/PERFORMANCE.md, "Learned
 	// polling").
 	Learn bool `json:"learn,omitempty"`
