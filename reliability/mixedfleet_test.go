@@ -1,0 +1,454 @@
+package reliability_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	enumspb "go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/api/iterator"
+
+	"github.com/issuemodels/durable-lro/insights"
+	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/internal/proc"
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// mixedFleetDefaultFrom is the release a rollout starts from when UPGRADE_FROM is not set: the
+// main that production runs today. Its input decoder is strict at every depth, so what the
+// current tree writes for it (continuations, child inputs) must be something it accepts.
+const mixedFleetDefaultFrom = "acf47ed"
+
+// Releases of a mixed fleet.
+const (
+	relPrevious = "previous"
+	relCurrent  = "current"
+)
+
+// TestMixedFleetRollout is a Kubernetes rolling update without Worker Versioning: workers of the
+// previous release (UPGRADE_FROM, default mixedFleetDefaultFrom) and of the current tree poll one
+// task queue at once, against one dev server and one emulator, while workers of both releases are
+// SIGKILLed and restarted. Runs continue as new every 3 polls and lifecycles hand their children
+// to whichever worker picks them up, so continuations and child inputs written by one release are
+// read by the other in both directions. Every run must end as it would on one release, with
+// exactly one model created, no run failed by decoding (InvalidArgument), and no training left
+// running when its run ended. Nondeterminism workflow task failures are expected in an
+// unversioned mixed fleet (a run a current worker advanced past a versioned change, replayed by a
+// previous worker): they are counted apart and must heal on the other release, never end a run.
+func TestMixedFleetRollout(t *testing.T) {
+	t.Parallel()
+	from := os.Getenv("UPGRADE_FROM")
+	if from == "" {
+		from = mixedFleetDefaultFrom
+	}
+	if err := exec.Command("git", "-C", repoRoot, "cat-file", "-e", from+"^{commit}").Run(); err != nil {
+		t.Skipf("SKIPPED LOUDLY: release %s is not in this clone's git history (a shallow clone?); the mixed-fleet rollout needs it", from)
+	}
+	mixedFleetRollout(t, from)
+}
+
+func mixedFleetRollout(t *testing.T, from string) {
+	creations, lifecycles, cancels := size(10, 60), size(4, 16), size(2, 8)
+	const workersPerRelease = 2
+	kills := size(4, 16)
+	previousBin := buildRelease(t, from)
+
+	// 60x clock: trainings of 15–30 emulated minutes take 15–30 s, about 10 polls each at 1–3 s,
+	// so 3 or more continue-as-new per run. Lifecycles named "quick" train in 1 s and then deploy
+	// for 15 s (an AwaitOperationWorkflow child that continues as new too). The server refuses to
+	// cancel a training (UNIMPLEMENTED), so the cancelled runs poll on and then delete their model
+	// through a `-delete` child.
+	long := uniform(15*time.Minute, 30*time.Minute, 2)
+	emu := newEmulator(t, 60, insightstest.Options{
+		CancelMode: insightstest.CancelUnimplemented, DeployTime: 15 * time.Minute,
+		TrainingTimeFor: func(req *contactcenterinsightspb.CreateIssueModelRequest) time.Duration {
+			if strings.HasPrefix(req.GetIssueModel().GetDisplayName(), "quick") {
+				return time.Minute
+			}
+			return long()
+		},
+	})
+	tq, prefix := names(t)
+	f := newMixedFleet(t, workerEnv(devServer.HostPort, emu.Addr(), tq), map[string]string{relPrevious: previousBin, relCurrent: workerBin})
+	for range workersPerRelease {
+		f.start(relPrevious)
+		f.start(relCurrent)
+	}
+
+	const polling = `"polling":{"initialInterval":"1s","multiplier":1.5,"maxInterval":"3s","continueAsNewAfterPolls":3}`
+	var runs []upgradeRun
+	add := func(kind, wfType, input string) {
+		i := len(runs)
+		id := fmt.Sprintf("%s-%s-%d", prefix, kind, i)
+		runs = append(runs, upgradeRun{kind: kind, parent: mixedParent(i), quick: strings.Contains(input, `"quick-`),
+			run: startRaw(t, devServer.Client, id, tq, wfType, input)})
+	}
+	began := time.Now()
+	for i := range creations {
+		add("create", workflows.CreateIssueModelWorkflowType, createInput(mixedParent(len(runs)), fmt.Sprintf("mixed-%d", i), polling))
+	}
+	for i := range cancels {
+		add("cancel", workflows.CreateIssueModelWorkflowType, createInput(mixedParent(len(runs)), fmt.Sprintf("mixed-cancel-%d", i), polling, `"deleteModelIfCancelFails":true`))
+	}
+	for i := range lifecycles {
+		name := fmt.Sprintf("mixed-lifecycle-%d", i)
+		if i%2 == 0 {
+			name = "quick-" + name
+		}
+		add("lifecycle", workflows.IssueModelLifecycleWorkflowType, createInput(mixedParent(len(runs)), name, polling))
+	}
+
+	// Kills alternate between the releases, a few seconds apart, while runs poll and continue as
+	// new; each victim is replaced by a worker of its own release 0–1.5 s later.
+	killsDone := f.killAlternating(kills, 3*time.Second, 4*time.Second)
+
+	// Each run is awaited on its own so that what it left running is read the moment it ended.
+	ends := make([]mixedEnd, len(runs))
+	var wg sync.WaitGroup
+	for i, r := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ends[i] = awaitMixedRun(t, emu, r, time.Duration(size(6, 15))*time.Minute)
+		}()
+	}
+	// The cancels are signalled once the run polls (its operation exists), on whichever worker.
+	for _, r := range runs {
+		if r.kind != "cancel" {
+			continue
+		}
+		waitQuery(t, r.run, "a poll", func(st map[string]any) bool {
+			n, _ := st["polls"].(float64)
+			return n >= 1 || st["done"] == true
+		})
+		if err := devServer.Client.SignalWorkflow(context.Background(), r.run.GetID(), "", workflows.CancelSignal, workflows.CancelRequest{Reason: "mixed-fleet test"}); err != nil {
+			t.Errorf("%s: the cancel signal: %v", r.run.GetID(), err)
+		}
+	}
+	wg.Wait()
+	took := time.Since(began)
+	<-killsDone
+
+	outcomes := map[string]int{}
+	var decodeFailedRuns, stranded, models int
+	stats := emu.Stats()
+	for i, r := range runs {
+		e := ends[i]
+		outcomes[r.kind+"-"+e.outcome]++
+		stranded += e.running
+		if e.decodeFailed {
+			decodeFailedRuns++
+		}
+		created := stats.ModelsCreated[r.parent]
+		models += int(created)
+		want, wantLeft := map[string]string{
+			"create": workflows.OutcomeSucceeded, "cancel": workflows.OutcomeDeletedAfterCancel, "lifecycle": workflows.LifecycleDeployed,
+		}[r.kind], 1
+		if r.kind == "cancel" {
+			wantLeft = 0 // deleted, as the input asked
+		}
+		left := len(emu.Models(r.parent))
+		if e.outcome != want || created != 1 || left != wantLeft || e.running != 0 {
+			t.Errorf("%s: outcome %q (want %q; error %v), %d models created (want 1), %d left (want %d), %d operations still running when it ended (want 0)",
+				r.run.GetID(), e.outcome, want, e.err, created, left, wantLeft, e.running)
+		}
+	}
+	if decodeFailedRuns != 0 {
+		t.Errorf("%d of %d runs failed by decoding (InvalidArgument): a release rejected what the other wrote", decodeFailedRuns, len(runs))
+	}
+
+	h := mixedHistories(t, prefix, f)
+	if h.decodeFailed != 0 {
+		t.Errorf("%d executions (continued runs and children included) failed by decoding, e.g. %s", h.decodeFailed, strings.Join(h.decodeMessages, "; "))
+	}
+	if h.handoffs[relCurrent+">"+relPrevious] == 0 {
+		t.Errorf("no continue-as-new or child written by the current release was first picked up by the previous one: the scenario did not mix the fleet (handoffs %v)", sortedCounts(h.handoffs))
+	}
+	for cause, n := range h.otherFailed {
+		if strings.Contains(cause, "UNHANDLED_FAILURE") {
+			t.Errorf("%d workflow task failures %s (a panic, not nondeterminism)", n, cause)
+		}
+	}
+	t.Logf("FIGURE mixed-fleet from=%s workers=%d+%d runs=%d creations=%d lifecycles=%d cancels=%d outcomes=%v kills=%s executions=%d continuedAsNew=%d children=%d handoffs=%s spannedBothReleases=%d wftCompleted=%s wftFailedNondeterminism=%s wftFailedOther=%s decodeFailedRuns=%d decodeFailedExecutions=%d strandedTrainings=%d modelsCreated=%d took=%s",
+		from, workersPerRelease, workersPerRelease, len(runs), creations, lifecycles, cancels, sortedCounts(outcomes), sortedCounts(f.killCounts()),
+		h.executions, h.continuedAsNew, h.children, sortedCounts(h.handoffs), h.spanned, sortedCounts(h.completed), sortedCounts(h.nondeterminism),
+		sortedCounts(h.otherFailed), decodeFailedRuns, h.decodeFailed, stranded, models, took.Round(time.Second))
+	if decodeFailedRuns > 0 || h.decodeFailed > 0 {
+		t.Logf("decoding failures: %s", strings.Join(h.decodeMessages, "; "))
+	}
+}
+
+func mixedParent(i int) string { return fmt.Sprintf("projects/mixed-%d/locations/us-central1", i) }
+
+// mixedEnd is how one run ended and what it left running.
+type mixedEnd struct {
+	outcome      string
+	err          error
+	decodeFailed bool // the run's failure has an InvalidArgument in its chain
+	running      int  // operations of its location not done when the run ended
+}
+
+// awaitMixedRun waits for the run (following continue-as-new) and then, at once, counts the
+// operations of its location that are still running: a run must not end while its training goes on.
+func awaitMixedRun(t *testing.T, emu *insightstest.Server, r upgradeRun, timeout time.Duration) mixedEnd {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var res struct {
+		Outcome string `json:"outcome"`
+	}
+	var e mixedEnd
+	if e.err = r.run.Get(ctx, &res); e.err != nil {
+		e.outcome = "error"
+		var app *temporal.ApplicationError
+		for err := e.err; errors.As(err, &app); err = app.Unwrap() {
+			if app.Type() == insights.ErrInvalidArgument {
+				e.decodeFailed = true
+				break
+			}
+		}
+	} else {
+		e.outcome = res.Outcome
+	}
+	e.running = runningOperations(t, emu, r.parent)
+	return e
+}
+
+// runningOperations lists the location's operations through the real client and counts those
+// not done.
+func runningOperations(t *testing.T, emu *insightstest.Server, parent string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	gc, err := contactcenterinsights.NewClient(ctx, emu.ClientOptions()...)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	defer gc.Close()
+	n := 0
+	it := gc.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: 1000})
+	for {
+		op, err := it.Next()
+		if err == iterator.Done {
+			return n
+		}
+		if err != nil {
+			t.Errorf("ListOperations %s: %v", parent, err)
+			return n
+		}
+		if !op.GetDone() {
+			n++
+		}
+	}
+}
+
+// ---- the fleet ----
+
+// mixedFleet keeps workers of two builds on one task queue; a worker's release is known by its
+// pid, which starts the identity the SDK records on every workflow task it completes.
+type mixedFleet struct {
+	t    *testing.T
+	dir  string
+	env  []string
+	bins map[string]string // release -> worker binary
+	mu   sync.Mutex
+	live map[string][]*workerProc
+	pids map[int]string
+	kill map[string]int
+}
+
+func newMixedFleet(t *testing.T, env []string, bins map[string]string) *mixedFleet {
+	return &mixedFleet{t: t, dir: t.TempDir(), env: env, bins: bins, live: map[string][]*workerProc{}, pids: map[int]string{}, kill: map[string]int{}}
+}
+
+func (f *mixedFleet) start(rel string) {
+	f.t.Helper()
+	log, err := os.CreateTemp(f.dir, "worker-"+rel+"-*.log")
+	if err != nil {
+		f.t.Error(err)
+		return
+	}
+	log.Close()
+	w, err := proc.Start(proc.Options{Name: "worker " + rel, Path: f.bins[rel], Env: f.env, Log: log.Name(), Grace: 20 * time.Second})
+	if err != nil {
+		f.t.Error(err)
+		return
+	}
+	f.t.Cleanup(w.Kill)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.live[rel] = append(f.live[rel], w)
+	f.pids[w.Pid()] = rel
+}
+
+// killAlternating SIGKILLs a random worker of each release in turn, kills times, each after
+// minGap plus a random part of spread, and starts its replacement 0–1.5 s later; the channel
+// closes after the last replacement started.
+func (f *mixedFleet) killAlternating(kills int, minGap, spread time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+		for i := range kills {
+			time.Sleep(minGap + time.Duration(rng.Int63n(int64(spread))))
+			rel := []string{relCurrent, relPrevious}[i%2]
+			f.mu.Lock()
+			ws := f.live[rel]
+			j := rng.Intn(len(ws))
+			victim := ws[j]
+			f.live[rel] = append(ws[:j:j], ws[j+1:]...)
+			f.kill[rel]++
+			f.mu.Unlock()
+			victim.Kill()
+			time.Sleep(time.Duration(rng.Intn(1500)) * time.Millisecond)
+			f.start(rel)
+		}
+	}()
+	return done
+}
+
+func (f *mixedFleet) killCounts() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range f.kill {
+		out[k] = v
+	}
+	return out
+}
+
+// releaseOf is the release of the worker whose identity this is ("?" if none of ours).
+func (f *mixedFleet) releaseOf(identity string) string {
+	pid, err := strconv.Atoi(strings.SplitN(identity, "@", 2)[0])
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if rel, ok := f.pids[pid]; ok && err == nil {
+		return rel
+	}
+	return "?"
+}
+
+// ---- what the histories say ----
+
+// mixedFigures are read from every execution of the test: continued runs and children included.
+type mixedFigures struct {
+	executions, continuedAsNew, children, spanned int
+	// handoffs counts continue-as-new and child starts by "writer>reader": the release that
+	// completed the workflow task that wrote the input, and the one that completed the first
+	// workflow task of the execution that read it.
+	handoffs map[string]int
+	// completed counts workflow tasks completed per release; nondeterminism counts the
+	// nondeterminism failures per release that failed; otherFailed the rest per cause.
+	completed, nondeterminism, otherFailed map[string]int
+	decodeFailed                           int // executions that failed with InvalidArgument
+	decodeMessages                         []string
+}
+
+func mixedHistories(t *testing.T, prefix string, f *mixedFleet) mixedFigures {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fig := mixedFigures{handoffs: map[string]int{}, completed: map[string]int{}, nondeterminism: map[string]int{}, otherFailed: map[string]int{}}
+	// writers: "<workflowId>/<runId or first>" of an execution that some workflow task started,
+	// and the release of that task; readers: the release of each execution's first completed task.
+	type key struct{ id, runID string }
+	writtenBy := map[key]string{} // by the new execution's (id, run id); run id "" for children
+	firstReader := map[key]string{}
+	var token []byte
+	for {
+		resp, err := devServer.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: "default", Query: fmt.Sprintf("WorkflowId STARTS_WITH %q", prefix), PageSize: 1000, NextPageToken: token,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range resp.GetExecutions() {
+			id, runID := e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId()
+			evs := history(t, devServer.Client, id, runID)
+			fig.executions++
+			byID := map[int64]*historypb.HistoryEvent{}
+			releases := map[string]bool{}
+			first := ""
+			for _, ev := range evs {
+				byID[ev.GetEventId()] = ev
+				switch {
+				case ev.GetWorkflowTaskCompletedEventAttributes() != nil:
+					rel := f.releaseOf(ev.GetWorkflowTaskCompletedEventAttributes().GetIdentity())
+					fig.completed[rel]++
+					releases[rel] = true
+					if first == "" {
+						first = rel
+					}
+				case ev.GetWorkflowTaskFailedEventAttributes() != nil:
+					a := ev.GetWorkflowTaskFailedEventAttributes()
+					rel := f.releaseOf(a.GetIdentity())
+					if a.GetCause() == enumspb.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR || strings.Contains(strings.ToLower(a.GetFailure().GetMessage()), "nondetermin") {
+						fig.nondeterminism[rel]++
+					} else {
+						fig.otherFailed[a.GetCause().String()]++
+					}
+				case ev.GetStartChildWorkflowExecutionInitiatedEventAttributes() != nil:
+					a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes()
+					fig.children++
+					writtenBy[key{a.GetWorkflowId(), ""}] = f.releaseOf(byID[a.GetWorkflowTaskCompletedEventId()].GetWorkflowTaskCompletedEventAttributes().GetIdentity())
+				case ev.GetWorkflowExecutionContinuedAsNewEventAttributes() != nil:
+					a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes()
+					fig.continuedAsNew++
+					writtenBy[key{id, a.GetNewExecutionRunId()}] = f.releaseOf(byID[a.GetWorkflowTaskCompletedEventId()].GetWorkflowTaskCompletedEventAttributes().GetIdentity())
+				case ev.GetWorkflowExecutionFailedEventAttributes() != nil:
+					if fl := ev.GetWorkflowExecutionFailedEventAttributes().GetFailure(); isInvalidArgument(fl) {
+						fig.decodeFailed++
+						if len(fig.decodeMessages) < 5 {
+							fig.decodeMessages = append(fig.decodeMessages, id+": "+fl.GetMessage())
+						}
+					}
+				}
+			}
+			if len(releases) > 1 {
+				fig.spanned++
+			}
+			firstReader[key{id, runID}] = first
+			if len(evs) > 0 && evs[0].GetWorkflowExecutionStartedEventAttributes().GetParentWorkflowExecution() != nil &&
+				evs[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId() == "" {
+				firstReader[key{id, ""}] = first // a child's first run
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	for k, writer := range writtenBy {
+		if reader, ok := firstReader[k]; ok && reader != "" {
+			fig.handoffs[writer+">"+reader]++
+		}
+	}
+	return fig
+}
+
+// isInvalidArgument reports whether the failure is (directly, not through a child's failure) an
+// ApplicationError of type InvalidArgument: the run itself refused its input.
+func isInvalidArgument(fl *failurepb.Failure) bool {
+	for ; fl != nil; fl = fl.GetCause() {
+		if fl.GetApplicationFailureInfo().GetType() == insights.ErrInvalidArgument {
+			return true
+		}
+		if fl.GetChildWorkflowExecutionFailureInfo() != nil {
+			return false
+		}
+	}
+	return false
+}
