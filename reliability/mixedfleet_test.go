@@ -65,7 +65,7 @@ func TestMixedFleetRollout(t *testing.T) {
 func mixedFleetRollout(t *testing.T, from string) {
 	creations, lifecycles, cancels := size(10, 60), size(4, 16), size(2, 8)
 	const workersPerRelease = 2
-	kills := size(4, 16)
+	kills := size(6, 20)
 	previousBin := buildRelease(t, from)
 
 	// 60x clock: trainings of 15–30 emulated minutes take 15–30 s, about 10 polls each at 1–3 s,
@@ -115,7 +115,7 @@ func mixedFleetRollout(t *testing.T, from string) {
 
 	// Kills alternate between the releases, a few seconds apart, while runs poll and continue as
 	// new; each victim is replaced by a worker of its own release 0–1.5 s later.
-	killsDone := f.killAlternating(kills, 3*time.Second, 4*time.Second)
+	killsDone := f.killAlternating(kills, 2*time.Second, 4*time.Second)
 
 	// Each run is awaited on its own so that what it left running is read the moment it ended.
 	ends := make([]mixedEnd, len(runs))
@@ -184,9 +184,9 @@ func mixedFleetRollout(t *testing.T, from string) {
 			t.Errorf("%d workflow task failures %s (a panic, not nondeterminism)", n, cause)
 		}
 	}
-	t.Logf("FIGURE mixed-fleet from=%s workers=%d+%d runs=%d creations=%d lifecycles=%d cancels=%d outcomes=%v kills=%s executions=%d continuedAsNew=%d children=%d handoffs=%s spannedBothReleases=%d wftCompleted=%s wftFailedNondeterminism=%s wftFailedOther=%s decodeFailedRuns=%d decodeFailedExecutions=%d strandedTrainings=%d modelsCreated=%d took=%s",
+	t.Logf("FIGURE mixed-fleet from=%s workers=%d+%d runs=%d creations=%d lifecycles=%d cancels=%d outcomes=%v kills=%s executions=%d continuedAsNew=%d children=%d handoffs=%s spannedBothReleases=%d wftCompleted=%s wftFailedNondeterminism=%s nondeterminismExecutions=%d healedOnOtherRelease=%d wftFailedOther=%s decodeFailedRuns=%d decodeFailedExecutions=%d strandedTrainings=%d modelsCreated=%d took=%s",
 		from, workersPerRelease, workersPerRelease, len(runs), creations, lifecycles, cancels, sortedCounts(outcomes), sortedCounts(f.killCounts()),
-		h.executions, h.continuedAsNew, h.children, sortedCounts(h.handoffs), h.spanned, sortedCounts(h.completed), sortedCounts(h.nondeterminism),
+		h.executions, h.continuedAsNew, h.children, sortedCounts(h.handoffs), h.spanned, sortedCounts(h.completed), sortedCounts(h.nondeterminism), h.ndExecutions, h.ndHealed,
 		sortedCounts(h.otherFailed), decodeFailedRuns, h.decodeFailed, stranded, models, took.Round(time.Second))
 	if decodeFailedRuns > 0 || h.decodeFailed > 0 {
 		t.Logf("decoding failures: %s", strings.Join(h.decodeMessages, "; "))
@@ -354,8 +354,11 @@ type mixedFigures struct {
 	// completed counts workflow tasks completed per release; nondeterminism counts the
 	// nondeterminism failures per release that failed; otherFailed the rest per cause.
 	completed, nondeterminism, otherFailed map[string]int
-	decodeFailed                           int // executions that failed with InvalidArgument
-	decodeMessages                         []string
+	// ndExecutions had a nondeterminism failure; ndHealed then completed a workflow task on the
+	// release that had not failed it.
+	ndExecutions, ndHealed int
+	decodeFailed           int // executions that failed with InvalidArgument
+	decodeMessages         []string
 }
 
 func mixedHistories(t *testing.T, prefix string, f *mixedFleet) mixedFigures {
@@ -382,7 +385,7 @@ func mixedHistories(t *testing.T, prefix string, f *mixedFleet) mixedFigures {
 			fig.executions++
 			byID := map[int64]*historypb.HistoryEvent{}
 			releases := map[string]bool{}
-			first := ""
+			first, ndFailedOn := "", ""
 			for _, ev := range evs {
 				byID[ev.GetEventId()] = ev
 				switch {
@@ -393,11 +396,19 @@ func mixedHistories(t *testing.T, prefix string, f *mixedFleet) mixedFigures {
 					if first == "" {
 						first = rel
 					}
+					if ndFailedOn != "" && rel != ndFailedOn {
+						fig.ndHealed++
+						ndFailedOn = ""
+					}
 				case ev.GetWorkflowTaskFailedEventAttributes() != nil:
 					a := ev.GetWorkflowTaskFailedEventAttributes()
 					rel := f.releaseOf(a.GetIdentity())
 					if a.GetCause() == enumspb.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR || strings.Contains(strings.ToLower(a.GetFailure().GetMessage()), "nondetermin") {
 						fig.nondeterminism[rel]++
+						if ndFailedOn == "" {
+							fig.ndExecutions++
+						}
+						ndFailedOn = rel
 					} else {
 						fig.otherFailed[a.GetCause().String()]++
 					}
