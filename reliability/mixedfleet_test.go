@@ -176,7 +176,7 @@ func mixedFleetRollout(t *testing.T, from string) {
 	if h.decodeFailed != 0 {
 		t.Errorf("%d executions (continued runs and children included) failed by decoding, e.g. %s", h.decodeFailed, strings.Join(h.decodeMessages, "; "))
 	}
-	if h.handoffs[relCurrent+">"+relPrevious] == 0 {
+	if h.handoffs["can:"+relCurrent+">"+relPrevious]+h.handoffs["child:"+relCurrent+">"+relPrevious] == 0 {
 		t.Errorf("no continue-as-new or child written by the current release was first picked up by the previous one: the scenario did not mix the fleet (handoffs %v)", sortedCounts(h.handoffs))
 	}
 	for cause, n := range h.otherFailed {
@@ -347,9 +347,9 @@ func (f *mixedFleet) releaseOf(identity string) string {
 // mixedFigures are read from every execution of the test: continued runs and children included.
 type mixedFigures struct {
 	executions, continuedAsNew, children, spanned int
-	// handoffs counts continue-as-new and child starts by "writer>reader": the release that
-	// completed the workflow task that wrote the input, and the one that completed the first
-	// workflow task of the execution that read it.
+	// handoffs counts continue-as-new ("can:") and child ("child:") starts by "writer>reader":
+	// the release that completed the workflow task that wrote the input, and the one that
+	// completed the first workflow task of the execution that read it.
 	handoffs map[string]int
 	// completed counts workflow tasks completed per release; nondeterminism counts the
 	// nondeterminism failures per release that failed; otherFailed the rest per cause.
@@ -366,11 +366,11 @@ func mixedHistories(t *testing.T, prefix string, f *mixedFleet) mixedFigures {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	fig := mixedFigures{handoffs: map[string]int{}, completed: map[string]int{}, nondeterminism: map[string]int{}, otherFailed: map[string]int{}}
-	// writers: "<workflowId>/<runId or first>" of an execution that some workflow task started,
-	// and the release of that task; readers: the release of each execution's first completed task.
+	// An execution is keyed by workflow id and run id, or run id "" for a child's first run (its
+	// parent's history names the child's id only). writtenBy: "can:" or "child:" and the release
+	// that started it; firstReader: the release that completed its first workflow task.
 	type key struct{ id, runID string }
-	writtenBy := map[key]string{} // by the new execution's (id, run id); run id "" for children
-	firstReader := map[key]string{}
+	writtenBy, firstReader := map[key]string{}, map[key]string{}
 	var token []byte
 	for {
 		resp, err := devServer.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
@@ -415,11 +415,11 @@ func mixedHistories(t *testing.T, prefix string, f *mixedFleet) mixedFigures {
 				case ev.GetStartChildWorkflowExecutionInitiatedEventAttributes() != nil:
 					a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes()
 					fig.children++
-					writtenBy[key{a.GetWorkflowId(), ""}] = f.releaseOf(byID[a.GetWorkflowTaskCompletedEventId()].GetWorkflowTaskCompletedEventAttributes().GetIdentity())
+					writtenBy[key{a.GetWorkflowId(), ""}] = "child:" + f.releaseOf(byID[a.GetWorkflowTaskCompletedEventId()].GetWorkflowTaskCompletedEventAttributes().GetIdentity())
 				case ev.GetWorkflowExecutionContinuedAsNewEventAttributes() != nil:
 					a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes()
 					fig.continuedAsNew++
-					writtenBy[key{id, a.GetNewExecutionRunId()}] = f.releaseOf(byID[a.GetWorkflowTaskCompletedEventId()].GetWorkflowTaskCompletedEventAttributes().GetIdentity())
+					writtenBy[key{id, a.GetNewExecutionRunId()}] = "can:" + f.releaseOf(byID[a.GetWorkflowTaskCompletedEventId()].GetWorkflowTaskCompletedEventAttributes().GetIdentity())
 				case ev.GetWorkflowExecutionFailedEventAttributes() != nil:
 					if fl := ev.GetWorkflowExecutionFailedEventAttributes().GetFailure(); isInvalidArgument(fl) {
 						fig.decodeFailed++
