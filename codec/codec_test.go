@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -362,5 +365,41 @@ func TestHTTPHandlerWildcardHasNoCredentials(t *testing.T) {
 	h = preflight("http://localhost:8233")
 	if h.Get("Access-Control-Allow-Origin") != "http://localhost:8233" || h.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Fatalf("named origin: %v", h)
+	}
+}
+
+// With encryption on, a failure's message, stack trace and details leave the client encrypted:
+// nothing of the plaintext is in the failure the server stores, and the client reads it back.
+func TestConfigureClientFromEnvEncryptsFailures(t *testing.T) {
+	t.Setenv(KeyEnv, "")
+	var opts client.Options
+	if enabled, err := ConfigureClientFromEnv(&opts); err != nil || enabled || opts.FailureConverter != nil ||
+		opts.DataConverter != converter.GetDefaultDataConverter() {
+		t.Fatalf("disabled: %v %+v", err, opts)
+	}
+	t.Setenv(KeyEnv, b64(key(5)))
+	opts = client.Options{}
+	enabled, err := ConfigureClientFromEnv(&opts)
+	if err != nil || !enabled || opts.FailureConverter == nil {
+		t.Fatalf("enabled: %v %v %+v", enabled, err, opts)
+	}
+	const secret = "projects/acme/locations/us/issueModels/top-secret-model"
+	in := temporal.NewNonRetryableApplicationError("GetIssueModel: NotFound: "+secret, "NotFound", nil, secret+" detail")
+	f := opts.FailureConverter.ErrorToFailure(in)
+	raw, _ := proto.Marshal(f)
+	if bytes.Contains(raw, []byte("top-secret-model")) || f.GetMessage() != "Encoded failure" {
+		t.Fatalf("the stored failure holds plaintext: %v", f)
+	}
+	if got := string(f.GetEncodedAttributes().GetMetadata()["encoding"]); got != Encoding {
+		t.Fatalf("encoded attributes not encrypted: %q", got)
+	}
+	if f.GetApplicationFailureInfo().GetType() != "NotFound" || !f.GetApplicationFailureInfo().GetNonRetryable() {
+		t.Fatalf("type or retryability lost: %v", f.GetApplicationFailureInfo())
+	}
+	out := opts.FailureConverter.FailureToError(f)
+	var appErr *temporal.ApplicationError
+	var detail string
+	if !errors.As(out, &appErr) || !strings.Contains(appErr.Error(), secret) || appErr.Details(&detail) != nil || detail != secret+" detail" {
+		t.Fatalf("round trip: %v (detail %q)", out, detail)
 	}
 }

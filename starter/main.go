@@ -58,12 +58,19 @@ func dial(ctx context.Context) (client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading Temporal client configuration: %w", err)
 	}
-	dc, _, err := codec.DataConverterFromEnv()
-	if err != nil {
-		return nil, fmt.Errorf("payload encryption: %w", err)
+	if err := configureClient(&opts); err != nil {
+		return nil, err
 	}
-	opts.DataConverter = dc
 	return client.DialContext(ctx, opts)
+}
+
+// configureClient sets the converters the worker uses too: payloads, and failure messages and
+// stack traces (which name projects and models), encrypted when a key is set.
+func configureClient(opts *client.Options) error {
+	if _, err := codec.ConfigureClientFromEnv(opts); err != nil {
+		return fmt.Errorf("payload encryption: %w", err)
+	}
+	return nil
 }
 
 // usageError is a bad command line: exit 2.

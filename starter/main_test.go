@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/issuemodels/durable-lro/codec"
 	"io"
 	"os"
 	"path/filepath"
@@ -228,4 +230,17 @@ func mockRun(t *testing.T, id string) *mocks.WorkflowRun {
 	r.On("GetID").Return(id)
 	r.On("GetRunID").Return("run-1")
 	return r
+}
+
+// The starter reads failures (a run's result, `status`) with the worker's converters: with a key
+// set, failure messages are encrypted and decrypted like payloads.
+func TestConfigureClientEncryptsFailures(t *testing.T) {
+	t.Setenv(codec.KeyEnv, base64.StdEncoding.EncodeToString(make([]byte, codec.KeySize)))
+	var opts client.Options
+	if err := configureClient(&opts); err != nil || opts.FailureConverter == nil {
+		t.Fatalf("configureClient: %v, failure converter %v", err, opts.FailureConverter)
+	}
+	if f := opts.FailureConverter.ErrorToFailure(errors.New("projects/acme")); f.GetMessage() != "Encoded failure" {
+		t.Fatalf("failure message in the clear: %q", f.GetMessage())
+	}
 }
