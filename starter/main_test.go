@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/issuemodels/durable-lro/codec"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/mocks"
 
+	"github.com/issuemodels/durable-lro/codec"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -181,7 +181,7 @@ func TestStartSendsInputVerbatim(t *testing.T) {
 	if err := Start(context.Background(), c, &out, StartRequest{WorkflowID: "wf-1", TaskQueue: "issue-models", Input: []byte(sampleInput)}); err != nil {
 		t.Fatal(err)
 	}
-	want := "{\n  \"runId\": \"run-1\",\n  \"taskQueue\": \"issue-models\",\n  \"workflowId\": \"wf-1\",\n  \"workflowType\": \"CreateIssueModelWorkflow\"\n}\n"
+	want := "{\n  \"action\": \"started\",\n  \"runId\": \"run-1\",\n  \"taskQueue\": \"issue-models\",\n  \"workflowId\": \"wf-1\",\n  \"workflowType\": \"CreateIssueModelWorkflow\"\n}\n"
 	if out.String() != want {
 		t.Fatalf("stdout:\n%s\nwant:\n%s", out.String(), want)
 	}
