@@ -219,3 +219,14 @@ func (s *createSuite) TestLearnedScheduleNotAppliedWhenAttached() {
 	s.False(status.Learned.Applied)
 	s.Contains(status.Learned.Why, "not applied: this run attached")
 }
+
+// Every estimate gets the operation's createTime (the metadata's) and the run's start, so that
+// one whose scan does not hold the operation still tells peers from history.
+func (s *createSuite) TestLearnedSchedulePassesTheOperationsCreateTime() {
+	_, scans, params := s.learnedRun(learnPolicy, 25*time.Minute, spanOf(20*time.Minute, 40*time.Minute))
+	s.Require().Greater(len(scans), 1)
+	for i, p := range params {
+		s.Equal(time.Unix(1700000000, 0).UTC(), p.Created.UTC(), "estimate %d", i)
+		s.False(p.StartedAt.IsZero(), "estimate %d", i)
+	}
+}
