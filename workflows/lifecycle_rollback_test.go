@@ -175,3 +175,17 @@ func (s *lifecycleSuite) TestDeployRollbackOfEarlierReleasesKeepsTheirCommands()
 	s.cancelledWith(&res)
 	s.Equal([]string{oldModel}, res.Undeployed)
 }
+
+// TestCancelDuringRollbackOfAFailureStillFails: a cancel that comes while a failed deploy step
+// is rolled back neither stops the rollback nor hides the failure.
+func (s *lifecycleSuite) TestCancelDuringRollbackOfAFailureStillFails() {
+	s.atDeployedQuota()
+	s.awaitChild(deployOp, &insights.Operation{Name: deployOp, Done: true, Error: &insights.Status{Code: 13, Message: "internal"}})
+	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{AlreadyDone: true}, nil).Once()
+	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{Operation: redeployOp}, nil).Once()
+	s.awaitChild(redeployOp, doneOp(redeployOp)).After(time.Hour)
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 30*time.Minute)
+	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
+	s.requireOperationFailed()
+	s.Contains(s.env.GetWorkflowError().Error(), oldModel+" redeployed")
+}

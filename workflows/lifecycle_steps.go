@@ -221,6 +221,8 @@ func unsettled(started activities.StartedOperation, op insights.Operation) strin
 // A cancel still ends Canceled; a failure fails with the step's error, its message saying what
 // was put back.
 func (l *lifecycle) rollBack(r deployRollback) error {
+	// A cancel that comes during the rollback of a failure does not turn the failure into a cancel.
+	cancelled := l.cancelled
 	var done, problems []string
 	var firstProblem error
 	problem := func(what string, err error) {
@@ -263,11 +265,11 @@ func (l *lifecycle) rollBack(r deployRollback) error {
 		l.rolledBack += "; not rolled back: " + strings.Join(problems, "; ")
 	}
 	var canceled *temporal.CanceledError
-	if r.cause == nil || errors.As(r.cause, &canceled) || l.cancelled {
+	if r.cause == nil || errors.As(r.cause, &canceled) || cancelled {
 		if firstProblem != nil {
 			return temporal.NewNonRetryableApplicationError("cancelled during deploy, "+l.rolledBack, errorType(firstProblem), firstProblem, l.result)
 		}
-		if l.cancelled {
+		if cancelled {
 			return nil // ends Canceled, with the result as details, whatever the step's error
 		}
 		return r.cause
