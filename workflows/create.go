@@ -139,6 +139,7 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 	deadline := workflow.Now(ctx).Add(p.policy.timeout)
 	backoff := 5 * time.Second
 	var lookFrom *time.Time // when the first attempt that may have committed was scheduled
+	var ambiguousEnd time.Time // when that attempt failed: it cannot have committed later
 	for {
 		p.checkTemporalCancel()
 		cancelled := p.state.CancelRequested
@@ -146,7 +147,7 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 			return activities.StartedOperation{}, errNothingCreated
 		}
 		scheduled := workflow.Now(ctx)
-		listMayLag := lookFrom != nil && scheduled.Before(lookFrom.Add(p.policy.notFoundGrace))
+		listMayLag := lookFrom != nil && scheduled.Before(ambiguousEnd.Add(p.policy.notFoundGrace))
 		var started activities.StartedOperation
 		err := workflow.ExecuteActivity(actx, acts.CreateIssueModel, activities.CreateIssueModelParams{
 			Parent: in.Parent, IssueModel: in.IssueModel, LookFrom: lookFrom, LookOnly: cancelled || listMayLag,
@@ -164,7 +165,7 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 		default:
 			p.setLastError(rootMessage(err))
 			if lookFrom == nil && insights.MayHaveCommitted(err) {
-				lookFrom = &scheduled
+				lookFrom, ambiguousEnd = &scheduled, workflow.Now(ctx)
 			}
 		}
 		if workflow.Now(ctx).Add(backoff).After(deadline) {

@@ -338,3 +338,39 @@ func TestChildInputFromANewerReleaseIsRead(t *testing.T) {
 	env.ExecuteWorkflow("newer-parent")
 	require.NoError(t, env.GetWorkflowError())
 }
+
+// Runs recorded before outcomeBeforeEndChange keep their commands: the timeout fails at once.
+func (s *createSuite) TestTimeoutOfARecordedRunFailsAtTheDeadline() {
+	s.env.OnGetVersion(outcomeBeforeEndChange, workflow.DefaultVersion, outcomeBeforeEndVersion).Return(workflow.DefaultVersion)
+	s.expectCreate()
+	s.pollSequence(runningOp())
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(),
+		`"polling":{"initialInterval":"1m","maxInterval":"10m","timeout":"1h","jitter":0}`))
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal(insights.ErrPollTimeout, appErr.Type())
+	s.Equal(time.Hour, s.env.Now().Sub(start).Round(time.Second))
+}
+
+// Runs recorded before createLooksAfterAmbiguityChange keep their commands: a refusal clears the
+// look-up.
+func (s *createSuite) TestCreateOfARecordedRunForgetsAfterARefusal() {
+	s.env.OnGetVersion(createLooksAfterAmbiguityChange, workflow.DefaultVersion, createLooksAfterAmbiguityVersion).Return(workflow.DefaultVersion)
+	attempts := s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+		switch n {
+		case 1:
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
+		case 2:
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
+		}
+		return activities.StartedOperation{Operation: testOp}, nil
+	})
+	s.pollSequence(succeededOp())
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Require().Len(attempts.params, 3)
+	s.NotNil(attempts.params[1].LookFrom)
+	s.Nil(attempts.params[2].LookFrom, "the recorded behaviour")
+}
