@@ -20,9 +20,10 @@ import (
 // ImportIssueModel) each start one operation. None of these calls has a request id, so a retry
 // after a lost reply (UNAVAILABLE or DEADLINE_EXCEEDED after the server committed, or a worker
 // that died mid-call) could start a second operation. They are retried by Temporal's retry
-// policy, and every attempt after the first first lists the location's operations and adopts an
-// operation of the same method whose metadata.request matches ours and whose createTime is not
-// before Since-CreateSkew; only if there is none does it start one. What a second operation
+// policy, and every attempt after one that may have committed (see startOnce) first lists the
+// location's operations and adopts an operation of the same method whose metadata.request
+// matches ours and whose createTime is not before Since-CreateSkew; only if there is none does it
+// start one. What a second operation
 // would have done, had the look-up missed it (an operation list that lags, an expired
 // operation):
 //   - IngestConversations: nothing twice: the service skips an object whose transcript URI was
@@ -188,19 +189,38 @@ func newMessage[M proto.Message]() M {
 	return zero.ProtoReflect().Type().New().Interface().(M)
 }
 
-// startOnce starts an operation with start, unless this is a retry and match finds the
-// operation an earlier attempt started (created from since-CreateSkew on).
+// startOnce starts an operation with start, unless an earlier attempt may have committed one:
+// then it first looks for that operation (match, created from since-CreateSkew on) and adopts it.
+//
+// The rule: look only when some earlier attempt may have committed (an ambiguous failure, see
+// insights.MayHaveCommitted: a lost reply, a timeout, a worker that died mid-call), and once any
+// attempt may have committed, every later attempt looks first. A definite refusal
+// (RESOURCE_EXHAUSTED, ...) proves only that the refused attempt created nothing, so it clears
+// nothing; but after refusals alone there is nothing of ours to find, and looking could adopt
+// an identical operation another run started (for an import with createNewModel, its model).
+//
+// The retries are Temporal's, so an attempt knows how earlier ones ended only from what they
+// recorded: each failing attempt heartbeats startAttempts just before it returns (the first
+// heartbeat of an attempt is sent at once), and Temporal hands the last details to the next
+// attempt. An attempt that recorded nothing (its worker died, it timed out, the heartbeat was
+// lost, or an older release ran it) may have committed.
 func (a *Activities) startOnce(ctx context.Context, method, parent string, since time.Time,
 	match func(*longrunningpb.Operation) (*timestamppb.Timestamp, bool), start func() (string, error)) (StartedOperation, error) {
 	logger := activity.GetLogger(ctx)
-	if activity.GetInfo(ctx).Attempt > 1 {
+	attempt := activity.GetInfo(ctx).Attempt
+	look := earlierAttemptMayHaveCommitted(ctx)
+	fail := func(err error, mayHaveCommitted bool) (StartedOperation, error) {
+		activity.RecordHeartbeat(ctx, startAttempts{Attempt: attempt, MayHaveCommitted: look || mayHaveCommitted})
+		return StartedOperation{}, err
+	}
+	if look {
 		from := since.Add(-CreateSkew)
 		name, err := a.findOperation(ctx, parent, func(op *longrunningpb.Operation) bool {
 			created, ok := match(op)
 			return ok && (since.IsZero() || !created.AsTime().Before(from))
 		})
 		if err != nil {
-			return StartedOperation{}, err
+			return fail(err, false)
 		}
 		if name != "" {
 			logger.Info("Adopted the operation an earlier attempt started", "Method", method, "Operation", name)
@@ -209,10 +229,35 @@ func (a *Activities) startOnce(ctx context.Context, method, parent string, since
 	}
 	name, err := start()
 	if err != nil {
-		return StartedOperation{}, insights.FromAPIError(method, err)
+		err = insights.FromAPIError(method, err)
+		return fail(err, insights.MayHaveCommitted(err))
 	}
 	logger.Info("Started "+method, "Operation", name)
 	return StartedOperation{Operation: name}, nil
+}
+
+// startAttempts is what a failed attempt of a pipeline start records (as activity heartbeat
+// details) for the next one.
+type startAttempts struct {
+	// Attempt is the attempt that recorded this.
+	Attempt int32 `json:"attempt"`
+	// MayHaveCommitted: this attempt or an earlier one may have started an operation.
+	MayHaveCommitted bool `json:"mayHaveCommitted"`
+}
+
+// earlierAttemptMayHaveCommitted says whether an attempt before this one may have started the
+// operation: false on the first attempt; true unless the previous attempt recorded that neither
+// it nor any before it may have.
+func earlierAttemptMayHaveCommitted(ctx context.Context) bool {
+	attempt := activity.GetInfo(ctx).Attempt
+	if attempt <= 1 {
+		return false
+	}
+	var rec startAttempts
+	if !activity.HasHeartbeatDetails(ctx) || activity.GetHeartbeatDetails(ctx, &rec) != nil {
+		return true
+	}
+	return rec.MayHaveCommitted || rec.Attempt != attempt-1
 }
 
 func opName(op interface{ Name() string }, err error) (string, error) {

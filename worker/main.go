@@ -227,11 +227,11 @@ func connectTemporal(ctx context.Context, cfg config, logger *zap.Logger) (tempo
 	opts.Identity = cmp.Or(opts.Identity, fmt.Sprintf("%d@%s@", os.Getpid(), host))
 	// The SDK logs through zap: slog front end (the SDK's structured logger) on a zap core.
 	opts.Logger = tlog.NewStructuredLogger(slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithCaller(true))))
-	dc, encrypted, err := codec.DataConverterFromEnv()
+	// Payloads, and failure messages and stack traces, encrypted when a key is set.
+	encrypted, err := codec.ConfigureClientFromEnv(&opts)
 	if err != nil {
 		return temporalConn{}, fmt.Errorf("payload encryption: %w", err)
 	}
-	opts.DataConverter = dc
 	logger.Info("payload encryption", zap.Bool("enabled", encrypted))
 	closeMetrics := func() {}
 	if cfg.metricsAddr != "" {
