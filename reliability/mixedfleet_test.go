@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +44,8 @@ const (
 // TestMixedFleetRollout is a Kubernetes rolling update without Worker Versioning: workers of the
 // previous release (UPGRADE_FROM, default mixedFleetDefaultFrom) and of the current tree poll one
 // task queue at once, against one dev server and one emulator, while workers of both releases are
-// SIGKILLed and restarted. Runs continue as new every 3 polls and lifecycles hand their children
+// SIGKILLed and restarted; then the rollout completes (each previous worker replaced by a current
+// one, SIGTERM) while the last runs are in flight. Runs continue as new every 3 polls and lifecycles hand their children
 // to whichever worker picks them up, so continuations and child inputs written by one release are
 // read by the other in both directions. Every run must end as it would on one release, with
 // exactly one model created, no run failed by decoding (InvalidArgument), and no training left
@@ -65,15 +67,15 @@ func TestMixedFleetRollout(t *testing.T) {
 func mixedFleetRollout(t *testing.T, from string) {
 	creations, lifecycles, cancels := size(10, 60), size(4, 16), size(2, 8)
 	const workersPerRelease = 2
-	kills := size(6, 20)
+	kills := size(6, 12)
 	previousBin := buildRelease(t, from)
 
-	// 60x clock: trainings of 15–30 emulated minutes take 15–30 s, about 10 polls each at 1–3 s,
-	// so 3 or more continue-as-new per run. Lifecycles named "quick" train in 1 s and then deploy
+	// 60x clock: trainings of 15–30 emulated minutes (full: 30–60) take 15–30 s, about 10 polls
+	// each at 1–3 s, so 3 or more continue-as-new per run. Lifecycles named "quick" train in 1 s and then deploy
 	// for 15 s (an AwaitOperationWorkflow child that continues as new too). The server refuses to
 	// cancel a training (UNIMPLEMENTED), so the cancelled runs poll on and then delete their model
 	// through a `-delete` child.
-	long := uniform(15*time.Minute, 30*time.Minute, 2)
+	long := uniform(time.Duration(size(15, 30))*time.Minute, time.Duration(size(30, 60))*time.Minute, 2)
 	emu := newEmulator(t, 60, insightstest.Options{
 		CancelMode: insightstest.CancelUnimplemented, DeployTime: 15 * time.Minute,
 		TrainingTimeFor: func(req *contactcenterinsightspb.CreateIssueModelRequest) time.Duration {
@@ -120,11 +122,13 @@ func mixedFleetRollout(t *testing.T, from string) {
 	// Each run is awaited on its own so that what it left running is read the moment it ended.
 	ends := make([]mixedEnd, len(runs))
 	var wg sync.WaitGroup
+	var finished atomic.Int32
 	for i, r := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			ends[i] = awaitMixedRun(t, emu, r, time.Duration(size(6, 15))*time.Minute)
+			finished.Add(1)
 		}()
 	}
 	// The cancels are signalled once the run polls (its operation exists), on whichever worker.
@@ -140,9 +144,13 @@ func mixedFleetRollout(t *testing.T, from string) {
 			t.Errorf("%s: the cancel signal: %v", r.run.GetID(), err)
 		}
 	}
+	// Then the rollout completes as Kubernetes does it: a current worker starts, a previous one
+	// gets SIGTERM (and drains), one at a time, while the last runs are in flight.
+	<-killsDone
+	inFlightAtRollout, rolloutAt := len(runs)-int(finished.Load()), time.Since(began)
+	f.completeRollout()
 	wg.Wait()
 	took := time.Since(began)
-	<-killsDone
 
 	outcomes := map[string]int{}
 	var decodeFailedRuns, stranded, models int
@@ -184,8 +192,8 @@ func mixedFleetRollout(t *testing.T, from string) {
 			t.Errorf("%d workflow task failures %s (a panic, not nondeterminism)", n, cause)
 		}
 	}
-	t.Logf("FIGURE mixed-fleet from=%s workers=%d+%d runs=%d creations=%d lifecycles=%d cancels=%d outcomes=%v kills=%s executions=%d continuedAsNew=%d children=%d handoffs=%s spannedBothReleases=%d wftCompleted=%s wftFailedNondeterminism=%s nondeterminismExecutions=%d healedOnOtherRelease=%d wftFailedOther=%s decodeFailedRuns=%d decodeFailedExecutions=%d strandedTrainings=%d modelsCreated=%d took=%s",
-		from, workersPerRelease, workersPerRelease, len(runs), creations, lifecycles, cancels, sortedCounts(outcomes), sortedCounts(f.killCounts()),
+	t.Logf("FIGURE mixed-fleet from=%s workers=%d+%d runs=%d creations=%d lifecycles=%d cancels=%d outcomes=%v kills=%s rolloutCompletedAt=%s inFlightThen=%d executions=%d continuedAsNew=%d children=%d handoffs=%s spannedBothReleases=%d wftCompleted=%s wftFailedNondeterminism=%s nondeterminismExecutions=%d healedOnOtherRelease=%d wftFailedOther=%s decodeFailedRuns=%d decodeFailedExecutions=%d strandedTrainings=%d modelsCreated=%d took=%s",
+		from, workersPerRelease, workersPerRelease, len(runs), creations, lifecycles, cancels, sortedCounts(outcomes), sortedCounts(f.killCounts()), rolloutAt.Round(time.Second), inFlightAtRollout,
 		h.executions, h.continuedAsNew, h.children, sortedCounts(h.handoffs), h.spanned, sortedCounts(h.completed), sortedCounts(h.nondeterminism), h.ndExecutions, h.ndHealed,
 		sortedCounts(h.otherFailed), decodeFailedRuns, h.decodeFailed, stranded, models, took.Round(time.Second))
 	if decodeFailedRuns > 0 || h.decodeFailed > 0 {
@@ -269,10 +277,13 @@ type mixedFleet struct {
 	live map[string][]*workerProc
 	pids map[int]string
 	kill map[string]int
+	// started: when each worker started; a rollout stops none younger than a few seconds (one
+	// still connecting exits 1 on SIGTERM, which is not what this test is about).
+	started map[*workerProc]time.Time
 }
 
 func newMixedFleet(t *testing.T, env []string, bins map[string]string) *mixedFleet {
-	return &mixedFleet{t: t, dir: t.TempDir(), env: env, bins: bins, live: map[string][]*workerProc{}, pids: map[int]string{}, kill: map[string]int{}}
+	return &mixedFleet{t: t, dir: t.TempDir(), env: env, bins: bins, live: map[string][]*workerProc{}, pids: map[int]string{}, kill: map[string]int{}, started: map[*workerProc]time.Time{}}
 }
 
 func (f *mixedFleet) start(rel string) {
@@ -293,6 +304,7 @@ func (f *mixedFleet) start(rel string) {
 	defer f.mu.Unlock()
 	f.live[rel] = append(f.live[rel], w)
 	f.pids[w.Pid()] = rel
+	f.started[w] = time.Now()
 }
 
 // killAlternating SIGKILLs a random worker of each release in turn, kills times, each after
@@ -319,6 +331,25 @@ func (f *mixedFleet) killAlternating(kills int, minGap, spread time.Duration) <-
 		}
 	}()
 	return done
+}
+
+// completeRollout replaces every previous worker with a current one: start the new, then stop the
+// old with SIGTERM (it drains its tasks within its grace period), one at a time.
+func (f *mixedFleet) completeRollout() {
+	f.mu.Lock()
+	olds := f.live[relPrevious]
+	f.live[relPrevious] = nil
+	f.mu.Unlock()
+	for _, w := range olds {
+		f.start(relCurrent)
+		f.mu.Lock()
+		age := time.Since(f.started[w])
+		f.mu.Unlock()
+		time.Sleep(5*time.Second - age)
+		if err := w.Stop(); err != nil {
+			f.t.Errorf("stopping a previous worker: %v; its log ends:\n%s", err, proc.Tail(w.LogPath, 10))
+		}
+	}
 }
 
 func (f *mixedFleet) killCounts() map[string]int {
