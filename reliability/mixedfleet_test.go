@@ -117,7 +117,7 @@ func mixedFleetRollout(t *testing.T, from string) {
 
 	// Kills alternate between the releases, a few seconds apart, while runs poll and continue as
 	// new; each victim is replaced by a worker of its own release 0–1.5 s later.
-	killsDone := f.killAlternating(kills, 2*time.Second, 4*time.Second)
+	killsDone := f.killAlternating(kills, 2*time.Second, 3*time.Second)
 
 	// Each run is awaited on its own so that what it left running is read the moment it ended.
 	ends := make([]mixedEnd, len(runs))
@@ -192,7 +192,7 @@ func mixedFleetRollout(t *testing.T, from string) {
 			t.Errorf("%d workflow task failures %s (a panic, not nondeterminism)", n, cause)
 		}
 	}
-	t.Logf("FIGURE mixed-fleet from=%s workers=%d+%d runs=%d creations=%d lifecycles=%d cancels=%d outcomes=%v kills=%s rolloutCompletedAt=%s inFlightThen=%d executions=%d continuedAsNew=%d children=%d handoffs=%s spannedBothReleases=%d wftCompleted=%s wftFailedNondeterminism=%s nondeterminismExecutions=%d healedOnOtherRelease=%d wftFailedOther=%s decodeFailedRuns=%d decodeFailedExecutions=%d strandedTrainings=%d modelsCreated=%d took=%s",
+	t.Logf("FIGURE mixed-fleet from=%s workers=%d+%d runs=%d creations=%d lifecycles=%d cancels=%d outcomes=%v kills=%s rolloutBeganAt=%s inFlightThen=%d executions=%d continuedAsNew=%d children=%d handoffs=%s spannedBothReleases=%d wftCompleted=%s wftFailedNondeterminism=%s nondeterminismExecutions=%d healedOnOtherRelease=%d wftFailedOther=%s decodeFailedRuns=%d decodeFailedExecutions=%d strandedTrainings=%d modelsCreated=%d took=%s",
 		from, workersPerRelease, workersPerRelease, len(runs), creations, lifecycles, cancels, sortedCounts(outcomes), sortedCounts(f.killCounts()), rolloutAt.Round(time.Second), inFlightAtRollout,
 		h.executions, h.continuedAsNew, h.children, sortedCounts(h.handoffs), h.spanned, sortedCounts(h.completed), sortedCounts(h.nondeterminism), h.ndExecutions, h.ndHealed,
 		sortedCounts(h.otherFailed), decodeFailedRuns, h.decodeFailed, stranded, models, took.Round(time.Second))
