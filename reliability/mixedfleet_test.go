@@ -45,9 +45,9 @@ const (
 // previous release (UPGRADE_FROM, default mixedFleetDefaultFrom) and of the current tree poll one
 // task queue at once, against one dev server and one emulator, while workers of both releases are
 // SIGKILLed and restarted; then the rollout completes (each previous worker replaced by a current
-// one, SIGTERM) while the last runs are in flight. Runs continue as new every 3 polls and lifecycles hand their children
-// to whichever worker picks them up, so continuations and child inputs written by one release are
-// read by the other in both directions. Every run must end as it would on one release, with
+// one, SIGTERM) while the last runs are in flight. Runs continue as new every 3 polls and
+// lifecycles hand their children to whichever worker picks them up, so continuations and child
+// inputs written by one release are read by the other in both directions. Every run must end as it would on one release, with
 // exactly one model created, no run failed by decoding (InvalidArgument), and no training left
 // running when its run ended. Nondeterminism workflow task failures are expected in an
 // unversioned mixed fleet (a run a current worker advanced past a versioned change, replayed by a
@@ -71,10 +71,10 @@ func mixedFleetRollout(t *testing.T, from string) {
 	previousBin := buildRelease(t, from)
 
 	// 60x clock: trainings of 15–30 emulated minutes (full: 30–60) take 15–30 s, about 10 polls
-	// each at 1–3 s, so 3 or more continue-as-new per run. Lifecycles named "quick" train in 1 s and then deploy
-	// for 15 s (an AwaitOperationWorkflow child that continues as new too). The server refuses to
-	// cancel a training (UNIMPLEMENTED), so the cancelled runs poll on and then delete their model
-	// through a `-delete` child.
+	// each at 1–3 s, so 3 or more continue-as-new per run. Lifecycles named "quick" train in 1 s
+	// and then deploy for 15 s (an AwaitOperationWorkflow child that continues as new too). The
+	// server refuses to cancel a training (UNIMPLEMENTED), so the cancelled runs poll on and then
+	// delete their model through a `-delete` child.
 	long := uniform(time.Duration(size(15, 30))*time.Minute, time.Duration(size(30, 60))*time.Minute, 2)
 	emu := newEmulator(t, 60, insightstest.Options{
 		CancelMode: insightstest.CancelUnimplemented, DeployTime: 15 * time.Minute,
