@@ -47,9 +47,9 @@ const (
 // SIGKILLed and restarted; then the rollout completes (each previous worker replaced by a current
 // one, SIGTERM) while the last runs are in flight. Runs continue as new every 3 polls and
 // lifecycles hand their children to whichever worker picks them up, so continuations and child
-// inputs written by one release are read by the other in both directions. Every run must end as it would on one release, with
-// exactly one model created, no run failed by decoding (InvalidArgument), and no training left
-// running when its run ended. Nondeterminism workflow task failures are expected in an
+// inputs written by one release are read by the other in both directions. Every run must end as
+// it would on one release, with exactly one model created, no run failed by decoding
+// (InvalidArgument), and no training left running when its run ended. Nondeterminism workflow task failures are expected in an
 // unversioned mixed fleet (a run a current worker advanced past a versioned change, replayed by a
 // previous worker): they are counted apart and must heal on the other release, never end a run.
 func TestMixedFleetRollout(t *testing.T) {
