@@ -194,11 +194,17 @@ func (a *app) operationsCommand() *ffcli.Command {
 
 // listOperations prints one page of operations as {operations, nextPageToken}.
 func listOperations(ctx context.Context, w io.Writer, req *longrunningpb.ListOperationsRequest, pageSize int, pageToken string) error {
-	c, err := insightsclient.New(ctx)
+	// The client of the location's endpoint (INSIGHTS_ENDPOINT_PATTERN and INSIGHTS_EMULATOR_HOST
+	// apply, as in the worker).
+	r, err := insightsclient.NewRegional(ctx, insightsclient.RegionalOptionsFromEnv())
 	if err != nil {
 		return fmt.Errorf("google client: %w", err)
 	}
-	defer c.Close()
+	defer r.Close()
+	c, err := r.For("parent", insights.LocationOf(req.GetName()))
+	if err != nil {
+		return usage("%s", errorMessage(err))
+	}
 	var ops []*longrunningpb.Operation
 	next, err := iterator.NewPager(c.ListOperations(ctx, req), pageSize, pageToken).NextPage(&ops)
 	if err != nil {
