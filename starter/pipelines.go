@@ -164,7 +164,8 @@ func CreateSchedule(ctx context.Context, c client.Client, w io.Writer, scheduleI
 }
 
 // operationsCommand: `starter operations list -parent P` lists operations with the Google
-// client (INSIGHTS_EMULATOR_HOST or Application Default Credentials); it needs no Temporal.
+// client of the parent's location's endpoint (INSIGHTS_ENDPOINT_PATTERN, INSIGHTS_EMULATOR_HOST
+// or Application Default Credentials); it needs no Temporal.
 func (a *app) operationsCommand() *ffcli.Command {
 	fs := a.flags("operations list")
 	parent := fs.String("parent", "", "projects/{project}/locations/{location} (required)")
@@ -174,7 +175,7 @@ func (a *app) operationsCommand() *ffcli.Command {
 	list := &ffcli.Command{
 		Name:       "list",
 		ShortUsage: "starter operations list -parent P [-filter done=false] [-page-size N] [-page-token T]",
-		ShortHelp:  "one page of a location's operations, from the API directly (INSIGHTS_EMULATOR_HOST or Application Default Credentials)",
+		ShortHelp:  "one page of a location's operations, from the API directly, on the location's endpoint (INSIGHTS_ENDPOINT_PATTERN, INSIGHTS_EMULATOR_HOST or Application Default Credentials)",
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if err := noArgs("operations list", args); err != nil {
