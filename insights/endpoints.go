@@ -61,19 +61,25 @@ func EndpointOf(location string) (string, bool) {
 	return "", false
 }
 
-// ServedBy says which location a host (a gRPC :authority, with or without its port) serves when
-// it names a Contact Center Insights endpoint: GlobalLocation for the global endpoint, L for
-// L-contactcenterinsights.googleapis.com; ok is false for any other host (an emulator's
-// host:port, a proxy), which names no endpoint of Google's.
-func ServedBy(host string) (location string, ok bool) {
+// ServedBy says which location a host (a gRPC :authority, with or without its port) serves.
+// insightsHost is false for a host that is not of an Insights endpoint's form (an emulator's
+// host:port, a proxy). For one of that form, location is the location Google's table serves
+// there: GlobalLocation for the global endpoint, L for L-contactcenterinsights.googleapis.com,
+// and "" for a host of the form that is no endpoint of the table (asia-east1-…, or
+// us-central1-…: us-central1 is the global endpoint's).
+func ServedBy(host string) (location string, insightsHost bool) {
 	host = strings.ToLower(strings.TrimSuffix(hostOnly(host), "."))
 	if host == GlobalEndpoint {
 		return GlobalLocation, true
 	}
-	if l, found := strings.CutSuffix(host, regionalSuffix); found && l != "" && !strings.Contains(l, ".") {
-		return l, true
+	l, found := strings.CutSuffix(host, regionalSuffix)
+	if !found || l == "" || strings.Contains(l, ".") {
+		return "", false
 	}
-	return "", false
+	if e, ok := EndpointOf(l); !ok || e != host {
+		return "", true
+	}
+	return l, true
 }
 
 // hostOnly drops a :port from host:port (and the brackets of an IPv6 literal).

@@ -41,6 +41,22 @@ func TestEndpointOfEachLocation(t *testing.T) {
 			t.Errorf("ServedBy(%s) = %q, %v; want %s", host, served, ok, loc)
 		}
 	}
+	for host, want := range map[string]struct {
+		location     string
+		insightsHost bool
+	}{
+		"127.0.0.1:9090":                                   {"", false},
+		"[::1]:9090":                                       {"", false},
+		"insights-proxy.internal:8443":                     {"", false},
+		"CONTACTCENTERINSIGHTS.googleapis.com.":            {"us-central1", true},
+		"eu-contactcenterinsights.googleapis.com":          {"eu", true},
+		"asia-east1-contactcenterinsights.googleapis.com":  {"", true},
+		"us-central1-contactcenterinsights.googleapis.com": {"", true},
+	} {
+		if l, ok := insights.ServedBy(host); l != want.location || ok != want.insightsHost {
+			t.Errorf("ServedBy(%s) = %q, %v; want %q, %v", host, l, ok, want.location, want.insightsHost)
+		}
+	}
 	p, err := NewRegional(context.Background(), RegionalOptions{Pattern: "{location}-contactcenterinsights-psc.p.googleapis.com"})
 	if err != nil {
 		t.Fatal(err)

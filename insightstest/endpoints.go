@@ -33,17 +33,17 @@ func checkEndpoint(ctx context.Context, req any) error {
 	if len(auth) == 0 {
 		return nil
 	}
-	served, ok := insights.ServedBy(auth[0])
-	if !ok {
+	served, insightsHost := insights.ServedBy(auth[0])
+	if !insightsHost {
 		return nil
 	}
 	location := insights.LocationOf(resourceOf(req))
 	if location == "" {
 		return nil
 	}
-	if !insights.KnownLocation(served) {
-		return status.Errorf(WrongEndpointCode, "%s: %s is not a Contact Center Insights endpoint: Google's table (its \"Regionalization\" page) has no location %q",
-			WrongEndpointMessage, auth[0], served)
+	if served == "" {
+		return status.Errorf(WrongEndpointCode, "%s: %s is not a Contact Center Insights endpoint (Google's \"Regionalization\" page lists none of that name)",
+			WrongEndpointMessage, auth[0])
 	}
 	if location == served {
 		return nil

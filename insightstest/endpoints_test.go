@@ -127,7 +127,7 @@ func TestWrongEndpointRefusesEveryRPC(t *testing.T) {
 
 // TestEndpointsServeTheirLocations: each endpoint serves its own location on every RPC; a bare
 // host:port, as tools dial the emulator, serves every location, even one without an endpoint;
-// a host of Google's form for a location Google has no endpoint for is refused.
+// a host of Google's form that is no endpoint of Google's table is refused.
 func TestEndpointsServeTheirLocations(t *testing.T) {
 	e := newEnv(t, Options{Objects: Transcripts(bucket, 3), Buckets: []string{"acme-models"}, MaxConcurrentCreates: Unlimited})
 	served := func(t *testing.T, c *contactcenterinsights.Client, location string) {
@@ -149,15 +149,18 @@ func TestEndpointsServeTheirLocations(t *testing.T) {
 		}
 	})
 	t.Run("no such endpoint", func(t *testing.T) {
-		c := clientWith(t, e, e.srv.ClientOptionsVia("asia-east1-contactcenterinsights.googleapis.com:443"))
-		err := errOf(c.ListIssueModels(e.ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: "projects/p1/locations/asia-east1"}, noRetry))
-		wantCode(t, err, WrongEndpointCode)
-		if msg := status.Convert(err).Message(); !strings.Contains(msg, "not a Contact Center Insights endpoint") {
-			t.Errorf("message %q", msg)
+		// asia-east1 has no Insights endpoint; us-central1's is the global one.
+		for _, loc := range []string{"asia-east1", "us-central1"} {
+			c := clientWith(t, e, e.srv.ClientOptionsVia(loc+"-contactcenterinsights.googleapis.com:443"))
+			err := errOf(c.ListIssueModels(e.ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: "projects/p1/locations/" + loc}, noRetry))
+			wantCode(t, err, WrongEndpointCode)
+			if msg := status.Convert(err).Message(); !strings.Contains(msg, "not a Contact Center Insights endpoint") {
+				t.Errorf("message %q", msg)
+			}
 		}
 	})
-	if st := e.srv.Stats(); st.WrongEndpoint["ListIssueModels"] != 1 || len(st.WrongEndpoint) != 1 {
-		t.Errorf("Stats.WrongEndpoint = %v, want only the one refusal", st.WrongEndpoint)
+	if st := e.srv.Stats(); st.WrongEndpoint["ListIssueModels"] != 2 || len(st.WrongEndpoint) != 1 {
+		t.Errorf("Stats.WrongEndpoint = %v, want only the two refusals", st.WrongEndpoint)
 	}
 }
 
