@@ -63,3 +63,18 @@ func TestInsightsClientsNameEachLocationsEndpoint(t *testing.T) {
 		_ = r.Close()
 	}
 }
+
+// TestMissingCredentialsStopTheWorkerAtStartup: without credentials for the real API, building
+// the clients fails (the worker exits) instead of every activity failing later.
+func TestMissingCredentialsStopTheWorkerAtStartup(t *testing.T) {
+	t.Setenv(insightsclient.EmulatorHostEnv, "")
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", t.TempDir()+"/missing.json")
+	cfg, err := parseFlags(nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := newInsightsClients(context.Background(), cfg, zap.NewNop()); err == nil {
+		_ = r.Close()
+		t.Fatal("clients built without credentials")
+	}
+}

@@ -267,6 +267,11 @@ func newInsightsClients(ctx context.Context, cfg config, logger *zap.Logger) (*i
 	if err != nil {
 		return nil, fmt.Errorf("creating the Contact Center Insights clients: %w", err)
 	}
+	// The other clients are built as calls need them; this one now, so that missing credentials
+	// stop the worker at startup rather than fail its activities.
+	if _, err := r.For("location", insights.GlobalLocation); err != nil {
+		return nil, fmt.Errorf("creating the Contact Center Insights client of %s: %w", insights.GlobalLocation, err)
+	}
 	endpoints := "Google's endpoint of each location: " + insights.GlobalEndpoint + " for " + insights.GlobalLocation +
 		", {location}-" + insights.GlobalEndpoint + " for the others"
 	if opts.Pattern != "" {
