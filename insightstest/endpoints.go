@@ -3,6 +3,7 @@ package insightstest
 import (
 	"context"
 	"fmt"
+	"regexp"
 
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -37,7 +38,7 @@ func checkEndpoint(ctx context.Context, req any) error {
 	if !insightsHost {
 		return nil
 	}
-	location := insights.LocationOf(resourceOf(req))
+	location := locationOf(resourceOf(req))
 	if location == "" {
 		return nil
 	}
@@ -55,6 +56,17 @@ func checkEndpoint(ctx context.Context, req any) error {
 	}
 	return status.Errorf(WrongEndpointCode, "%s: location %q is not served by %s, which serves %s only; call %s",
 		WrongEndpointMessage, location, auth[0], served, want)
+}
+
+// anyLocation reads the location of any resource name under projects/P/locations/L (a
+// conversation's too), whether or not the rest of the name is well formed: the handler judges it.
+var anyLocation = regexp.MustCompile(`^projects/[^/]+/locations/([^/]+)(/|$)`)
+
+func locationOf(name string) string {
+	if m := anyLocation.FindStringSubmatch(name); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // resourceOf is the parent or name a request acts on.
