@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/api/iterator"
@@ -81,7 +82,11 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 	if err := insights.ValidateOperationName("operation", p.Operation); err != nil {
 		return TrainingEstimate{}, err
 	}
-	ops, calls, err := a.scanTrainings(ctx, insights.ParentOf(p.Operation))
+	c, err := a.clientFor("operation", p.Operation)
+	if err != nil {
+		return TrainingEstimate{}, err
+	}
+	ops, calls, err := a.scanTrainings(ctx, c, insights.ParentOf(p.Operation))
 	if err != nil {
 		return TrainingEstimate{Calls: calls}, err
 	}
@@ -134,7 +139,7 @@ type locationScan struct {
 
 // scanTrainings lists the location's operations (bounded: estimatePages pages), or reuses the
 // worker's scan of it from the last ScanReuse; calls is the ListOperations calls made.
-func (a *Activities) scanTrainings(ctx context.Context, parent string) (ops []*longrunningpb.Operation, calls int, err error) {
+func (a *Activities) scanTrainings(ctx context.Context, c *contactcenterinsights.Client, parent string) (ops []*longrunningpb.Operation, calls int, err error) {
 	a.scansMu.Lock()
 	defer a.scansMu.Unlock() // one scan at a time per worker: the others wait and reuse it
 	reuse := ScanReuse
@@ -144,7 +149,7 @@ func (a *Activities) scanTrainings(ctx context.Context, parent string) (ops []*l
 	if s, ok := a.scans[parent]; ok && time.Since(s.at) < reuse {
 		return s.ops, 0, nil
 	}
-	it := a.Client.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: estimatePageSize}, noRetry)
+	it := c.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: estimatePageSize}, noRetry)
 	pager := iterator.NewPager(it, estimatePageSize, "")
 	for calls < estimatePages {
 		var page []*longrunningpb.Operation

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
@@ -80,7 +81,7 @@ func (a *Activities) IngestConversations(ctx context.Context, p IngestConversati
 		req.SampleSize = &p.SampleSize
 	}
 	return startPipeline[*contactcenterinsightspb.IngestConversationsMetadata](ctx, a, "IngestConversations",
-		p.Parent, p.Since, a.Client.IngestConversations, req,
+		"parent", p.Parent, p.Since, (*contactcenterinsights.Client).IngestConversations, req,
 		func(r *contactcenterinsightspb.IngestConversationsRequest) bool { return proto.Equal(r, req) })
 }
 
@@ -103,7 +104,7 @@ func (a *Activities) BulkAnalyzeConversations(ctx context.Context, p BulkAnalyze
 	}
 	req := &contactcenterinsightspb.BulkAnalyzeConversationsRequest{Parent: p.Parent, Filter: p.Filter, AnalysisPercentage: p.AnalysisPercentage}
 	return startPipeline[*contactcenterinsightspb.BulkAnalyzeConversationsMetadata](ctx, a, "BulkAnalyzeConversations",
-		p.Parent, p.Since, a.Client.BulkAnalyzeConversations, req,
+		"parent", p.Parent, p.Since, (*contactcenterinsights.Client).BulkAnalyzeConversations, req,
 		func(r *contactcenterinsightspb.BulkAnalyzeConversationsRequest) bool {
 			return r.GetParent() == req.Parent && r.GetFilter() == req.Filter && r.GetAnalysisPercentage() == req.AnalysisPercentage
 		})
@@ -129,7 +130,7 @@ func (a *Activities) ExportIssueModel(ctx context.Context, p ExportIssueModelPar
 	req := &contactcenterinsightspb.ExportIssueModelRequest{Name: p.Name, Destination: &contactcenterinsightspb.ExportIssueModelRequest_GcsDestination_{
 		GcsDestination: &contactcenterinsightspb.ExportIssueModelRequest_GcsDestination{ObjectUri: p.ObjectURI}}}
 	return startPipeline[*contactcenterinsightspb.ExportIssueModelMetadata](ctx, a, "ExportIssueModel",
-		insights.ParentOf(p.Name), p.Since, a.Client.ExportIssueModel, req,
+		"name", insights.ParentOf(p.Name), p.Since, (*contactcenterinsights.Client).ExportIssueModel, req,
 		func(r *contactcenterinsightspb.ExportIssueModelRequest) bool {
 			return r.GetName() == p.Name && r.GetGcsDestination().GetObjectUri() == p.ObjectURI
 		})
@@ -156,7 +157,7 @@ func (a *Activities) ImportIssueModel(ctx context.Context, p ImportIssueModelPar
 	req := &contactcenterinsightspb.ImportIssueModelRequest{Parent: p.Parent, CreateNewModel: p.CreateNewModel,
 		Source: &contactcenterinsightspb.ImportIssueModelRequest_GcsSource_{GcsSource: &contactcenterinsightspb.ImportIssueModelRequest_GcsSource{ObjectUri: p.ObjectURI}}}
 	return startPipeline[*contactcenterinsightspb.ImportIssueModelMetadata](ctx, a, "ImportIssueModel",
-		p.Parent, p.Since, a.Client.ImportIssueModel, req,
+		"parent", p.Parent, p.Since, (*contactcenterinsights.Client).ImportIssueModel, req,
 		func(r *contactcenterinsightspb.ImportIssueModelRequest) bool {
 			return r.GetParent() == p.Parent && r.GetGcsSource().GetObjectUri() == p.ObjectURI && r.GetCreateNewModel() == p.CreateNewModel
 		})
@@ -169,18 +170,26 @@ type pipelineMetadata[R any] interface {
 	GetRequest() R
 }
 
-// startPipeline starts one of the pipeline's operations, call(ctx, req), through startOnce: on
+// startPipeline starts one of the pipeline's operations, call(client, ctx, req), through startOnce
+// with the client of parent's location (carried by input field field): on
 // a retry it adopts an operation whose metadata (of type M) has a request that same accepts.
 func startPipeline[M pipelineMetadata[R], R, Q any, O interface{ Name() string }](
-	ctx context.Context, a *Activities, method, parent string, since time.Time,
-	call func(context.Context, Q, ...gax.CallOption) (O, error), req Q, same func(R) bool) (StartedOperation, error) {
+	ctx context.Context, a *Activities, method, field, parent string, since time.Time,
+	call func(*contactcenterinsights.Client, context.Context, Q, ...gax.CallOption) (O, error), req Q, same func(R) bool) (StartedOperation, error) {
+	// Every operation of the pipeline acts in parent's location (an export in its model's, an
+	// import in its destination's): a promotion from one location to another calls each
+	// location's endpoint in turn.
+	c, err := a.clientFor(field, parent)
+	if err != nil {
+		return StartedOperation{}, err
+	}
 	return a.startOnce(ctx, method, parent, since,
 		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
 			md := newMessage[M]()
 			ok := op.GetMetadata().UnmarshalTo(md) == nil
 			return md.GetCreateTime(), ok && same(md.GetRequest())
 		},
-		func() (string, error) { return opName(call(ctx, req, noRetry)) })
+		func() (string, error) { return opName(call(c, ctx, req, noRetry)) })
 }
 
 // newMessage returns a new, empty message of type M (a pointer to a generated message).

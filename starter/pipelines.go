@@ -177,7 +177,8 @@ func CreateSchedule(ctx context.Context, c client.Client, w io.Writer, scheduleI
 }
 
 // operationsCommand: `starter operations list -parent P` lists operations with the Google
-// client (INSIGHTS_EMULATOR_HOST or Application Default Credentials); it needs no Temporal.
+// client of the parent's location's endpoint (INSIGHTS_ENDPOINT_PATTERN, INSIGHTS_EMULATOR_HOST
+// or Application Default Credentials); it needs no Temporal.
 func (a *app) operationsCommand() *ffcli.Command {
 	fs := a.flags("operations list")
 	parent := fs.String("parent", "", "projects/{project}/locations/{location} (required)")
@@ -187,7 +188,7 @@ func (a *app) operationsCommand() *ffcli.Command {
 	list := &ffcli.Command{
 		Name:       "list",
 		ShortUsage: "starter operations list -parent P [-filter done=false] [-page-size N] [-page-token T]",
-		ShortHelp:  "one page of a location's operations, from the API directly (INSIGHTS_EMULATOR_HOST or Application Default Credentials)",
+		ShortHelp:  "one page of a location's operations, from the API directly, on the location's endpoint (INSIGHTS_ENDPOINT_PATTERN, INSIGHTS_EMULATOR_HOST or Application Default Credentials)",
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if err := noArgs("operations list", args); err != nil {
@@ -207,11 +208,17 @@ func (a *app) operationsCommand() *ffcli.Command {
 
 // listOperations prints one page of operations as {operations, nextPageToken}.
 func listOperations(ctx context.Context, w io.Writer, req *longrunningpb.ListOperationsRequest, pageSize int, pageToken string) error {
-	c, err := insightsclient.New(ctx)
+	// The client of the location's endpoint (INSIGHTS_ENDPOINT_PATTERN and INSIGHTS_EMULATOR_HOST
+	// apply, as in the worker).
+	r, err := insightsclient.NewRegional(ctx, insightsclient.RegionalOptionsFromEnv())
 	if err != nil {
 		return fmt.Errorf("google client: %w", err)
 	}
-	defer c.Close()
+	defer r.Close()
+	c, err := r.For("parent", insights.LocationOf(req.GetName()))
+	if err != nil {
+		return usage("%s", errorMessage(err))
+	}
 	var ops []*longrunningpb.Operation
 	next, err := iterator.NewPager(c.ListOperations(ctx, req), pageSize, pageToken).NextPage(&ops)
 	if err != nil {
