@@ -85,6 +85,10 @@ func mixedFleetRollout(t *testing.T, from string) {
 			return long()
 		},
 	})
+	// A fifth of the creations' replies are lost after the server committed: the retry, on
+	// whichever release runs the next task, must adopt the training the other may have started.
+	const lostReply = 0.2
+	emu.SetFaults("CreateIssueModel", insightstest.Fault{Probability: lostReply, LostReplyAfterCommit: true})
 	tq, prefix := names(t)
 	f := newMixedFleet(t, workerEnv(devServer.HostPort, emu.Addr(), tq), map[string]string{relPrevious: previousBin, relCurrent: workerBin})
 	for range workersPerRelease {
@@ -192,10 +196,10 @@ func mixedFleetRollout(t *testing.T, from string) {
 			t.Errorf("%d workflow task failures %s (a panic, not nondeterminism)", n, cause)
 		}
 	}
-	t.Logf("FIGURE mixed-fleet from=%s workers=%d+%d runs=%d creations=%d lifecycles=%d cancels=%d outcomes=%v kills=%s rolloutBeganAt=%s inFlightThen=%d executions=%d continuedAsNew=%d children=%d handoffs=%s spannedBothReleases=%d wftCompleted=%s wftFailedNondeterminism=%s nondeterminismExecutions=%d healedOnOtherRelease=%d wftFailedOther=%s decodeFailedRuns=%d decodeFailedExecutions=%d strandedTrainings=%d modelsCreated=%d took=%s",
+	t.Logf("FIGURE mixed-fleet from=%s workers=%d+%d runs=%d creations=%d lifecycles=%d cancels=%d outcomes=%v kills=%s rolloutBeganAt=%s inFlightThen=%d executions=%d continuedAsNew=%d children=%d handoffs=%s spannedBothReleases=%d wftCompleted=%s wftFailedNondeterminism=%s nondeterminismExecutions=%d healedOnOtherRelease=%d wftFailedOther=%s decodeFailedRuns=%d decodeFailedExecutions=%d lostReplies=%d adopted=%d strandedTrainings=%d modelsCreated=%d took=%s",
 		from, workersPerRelease, workersPerRelease, len(runs), creations, lifecycles, cancels, sortedCounts(outcomes), sortedCounts(f.killCounts()), rolloutAt.Round(time.Second), inFlightAtRollout,
 		h.executions, h.continuedAsNew, h.children, sortedCounts(h.handoffs), h.spanned, sortedCounts(h.completed), sortedCounts(h.nondeterminism), h.ndExecutions, h.ndHealed,
-		sortedCounts(h.otherFailed), decodeFailedRuns, h.decodeFailed, stranded, models, took.Round(time.Second))
+		sortedCounts(h.otherFailed), decodeFailedRuns, h.decodeFailed, stats.Faults["CreateIssueModel"], h.adopted, stranded, models, took.Round(time.Second))
 	if decodeFailedRuns > 0 || h.decodeFailed > 0 {
 		t.Logf("decoding failures: %s", strings.Join(h.decodeMessages, "; "))
 	}
@@ -378,6 +382,7 @@ func (f *mixedFleet) releaseOf(identity string) string {
 // mixedFigures are read from every execution of the test: continued runs and children included.
 type mixedFigures struct {
 	executions, continuedAsNew, children, spanned int
+	adopted                                       int // CreateIssueModel results that adopted an earlier attempt's operation
 	// handoffs counts continue-as-new ("can:") and child ("child:") starts by "writer>reader":
 	// the release that completed the workflow task that wrote the input, and the one that
 	// completed the first workflow task of the execution that read it.
@@ -414,6 +419,7 @@ func mixedHistories(t *testing.T, prefix string, f *mixedFleet) mixedFigures {
 			id, runID := e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId()
 			evs := history(t, devServer.Client, id, runID)
 			fig.executions++
+			fig.adopted += adoptedCreates(evs)
 			byID := map[int64]*historypb.HistoryEvent{}
 			releases := map[string]bool{}
 			first, ndFailedOn := "", ""
