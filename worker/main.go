@@ -36,6 +36,7 @@ import (
 	"github.com/issuemodels/durable-lro/fleetbudget"
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightsclient"
+	"github.com/issuemodels/durable-lro/nexusservice"
 	"github.com/issuemodels/durable-lro/searchattr"
 	"github.com/issuemodels/durable-lro/workflows"
 )
@@ -163,6 +164,11 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 		return err
 	}
 	workflows.Register(w, acts)
+	if cfg.nexusService {
+		// Served on the task queue a Nexus endpoint targets (README, "Calling it from your own
+		// workflow"); without an endpoint nothing calls it.
+		w.RegisterNexusService(nexusservice.New())
+	}
 
 	stop := make(chan any)
 	go func() {

@@ -81,6 +81,11 @@ type poller struct {
 	known bool
 	// failingSince is when the current streak of non-retryable poll errors began.
 	failingSince time.Time
+
+	// updates: the run serves the cancel and poll-now updates (updatesChange).
+	updates bool
+	// ending: the run is closing; waiting update handlers answer now.
+	ending bool
 }
 
 // newPoller answers the status query from the start; the signal handlers start with
@@ -103,6 +108,9 @@ func openPoller(ctx workflow.Context, state *PollState, policy validPolicy, inva
 	}
 	p.policy = policy
 	p.listenForSignals()
+	if err := p.listenForUpdates(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -150,6 +158,9 @@ func (p *poller) shouldContinueAsNew() bool {
 		// A cancellation request would not carry over to the new run; and every run polls at
 		// least once so that continuing as new always makes progress.
 		return false
+	}
+	if p.updates && !workflow.AllHandlersFinished(p.ctx) {
+		return false // an update awaiting this run's loop would lose its answer to a new run
 	}
 	if p.runPolls >= p.policy.continueAsNewAfterPolls {
 		return true
@@ -319,6 +330,7 @@ func (p *poller) useSlot(next time.Time) bool {
 // end publishes the final state and, unless the run continues as new, records its outcome
 // (the status's outcome, else the error's type) and the operation's age in the SDK's metrics.
 func (p *poller) end(err error) {
+	p.finishUpdates()
 	p.publish()
 	var can *workflow.ContinueAsNewError
 	if errors.As(err, &can) {

@@ -1,0 +1,82 @@
+// Package nexusservice is the issue-models Nexus service: the operations callers in any
+// namespace and any SDK language call from their workflows, through a Nexus endpoint that
+// targets the worker's namespace and task queue (README, "Calling it from your own workflow").
+//
+// Each operation starts one of our workflows asynchronously (a workflow run operation). Its
+// input and result are the workflow's own JSON (the README's shapes), passed through untouched:
+// the workflow decodes the input exactly as from `temporal workflow start`, so the JSON is the
+// contract, not Go structs. The backing workflow id is derived from the request with the same
+// functions the starter uses (workflows.CreateWorkflowID, ...), and a start that finds that id
+// running attaches to the run: a caller that retries its start, or a second caller asking for the
+// same model, gets the one training instead of a second. Cancelling the caller's operation
+// cancels the backing run, which runs its cancel path (CancelOperation retried until the server
+// takes it, then polling to a known outcome) and ends with that outcome, which the caller sees.
+package nexusservice
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/nexus-rpc/sdk-go/nexus"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporalnexus"
+
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// Public names: what callers type in their Nexus clients.
+const (
+	// ServiceName is the Nexus service.
+	ServiceName = "issue-models"
+	// CreateIssueModelOperation runs CreateIssueModelWorkflow: input and result as the workflow's.
+	CreateIssueModelOperation = "create-issue-model"
+	// AwaitOperationOperation runs AwaitOperationWorkflow.
+	AwaitOperationOperation = "await-operation"
+	// LifecycleOperation runs IssueModelLifecycleWorkflow.
+	LifecycleOperation = "issue-model-lifecycle"
+)
+
+// New returns the service with its three operations. The backing runs go to the task queue of
+// the worker that serves the endpoint.
+func New() *nexus.Service {
+	s := nexus.NewService(ServiceName)
+	s.MustRegister(
+		operation(CreateIssueModelOperation, workflows.CreateIssueModelWorkflowType, func(b []byte) (string, error) {
+			in, err := workflows.DecodeCreateIssueModelInput(b)
+			return workflows.CreateWorkflowID(in), err
+		}),
+		operation(AwaitOperationOperation, workflows.AwaitOperationWorkflowType, func(b []byte) (string, error) {
+			in, err := workflows.DecodeAwaitOperationInput(b)
+			return workflows.AwaitWorkflowID(in), err
+		}),
+		operation(LifecycleOperation, workflows.IssueModelLifecycleWorkflowType, func(b []byte) (string, error) {
+			in, err := workflows.DecodeLifecycleInput(b)
+			return workflows.LifecycleWorkflowID(in), err
+		}),
+	)
+	return s
+}
+
+// operation is a workflow run operation that starts workflowType with the caller's JSON and the
+// workflow id id derives from it.
+func operation(name, workflowType string, id func([]byte) (string, error)) nexus.Operation[json.RawMessage, json.RawMessage] {
+	return temporalnexus.MustNewWorkflowRunOperationWithOptions(temporalnexus.WorkflowRunOperationOptions[json.RawMessage, json.RawMessage]{
+		Name: name,
+		Handler: func(ctx context.Context, input json.RawMessage, opts nexus.StartOperationOptions) (temporalnexus.WorkflowHandle[json.RawMessage], error) {
+			workflowID, err := id(input)
+			if err != nil {
+				// The same InvalidArgument the workflow would end with, before anything starts:
+				// a failed operation, which the caller does not retry.
+				return nil, &nexus.OperationError{State: nexus.OperationStateFailed, Message: err.Error(), Cause: err}
+			}
+			return temporalnexus.ExecuteUntypedWorkflow[json.RawMessage](ctx, opts, client.StartWorkflowOptions{
+				ID: workflowID,
+				// A retried start, or another caller's start of the same request, attaches to the
+				// running training (its callback is added to the run) instead of failing or
+				// training a second model.
+				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+			}, workflowType, input)
+		},
+	})
+}
