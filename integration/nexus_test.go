@@ -1,0 +1,178 @@
+package integration_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+
+	"github.com/issuemodels/durable-lro/callers/gocaller"
+	"github.com/issuemodels/durable-lro/insights"
+	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/internal/devserver"
+	"github.com/issuemodels/durable-lro/nexusservice"
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// callersNamespace is the second namespace: the callers' team's.
+const callersNamespace = nexusservice.DefaultCallersNamespace
+
+// nexusEnv is an env whose worker serves the issue-models service through an endpoint of its
+// own, and a caller's worker in the callers namespace that runs gocaller.PipelineWorkflow.
+type nexusEnv struct {
+	*env
+	endpoint      string
+	callers       client.Client
+	callerQueue   string
+	callerWorkers []worker.Worker
+}
+
+var setupMu sync.Mutex
+
+func newNexusEnv(t *testing.T, opts insightstest.Options) *nexusEnv {
+	t.Helper()
+	e := newEnv(t, opts)
+	n := &nexusEnv{env: e, endpoint: "itest-" + strings.ReplaceAll(strings.TrimPrefix(e.idPrefix, "itest-"), "_", "-")}
+	cli, err := devserver.EnsureCLI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The README's commands, run by the CLI as an operator would.
+	setupMu.Lock()
+	err = nexusservice.Endpoint{Name: n.endpoint, TargetNamespace: "default", TaskQueue: e.taskQueue, CallersNamespace: callersNamespace}.
+		Setup(e.ctx(), cli, devServer.HostPort)
+	setupMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.callers, err = client.NewClientFromExisting(devServer.Client, client.Options{Namespace: callersNamespace, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.callers.Close)
+	n.callerQueue = "callers-" + e.taskQueue
+	w := worker.New(n.callers, n.callerQueue, worker.Options{})
+	w.RegisterWorkflow(gocaller.PipelineWorkflow)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return n
+}
+
+// startPipeline starts the caller's pipeline in the callers namespace with the create request.
+func (n *nexusEnv) startPipeline(id, request string) client.WorkflowRun {
+	n.t.Helper()
+	run, err := n.callers.ExecuteWorkflow(n.ctx(), client.StartWorkflowOptions{
+		ID: id, TaskQueue: n.callerQueue, WorkflowExecutionTimeout: 5 * time.Minute,
+	}, gocaller.PipelineWorkflow, gocaller.PipelineInput{Endpoint: n.endpoint, Request: json.RawMessage(request)})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(func() { _ = n.callers.TerminateWorkflow(n.ctx(), id, "", "test ended") })
+	return run
+}
+
+// backing is the run the service started for request: its id is the starter's default id.
+func (n *nexusEnv) backing(request string) client.WorkflowRun {
+	n.t.Helper()
+	in, err := workflows.DecodeCreateIssueModelInput([]byte(request))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	id := workflows.CreateWorkflowID(in)
+	n.t.Cleanup(func() { _ = n.c.TerminateWorkflow(n.ctx(), id, "", "test ended") })
+	return n.c.GetWorkflow(n.ctx(), id, "")
+}
+
+// A workflow in another namespace trains a model through the endpoint; a second caller with
+// the same request (as a retried start) attaches to the same run: one training, one model.
+func TestNexusCallerTrainsOnceAcrossNamespaces(t *testing.T) {
+	t.Parallel()
+	n := newNexusEnv(t, insightstest.Options{TrainingTime: trainingTime(20 * time.Minute)})
+	request := createInput("nexus-"+n.idPrefix, fastPolling)
+	first := n.startPipeline(n.idPrefix+"-a", request)
+	backing := n.backing(request)
+	n.waitStatus(backing, "the backing run polling", func(s workflows.PollStatus) bool { return s.Polls >= 1 })
+	second := n.startPipeline(n.idPrefix+"-b", request)
+
+	for _, run := range []client.WorkflowRun{first, second} {
+		var res gocaller.PipelineResult
+		if err := run.Get(n.ctx(), &res); err != nil {
+			t.Fatalf("pipeline %s: %v", run.GetID(), err)
+		}
+		if res.Outcome != workflows.OutcomeSucceeded || !strings.Contains(string(res.Model), `"state":"UNDEPLOYED"`) {
+			t.Errorf("pipeline %s: outcome %q, model %s", run.GetID(), res.Outcome, res.Model)
+		}
+	}
+	n.checkSucceededOnce(backing, n.mustResult(backing).Operation)
+}
+
+// A failed training reaches the caller as the operation's failure, its cause the workflow's
+// OperationFailed error with the google.rpc.Status as details.
+func TestNexusCallerSeesFailedTraining(t *testing.T) {
+	t.Parallel()
+	n := newNexusEnv(t, insightstest.Options{
+		TrainingTime: trainingTime(10 * time.Minute),
+		TrainingOutcome: func(*contactcenterinsightspb.CreateIssueModelRequest) *status.Status {
+			return status.New(codes.FailedPrecondition, "too few conversations")
+		},
+	})
+	err := n.startPipeline(n.idPrefix, createInput("nexus-fail", fastPolling)).Get(n.ctx(), nil)
+	var nexusErr *temporal.NexusOperationError
+	if !errors.As(err, &nexusErr) {
+		t.Fatalf("pipeline error = %v, want a NexusOperationError", err)
+	}
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != insights.ErrOperationFailed {
+		t.Fatalf("cause = %v, want an ApplicationError of type %s", err, insights.ErrOperationFailed)
+	}
+	var st insights.Status
+	if err := appErr.Details(&st); err != nil || st.Code != int32(codes.FailedPrecondition) || st.Message != "too few conversations" {
+		t.Errorf("details = %+v (%v), want the google.rpc.Status", st, err)
+	}
+}
+
+// Cancelling the caller cancels the operation: the backing run sends CancelOperation and polls
+// to the outcome, the training ends cancelled, and the caller sees CANCELLED.
+func TestNexusCallerCancelsTheTraining(t *testing.T) {
+	t.Parallel()
+	n := newNexusEnv(t, insightstest.Options{TrainingTime: trainingTime(1000 * time.Hour)})
+	request := createInput("nexus-cancel", fastPolling)
+	pipeline := n.startPipeline(n.idPrefix, request)
+	backing := n.backing(request)
+	st := n.waitStatus(backing, "the backing run polling", func(s workflows.PollStatus) bool { return s.Polls >= 1 })
+	if err := n.callers.CancelWorkflow(n.ctx(), pipeline.GetID(), ""); err != nil {
+		t.Fatal(err)
+	}
+	err := pipeline.Get(n.ctx(), nil)
+	var canceled *temporal.CanceledError
+	if !errors.As(err, &canceled) {
+		t.Fatalf("pipeline error = %v, want cancelled", err)
+	}
+	// The backing run ended once the outcome was known: the operation is done, cancelled.
+	_, berr := n.result(backing)
+	var details workflows.CreateIssueModelResult
+	if !errors.As(berr, &canceled) || canceled.Details(&details) != nil || details.Outcome != workflows.OutcomeCancelled {
+		t.Fatalf("backing run: %v (details %+v), want CANCELLED", berr, details)
+	}
+	op, ok := n.emu.Operation(st.Operation)
+	if !ok || !op.GetDone() || op.GetError().GetCode() != int32(codes.Canceled) {
+		t.Errorf("emulator operation %s: done %v, error %v; want cancelled", st.Operation, op.GetDone(), op.GetError())
+	}
+	d, err := n.callers.DescribeWorkflow(n.ctx(), pipeline.GetID(), "")
+	if err != nil || d.RawResponse.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
+		t.Errorf("pipeline status: %v %v, want CANCELED", d, err)
+	}
+}
