@@ -1,0 +1,84 @@
+package integration_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/internal/proc"
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// TestTypeScriptCallers runs callers/typescript (test.js) with the machine's Node.js: a
+// TypeScript workflow in the callers namespace trains through the Nexus endpoint, another starts
+// CreateIssueModelWorkflow as a child by type name with the README's JSON, and a cancelled
+// TypeScript caller cancels the training. The JSON is the contract, not Go structs.
+func TestTypeScriptCallers(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("SKIPPED: Node.js is absent (no `node` on PATH): the TypeScript callers in callers/typescript are not tested; install Debian's nodejs and npm (.ci/run does)")
+	}
+	root, err := proc.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "callers", "typescript")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@temporalio", "worker")); err != nil {
+		// The pinned packages of package-lock.json (about 20 s; kept in the git-ignored node_modules).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+		}
+	}
+	t.Parallel()
+	// The third training (the one the caller cancels) would take 1000 h.
+	var creates atomic.Int32
+	n := newNexusEnv(t, insightstest.Options{TrainingTime: func() time.Duration {
+		if creates.Add(1) == 3 {
+			return 1000 * time.Hour
+		}
+		return 10 * time.Minute
+	}})
+	cancelInput := createInput("ts-cancel-"+n.idPrefix, fastPolling)
+	in, err := workflows.DecodeCreateIssueModelInput([]byte(cancelInput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	backing := workflows.CreateWorkflowID(in)
+	t.Cleanup(func() { _ = n.c.TerminateWorkflow(context.Background(), backing, "", "test ended") })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "test.js")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"TEMPORAL_ADDRESS="+devServer.HostPort,
+		"NEXUS_ENDPOINT="+n.endpoint,
+		"ISSUE_MODELS_TASK_QUEUE="+n.taskQueue,
+		"CALLERS_NAMESPACE="+callersNamespace,
+		"ID_PREFIX="+n.idPrefix,
+		"CREATE_INPUT="+createInput("ts-nexus-"+n.idPrefix, fastPolling),
+		"CHILD_INPUT="+createInput("ts-child-"+n.idPrefix, fastPolling),
+		"CANCEL_INPUT="+cancelInput,
+		"CANCEL_BACKING_ID="+backing,
+	)
+	out, err := cmd.CombinedOutput()
+	t.Logf("node test.js:\n%s", out)
+	if err != nil {
+		t.Fatalf("the TypeScript callers failed: %v", err)
+	}
+	if got := n.emu.Stats().RPCs["CreateIssueModel"]; got != 3 {
+		t.Errorf("CreateIssueModel RPCs = %d, want 3 (one per training)", got)
+	}
+	if n.emu.Stats().RPCs["CancelOperation"] < 1 {
+		t.Error("no CancelOperation: the TypeScript caller's cancel did not reach the training")
+	}
+}
