@@ -176,3 +176,29 @@ func TestNexusCallerCancelsTheTraining(t *testing.T) {
 		t.Errorf("pipeline status: %v %v, want CANCELED", d, err)
 	}
 }
+
+// The same namespace: the sample's ChildPipelineWorkflow, on a worker of its own, starts
+// CreateIssueModelWorkflow as a child by type name with the README's JSON.
+func TestGoCallerTrainsAsChild(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, insightstest.Options{})
+	queue := "child-callers-" + e.taskQueue
+	w := worker.New(e.c, queue, worker.Options{})
+	w.RegisterWorkflow(gocaller.ChildPipelineWorkflow)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	run, err := e.c.ExecuteWorkflow(e.ctx(), client.StartWorkflowOptions{ID: e.idPrefix, TaskQueue: queue, WorkflowExecutionTimeout: 5 * time.Minute},
+		gocaller.ChildPipelineWorkflow, gocaller.ChildInput{TaskQueue: e.taskQueue, Request: json.RawMessage(createInput("child", fastPolling))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res gocaller.PipelineResult
+	if err := run.Get(e.ctx(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != workflows.OutcomeSucceeded || !strings.Contains(string(res.Model), `"state":"UNDEPLOYED"`) {
+		t.Errorf("outcome %q, model %s", res.Outcome, res.Model)
+	}
+}

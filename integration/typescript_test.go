@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +24,9 @@ func TestTypeScriptCallers(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("SKIPPED: Node.js is absent (no `node` on PATH): the TypeScript callers in callers/typescript are not tested; install Debian's nodejs and npm (.ci/run does)")
+	}
+	if v, err := exec.Command(node, "-p", "process.versions.node").Output(); err == nil && !nodeAtLeast20(strings.TrimSpace(string(v))) {
+		t.Fatalf("Node.js %s is too old: the @temporalio packages need >= 20.3 (.ci/run installs Node.js 20 where Debian's is older)", strings.TrimSpace(string(v)))
 	}
 	root, err := proc.RepoRoot()
 	if err != nil {
@@ -81,4 +86,15 @@ func TestTypeScriptCallers(t *testing.T) {
 	if n.emu.Stats().RPCs["CancelOperation"] < 1 {
 		t.Error("no CancelOperation: the TypeScript caller's cancel did not reach the training")
 	}
+}
+
+// nodeAtLeast20 reports whether version (process.versions.node, "20.20.2") is 20.3 or later.
+func nodeAtLeast20(version string) bool {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	return err1 == nil && err2 == nil && (major > 20 || major == 20 && minor >= 3)
 }

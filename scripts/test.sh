@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, vet, unit and workflow tests, the emulator's tests, the
 # integration tests against a real Temporal dev server, and the Compose file check.
-# Needs only Go (and gcc for -race, used when present). Set RELIABILITY_FULL=1 for the full-size
+# Needs only Go (gcc for -race and Node.js for the TypeScript callers, used when present). Set RELIABILITY_FULL=1 for the full-size
 # reliability suite (see docs/RELIABILITY.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,14 @@ fi
 go vet ./...
 # staticcheck from the Go module proxy, pinned.
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# The TypeScript callers (callers/typescript, run by integration's TestTypeScriptCallers): the
+# pinned @temporalio packages of its package-lock.json, with the machine's Node.js.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  (cd callers/typescript && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "Node.js is absent: TestTypeScriptCallers will be SKIPPED (install nodejs and npm; .ci/run does)"
+fi
 
 race=""
 if command -v gcc >/dev/null 2>&1; then race="-race"; fi

@@ -43,3 +43,25 @@ func PipelineWorkflow(ctx workflow.Context, in PipelineInput) (*PipelineResult, 
 	// ... the pipeline's next steps would use trained.Model here.
 	return &trained, nil
 }
+
+// ChildInput is ChildPipelineWorkflow's input: the task queue our worker polls and the
+// CreateIssueModelWorkflow input.
+type ChildInput struct {
+	TaskQueue string          `json:"taskQueue"`
+	Request   json.RawMessage `json:"request"`
+}
+
+// ChildPipelineWorkflow is the same step in our own namespace: CreateIssueModelWorkflow as a
+// child, by its type name, with the README's JSON. Cancelling the pipeline cancels the child,
+// which runs the same cancel path.
+func ChildPipelineWorkflow(ctx workflow.Context, in ChildInput) (*PipelineResult, error) {
+	ctx = workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		TaskQueue:  in.TaskQueue,
+		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID + "-train",
+	})
+	var trained PipelineResult
+	if err := workflow.ExecuteChildWorkflow(ctx, "CreateIssueModelWorkflow", in.Request).Get(ctx, &trained); err != nil {
+		return nil, err
+	}
+	return &trained, nil
+}
