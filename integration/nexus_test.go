@@ -117,6 +117,15 @@ func TestNexusCallerTrainsOnceAcrossNamespaces(t *testing.T) {
 		}
 	}
 	n.checkSucceededOnce(backing, n.mustResult(backing).Operation)
+
+	// Once that training completed, the same request does not train again (the starter's rule).
+	err := n.startPipeline(n.idPrefix+"-c", request).Get(n.ctx(), nil)
+	if err == nil || !strings.Contains(err.Error(), "already ran to completion") {
+		t.Errorf("a start after the training completed: %v, want refused as already completed", err)
+	}
+	if got := n.emu.Stats().RPCs["CreateIssueModel"]; got != 1 {
+		t.Errorf("CreateIssueModel RPCs = %d after the third start, want 1", got)
+	}
 }
 
 // A failed training reaches the caller as the operation's failure, its cause the workflow's

@@ -16,9 +16,12 @@ package nexusservice
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 
 	"github.com/nexus-rpc/sdk-go/nexus"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporalnexus"
 
@@ -42,15 +45,16 @@ const (
 func New() *nexus.Service {
 	s := nexus.NewService(ServiceName)
 	s.MustRegister(
-		operation(CreateIssueModelOperation, workflows.CreateIssueModelWorkflowType, func(b []byte) (string, error) {
+		operation(CreateIssueModelOperation, workflows.CreateIssueModelWorkflowType, trainsOnce, func(b []byte) (string, error) {
 			in, err := workflows.DecodeCreateIssueModelInput(b)
 			return workflows.CreateWorkflowID(in), err
 		}),
-		operation(AwaitOperationOperation, workflows.AwaitOperationWorkflowType, func(b []byte) (string, error) {
+		// Awaiting an operation again after a run ended only polls: allowed (as the starter's attach).
+		operation(AwaitOperationOperation, workflows.AwaitOperationWorkflowType, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, func(b []byte) (string, error) {
 			in, err := workflows.DecodeAwaitOperationInput(b)
 			return workflows.AwaitWorkflowID(in), err
 		}),
-		operation(LifecycleOperation, workflows.IssueModelLifecycleWorkflowType, func(b []byte) (string, error) {
+		operation(LifecycleOperation, workflows.IssueModelLifecycleWorkflowType, trainsOnce, func(b []byte) (string, error) {
 			in, err := workflows.DecodeLifecycleInput(b)
 			return workflows.LifecycleWorkflowID(in), err
 		}),
@@ -58,9 +62,14 @@ func New() *nexus.Service {
 	return s
 }
 
+// trainsOnce is the starter's rule for what trains: a closed run of the same request is replaced
+// only if it did not complete; a completed one already made its model, and training again is
+// asked for with another request (another displayName, say).
+const trainsOnce = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
+
 // operation is a workflow run operation that starts workflowType with the caller's JSON and the
 // workflow id id derives from it.
-func operation(name, workflowType string, id func([]byte) (string, error)) nexus.Operation[json.RawMessage, json.RawMessage] {
+func operation(name, workflowType string, reuse enumspb.WorkflowIdReusePolicy, id func([]byte) (string, error)) nexus.Operation[json.RawMessage, json.RawMessage] {
 	return temporalnexus.MustNewWorkflowRunOperationWithOptions(temporalnexus.WorkflowRunOperationOptions[json.RawMessage, json.RawMessage]{
 		Name: name,
 		Handler: func(ctx context.Context, input json.RawMessage, opts nexus.StartOperationOptions) (temporalnexus.WorkflowHandle[json.RawMessage], error) {
@@ -70,13 +79,21 @@ func operation(name, workflowType string, id func([]byte) (string, error)) nexus
 				// a failed operation, which the caller does not retry.
 				return nil, &nexus.OperationError{State: nexus.OperationStateFailed, Message: err.Error(), Cause: err}
 			}
-			return temporalnexus.ExecuteUntypedWorkflow[json.RawMessage](ctx, opts, client.StartWorkflowOptions{
+			h, err := temporalnexus.ExecuteUntypedWorkflow[json.RawMessage](ctx, opts, client.StartWorkflowOptions{
 				ID: workflowID,
 				// A retried start, or another caller's start of the same request, attaches to the
 				// running training (its callback is added to the run) instead of failing or
 				// training a second model.
 				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+				WorkflowIDReusePolicy:    reuse,
 			}, workflowType, input)
+			var already *serviceerror.WorkflowExecutionAlreadyStarted
+			if errors.As(err, &already) {
+				msg := fmt.Sprintf("%s %s already ran to completion (run %s) and made its model: its result is that run's; "+
+					"to train again, change the request (e.g. issueModel.displayName)", workflowType, workflowID, already.RunId)
+				return nil, &nexus.OperationError{State: nexus.OperationStateFailed, Message: msg, Cause: errors.New(msg)}
+			}
+			return h, err
 		},
 	})
 }
