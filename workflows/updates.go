@@ -48,7 +48,7 @@ type CancelAnswer struct {
 // accepted by this release's worker on a run it started cannot be replayed by an older worker
 // (the SDK reports a nondeterminism for the accepted update and the task is retried until a
 // worker of this release takes it): updates need this release's workers; during a rolling
-// deploy, use the signals (README, "Steering a run").
+// deploy, use the signals (README, "Steering by Update").
 const (
 	updatesChange  = "updates-cancel-poll-now"
 	updatesVersion = 1
