@@ -46,9 +46,9 @@ type CancelAnswer struct {
 // start, so that a run an older release started (no marker) never accepts an update, and a worker
 // of that release that replays its own runs meets no update it has no handler for. An update
 // accepted by this release's worker on a run it started cannot be replayed by an older worker
-// (the SDK reports a nondeterminism for the accepted update and the task is retried until a
-// worker of this release takes it): updates need this release's workers; during a rolling
-// deploy, use the signals (README, "Steering by Update").
+// (which replays without the update's effect: TMPRL1100, and the task is retried until a worker
+// of this release takes it; reliability's TestUpdatesInAMixedFleet): updates need this
+// release's workers; during a rolling deploy, use the signals (README, "Steering by Update").
 const (
 	updatesChange  = "updates-cancel-poll-now"
 	updatesVersion = 1
