@@ -1,10 +1,13 @@
 package workflows
 
 import (
+	"context"
 	"encoding/json"
+	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
@@ -143,4 +146,62 @@ func (s *createSuite) TestRunsWithoutTheMarkerRefuseUpdates() {
 	var res CreateIssueModelResult
 	s.Require().NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(OutcomeSucceeded, res.Outcome)
+}
+
+// A cancel the server did not take before the operation finished answers ALREADY_DONE, and the
+// run reports the model as it would after the signal.
+func (s *createSuite) TestCancelUpdateAlreadyDone() {
+	s.expectCreate()
+	s.pollSequence(runningOp(), succeededOp())
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).
+		Return(activities.CancelResult{}, temporal.NewNonRetryableApplicationError("refused", "Unavailable", nil))
+	var answer CancelAnswer
+	var r *updateResult
+	s.env.RegisterDelayedCallback(func() { r = s.update(CancelUpdate, "u1", &answer) }, 45*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Require().NotNil(r)
+	s.True(r.done)
+	s.Equal(CancelAlreadyDone, answer.Answer)
+	var res CreateIssueModelResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(OutcomeCompletedDespiteCancel, res.Outcome)
+}
+
+// AwaitOperationWorkflow serves the same updates.
+func TestAwaitOperationCancelUpdate(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(acts)
+	RegisterWorkflows(env)
+	n := 0
+	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
+		n++
+		if n >= 3 {
+			return failedOp(insights.CodeCancelled, "cancelled"), nil
+		}
+		return runningOp(), nil
+	}))
+	env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	var answer CancelAnswer
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(CancelUpdate, "u1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(err error) { t.Errorf("rejected: %v", err) },
+			OnComplete: func(v any, err error) {
+				if err != nil {
+					t.Errorf("update: %v", err)
+				}
+				answer, _ = v.(CancelAnswer)
+			},
+		}, CancelRequest{Reason: "not needed"})
+	}, 45*time.Second)
+	env.ExecuteWorkflow(AwaitOperationWorkflow, AwaitOperationInput{Operation: testOp,
+		Polling: &PollingPolicy{InitialInterval: "30s", MaxInterval: "1m"}})
+	if answer.Answer != CancelAccepted || answer.Reason != "not needed" {
+		t.Errorf("answer %+v, want ACCEPTED for \"not needed\"", answer)
+	}
+	if !env.IsWorkflowCompleted() {
+		t.Error("the run did not end")
+	}
 }
