@@ -32,10 +32,9 @@ const callersNamespace = nexusservice.DefaultCallersNamespace
 // own, and a caller's worker in the callers namespace that runs gocaller.PipelineWorkflow.
 type nexusEnv struct {
 	*env
-	endpoint      string
-	callers       client.Client
-	callerQueue   string
-	callerWorkers []worker.Worker
+	endpoint    string
+	callers     client.Client
+	callerQueue string
 }
 
 var setupMu sync.Mutex
