@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 
@@ -62,5 +63,29 @@ func TestUpdatesThroughTheCLI(t *testing.T) {
 
 	if out, err := temporalCLI(t, "workflow", "update", "execute", "--workflow-id", run.GetID(), "--name", "cancel"); err == nil {
 		t.Errorf("update cancel after the run ended succeeded:\n%s", out)
+	}
+}
+
+// A poll-now while the run is still creating its operation is refused by the validator, and the
+// refusal leaves no event in the run's history.
+func TestPollNowUpdateRefusedWhileCreating(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, insightstest.Options{})
+	e.emu.SetFaults("CreateIssueModel", insightstest.Fault{Probability: 1, Latency: 5 * time.Second})
+	run := e.start(createType, createInput("refused", fastPolling))
+	e.waitStatus(run, "the create call", func(s workflows.PollStatus) bool { return s.Phase == workflows.PhaseCreating })
+	out, err := temporalCLI(t, "workflow", "update", "execute", "--workflow-id", run.GetID(), "--name", "poll-now")
+	if err == nil || !strings.Contains(out, "no operation to poll yet") {
+		t.Fatalf("poll-now while creating: %v\n%s", err, out)
+	}
+	iter := e.c.GetWorkflowHistory(e.ctx(), run.GetID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(ev.GetEventType().String(), "UPDATE") {
+			t.Errorf("the refused update left %s in the history", ev.GetEventType())
+		}
 	}
 }
