@@ -304,7 +304,7 @@ func (s *scene) update(id, name string, arg any) {
 		err = h.Get(s.ctx, nil)
 	}
 	if err != nil && strings.Contains(err.Error(), "unknown update") {
-		panic(errSkipped)
+		panic(fmt.Errorf("%w (this checkout's workflows have no %s update)", errSkipped, name))
 	}
 	if err != nil {
 		panic(fmt.Sprintf("update %s %s: %v", id, name, err))
