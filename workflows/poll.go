@@ -86,6 +86,11 @@ type poller struct {
 	updates bool
 	// ending: the run is closing; waiting update handlers answer now.
 	ending bool
+	// pollNowDue: a poll-now update waits for a poll attempt not made yet.
+	pollNowDue bool
+	// attempts counts this run's poll attempts begun; polledAt is the attempt of its last
+	// GetOperation call (an attempt the worker's budget refused makes none).
+	attempts, polledAt int
 }
 
 // newPoller answers the status query from the start; the signal handlers start with
@@ -233,6 +238,8 @@ func (p *poller) jittered(d time.Duration) time.Duration {
 // operation it polls (WorkerPace), which the loop then keeps to.
 func (p *poller) poll() (insights.Operation, error) {
 	var res activities.PollResult
+	p.pollNowDue = false // this attempt is the one a poll-now update asked for
+	p.attempts++
 	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
 	op := res.Operation
 	if insights.IsErrorType(err, insights.ErrPollThrottled) {
@@ -247,6 +254,7 @@ func (p *poller) poll() (insights.Operation, error) {
 		return op, nil
 	}
 	p.state.WorkerPace = res.WorkerPace
+	p.polledAt = p.attempts
 	p.unthrottled(res.NextPollAt)
 	now := workflow.Now(p.ctx)
 	p.state.Polls++

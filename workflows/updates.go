@@ -118,10 +118,13 @@ func (p *poller) validatePollNow() error {
 	return nil
 }
 
+// pollNowUpdate answers after a GetOperation call that began after the update: a poll already
+// running when it came was asked before it, and one the worker's budget refuses makes no call
+// (the run then polls at its next slot).
 func (p *poller) pollNowUpdate(ctx workflow.Context) (*PollStatus, error) {
-	before := p.state.Polls
-	p.wake = true
-	err := workflow.Await(ctx, func() bool { return p.state.Polls > before || p.outcomeKnown() })
+	begun := p.attempts
+	p.wake, p.pollNowDue = true, true
+	err := workflow.Await(ctx, func() bool { return p.polledAt > begun || p.outcomeKnown() })
 	return p.status(), err
 }
 

@@ -205,3 +205,37 @@ func TestAwaitOperationCancelUpdate(t *testing.T) {
 		t.Error("the run did not end")
 	}
 }
+
+// A poll-now update that arrives while a poll is running gets the poll right after it, not
+// the one after the next timer.
+func (s *createSuite) TestPollNowUpdateDuringAPoll() {
+	s.expectCreate()
+	n := 0
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).After(5 * time.Second).Return(asPoll(
+		func(context.Context, string) (insights.Operation, error) {
+			n++
+			if n >= 4 {
+				return succeededOp(), nil
+			}
+			return runningOp(), nil
+		}))
+	var answeredAt time.Time
+	var st PollStatus
+	s.env.RegisterDelayedCallback(func() {
+		s.env.UpdateWorkflow(PollNowUpdate, "p1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(err error) { s.Fail("rejected", "%v", err) },
+			OnComplete: func(v any, err error) {
+				s.NoError(err)
+				answeredAt = s.env.Now()
+				if p, ok := v.(*PollStatus); ok {
+					st = *p
+				}
+			},
+		})
+	}, 32*time.Second) // the first poll runs from 30 s to 35 s
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Equal(2, st.Polls)
+	s.Less(answeredAt.Sub(start), 50*time.Second, "answered after the poll that followed, not after the next 1m timer")
+}
