@@ -3,6 +3,7 @@ package integration_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -63,6 +65,7 @@ func newNexusEnv(t *testing.T, opts insightstest.Options) *nexusEnv {
 	n.callerQueue = "callers-" + e.taskQueue
 	w := worker.New(n.callers, n.callerQueue, worker.Options{})
 	w.RegisterWorkflow(gocaller.PipelineWorkflow)
+	w.RegisterWorkflow(callOperation)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -208,5 +211,79 @@ func TestGoCallerTrainsAsChild(t *testing.T) {
 	}
 	if res.Outcome != workflows.OutcomeSucceeded || !strings.Contains(string(res.Model), `"state":"UNDEPLOYED"`) {
 		t.Errorf("outcome %q, model %s", res.Outcome, res.Model)
+	}
+}
+
+// callInput is callOperation's input: any operation of the service with its JSON input.
+type callInput struct {
+	Endpoint, Operation string
+	Input               json.RawMessage
+}
+
+// callOperation is a caller of any operation of the issue-models service.
+func callOperation(ctx workflow.Context, in callInput) (json.RawMessage, error) {
+	var out json.RawMessage
+	err := workflow.NewNexusClient(in.Endpoint, nexusservice.ServiceName).
+		ExecuteOperation(ctx, in.Operation, in.Input, workflow.NexusOperationOptions{}).Get(ctx, &out)
+	return out, err
+}
+
+func (n *nexusEnv) call(operation, input string) (json.RawMessage, error) {
+	n.t.Helper()
+	id := fmt.Sprintf("%s-call-%d", n.idPrefix, n.seq.Add(1))
+	run, err := n.callers.ExecuteWorkflow(n.ctx(), client.StartWorkflowOptions{ID: id, TaskQueue: n.callerQueue, WorkflowExecutionTimeout: 5 * time.Minute},
+		callOperation, callInput{Endpoint: n.endpoint, Operation: operation, Input: json.RawMessage(input)})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	var out json.RawMessage
+	err = run.Get(n.ctx(), &out)
+	return out, err
+}
+
+// The service's other operations: await-operation awaits an operation made elsewhere, and
+// issue-model-lifecycle trains, gates and deploys; an invalid input fails before anything starts.
+func TestNexusAwaitAndLifecycleOperations(t *testing.T) {
+	t.Parallel()
+	n := newNexusEnv(t, insightstest.Options{})
+	op, err := n.google.CreateIssueModel(n.ctx(), &contactcenterinsightspb.CreateIssueModelRequest{
+		Parent: parent, IssueModel: &contactcenterinsightspb.IssueModel{DisplayName: "elsewhere"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := n.call(nexusservice.AwaitOperationOperation, fmt.Sprintf(`{"operation":%q,%s}`, op.Name(), fastPolling))
+	if err != nil || !strings.Contains(string(out), `"done":true`) || !strings.Contains(string(out), op.Name()) {
+		t.Fatalf("await-operation: %v\n%s", err, out)
+	}
+	out, err = n.call(nexusservice.LifecycleOperation, createInput("nexus-lifecycle", fastPolling, `"qualityGate":{"minIssueCount":1}`))
+	var res workflows.LifecycleResult
+	if err != nil || json.Unmarshal(out, &res) != nil || res.Outcome != workflows.LifecycleDeployed {
+		t.Fatalf("issue-model-lifecycle: %v\n%s", err, out)
+	}
+	_, err = n.call(nexusservice.CreateIssueModelOperation, `{"parent":"nowhere","issueModel":{}}`)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || !strings.Contains(err.Error(), "parent") {
+		t.Errorf("an invalid input: %v, want the workflow's InvalidArgument", err)
+	}
+	if got := n.emu.Stats().RPCs["CreateIssueModel"]; got != 2 {
+		t.Errorf("CreateIssueModel RPCs = %d, want 2 (ours and the lifecycle's)", got)
+	}
+}
+
+// When the server cannot cancel the training, the cancelled caller still gets the outcome: the
+// model, COMPLETED_DESPITE_CANCEL.
+func TestNexusCallerCancelTheServerCannotHonour(t *testing.T) {
+	t.Parallel()
+	n := newNexusEnv(t, insightstest.Options{CancelMode: insightstest.CancelUnimplemented, TrainingTime: trainingTime(20 * time.Minute)})
+	request := createInput("nexus-unimplemented", fastPolling)
+	pipeline := n.startPipeline(n.idPrefix, request)
+	n.waitStatus(n.backing(request), "the backing run polling", func(s workflows.PollStatus) bool { return s.Polls >= 1 })
+	if err := n.callers.CancelWorkflow(n.ctx(), pipeline.GetID(), ""); err != nil {
+		t.Fatal(err)
+	}
+	var res gocaller.PipelineResult
+	err := pipeline.Get(n.ctx(), &res)
+	if err != nil || res.Outcome != workflows.OutcomeCompletedDespiteCancel || len(res.Model) == 0 {
+		t.Fatalf("pipeline: %v %+v, want COMPLETED_DESPITE_CANCEL with the model", err, res)
 	}
 }
