@@ -56,7 +56,7 @@ const (
 
 // listenForUpdates registers the update handlers on runs that serve them (updatesChange).
 // The handlers only change the poller's state and await what the loop does, so a run that gets
-// no update emits exactly the commands it did before.
+// no update emits the commands it did before (and the change's marker).
 func (p *poller) listenForUpdates() error {
 	if workflow.GetVersion(p.root, updatesChange, workflow.DefaultVersion, updatesVersion) == workflow.DefaultVersion {
 		return nil
