@@ -17,7 +17,8 @@ import (
 )
 
 // TestTypeScriptCallers runs callers/typescript (test.js) with the machine's Node.js: a
-// TypeScript workflow in the callers namespace trains through the Nexus endpoint, another starts
+// TypeScript workflow (type-checked by tsc) in the callers namespace trains through the Nexus
+// endpoint, another starts
 // CreateIssueModelWorkflow as a child by type name with the README's JSON, and a cancelled
 // TypeScript caller cancels the training. The JSON is the contract, not Go structs.
 func TestTypeScriptCallers(t *testing.T) {
@@ -44,6 +45,13 @@ func TestTypeScriptCallers(t *testing.T) {
 		}
 	}
 	t.Parallel()
+	// The workflows type-check (strict) against the SDK's own types: the worker's bundler only
+	// strips them.
+	tsc := exec.Command(node, filepath.Join("node_modules", "typescript", "bin", "tsc"), "-p", ".")
+	tsc.Dir = dir
+	if out, err := tsc.CombinedOutput(); err != nil {
+		t.Fatalf("tsc: %v\n%s", err, out)
+	}
 	// The third training (the one the caller cancels) would take 1000 h.
 	var creates atomic.Int32
 	n := newNexusEnv(t, insightstest.Options{TrainingTime: func() time.Duration {
