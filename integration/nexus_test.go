@@ -140,7 +140,7 @@ func TestNexusCallerSeesFailedTraining(t *testing.T) {
 			return status.New(codes.FailedPrecondition, "too few conversations")
 		},
 	})
-	err := n.startPipeline(n.idPrefix, createInput("nexus-fail", fastPolling)).Get(n.ctx(), nil)
+	err := n.startPipeline(n.idPrefix, createInput("nexus-fail-"+n.idPrefix, fastPolling)).Get(n.ctx(), nil)
 	var nexusErr *temporal.NexusOperationError
 	if !errors.As(err, &nexusErr) {
 		t.Fatalf("pipeline error = %v, want a NexusOperationError", err)
@@ -160,7 +160,7 @@ func TestNexusCallerSeesFailedTraining(t *testing.T) {
 func TestNexusCallerCancelsTheTraining(t *testing.T) {
 	t.Parallel()
 	n := newNexusEnv(t, insightstest.Options{TrainingTime: trainingTime(1000 * time.Hour)})
-	request := createInput("nexus-cancel", fastPolling)
+	request := createInput("nexus-cancel-"+n.idPrefix, fastPolling)
 	pipeline := n.startPipeline(n.idPrefix, request)
 	backing := n.backing(request)
 	st := n.waitStatus(backing, "the backing run polling", func(s workflows.PollStatus) bool { return s.Polls >= 1 })
@@ -255,7 +255,7 @@ func TestNexusAwaitAndLifecycleOperations(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"done":true`) || !strings.Contains(string(out), op.Name()) {
 		t.Fatalf("await-operation: %v\n%s", err, out)
 	}
-	out, err = n.call(nexusservice.LifecycleOperation, createInput("nexus-lifecycle", fastPolling, `"qualityGate":{"minIssueCount":1}`))
+	out, err = n.call(nexusservice.LifecycleOperation, createInput("nexus-lifecycle-"+n.idPrefix, fastPolling, `"qualityGate":{"minIssueCount":1}`))
 	var res workflows.LifecycleResult
 	if err != nil || json.Unmarshal(out, &res) != nil || res.Outcome != workflows.LifecycleDeployed {
 		t.Fatalf("issue-model-lifecycle: %v\n%s", err, out)
@@ -274,16 +274,40 @@ func TestNexusAwaitAndLifecycleOperations(t *testing.T) {
 // model, COMPLETED_DESPITE_CANCEL.
 func TestNexusCallerCancelTheServerCannotHonour(t *testing.T) {
 	t.Parallel()
-	n := newNexusEnv(t, insightstest.Options{CancelMode: insightstest.CancelUnimplemented, TrainingTime: trainingTime(20 * time.Minute)})
-	request := createInput("nexus-unimplemented", fastPolling)
+	// The training lasts until the cancel was refused; then the clock jumps past its end.
+	clock := &jumpClock{base: insightstest.RealClock(timeScale)}
+	n := newNexusEnv(t, insightstest.Options{Clock: clock, CancelMode: insightstest.CancelUnimplemented, TrainingTime: trainingTime(1000 * time.Hour)})
+	request := createInput("nexus-unimplemented-"+n.idPrefix, fastPolling)
 	pipeline := n.startPipeline(n.idPrefix, request)
-	n.waitStatus(n.backing(request), "the backing run polling", func(s workflows.PollStatus) bool { return s.Polls >= 1 })
+	backing := n.backing(request)
+	n.waitStatus(backing, "the backing run polling", func(s workflows.PollStatus) bool { return s.Polls >= 1 })
 	if err := n.callers.CancelWorkflow(n.ctx(), pipeline.GetID(), ""); err != nil {
 		t.Fatal(err)
 	}
+	n.waitStatus(backing, "the cancel refused", func(s workflows.PollStatus) bool { return s.CancelUnimplemented })
+	clock.jump(1001 * time.Hour)
 	var res gocaller.PipelineResult
 	err := pipeline.Get(n.ctx(), &res)
 	if err != nil || res.Outcome != workflows.OutcomeCompletedDespiteCancel || len(res.Model) == 0 {
 		t.Fatalf("pipeline: %v %+v, want COMPLETED_DESPITE_CANCEL with the model", err, res)
 	}
+}
+
+// jumpClock is base plus a jump the test makes.
+type jumpClock struct {
+	base insightstest.Clock
+	mu   sync.Mutex
+	off  time.Duration
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.base.Now().Add(c.off)
+}
+
+func (c *jumpClock) jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
 }

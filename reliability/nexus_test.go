@@ -51,7 +51,7 @@ func TestNexusStartedRunSurvivesWorkerKill(t *testing.T) {
 	}
 	defer w.Stop()
 
-	request := createInput("projects/rel-nexus/locations/us-central1", "nexus-kill", `"polling":{"initialInterval":"1s","maxInterval":"2s"}`)
+	request := createInput("projects/rel-nexus/locations/us-central1", "nexus-kill-"+prefix, `"polling":{"initialInterval":"1s","maxInterval":"2s"}`)
 	in, err := workflows.DecodeCreateIssueModelInput([]byte(request))
 	if err != nil {
 		t.Fatal(err)
