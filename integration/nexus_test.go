@@ -102,12 +102,19 @@ func (n *nexusEnv) backing(request string) client.WorkflowRun {
 // the same request (as a retried start) attaches to the same run: one training, one model.
 func TestNexusCallerTrainsOnceAcrossNamespaces(t *testing.T) {
 	t.Parallel()
-	n := newNexusEnv(t, insightstest.Options{TrainingTime: trainingTime(20 * time.Minute)})
+	// The training lasts until both callers are attached; then the clock jumps past its end.
+	clock := &jumpClock{base: insightstest.RealClock(timeScale)}
+	n := newNexusEnv(t, insightstest.Options{Clock: clock, TrainingTime: trainingTime(1000 * time.Hour)})
 	request := createInput("nexus-"+n.idPrefix, fastPolling)
 	first := n.startPipeline(n.idPrefix+"-a", request)
 	backing := n.backing(request)
 	n.waitStatus(backing, "the backing run polling", func(s workflows.PollStatus) bool { return s.Polls >= 1 })
 	second := n.startPipeline(n.idPrefix+"-b", request)
+	n.waitFor("the second caller's callback on the backing run", func() bool {
+		d, err := n.c.DescribeWorkflow(n.ctx(), backing.GetID(), "")
+		return err == nil && len(d.RawResponse.GetCallbacks()) == 2
+	})
+	clock.jump(1001 * time.Hour)
 
 	for _, run := range []client.WorkflowRun{first, second} {
 		var res gocaller.PipelineResult
