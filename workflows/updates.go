@@ -92,6 +92,9 @@ func (p *poller) cancelUpdate(ctx workflow.Context, req *CancelRequest) (CancelA
 		reason = req.Reason
 	}
 	p.requestCancel(reason)
+	// Disconnected: a Temporal cancel of the run must not cut this answer short (the run goes
+	// on to send the cancel and learn the outcome).
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	err := workflow.Await(ctx, func() bool { return p.state.CancelSent || p.outcomeKnown() })
 	answer := CancelAnswer{Operation: p.state.Operation, Reason: p.state.CancelReason}
 	switch {
@@ -124,6 +127,7 @@ func (p *poller) validatePollNow() error {
 func (p *poller) pollNowUpdate(ctx workflow.Context) (*PollStatus, error) {
 	begun := p.attempts
 	p.wake, p.pollNowDue = true, true
+	ctx, _ = workflow.NewDisconnectedContext(ctx) // as cancelUpdate's
 	err := workflow.Await(ctx, func() bool { return p.polledAt > begun || p.outcomeKnown() })
 	return p.status(), err
 }

@@ -239,3 +239,21 @@ func (s *createSuite) TestPollNowUpdateDuringAPoll() {
 	s.Equal(2, st.Polls)
 	s.Less(answeredAt.Sub(start), 50*time.Second, "answered after the poll that followed, not after the next 1m timer")
 }
+
+// Temporal's cancel arriving while the cancel update waits for CancelOperation does not cut the
+// update short: it answers with the server's answer.
+func (s *createSuite) TestCancelUpdateOutlivesTemporalCancel() {
+	s.expectCreate()
+	s.pollSequence(runningOp(), runningOp(), failedOp(insights.CodeCancelled, "cancelled"))
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).After(10*time.Second).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	var answer CancelAnswer
+	var r *updateResult
+	s.env.RegisterDelayedCallback(func() { r = s.update(CancelUpdate, "u1", &answer, CancelRequest{Reason: "stop"}) }, 45*time.Second)
+	s.env.RegisterDelayedCallback(func() { s.env.CancelWorkflow() }, 50*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+
+	s.Require().NotNil(r)
+	s.NoError(r.failed)
+	s.Equal(CancelAccepted, answer.Answer)
+	s.Equal(OutcomeCancelled, s.cancelledResult().Outcome)
+}
