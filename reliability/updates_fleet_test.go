@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,9 +19,10 @@ import (
 // last main without the cancel and poll-now updates (MIXED_FLEET_FROM overrides it).
 const beforeUpdates = "acf47ed"
 
-// TestUpdatesInAMixedFleet: a run started on this release's worker accepts the poll-now
-// update; then the only worker left is one of the release before (no update handler), which
-// must replay that history. README's "Steering by Update" says what happens: the old worker
+// TestUpdatesInAMixedFleet: a run started on this release's worker is taken over by a worker
+// of the release before (no update handler), which polls on without failing a task; back on this
+// release, the run accepts the poll-now update; then the only worker left is the old release's,
+// which must replay that history. README's "Steering by Update" says what happens: the old worker
 // cannot replay the accepted update, the run waits (it is not broken), and once a worker of this
 // release is back the run goes on to its outcome, with one model.
 func TestUpdatesInAMixedFleet(t *testing.T) {
@@ -33,8 +35,9 @@ func TestUpdatesInAMixedFleet(t *testing.T) {
 		t.Skipf("SKIPPED LOUDLY: commit %s is not in this clone's history (a shallow clone?)", from)
 	}
 	oldBin := buildRelease(t, from)
-	// 60x clock: a training of 40 emulated minutes takes 40 s.
-	emu := newEmulator(t, 60, insightstest.Options{TrainingTime: fixed(40 * time.Minute)})
+	// The training lasts until the test is done switching workers; then the clock jumps past it.
+	clock := &jumpClock{base: insightstest.RealClock(60)}
+	emu := newEmulator(t, 60, insightstest.Options{Clock: clock, TrainingTime: fixed(1000 * time.Hour)})
 	tq, prefix := names(t)
 	env := workerEnv(devServer.HostPort, emu.Addr(), tq)
 	current := startWorker(t, t.TempDir(), env)
@@ -44,6 +47,27 @@ func TestUpdatesInAMixedFleet(t *testing.T) {
 	waitQuery(t, run, "a poll", func(st map[string]any) bool { n, _ := st["polls"].(float64); return n >= 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+
+	// Without an update, the old release takes over a run this release started (its
+	// updates marker is one the old code does not ask for) and polls on, failing no task.
+	old := startWorkerBinary(t, oldBin, env)
+	current.Kill()
+	waitOldTasks := func(what string) {
+		deadline := time.Now().Add(90 * time.Second)
+		for time.Now().Before(deadline) {
+			if o, _, _, _ := taskCompletions(t, run.GetID(), old.Pid()); o >= 2 {
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		t.Fatalf("the old worker completed no workflow task of the run %s\n%s", what, workerLog(old))
+	}
+	waitOldTasks("before any update")
+	if _, _, failed, _ := taskCompletions(t, run.GetID(), old.Pid()); failed != 0 {
+		t.Fatalf("%d workflow tasks failed on the old worker before any update\n%s", failed, workerLog(old))
+	}
+	current = startWorker(t, t.TempDir(), env)
+	old.Kill()
 	h, err := devServer.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: run.GetID(), UpdateName: workflows.PollNowUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
@@ -57,7 +81,7 @@ func TestUpdatesInAMixedFleet(t *testing.T) {
 
 	// Only the old release is left: it must take the run's next workflow tasks.
 	current.Kill()
-	old := startWorkerBinary(t, oldBin, env)
+	old = startWorkerBinary(t, oldBin, env)
 	deadline := time.Now().Add(90 * time.Second)
 	oldFailed := 0
 	for time.Now().Before(deadline) && oldFailed == 0 {
@@ -75,6 +99,7 @@ func TestUpdatesInAMixedFleet(t *testing.T) {
 
 	// This release's worker is back beside the old one: the run goes on to its outcome.
 	startWorker(t, t.TempDir(), env)
+	clock.jump(1001 * time.Hour)
 	var res struct {
 		Outcome string `json:"outcome"`
 	}
@@ -85,4 +110,23 @@ func TestUpdatesInAMixedFleet(t *testing.T) {
 		t.Errorf("CreateIssueModel RPCs = %d, want 1", n)
 	}
 	t.Logf("FIGURE mixed-fleet-update from=%s oldWorkerTaskFailures=%d (0: the old worker got no task to replay)", from, oldFailed)
+}
+
+// jumpClock is base plus a jump the test makes.
+type jumpClock struct {
+	base insightstest.Clock
+	mu   sync.Mutex
+	off  time.Duration
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.base.Now().Add(c.off)
+}
+
+func (c *jumpClock) jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
 }
