@@ -21,7 +21,11 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 # The TypeScript callers (callers/typescript, run by integration's TestTypeScriptCallers): the
 # pinned @temporalio packages of its package-lock.json, with the machine's Node.js.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-  (cd callers/typescript && npm ci --no-audit --no-fund --loglevel=error)
+  # npm ci reinstalls from scratch: only when node_modules is missing or older than the lockfile.
+  if [ ! -f callers/typescript/node_modules/.package-lock.json ] ||
+    [ callers/typescript/package-lock.json -nt callers/typescript/node_modules/.package-lock.json ]; then
+    (cd callers/typescript && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 else
   echo "Node.js is absent: TestTypeScriptCallers will be SKIPPED (install nodejs and npm; .ci/run does)"
 fi
