@@ -138,7 +138,7 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 	actx := withCreateActivity(dctx)
 	deadline := workflow.Now(ctx).Add(p.policy.timeout)
 	backoff := 5 * time.Second
-	var lookFrom *time.Time // when the first attempt that may have committed was scheduled
+	var lookFrom *time.Time    // when the first attempt that may have committed was scheduled
 	var ambiguousEnd time.Time // when that attempt failed: it cannot have committed later
 	for {
 		p.checkTemporalCancel()
