@@ -63,7 +63,8 @@ func endpoint(getenv func(string) string) string {
 }
 
 // FromEnv returns the tracing the environment asks for, or nil (tracing off) when it asks for
-// none. serviceName is the default service.name (OTEL_SERVICE_NAME wins). The exporter batches
+// none. getenv decides whether; the exporter then reads the process's OTEL_EXPORTER_OTLP_*
+// variables itself (os.Getenv), so getenv should be os.Getenv outside tests. serviceName is the default service.name (OTEL_SERVICE_NAME wins). The exporter batches
 // spans; Shutdown flushes them.
 func FromEnv(ctx context.Context, getenv func(string) string, serviceName string) (*Tracing, error) {
 	if !Enabled(getenv) {
