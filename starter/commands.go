@@ -61,7 +61,7 @@ func (a *app) root() *ffcli.Command {
 		FlagSet:    a.flags("starter"),
 		Subcommands: []*ffcli.Command{
 			a.startCommand(), a.statusCommand(), a.cancelCommand(), a.pollNowCommand(), a.waitCommand(),
-			a.attachCommand(), a.lifecycleCommand(), a.scheduleCommand(), a.operationsCommand(),
+			a.attachCommand(), a.lifecycleCommand(), a.scheduleCommand(), a.operationsCommand(), a.doctorCommand(),
 		},
 		Exec: func(_ context.Context, args []string) error {
 			root.FlagSet.Usage()
