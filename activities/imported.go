@@ -42,7 +42,11 @@ func (a *Activities) ImportedIssueModel(ctx context.Context, p ImportedIssueMode
 	if err := insights.ValidateOperationName("operation", p.Operation); err != nil {
 		return IssueModelSummary{}, err
 	}
-	op, err := a.Client.GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: p.Operation}, noRetry)
+	c, err := a.clientFor("operation", p.Operation)
+	if err != nil {
+		return IssueModelSummary{}, err
+	}
+	op, err := c.GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: p.Operation}, noRetry)
 	if err != nil {
 		return IssueModelSummary{}, insights.FromAPIError("GetOperation", err)
 	}

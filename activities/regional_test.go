@@ -102,9 +102,12 @@ func TestEveryActivityCallsItsLocationsEndpoint(t *testing.T) {
 			done(started.Operation)
 			run(t, env, acts.ImportIssueModel, activities.ImportIssueModelParams{Parent: p, ObjectURI: uri, CreateNewModel: true}, &started)
 			done(started.Operation)
+			var imported activities.IssueModelSummary
+			run(t, env, acts.ImportedIssueModel, activities.ImportedIssueModelParams{Operation: started.Operation, DisplayName: spec.DisplayName, Before: []string{model}}, &imported)
 			ms := srv.Models(p)
 			require.Len(t, ms, 2, "the model trained in %s and the one promoted from %s", loc, insights.ParentOf(previous))
-			run(t, env, acts.DeleteIssueModel, ms[1].GetName(), &started)
+			require.Equal(t, ms[1].GetName(), imported.Name)
+			run(t, env, acts.DeleteIssueModel, imported.Name, &started)
 			done(started.Operation)
 			require.Len(t, srv.Models(p), 1)
 		}
@@ -173,6 +176,7 @@ func TestUnknownLocationIsRefusedBeforeAnyCall(t *testing.T) {
 		{acts.BulkAnalyzeConversations, activities.BulkAnalyzeConversationsParams{Parent: p, AnalysisPercentage: 1}, "parent"},
 		{acts.ExportIssueModel, activities.ExportIssueModelParams{Name: p + "/issueModels/1", ObjectURI: "gs://acme-models/m.json"}, "name"},
 		{acts.ImportIssueModel, activities.ImportIssueModelParams{Parent: p, ObjectURI: "gs://acme-models/m.json"}, "parent"},
+		{acts.ImportedIssueModel, activities.ImportedIssueModelParams{Operation: p + "/operations/1", DisplayName: "weekly"}, "operation"},
 	} {
 		_, err := env.ExecuteActivity(tc.fn, tc.in)
 		var appErr *temporal.ApplicationError

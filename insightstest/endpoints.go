@@ -29,12 +29,11 @@ const WrongEndpointMessage = "insightstest: wrong regional endpoint"
 // names no Insights endpoint (a bare host:port, as tools and tests dial the emulator) is served
 // whatever the location, as are requests that name no location (the handler judges them).
 func checkEndpoint(ctx context.Context, req any) error {
-	md, _ := metadata.FromIncomingContext(ctx)
-	auth := md.Get(":authority")
-	if len(auth) == 0 {
+	auth := authorityOf(ctx)
+	if auth == "" {
 		return nil
 	}
-	served, insightsHost := insights.ServedBy(auth[0])
+	served, insightsHost := insights.ServedBy(auth)
 	if !insightsHost {
 		return nil
 	}
@@ -44,7 +43,7 @@ func checkEndpoint(ctx context.Context, req any) error {
 	}
 	if served == "" {
 		return status.Errorf(WrongEndpointCode, "%s: %s is not a Contact Center Insights endpoint (Google's \"Regionalization\" page lists none of that name)",
-			WrongEndpointMessage, auth[0])
+			WrongEndpointMessage, auth)
 	}
 	if location == served {
 		return nil
@@ -52,10 +51,10 @@ func checkEndpoint(ctx context.Context, req any) error {
 	want, known := insights.EndpointOf(location)
 	if !known {
 		return status.Errorf(WrongEndpointCode, "%s: location %q is not served by %s, which serves %s; Contact Center Insights has no endpoint for %q",
-			WrongEndpointMessage, location, auth[0], served, location)
+			WrongEndpointMessage, location, auth, served, location)
 	}
 	return status.Errorf(WrongEndpointCode, "%s: location %q is not served by %s, which serves %s only; call %s",
-		WrongEndpointMessage, location, auth[0], served, want)
+		WrongEndpointMessage, location, auth, served, want)
 }
 
 // anyLocation reads the location of any resource name under projects/P/locations/L (a
@@ -65,6 +64,15 @@ var anyLocation = regexp.MustCompile(`^projects/[^/]+/locations/([^/]+)(/|$)`)
 func locationOf(name string) string {
 	if m := anyLocation.FindStringSubmatch(name); m != nil {
 		return m[1]
+	}
+	return ""
+}
+
+// authorityOf is the :authority of an incoming call: the endpoint its client named.
+func authorityOf(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if a := md.Get(":authority"); len(a) > 0 {
+		return a[0]
 	}
 	return ""
 }

@@ -247,6 +247,9 @@ type Stats struct {
 	// WrongEndpoint per short method name: calls refused because the endpoint the client
 	// addressed does not serve the resource's location (WrongEndpointCode).
 	WrongEndpoint map[string]int64 `json:"wrong_endpoint"`
+	// Authorities per gRPC :authority: every call received, by the endpoint its client named
+	// (a bare host:port when dialled directly).
+	Authorities map[string]int64 `json:"authorities"`
 }
 
 // Server is a running emulator. Create it with NewServer.
@@ -415,7 +418,7 @@ func newStats() Stats {
 		RateLimited:   map[string]int64{},
 		Conversations: map[string]int64{}, Analyses: map[string]int64{},
 		Exports: map[string]int64{}, ModelsImported: map[string]int64{},
-		WrongEndpoint: map[string]int64{},
+		WrongEndpoint: map[string]int64{}, Authorities: map[string]int64{},
 	}
 }
 
@@ -532,7 +535,7 @@ func (s *Server) Stats() Stats {
 		{out.Operations, s.stats.Operations}, {out.Faults, s.stats.Faults},
 		{out.RateLimited, s.stats.RateLimited}, {out.Conversations, s.stats.Conversations},
 		{out.Analyses, s.stats.Analyses}, {out.Exports, s.stats.Exports}, {out.ModelsImported, s.stats.ModelsImported},
-		{out.WrongEndpoint, s.stats.WrongEndpoint},
+		{out.WrongEndpoint, s.stats.WrongEndpoint}, {out.Authorities, s.stats.Authorities},
 	} {
 		for k, v := range p.src {
 			p.dst[k] = v
@@ -593,6 +596,9 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 func (s *Server) serve(ctx context.Context, method string, req any, handler grpc.UnaryHandler) (any, error) {
 	s.mu.Lock()
 	s.stats.RPCs[method]++
+	if auth := authorityOf(ctx); auth != "" {
+		s.stats.Authorities[auth]++
+	}
 	if err := checkEndpoint(ctx, req); err != nil {
 		s.stats.WrongEndpoint[method]++
 		s.mu.Unlock()
