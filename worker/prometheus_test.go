@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +154,8 @@ scrape_configs:
 		t.Errorf("Prometheus loaded %d rules from %s, want them all", n, rules)
 	}
 
+	checkDashboard(t, prom, rules)
+
 	stopWorker()
 	workerStopped = true
 	prom.waitFor("IssueModelNoWorkerPolling to go pending once the worker stops", func() bool {
@@ -173,6 +177,76 @@ scrape_configs:
 	})
 }
 
+// onlyOnFailure are metrics the worker exposes only once something failed or was throttled,
+// which the healthy run above does not make.
+var onlyOnFailure = map[string]bool{
+	"temporal_workflow_failed_total": true, "temporal_request_failure_total": true,
+	"temporal_long_request_failure_total": true, "insights_polls_throttled_total": true,
+}
+
+var metricName = regexp.MustCompile(`\b(?:insights|temporal)_[a-z_]+\b`)
+
+// checkDashboard: every query of the Grafana dashboard (deploy/grafana) runs without error in
+// the real Prometheus, and every metric that it or the alert rules name is one the worker
+// exposes (or exposes once something fails): a renamed metric shows here, not as an empty
+// panel or an alert that can never fire.
+func checkDashboard(t *testing.T, prom *promAPI, rules string) {
+	t.Helper()
+	b, err := os.ReadFile("../deploy/grafana/issue-models-worker.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	var names struct {
+		Data []string `json:"data"`
+	}
+	prom.get("/api/v1/label/__name__/values", nil, &names)
+	exposed := map[string]bool{}
+	for _, n := range names.Data {
+		exposed[n] = true
+	}
+	r := strings.NewReplacer("$__rate_interval", "1m", "$namespace", ".*", "$task_queue", ".*")
+	queries := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			queries++
+			var resp struct {
+				Status string `json:"status"`
+				Error  string `json:"error"`
+			}
+			q := r.Replace(tg.Expr)
+			prom.get("/api/v1/query", url.Values{"query": {q}}, &resp)
+			if resp.Status != "success" {
+				// A failed query answers 400 with the error; ask again to show it.
+				t.Errorf("panel %q: query %s: %s %s", p.Title, q, resp.Status, resp.Error)
+			}
+		}
+	}
+	if queries < 15 {
+		t.Errorf("the dashboard has %d queries", queries)
+	}
+	ruleText, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range metricName.FindAllString(string(b)+string(ruleText), -1) {
+		base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
+		if !exposed[m] && !exposed[base+"_bucket"] && !onlyOnFailure[m] {
+			t.Errorf("the dashboard or the rules name %s, which the worker does not expose", m)
+		}
+	}
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -191,6 +265,7 @@ type promAPI struct {
 
 // get decodes the answer to path?q into out; a Prometheus not yet listening decodes nothing.
 func (p *promAPI) get(path string, q url.Values, out any) bool {
+	// A query Prometheus refuses answers 400 with a JSON error body: decoded too.
 	u := p.base + path
 	if q != nil {
 		u += "?" + q.Encode()
@@ -200,7 +275,7 @@ func (p *promAPI) get(path string, q url.Values, out any) bool {
 		return false
 	}
 	defer resp.Body.Close()
-	return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(out) == nil
+	return json.NewDecoder(resp.Body).Decode(out) == nil && resp.StatusCode == http.StatusOK
 }
 
 // value is the first sample of an instant query.
