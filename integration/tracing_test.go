@@ -3,6 +3,7 @@ package integration_test
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -121,13 +122,37 @@ func TestTraceOfARun(t *testing.T) {
 		}
 		codesOf[method] = append(codesOf[method], grpcCode(s.Attributes))
 	}
-	t.Logf("API calls by method and code: %v", codesOf)
+	t.Logf("API calls by method and code: %v\nthe trace:\n%s", codesOf, tree(spans, root.SpanContext.SpanID().String(), ""))
 	if got := codesOf["CreateIssueModel"]; len(got) != 2 || got[0] != "RESOURCE_EXHAUSTED" || got[1] != "OK" {
 		t.Errorf("CreateIssueModel spans' codes = %v, want [RESOURCE_EXHAUSTED OK]", got)
 	}
 	if got := codesOf["GetOperation"]; len(got) == 0 || got[len(got)-1] != "OK" {
 		t.Errorf("GetOperation spans' codes = %v, want polls ending OK", got)
 	}
+}
+
+// tree draws the span id and those under it, one a line, indented by depth, in start order,
+// with the Google calls' status codes.
+func tree(spans tracetest.SpanStubs, id, indent string) string {
+	var b strings.Builder
+	var children tracetest.SpanStubs
+	for _, s := range spans {
+		if s.SpanContext.SpanID().String() == id {
+			line := indent + s.Name
+			if strings.HasPrefix(s.Name, "google.") {
+				line += " " + grpcCode(s.Attributes)
+			}
+			fmt.Fprintf(&b, "%s (%s)\n", line, s.EndTime.Sub(s.StartTime).Round(time.Millisecond))
+		}
+		if s.Parent.SpanID().String() == id {
+			children = append(children, s)
+		}
+	}
+	sort.Slice(children, func(i, j int) bool { return children[i].StartTime.Before(children[j].StartTime) })
+	for _, c := range children {
+		b.WriteString(tree(spans, c.SpanContext.SpanID().String(), indent+"  "))
+	}
+	return b.String()
 }
 
 func find(spans tracetest.SpanStubs, name string) *tracetest.SpanStub {
