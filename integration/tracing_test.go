@@ -179,7 +179,7 @@ func grpcCode(attrs []attribute.KeyValue) string {
 		case "rpc.grpc.status_code":
 			return codes.Code(a.Value.AsInt64()).String()
 		case "rpc.response.status_code":
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return "?"

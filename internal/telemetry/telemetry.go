@@ -131,7 +131,7 @@ func (t *Tracing) Interceptors() ([]interceptor.ClientInterceptor, error) {
 		TextMapPropagator: Propagator,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("Temporal tracing interceptor: %w", err)
+		return nil, fmt.Errorf("the Temporal tracing interceptor: %w", err)
 	}
 	return []interceptor.ClientInterceptor{i}, nil
 }

@@ -292,9 +292,9 @@ func TestDependsOn(t *testing.T) {
 		"prometheus":     {},
 		"otel-collector": {"jaeger": types.ServiceConditionStarted},
 		"jaeger":         {},
-		"starter":       {"temporal": types.ServiceConditionHealthy, "worker": types.ServiceConditionHealthy},
-		"temporal-cli":  {"temporal": types.ServiceConditionHealthy},
-		"emulator-port": {"insights-emulator": types.ServiceConditionHealthy},
+		"starter":        {"temporal": types.ServiceConditionHealthy, "worker": types.ServiceConditionHealthy},
+		"temporal-cli":   {"temporal": types.ServiceConditionHealthy},
+		"emulator-port":  {"insights-emulator": types.ServiceConditionHealthy},
 	}
 	p := load(t, nil, "*")
 	for _, s := range p.Services {
