@@ -10,6 +10,7 @@
 //	starter lifecycle -input-file F [-wait]
 //	starter schedule create -input-file F [-schedule-id ID] [-cron SPEC]
 //	starter operations list -parent P [-filter F] [-page-size N] [-page-token T]
+//	starter doctor -parent P [-task-queue Q] [-nexus-endpoint E] [-json]
 //
 // The Temporal connection comes from go.temporal.io/sdk/contrib/envconfig (TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE).

@@ -7,6 +7,7 @@
 // insightsclient.Regional, one per endpoint: each call goes to the endpoint that serves its
 // resource's location (or -insights-endpoint-pattern's), with Application Default Credentials;
 // INSIGHTS_EMULATOR_HOST=host:port sends them all to the emulator, each naming its endpoint.
+// OTEL_EXPORTER_OTLP_ENDPOINT turns on OpenTelemetry tracing (internal/telemetry).
 package main
 
 import (
