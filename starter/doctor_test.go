@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -92,6 +93,19 @@ func TestDoctor(t *testing.T) {
 		wantLines(t, out, "[ok     ] credentials", "the emulator at "+emu.Addr(),
 			"[ok     ] Contact Center Insights API", "[ok     ] permissions", "0 of 10 models, 0 of 5 deployed, 0 creation(s) running",
 			"[ok     ] Temporal namespace", "[ok     ] search attributes", "[ok     ] worker", "7 ok, 0 warn, 0 FAIL, 0 skipped")
+	})
+
+	t.Run("json", func(t *testing.T) {
+		code, out := doctor(t, "-parent", parent, "-json")
+		var results []checkResult
+		if err := json.Unmarshal([]byte(out), &results); err != nil || code != exitOK || len(results) != 7 {
+			t.Fatalf("exit %d, %d results, %v", code, len(results), err)
+		}
+		for _, r := range results {
+			if r.Status != statusOK {
+				t.Errorf("%+v", r)
+			}
+		}
 	})
 
 	// Each method the permission check calls, denied in turn.

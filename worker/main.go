@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdktally "go.temporal.io/sdk/contrib/tally"
@@ -104,6 +105,8 @@ func run(args []string, getenv func(string) string) int {
 	}
 	if cfg.tracing != nil {
 		cfg.tracing.Install()
+		// The exporter's errors (a collector down) into the worker's log, not bare stderr lines.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { logger.Warn("tracing", zap.Error(err)) }))
 		logger.Info("tracing: exporting spans over OTLP", zap.String("endpoint", cfg.tracing.Endpoint))
 		defer func() {
 			// Flush the last spans; bounded, so an unreachable collector cannot hold the exit.
