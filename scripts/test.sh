@@ -22,5 +22,13 @@ race=""
 if command -v gcc >/dev/null 2>&1; then race="-race"; fi
 go test $race -count=1 -timeout 20m ./...
 (cd tools/composecheck && go test -count=1 ./...)
+# The alert rules in a real Prometheus's rule checker and unit tests (Debian's prometheus
+# package, which .ci/run installs).
+if command -v promtool >/dev/null 2>&1; then
+  promtool check rules deploy/prometheus/alerts.yml
+  promtool test rules deploy/prometheus/alerts_test.yml
+else
+  echo "promtool not found: SKIPPED the alert rules' tests (apt-get install prometheus)"
+fi
 # The recorded-history replay test ran above; print how much it covered.
 go test -count=1 -run '^TestReplayRecordedHistories$' -v ./workflows/ | grep 'replayed'
