@@ -1,0 +1,42 @@
+package explorer
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+var (
+	exploreN       = flag.Int("explore.n", 2000, "how many schedules TestExplore runs")
+	exploreSeed    = flag.Int64("explore.seed", 1, "the seed of TestExplore's schedules")
+	exploreWorkers = flag.Int("explore.workers", 1, "how many schedules run at once")
+)
+
+// TestExplore runs the seeded budget of schedules and fails with a ready-to-paste test for the
+// first schedule (shrunk) that breaks each invariant.
+func TestExplore(t *testing.T) {
+	n := *exploreN
+	if raceEnabled && !flagSet("explore.n") {
+		// The race detector makes every run ~10x slower; ./scripts/test.sh runs the full budget
+		// without it.
+		n = 200
+	}
+	rep := Explore(*exploreSeed, n, *exploreWorkers)
+	t.Logf("explored %d schedules (seed %d) in %s: %.0f schedules per minute; %d violating",
+		rep.Schedules, rep.Seed, rep.Took.Round(100_000_000), rep.PerMinute(), rep.Violating)
+	for _, e := range rep.Errors {
+		t.Error(e)
+	}
+	for _, f := range rep.Findings {
+		name := "Explorer" + strings.ReplaceAll(strings.Title(strings.ReplaceAll(f.Invariant, "-", " ")), " ", "")
+		t.Errorf("invariant %s broken by schedule %d of seed %d (shrunk):\n%s\ntrace:\n  %s",
+			f.Invariant, f.Index, rep.Seed, f.GoTest(fmt.Sprintf("%s%d", name, f.Index)), strings.Join(f.Trace, "\n  "))
+	}
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}

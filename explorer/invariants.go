@@ -1,0 +1,249 @@
+package explorer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// Invariants, by name.
+const (
+	// OneTraining: never two trainings (CreateIssueModel operations) for one run.
+	OneTraining = "one-training"
+	// NothingCreated: a run never ends "cancelled before an operation was created" while an
+	// operation it created exists.
+	NothingCreated = "nothing-created-is-true"
+	// CancelReaches: a requested cancel reaches the server (a CancelOperation the API served)
+	// for every training of the run that was not done when the cancel was requested, unless
+	// it ended within CancelGrace of the moment a correct run could have sent it.
+	CancelReaches = "cancel-reaches-server"
+	// CancelPrompt: after the first cancel request the run makes an API call, or ends, within
+	// CancelPromptness.
+	CancelPrompt = "cancel-is-prompt"
+	// EndsInTime: every run ends within its bound (run.bound).
+	EndsInTime = "ends-in-time"
+	// DeployedRestored: after a cancelled or failed lifecycle the location's deployed models
+	// are those it had before (README: a cancel during retirement keeps the new model
+	// deployed and the replaced models not yet undeployed).
+	DeployedRestored = "deployed-restored"
+	// OutcomeAgrees: the outcome the run reports agrees with the API's final state.
+	OutcomeAgrees = "outcome-agrees"
+)
+
+// CancelGrace is how long after a cancel could first reach the server (the request, or the
+// operation becoming visible, whichever is later) a training may still end on its own without
+// the cancel having reached the server: the cancel's own retries and the poll cadence.
+const CancelGrace = 2 * time.Minute
+
+// CancelPromptness bounds the silence after a cancel request: the longest activity retry
+// interval (1 minute, withChangeActivity) plus slack.
+const CancelPromptness = 90 * time.Second
+
+// Violation is one broken invariant.
+type Violation struct {
+	Invariant string
+	Detail    string
+}
+
+func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
+
+func (r *run) check() []Violation {
+	var out []Violation
+	add := func(inv, format string, args ...any) {
+		out = append(out, Violation{inv, fmt.Sprintf(format, args...)})
+	}
+	// one-training
+	if len(r.created) > 1 {
+		var names []string
+		for _, c := range r.created {
+			names = append(names, c.Op)
+		}
+		add(OneTraining, "%d trainings for one run: %v", len(r.created), names)
+	}
+	// nothing-created-is-true, on the run and on the lifecycle's create child
+	results := []*workflows.CreateIssueModelResult{r.createRes}
+	for _, c := range r.childRes {
+		results = append(results, c.res)
+	}
+	for _, res := range results {
+		if res != nil && res.Outcome == workflows.OutcomeCancelled && res.Operation == "" && len(r.created) > 0 {
+			add(NothingCreated, "the run says %q (no operation) but it created %s", res.CancelReason, r.created[0].Op)
+		}
+	}
+	var firstCancel time.Time
+	for _, t := range r.cancels {
+		if !t.After(r.end) && (firstCancel.IsZero() || t.Before(firstCancel)) {
+			firstCancel = t
+		}
+	}
+	// cancel-reaches-server
+	if !firstCancel.IsZero() {
+		for _, c := range r.created {
+			if msg := r.cancelMissed(c, firstCancel); msg != "" {
+				add(CancelReaches, "%s", msg)
+			}
+		}
+	}
+	// cancel-is-prompt
+	if !firstCancel.IsZero() {
+		next := r.end
+		for _, c := range r.rpcs {
+			if !c.At.Before(firstCancel) {
+				next = c.At
+				break
+			}
+		}
+		if next.After(r.end) {
+			next = r.end
+		}
+		if d := next.Sub(firstCancel); d > CancelPromptness {
+			add(CancelPrompt, "cancel requested at +%s; nothing happened for %s (next call or end at +%s)",
+				firstCancel.Sub(base), d, next.Sub(base))
+		}
+	}
+	// ends-in-time
+	terminated := false
+	for _, e := range r.s.Events {
+		terminated = terminated || e.Kind == TerminateParent
+	}
+	if took := r.end.Sub(r.start); took > r.bound() || (timedOut(r.err) && !terminated) {
+		add(EndsInTime, "the run took %s, over its bound %s (%v)", took, r.bound(), r.err)
+	}
+	out = append(out, r.checkOutcome()...)
+	if r.s.Workflow == Lifecycle && !terminated {
+		out = append(out, r.checkDeployed()...)
+	}
+	return out
+}
+
+// timedOut: the run hit its run timeout (the explorer's cap, or a TerminateParent event).
+func timedOut(err error) bool {
+	var t *temporal.TimeoutError
+	return errors.As(err, &t)
+}
+
+func modelName(issueModel json.RawMessage) string {
+	var m struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(issueModel, &m)
+	return m.Name
+}
+
+// cancelMissed says why training c should have received the cancel requested at tc, or "".
+func (r *run) cancelMissed(c rpc, tc time.Time) string {
+	if _, gone := r.vanished[c.Op]; gone || r.extCancel[c.Op] {
+		return ""
+	}
+	for _, x := range r.rpcs {
+		if x.Method == "CancelOperation" && x.Name == c.Op && x.Served && x.At.Before(c.At.Add(r.s.TrainingTime).Add(time.Nanosecond)) {
+			if x.Code == 0 || x.Code == 12 /* UNIMPLEMENTED: the server has the request, it cannot act on it */ {
+				return ""
+			}
+		}
+	}
+	naturalEnd := c.At.Add(r.s.TrainingTime)
+	reachable := tc
+	if v := c.At.Add(r.s.VisibilityDelay); v.After(reachable) {
+		reachable = v
+	}
+	if !naturalEnd.After(reachable.Add(CancelGrace)) {
+		return ""
+	}
+	if r.end.Before(reachable) {
+		return ""
+	}
+	return fmt.Sprintf("cancel requested at +%s; training %s (created at +%s, visible from +%s) ran to its end at +%s and no CancelOperation for it reached the server",
+		tc.Sub(base), c.Op, c.At.Sub(base), c.At.Add(r.s.VisibilityDelay).Sub(base), naturalEnd.Sub(base))
+}
+
+// checkOutcome compares what the run reports with the API's final state.
+func (r *run) checkOutcome() []Violation {
+	var out []Violation
+	add := func(format string, args ...any) {
+		out = append(out, Violation{OutcomeAgrees, fmt.Sprintf(format, args...)})
+	}
+	models := map[string]*contactcenterinsightspb.IssueModel{}
+	for _, m := range r.srv.Models(parent) {
+		models[m.GetName()] = m
+	}
+	if res := r.createRes; res != nil && r.s.Workflow == Create {
+		model := modelName(res.IssueModel)
+		switch res.Outcome {
+		case workflows.OutcomeSucceeded, workflows.OutcomeCompletedDespiteCancel:
+			if models[model] == nil {
+				add("outcome %s names model %q, which does not exist", res.Outcome, model)
+			}
+			if res.Outcome == workflows.OutcomeCompletedDespiteCancel && len(r.cancels) == 0 {
+				add("outcome %s without a cancel request", res.Outcome)
+			}
+			if op, ok := r.srv.Operation(res.Operation); ok && (!op.GetDone() || op.GetError() != nil) {
+				add("outcome %s but operation %s is done=%v error=%v", res.Outcome, res.Operation, op.GetDone(), op.GetError())
+			}
+		case workflows.OutcomeDeletedAfterCancel:
+			if models[model] != nil {
+				add("outcome %s but model %q exists", res.Outcome, model)
+			}
+		case workflows.OutcomeCancelled:
+			if res.Operation == "" {
+				break // nothing-created-is-true checks this
+			}
+			if op, ok := r.srv.Operation(res.Operation); ok && (!op.GetDone() || op.GetError().GetCode() != 1) {
+				add("outcome CANCELLED but operation %s is done=%v error=%v", res.Operation, op.GetDone(), op.GetError())
+			}
+		}
+	}
+	if res := r.lifeRes; res != nil && res.Outcome == workflows.LifecycleDeployed {
+		if m := models[res.Model]; m == nil || m.GetState() != contactcenterinsightspb.IssueModel_DEPLOYED {
+			add("lifecycle DEPLOYED but model %q is %v", res.Model, m.GetState())
+		}
+	}
+	return out
+}
+
+// checkDeployed settles every operation (a day later) and compares the deployed models with
+// those before a lifecycle that did not deploy.
+func (r *run) checkDeployed() []Violation {
+	if r.lifeRes != nil && r.lifeRes.Outcome == workflows.LifecycleDeployed {
+		return nil
+	}
+	want := slices.Clone(r.deployedBefore)
+	if r.lifeRes != nil && r.lifeRes.State == "DEPLOYED" {
+		// Cancelled during retirement: documented to keep the new model deployed.
+		want = slices.DeleteFunc(want, func(n string) bool { return slices.Contains(r.lifeRes.Undeployed, n) })
+		want = append(want, r.lifeRes.Model)
+	}
+	r.clock.freeze(r.end.Add(24 * time.Hour))
+	var got []string
+	for _, m := range r.srv.Models(parent) {
+		if s := m.GetState(); s == contactcenterinsightspb.IssueModel_DEPLOYED || s == contactcenterinsightspb.IssueModel_DEPLOYING {
+			got = append(got, m.GetName())
+		}
+	}
+	r.clock.freeze(r.end)
+	sort.Strings(want)
+	sort.Strings(got)
+	if !slices.Equal(want, got) {
+		return []Violation{{DeployedRestored, fmt.Sprintf("lifecycle ended %v; deployed before %v, after %v", r.lifeOutcome(), want, got)}}
+	}
+	return nil
+}
+
+func (r *run) lifeOutcome() string {
+	if r.lifeRes != nil {
+		return r.lifeRes.Outcome
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(r.err, &appErr) {
+		return appErr.Type()
+	}
+	return fmt.Sprint(r.err)
+}
