@@ -27,14 +27,32 @@ type Report struct {
 	Errors    []string
 	Findings  []Finding // the first schedule to break each invariant, shrunk
 	Violating int       // schedules with at least one violation
+	// FirstViolating is 1 + the index of the first violating schedule (0: none).
+	FirstViolating int
 }
 
 // PerMinute is the exploration rate.
 func (r Report) PerMinute() float64 { return float64(r.Schedules) / r.Took.Minutes() }
 
-// Explore runs schedules 0..n-1 of seed on workers goroutines, then shrinks the first
-// violation of each invariant.
-func Explore(seed int64, n, workers int) Report {
+// Options tune Explore.
+type Options struct {
+	Workers int
+	// StopAtFirst ends the budget at the first violating schedule and does not shrink it (the
+	// negative controls only ask whether the budget finds anything).
+	StopAtFirst bool
+	// Shrinks is how many violating schedules are shrunk at most (default 8): the first of
+	// each invariant, then the first of each new shape (fingerprint) of schedule.
+	Shrinks int
+}
+
+// Explore runs schedules 0..n-1 of seed, then shrinks the first violation of each invariant
+// (and of each new shape of schedule, up to Options.Shrinks).
+func Explore(seed int64, n int, o Options) Report {
+	workers := o.Workers
+	if o.Shrinks == 0 {
+		o.Shrinks = 8
+	}
+	var stop bool
 	start := time.Now()
 	type res struct {
 		v   []Violation
@@ -52,32 +70,52 @@ func Explore(seed int64, n, workers int) Report {
 				mu.Lock()
 				i := next
 				next++
+				stopped := stop
 				mu.Unlock()
-				if i >= n {
+				if i >= n || stopped {
 					return
 				}
 				v, _, err := Run(Generate(seed, i))
 				results[i] = res{v, err}
+				if len(v) > 0 && o.StopAtFirst {
+					mu.Lock()
+					stop = true
+					mu.Unlock()
+				}
 			}
 		}()
 	}
 	wg.Wait()
 	rep := Report{Seed: seed, Schedules: n, Took: time.Since(start)}
 	seen := map[string]bool{}
+	shapes := map[string]bool{}
+	shrinks := 0
 	for i, x := range results {
 		if x.err != nil {
 			rep.Errors = append(rep.Errors, fmt.Sprintf("schedule %d: %v", i, x.err))
 		}
 		if len(x.v) > 0 {
 			rep.Violating++
+			if rep.FirstViolating == 0 {
+				rep.FirstViolating = i + 1
+			}
+		}
+		if o.StopAtFirst {
+			continue
 		}
 		for _, v := range x.v {
-			if seen[v.Invariant] {
+			s := Generate(seed, i)
+			shape := v.Invariant + " " + s.shape()
+			if seen[v.Invariant] && (shapes[shape] || shrinks >= o.Shrinks) {
 				continue
 			}
-			seen[v.Invariant] = true
-			s := Generate(seed, i)
+			seen[v.Invariant], shapes[shape] = true, true
+			shrinks++
 			shrunk := Shrink(s, v.Invariant)
+			if shapes[v.Invariant+" shrunk "+shrunk.shape()] {
+				continue // the same finding, reached from another schedule
+			}
+			shapes[v.Invariant+" shrunk "+shrunk.shape()] = true
 			f := Finding{Invariant: v.Invariant, Index: i, Schedule: s, Shrunk: shrunk, Detail: v.Detail}
 			if vs, trace, err := Run(shrunk); err == nil {
 				f.Trace = trace
@@ -94,10 +132,23 @@ func Explore(seed int64, n, workers int) Report {
 	return rep
 }
 
-// violates reports whether s breaks invariant inv, on two runs (a schedule that breaks it only
-// sometimes is not kept while shrinking).
-func violates(s Schedule, inv string) bool {
-	for range 2 {
+// shape is what kinds of faults and events a schedule has, without counts and times.
+func (s Schedule) shape() string {
+	var parts []string
+	for _, f := range s.Faults {
+		parts = append(parts, f.Call+":"+string(f.Kind))
+	}
+	for _, e := range s.Events {
+		parts = append(parts, string(e.Kind))
+	}
+	slices.Sort(parts)
+	parts = slices.Compact(parts)
+	return fmt.Sprintf("%s vis=%v %s", s.Workflow, s.VisibilityDelay > 0, strings.Join(parts, ","))
+}
+
+// violates reports whether s breaks invariant inv on each of runs runs.
+func violates(s Schedule, inv string, runs int) bool {
+	for range runs {
 		v, _, err := Run(s)
 		if err != nil || !slices.ContainsFunc(v, func(x Violation) bool { return x.Invariant == inv }) {
 			return false
@@ -109,8 +160,9 @@ func violates(s Schedule, inv string) bool {
 // Shrink simplifies s while it still breaks inv: drops faults and events, then simplifies the
 // API's behaviour and moves events earlier, until no step helps.
 func Shrink(s Schedule, inv string) Schedule {
+	orig := s
 	try := func(c Schedule) bool {
-		if violates(c, inv) {
+		if violates(c, inv, 1) {
 			s = c
 			return true
 		}
@@ -179,6 +231,9 @@ func Shrink(s Schedule, inv string) Schedule {
 				}
 			}
 		}
+	}
+	if !violates(s, inv, 2) {
+		return orig // flaky once shrunk: keep the schedule as drawn
 	}
 	return s
 }

@@ -11,6 +11,7 @@ var (
 	exploreN       = flag.Int("explore.n", 2000, "how many schedules TestExplore runs")
 	exploreSeed    = flag.Int64("explore.seed", 1, "the seed of TestExplore's schedules")
 	exploreWorkers = flag.Int("explore.workers", 1, "how many schedules run at once")
+	exploreShrinks = flag.Int("explore.shrinks", 8, "how many violating schedules TestExplore shrinks at most")
 )
 
 // TestExplore runs the seeded budget of schedules and fails with a ready-to-paste test for the
@@ -22,7 +23,7 @@ func TestExplore(t *testing.T) {
 		// without it.
 		n = 200
 	}
-	rep := Explore(*exploreSeed, n, *exploreWorkers)
+	rep := Explore(*exploreSeed, n, Options{Workers: *exploreWorkers, Shrinks: *exploreShrinks})
 	t.Logf("explored %d schedules (seed %d) in %s: %.0f schedules per minute; %d violating",
 		rep.Schedules, rep.Seed, rep.Took.Round(100_000_000), rep.PerMinute(), rep.Violating)
 	for _, e := range rep.Errors {

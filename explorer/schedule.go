@@ -161,7 +161,7 @@ func Generate(seed int64, i int) Schedule {
 		}
 		switch k := r.Intn(10); {
 		case k < 4:
-			f.Kind, f.Call, f.Code = Refuse, pick(r, rpcs...), pick(r, retryableCodes...)
+			f.Kind, f.Call, f.Code = Refuse, pick(r, "CancelOperation", pick(r, rpcs...)), pick(r, retryableCodes...)
 		case k < 5:
 			f.Kind, f.Call, f.Code = Refuse, pick(r, rpcs...), pick(r, nonRetryableCodes...)
 		case k < 8:
@@ -190,8 +190,13 @@ func Generate(seed int64, i int) Schedule {
 	for n := r.Intn(5); n > 0; n-- {
 		e := Event{Kind: pick(r, kinds...), At: at()}
 		if len(s.Events) > 0 && r.Intn(3) == 0 {
-			// Close on the heels of the previous event: races between them.
-			e.At = s.Events[len(s.Events)-1].At + time.Duration(r.Intn(4))*time.Second
+			// Close on the heels of the previous event: races between them (a `cancel` signal
+			// then `temporal workflow cancel`, say).
+			prev := s.Events[len(s.Events)-1]
+			e.At = prev.At + pick(r, 0, 0, time.Second, 2*time.Second)
+			if prev.Kind == CancelSignal && r.Intn(2) == 0 {
+				e.Kind = TemporalCancel
+			}
 		}
 		if e.Kind == SlotTaken {
 			e.Hold = pick(r, 2*time.Minute, 15*time.Minute, time.Hour)
