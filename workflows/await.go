@@ -18,18 +18,26 @@ type AwaitOperationInput struct {
 	// whenever a poll finds it changed, so the parent's status shows live progress.
 	ReportProgress bool `json:"reportProgress,omitempty"`
 
-	decodeErr error
+	decoding decoding
 }
 
 // UnmarshalJSON decodes strictly but never fails; see decodeKeepingError.
 func (in *AwaitOperationInput) UnmarshalJSON(b []byte) error {
 	type plain AwaitOperationInput
-	return decodeKeepingError(b, (*plain)(in), &in.decodeErr)
+	return decodeKeepingError(b, (*plain)(in), &in.decoding)
 }
 
-// Validate checks the input; errors are InvalidArgument naming the field.
+// Validate checks the input as a person typed it; errors are InvalidArgument naming the field.
 func (in *AwaitOperationInput) Validate() (validPolicy, error) {
-	return checkedPolicy(in.Polling, in.decodeErr, insights.ValidateOperationName("operation", in.Operation))
+	if in.Continuation != nil {
+		return validPolicy{}, errPersonsContinuation
+	}
+	return in.validate(in.decoding.strict)
+}
+
+// validate checks the input given the decoding error that counts (see decoding).
+func (in *AwaitOperationInput) validate(decodeErr error) (validPolicy, error) {
+	return checkedPolicy(in.Polling, decodeErr, insights.ValidateOperationName("operation", in.Operation))
 }
 
 // AwaitOperationWorkflow durably polls any operation of the API until it is done and returns it
@@ -41,7 +49,10 @@ func (in *AwaitOperationInput) Validate() (validPolicy, error) {
 // It answers the same signals (cancel, poll-now) and status query as CreateIssueModelWorkflow,
 // through the same poll loop, and is meant to run as a child workflow of users' pipelines.
 func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (_ *insights.Operation, err error) {
-	policy, invalid := in.Validate()
+	policy, invalid := in.validate(checkDecoding(ctx, in.decoding))
+	if invalid == nil {
+		invalid = refusePersonsContinuation(ctx, in.Continuation != nil)
+	}
 	var state *PollState
 	switch {
 	case invalid != nil:

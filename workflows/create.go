@@ -38,7 +38,10 @@ type CreateIssueModelResult struct {
 // OperationFailed (details: the google.rpc.Status), PollTimeout, OperationLost, or the gRPC code
 // of a non-retryable API error.
 func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_ *CreateIssueModelResult, err error) {
-	policy, invalid := in.Validate()
+	policy, invalid := in.validate(checkDecoding(ctx, in.decoding))
+	if invalid == nil {
+		invalid = refusePersonsContinuation(ctx, in.Continuation != nil)
+	}
 	state := &PollState{}
 	if invalid == nil && in.Continuation != nil {
 		state = in.Continuation
@@ -67,6 +70,14 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 	}
 
 	op, err := p.awaitEnd(false, CreateIssueModelWorkflow, func() any { in.Continuation = state; return in })
+	if err != nil && in.DeleteModelIfCancelFails && insights.IsErrorType(err, insights.ErrPollTimeout) && op.Done && op.Error == nil {
+		// The timeout's cancel did not stop the training: delete the model, as a cancel would.
+		deleteOp, derr := deleteModel(p.ctx, op, in.Polling)
+		if derr != nil {
+			return nil, derr
+		}
+		return nil, p.timeoutError("cancellation was requested, but the operation finished anyway; its model was then deleted by "+deleteOp+" as deleteModelIfCancelFails asks", op)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -104,19 +115,31 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 var errNothingCreated = errors.New("cancelled before an operation was created")
 
 // createOperation runs the CreateIssueModel activity, retrying here rather than in the
-// activity's retry policy because each retry depends on how the previous attempt failed: after an
-// ambiguous failure (reply lost, worker died) the next attempt first looks for the operation that
-// attempt may have created; after a definite refusal it does not (see
-// activities.CreateIssueModel). RESOURCE_EXHAUSTED — notably another creation running in the
-// region — is waited out with backoff for as long as the policy timeout allows. It runs to its end
-// even if the run is cancelled meanwhile: the server may already have committed, and the
-// operation is needed to cancel it.
+// activity's retry policy because each retry depends on how the earlier attempts failed.
+//
+// The rule that keeps one model per run: once any attempt may have committed (its reply was lost,
+// its worker died: insights.MayHaveCommitted), every later attempt first looks for an identical
+// creation made since that attempt (LookFrom) and adopts it. A later refusal does not undo this:
+// a refusal proves only that the refused attempt created nothing, and RESOURCE_EXHAUSTED may be
+// the region's one creation slot held by our own earlier attempt. An empty look-up is trusted only
+// after the operation list has had NotFoundGrace to show that attempt's operation; until then
+// attempts only look. A cancel likewise ends the run "before an operation was created" only when
+// no attempt may have committed, or a trusted look-up found nothing.
+//
+// RESOURCE_EXHAUSTED, notably another creation running in the region, is waited out with
+// backoff for as long as the policy timeout allows. The activity runs to its end even if the run
+// is cancelled meanwhile: the server may already have committed, and the operation is needed to
+// cancel it; a cancel, Temporal's included, ends the backoff at once.
 func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) (activities.StartedOperation, error) {
+	if workflow.GetVersion(ctx, createLooksAfterAmbiguityChange, workflow.DefaultVersion, createLooksAfterAmbiguityVersion) == workflow.DefaultVersion {
+		return createForgettingAfterRefusal(ctx, p, in)
+	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	actx := withCreateActivity(dctx)
 	deadline := workflow.Now(ctx).Add(p.policy.timeout)
 	backoff := 5 * time.Second
-	var lookFrom *time.Time
+	var lookFrom *time.Time // when the first attempt that may have committed was scheduled
+	var ambiguousEnd time.Time // when that attempt failed: it cannot have committed later
 	for {
 		p.checkTemporalCancel()
 		cancelled := p.state.CancelRequested
@@ -124,35 +147,39 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 			return activities.StartedOperation{}, errNothingCreated
 		}
 		scheduled := workflow.Now(ctx)
+		listMayLag := lookFrom != nil && scheduled.Before(ambiguousEnd.Add(p.policy.notFoundGrace))
 		var started activities.StartedOperation
 		err := workflow.ExecuteActivity(actx, acts.CreateIssueModel, activities.CreateIssueModelParams{
-			Parent: in.Parent, IssueModel: in.IssueModel, LookFrom: lookFrom, LookOnly: cancelled,
+			Parent: in.Parent, IssueModel: in.IssueModel, LookFrom: lookFrom, LookOnly: cancelled || listMayLag,
 		}).Get(actx, &started)
 		switch {
+		case err == nil && started.Operation == "" && cancelled && !listMayLag:
+			return started, errNothingCreated // a trusted look-up found nothing
 		case err == nil && started.Operation == "":
-			return started, errNothingCreated // LookOnly found nothing
+			p.setLastError("an earlier CreateIssueModel attempt may have created the model; looking again until the operation list has caught up")
 		case err == nil:
 			p.setLastError("")
 			return started, nil
 		case isNonRetryable(err):
 			return started, err
-		}
-		p.setLastError(rootMessage(err))
-		if !insights.MayHaveCommitted(err) {
-			lookFrom = nil // refused: the attempts so far created nothing
-		} else if lookFrom == nil {
-			lookFrom = &scheduled
+		default:
+			p.setLastError(rootMessage(err))
+			if lookFrom == nil && insights.MayHaveCommitted(err) {
+				lookFrom, ambiguousEnd = &scheduled, workflow.Now(ctx)
+			}
 		}
 		if workflow.Now(ctx).Add(backoff).After(deadline) {
 			return started, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-				"could not start CreateIssueModel within the polling timeout of %s; last error: %s", p.policy.timeout, rootMessage(err)),
+				"could not start CreateIssueModel within the polling timeout of %s; last error: %s", p.policy.timeout, p.state.LastError),
 				insights.ErrPollTimeout, err)
 		}
-		workflow.GetLogger(ctx).Warn("CreateIssueModel failed; retrying", "Error", err, "Backoff", backoff, "LookForEarlierAttempt", lookFrom != nil)
+		workflow.GetLogger(ctx).Warn("CreateIssueModel did not start the operation; retrying", "Error", err, "Backoff", backoff, "LookForEarlierAttempt", lookFrom != nil)
 		_, _ = workflow.AwaitWithOptions(dctx, workflow.AwaitOptions{
 			Timeout:      backoff,
 			TimerOptions: workflow.TimerOptions{Summary: "retry CreateIssueModel"},
-		}, func() bool { return p.state.CancelRequested && !cancelled })
+		}, func() bool {
+			return (p.state.CancelRequested && !cancelled) || (p.root.Err() != nil && !p.temporalCancelled)
+		})
 		backoff = min(2*backoff, 5*time.Minute)
 	}
 }
@@ -171,6 +198,22 @@ const (
 	// recorded no marker, keep their old timers.
 	workerSlotsChange  = "poll-at-worker-slot"
 	workerSlotsVersion = 1
+	// createLooksAfterAmbiguityChange: once any CreateIssueModel attempt may have committed,
+	// every later attempt looks for its operation first, a refusal does not forget that, and an
+	// empty look-up is trusted only after the operation list has had NotFoundGrace to catch up;
+	// a Temporal cancel wakes the retry backoff at once (createOperation).
+	createLooksAfterAmbiguityChange  = "create-looks-after-ambiguity"
+	createLooksAfterAmbiguityVersion = 1
+	// outcomeBeforeEndChange: the poll loop retries a requested cancel until the server takes
+	// it, awaits the outcome after its timeout and through non-retryable poll errors of a known
+	// operation (for a bounded grace), and continues as new by the SDK's history length
+	// (awaitOutcome).
+	outcomeBeforeEndChange  = "outcome-before-end"
+	outcomeBeforeEndVersion = 1
+	// workflowWrittenStateChange: a continuation is taken only from the workflow's own
+	// continue-as-new, never from a person's input (validateInput).
+	workflowWrittenStateChange  = "continuation-from-workflow-only"
+	workflowWrittenStateVersion = 1
 )
 
 // deleteModel deletes the model a cancelled-but-completed training left behind and returns the

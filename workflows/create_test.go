@@ -345,8 +345,9 @@ func (s *createSuite) TestTimeoutCancelsAndFails() {
 	var appErr *temporal.ApplicationError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
 	s.Equal(insights.ErrPollTimeout, appErr.Type())
-	s.Contains(appErr.Error(), "accepted the cancellation")
-	s.Equal(time.Hour, s.env.Now().Sub(start).Round(time.Second), "the last poll happens at the deadline")
+	s.Contains(appErr.Error(), "accepted")
+	s.Contains(appErr.Error(), "still unknown")
+	s.Equal(2*time.Hour, s.env.Now().Sub(start).Round(time.Second), "after the timeout, the cancel's outcome is awaited for a grace of min(timeout, 1h)")
 }
 
 func (s *createSuite) TestContinueAsNewWhenSuggested() {
@@ -383,6 +384,7 @@ func (s *createSuite) TestResumesFromContinuationWithoutCreating() {
 	s.pollSequence(succeededOp())
 	in := sampleInput(s.T(), quietPolicy)
 	in.Continuation = &PollState{Operation: testOp, StartedAt: s.env.Now(), Polls: 40, ContinuedAsNew: 2}
+	s.env.SetContinuedExecutionRunID("the-previous-run")
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, in)
 	s.Require().NoError(s.env.GetWorkflowError())
 	var res CreateIssueModelResult
@@ -460,18 +462,20 @@ func (s *createSuite) TestNotFoundLaterMeansOperationLost() {
 	s.Equal(insights.ErrOperationLost, appErr.Type())
 }
 
-func (s *createSuite) TestPermissionDeniedFailsFast() {
-	s.expectCreate()
+func TestPermissionDeniedOnAnUnknownOperationFailsFast(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(acts)
 	calls := 0
-	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
+	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		calls++
 		return insights.Operation{}, insights.FromAPIError("GetOperation", status.Error(codes.PermissionDenied, "caller lacks contactcenterinsights.operations.get"))
 	}))
-	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	env.ExecuteWorkflow(AwaitOperationWorkflow, AwaitOperationInput{Operation: testOp})
 	var appErr *temporal.ApplicationError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
-	s.Equal("PermissionDenied", appErr.Type())
-	s.Equal(1, calls, "no retries of a non-retryable error")
+	require.True(t, errors.As(env.GetWorkflowError(), &appErr), "%v", env.GetWorkflowError())
+	require.Equal(t, "PermissionDenied", appErr.Type())
+	require.Equal(t, 1, calls, "no retries of a non-retryable error before the operation is known to exist")
 }
 
 func (s *createSuite) TestTransientPollErrorsAreRetried() {

@@ -8,21 +8,80 @@ import (
 	"strconv"
 	"strings"
 
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/issuemodels/durable-lro/insights"
 )
 
-// The inputs decode strictly (unknown fields, wrong types and trailing data are errors) but their
+// Tolerant where the workflow wrote it, strict where a person typed it. A person's input decodes
+// strictly (unknown fields, wrong types and trailing data are errors). What a workflow wrote for
+// itself (the continuation of continue-as-new) or for a child may come from a newer release of
+// a rolling deploy and carry fields this one does not know: those are ignored, because refusing
+// them would end the run through the bad-input path and leave its training running. Either way
 // UnmarshalJSON never fails: a failure there would fail the workflow task and retry it forever,
-// so the problem is kept and Validate turns it into a typed InvalidArgument that ends the run.
+// so the problem is kept and validation turns it into a typed InvalidArgument that ends the run.
 
-// decodeKeepingError decodes b strictly into *dst (an input's plain type, without its
-// UnmarshalJSON) and keeps the decoding error in *decodeErr.
-func decodeKeepingError[T any](b []byte, dst *T, decodeErr *error) error {
+// decoding is how an input's JSON decoded, strictly and leniently.
+type decoding struct{ strict, lenient error }
+
+// err is the decoding error that counts for an input a workflow wrote (writtenByWorkflow) or a
+// person typed.
+func (d decoding) err(writtenByWorkflow bool) error {
+	if writtenByWorkflow {
+		return d.lenient
+	}
+	return d.strict
+}
+
+// decodeKeepingError decodes b into *dst (an input's plain type, without its UnmarshalJSON):
+// strictly, else leniently (unknown fields ignored), keeping both errors in *d.
+func decodeKeepingError[T any](b []byte, dst *T, d *decoding) error {
 	var v T
-	err := strictDecode(b, &v)
-	*dst = v
-	*decodeErr = err
+	var got decoding
+	got.strict = strictDecode(b, &v)
+	if got.strict != nil {
+		v = *new(T)
+		if err := json.Unmarshal(b, &v); err != nil {
+			got.lenient = decodeError(err)
+		}
+	}
+	*dst = v // d may be a field of *dst: set it after
+	*d = got
 	return nil
+}
+
+// writtenByWorkflow: the run's input was written by a workflow (its own continue-as-new, or a
+// parent), not typed by a person.
+func writtenByWorkflow(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return info.ContinuedExecutionRunID != "" || info.ParentWorkflowExecution != nil
+}
+
+// checkDecoding is the decoding error that counts for this run; a field a newer release wrote
+// and this one ignores is logged.
+func checkDecoding(ctx workflow.Context, d decoding) error {
+	lenient := writtenByWorkflow(ctx)
+	if lenient && d.strict != nil && d.lenient == nil {
+		workflow.GetLogger(ctx).Warn("Ignoring what this release does not know in an input a workflow wrote", "Error", d.strict)
+	}
+	return d.err(lenient)
+}
+
+// errPersonsContinuation refuses a continuation in a person's input: it is state only the
+// workflow writes, and taking it from a person would let anyone attach a run to any operation.
+var errPersonsContinuation = insights.InvalidArgument("continuation",
+	"is written by the workflow itself when it continues as new and cannot be given; to await an operation that exists, start AwaitOperationWorkflow")
+
+// refusePersonsContinuation is errPersonsContinuation for a run that was not continued as new
+// but was given a continuation (workflowWrittenStateChange).
+func refusePersonsContinuation(ctx workflow.Context, hasContinuation bool) error {
+	if !hasContinuation || workflow.GetInfo(ctx).ContinuedExecutionRunID != "" {
+		return nil
+	}
+	if workflow.GetVersion(ctx, workflowWrittenStateChange, workflow.DefaultVersion, workflowWrittenStateVersion) == workflow.DefaultVersion {
+		return nil
+	}
+	return errPersonsContinuation
 }
 
 // decodeInput decodes and validates JSON exactly as a workflow does; the starter uses it to

@@ -19,19 +19,27 @@ type CreateIssueModelInput struct {
 	// Continuation is set by the workflow itself when it continues as new.
 	Continuation *PollState `json:"continuation,omitempty"`
 
-	decodeErr error // why the JSON could not be decoded; reported by Validate
+	decoding decoding // why the JSON could not be decoded; reported by validation
 }
 
 // UnmarshalJSON decodes strictly but never fails; see decodeKeepingError.
 func (in *CreateIssueModelInput) UnmarshalJSON(b []byte) error {
 	type plain CreateIssueModelInput
-	return decodeKeepingError(b, (*plain)(in), &in.decodeErr)
+	return decodeKeepingError(b, (*plain)(in), &in.decoding)
 }
 
-// Validate checks the whole input; the error is a non-retryable ApplicationError of type
-// InvalidArgument whose message starts with the offending field.
+// Validate checks the whole input as a person typed it; the error is a non-retryable
+// ApplicationError of type InvalidArgument whose message starts with the offending field.
 func (in *CreateIssueModelInput) Validate() (validPolicy, error) {
-	policy, err := checkedPolicy(in.Polling, in.decodeErr,
+	if in.Continuation != nil {
+		return validPolicy{}, errPersonsContinuation
+	}
+	return in.validate(in.decoding.strict)
+}
+
+// validate checks the input given the decoding error that counts (see decoding).
+func (in *CreateIssueModelInput) validate(decodeErr error) (validPolicy, error) {
+	policy, err := checkedPolicy(in.Polling, decodeErr,
 		insights.ValidateParent("parent", in.Parent), in.IssueModel.Validate("issueModel"))
 	if err != nil {
 		return policy, err

@@ -54,19 +54,22 @@ type LifecycleInput struct {
 	Export  *ExportStep  `json:"export,omitempty"`
 	Promote *PromoteStep `json:"promote,omitempty"`
 
-	decodeErr error
+	decoding decoding
 }
 
 // UnmarshalJSON decodes strictly but never fails; see decodeKeepingError.
 func (in *LifecycleInput) UnmarshalJSON(b []byte) error {
 	type plain LifecycleInput
-	return decodeKeepingError(b, (*plain)(in), &in.decodeErr)
+	return decodeKeepingError(b, (*plain)(in), &in.decoding)
 }
 
-// Validate checks the input; errors are InvalidArgument naming the field.
-func (in *LifecycleInput) Validate() error {
-	if in.decodeErr != nil {
-		return in.decodeErr
+// Validate checks the input as a person typed it; errors are InvalidArgument naming the field.
+func (in *LifecycleInput) Validate() error { return in.validate(in.decoding.strict) }
+
+// validate checks the input given the decoding error that counts (see decoding).
+func (in *LifecycleInput) validate(decodeErr error) error {
+	if decodeErr != nil {
+		return decodeErr
 	}
 	if in.Promote != nil {
 		if err := in.validatePromotion(); err != nil {
@@ -126,7 +129,7 @@ func IssueModelLifecycleWorkflow(ctx workflow.Context, in LifecycleInput) (*Life
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (*LifecycleStatus, error) { return l.status, nil }); err != nil {
 		return nil, err
 	}
-	if err := in.Validate(); err != nil {
+	if err := in.validate(checkDecoding(ctx, in.decoding)); err != nil {
 		return nil, l.fail(err)
 	}
 	workflow.Go(dctx, func(c workflow.Context) {

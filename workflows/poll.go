@@ -65,6 +65,22 @@ type poller struct {
 	startedOperation bool
 	// onMetadata, when set, sees the metadata of each successful poll (progress.go).
 	onMetadata func(metadata []byte)
+
+	// outcomeFirst: this run ends only once its operation's outcome is known (or a bounded
+	// grace after its timeout), retries a requested cancel until the server has it, and bounds
+	// its history by the SDK's count (outcomeBeforeEndChange).
+	outcomeFirst bool
+	// cancelDue: a cancel was requested (or is pending from the previous run) and not yet tried
+	// since; the loop tries it at once rather than after its timer.
+	cancelDue bool
+	// cancelTried: this run has called CancelOperation at least once.
+	cancelTried bool
+	// known: the operation is known to exist (this run created it, a poll found it, or an
+	// earlier run of the chain did), so a non-retryable poll error is trouble to outlast, not a
+	// reason to leave the training untracked.
+	known bool
+	// failingSince is when the current streak of non-retryable poll errors began.
+	failingSince time.Time
 }
 
 // newPoller answers the status query from the start; the signal handlers start with
@@ -107,7 +123,8 @@ func (p *poller) logger() log.Logger {
 func (p *poller) setLastError(msg string) { p.state.LastError = msg }
 
 // await polls until the operation is done and returns it, or returns errContinueAsNew, a
-// PollTimeout, OperationLost or a non-retryable API error.
+// PollTimeout, OperationLost or a non-retryable API error. A run ends only once the operation's
+// outcome is known, or a bounded grace after its timeout (see awaitOutcome).
 func (p *poller) await(immediate bool) (insights.Operation, error) {
 	if p.state.CancelRequested {
 		p.progress.phase = PhaseCancelling
@@ -116,43 +133,17 @@ func (p *poller) await(immediate bool) (insights.Operation, error) {
 	}
 	deadline := p.state.StartedAt.Add(p.policy.timeout)
 	p.workerSlots = workflow.GetVersion(p.ctx, workerSlotsChange, workflow.DefaultVersion, workerSlotsVersion) >= workerSlotsVersion
-	for {
-		p.checkTemporalCancel()
-		if p.state.CancelRequested && !p.state.CancelSent {
-			p.sendCancel()
-			immediate = true
-		}
-		if !immediate {
-			if p.shouldContinueAsNew() {
-				p.drainSignals()
-				if !p.state.CancelRequested || p.state.CancelSent {
-					return insights.Operation{}, errContinueAsNew
-				}
-				continue // a cancel arrived: send it before continuing as new
-			}
-			p.planLearned()
-			if !p.skipLearned(deadline) {
-				p.sleep(deadline)
-			}
-			p.checkTemporalCancel()
-			if p.state.CancelRequested && !p.state.CancelSent {
-				continue
-			}
-		}
-		immediate = false
-		op, err := p.poll()
-		if err != nil {
-			return op, err
-		}
-		if op.Done {
-			p.progress.done, p.progress.nextPollAt = true, nil
-			return op, nil
-		}
-		if !workflow.Now(p.ctx).Before(deadline) {
-			return op, p.timeout()
-		}
+	if workflow.GetVersion(p.ctx, outcomeBeforeEndChange, workflow.DefaultVersion, outcomeBeforeEndVersion) == workflow.DefaultVersion {
+		return p.awaitSendingCancelOnce(immediate, deadline)
 	}
+	p.outcomeFirst = true
+	return p.awaitOutcome(immediate, deadline)
 }
+
+// maxHistoryEvents is where a run continues as new whatever it counted: refused polls, cancel
+// retries and learned re-checks all add events that no poll count sees. One loop iteration adds
+// well under 100, so a run stays under 4,096 events.
+const maxHistoryEvents = 3500
 
 func (p *poller) shouldContinueAsNew() bool {
 	if p.temporalCancelled || p.runPolls == 0 {
@@ -161,6 +152,9 @@ func (p *poller) shouldContinueAsNew() bool {
 		return false
 	}
 	if p.runPolls >= p.policy.continueAsNewAfterPolls {
+		return true
+	}
+	if p.outcomeFirst && workflow.GetInfo(p.ctx).GetCurrentHistoryLength() >= maxHistoryEvents {
 		return true
 	}
 	return workflow.GetInfo(p.ctx).GetContinueAsNewSuggested()
@@ -250,6 +244,7 @@ func (p *poller) poll() (insights.Operation, error) {
 	p.progress.lastPolledAt = &now
 	if err == nil {
 		p.setLastError("")
+		p.known, p.failingSince = true, time.Time{}
 		if op.Metadata != nil {
 			p.progress.metadata = op.Metadata
 			if p.onMetadata != nil {
@@ -268,6 +263,8 @@ func (p *poller) poll() (insights.Operation, error) {
 		return op, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("operation %s no longer exists (operations expire after some days); it was last seen %d polls ago",
 				p.state.Operation, p.runPolls), insights.ErrOperationLost, err)
+	case isNonRetryable(err) && p.outcomeFirst && p.known:
+		return op, p.outlast(err)
 	case isNonRetryable(err):
 		return op, err
 	default:

@@ -102,5 +102,6 @@ var Cases = []Case{
 	{"continueAsNewAfterPolls too many", WithPolicy(`{"continueAsNewAfterPolls":601}`), "polling.continueAsNewAfterPolls", false},
 	{"unknown polling field", WithPolicy(`{"interval":"1s"}`), "interval", false},
 	{"deleteModelIfCancelFails string", `{` + okParent + `,` + okModel + `,"deleteModelIfCancelFails":"yes"}`, "deleteModelIfCancelFails", false},
-	{"continuation bad operation", `{` + okParent + `,` + okModel + `,"continuation":{"operation":"nope"}}`, "continuation.operation", false},
+	{"continuation bad operation", `{` + okParent + `,` + okModel + `,"continuation":{"operation":"nope"}}`, "continuation", false},
+	{"continuation from a person", `{` + okParent + `,` + okModel + `,"continuation":{"operation":"projects/acme/locations/us-central1/operations/1"}}`, "continuation", false},
 }

@@ -1,0 +1,376 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/issuemodels/durable-lro/activities"
+	"github.com/issuemodels/durable-lro/insights"
+)
+
+// The tests of this file each reproduce a way a hostile world broke one of the four promises
+// (one model per run, no run lost, no training left running untracked, a cancel reaches Google)
+// on an earlier release; see docs/RELIABILITY.md, "Findings".
+
+func apiError(method string, code codes.Code) error {
+	return insights.FromAPIError(method, status.Error(code, code.String()))
+}
+
+// createAttempts answers CreateIssueModel with answer(n, params) for the n-th attempt (from 1)
+// and records each attempt's params and time.
+type createAttempts struct {
+	mu     sync.Mutex
+	params []activities.CreateIssueModelParams
+	at     []time.Time
+}
+
+func (s *createSuite) createAttempts(answer func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error)) *createAttempts {
+	c := &createAttempts{}
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+			c.mu.Lock()
+			c.params = append(c.params, p)
+			c.at = append(c.at, s.env.Now())
+			n := len(c.params)
+			c.mu.Unlock()
+			return answer(n, p)
+		})
+	return c
+}
+
+// Finding A: a lost create reply, then the region's one-creation slot refusing the retry (held by
+// the very training the lost attempt started). The refusal must not make the next attempt create
+// without looking, and an empty look-up must not be trusted while the list may lag.
+func (s *createSuite) TestRefusalAfterAnAmbiguousCreateDoesNotForgetIt() {
+	attempts := s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+		switch {
+		case n == 1:
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
+		case n == 2:
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
+		case p.LookFrom != nil && n >= 5:
+			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil // the list caught up
+		case p.LookFrom != nil:
+			return activities.StartedOperation{AlreadyDone: true}, nil // the list lags
+		}
+		return activities.StartedOperation{Operation: testParent + "/operations/second-model"}, nil
+	})
+	s.pollSequence(succeededOp())
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`))
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(testOp, res.Operation, "the run adopted its first attempt's training instead of making a second model")
+	for i, p := range attempts.params[1:] {
+		s.NotNil(p.LookFrom, "attempt %d after an ambiguous one must look first", i+2)
+		if attempts.at[i+1].Sub(attempts.at[0]) < time.Minute {
+			s.True(p.LookOnly, "attempt %d, within the list's lag of the ambiguous attempt, must only look", i+2)
+		}
+	}
+}
+
+// Finding A, cancel side: a cancel after an ambiguous attempt and a refusal must look before it
+// says nothing was created.
+func (s *createSuite) TestCancelAfterAmbiguousThenRefusedCreateFindsTheTraining() {
+	s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+		switch {
+		case n == 1:
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.DeadlineExceeded)
+		case n == 2 && !p.LookOnly:
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
+		case p.LookFrom != nil:
+			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+		}
+		return activities.StartedOperation{AlreadyDone: true}, nil
+	})
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 8*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	res := s.cancelledResult()
+	s.Equal(testOp, res.Operation, "the training the lost reply started is found and cancelled")
+}
+
+// Finding A with a lagging list: a cancel right after a lost create reply must not trust a
+// look-up made before the operation list could show the new operation.
+func (s *createSuite) TestCancelAfterLostCreateReplyLooksAgainUntilTheListCaughtUp() {
+	s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+		switch {
+		case n == 1:
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
+		case p.LookFrom != nil && s.env.Now().Sub(*p.LookFrom) >= time.Minute:
+			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+		}
+		return activities.StartedOperation{AlreadyDone: true}, nil // not listed yet
+	})
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`))
+	res := s.cancelledResult()
+	s.Equal(testOp, res.Operation)
+}
+
+// Finding D: a Temporal cancel during the create retry backoff ends the wait at once.
+func (s *createSuite) TestTemporalCancelDuringCreateBackoffIsNoticedAtOnce() {
+	s.createAttempts(func(int, activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+		return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
+	})
+	start := s.env.Now()
+	// Backoffs 5, 10, 20, 40, 80, 160 s: at 190 s the run is 35 s into a 160 s wait.
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 190*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	res := s.cancelledResult()
+	s.Empty(res.Operation)
+	s.Less(s.env.Now().Sub(start), 200*time.Second, "the cancel ended the backoff when it came")
+}
+
+// Finding E: a cancel signal, then Temporal's cancel while CancelOperation is in flight: the
+// call that carries the cancel must not be aborted and forgotten.
+func (s *createSuite) TestTemporalCancelAfterCancelSignalDoesNotAbortTheCancelCall() {
+	s.expectCreate()
+	var mu sync.Mutex
+	taken := false
+	s.env.SetOnActivityCompletedListener(func(info *activity.Info, _ converter.EncodedValue, err error) {
+		if info.ActivityType.Name == "CancelOperation" && err == nil {
+			mu.Lock()
+			taken = true
+			mu.Unlock()
+		}
+	})
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).After(20*time.Second).Return(activities.CancelResult{Accepted: true}, nil)
+	polls := 0
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		polls++
+		switch {
+		case taken:
+			return failedOp(insights.CodeCancelled, "cancelled"), nil
+		case polls > 20:
+			return succeededOp(), nil // nobody cancelled it: the training completes
+		}
+		return runningOp(), nil
+	}))
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "stop"}) }, 45*time.Second)
+	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 50*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	res := s.cancelledResult()
+	s.Equal(OutcomeCancelled, res.Outcome, "the cancel reached the server and stopped the training")
+}
+
+// Finding L: a cancel sent right after the create, while the new operation is not listed yet,
+// is refused with NOT_FOUND; it must be tried again until the server has it.
+func (s *createSuite) TestCancelRefusedWhileTheOperationIsNotListedYetIsRetried() {
+	s.expectCreate()
+	var mu sync.Mutex
+	cancels, taken := 0, false
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(func(context.Context, string) (activities.CancelResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		cancels++
+		if cancels == 1 {
+			return activities.CancelResult{}, apiError("CancelOperation", codes.NotFound)
+		}
+		taken = true
+		return activities.CancelResult{Accepted: true}, nil
+	})
+	polls := 0
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		polls++
+		switch {
+		case taken:
+			return failedOp(insights.CodeCancelled, "cancelled"), nil
+		case polls > 10:
+			return succeededOp(), nil
+		}
+		return runningOp(), nil
+	}))
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Millisecond)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	res := s.cancelledResult()
+	s.Equal(OutcomeCancelled, res.Outcome)
+	s.Equal(2, cancels, "refused once (not listed yet), then taken")
+}
+
+// Finding M: at the polling timeout the run requests cancellation and awaits its outcome before
+// it fails, instead of failing while the training may still run.
+func (s *createSuite) TestTimeoutAwaitsTheCancelsOutcome() {
+	s.expectCreate()
+	var mu sync.Mutex
+	taken := false
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(func(context.Context, string) (activities.CancelResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		taken = true
+		return activities.CancelResult{Accepted: true}, nil
+	}).Once()
+	pollsAfterCancel := 0
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if taken {
+			pollsAfterCancel++
+			return failedOp(insights.CodeCancelled, "cancelled"), nil
+		}
+		return runningOp(), nil
+	}))
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(),
+		`"polling":{"initialInterval":"1m","maxInterval":"10m","timeout":"1h","jitter":0}`))
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal(insights.ErrPollTimeout, appErr.Type())
+	s.Equal(1, pollsAfterCancel, "the run learned the cancel's outcome before failing")
+	s.Contains(appErr.Error(), "ended cancelled")
+}
+
+// Finding M: a non-retryable poll error of an operation this run created does not end the run
+// at once with its training untracked: the run polls on, and if the error outlasts the grace, it
+// requests cancellation before it fails.
+func (s *createSuite) TestPermissionDeniedOnATrainingInFlightIsOutlastedThenCancelled() {
+	s.expectCreate()
+	polls := 0
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
+		polls++
+		if polls == 1 {
+			return runningOp(), nil
+		}
+		return insights.Operation{}, apiError("GetOperation", codes.PermissionDenied)
+	}))
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, apiError("CancelOperation", codes.PermissionDenied))
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal("PermissionDenied", appErr.Type())
+	s.Contains(appErr.Error(), testOp)
+	s.GreaterOrEqual(s.env.Now().Sub(start), time.Hour, "the error was outlasted for the grace")
+	s.Greater(polls, 10)
+}
+
+// Finding M: a run whose permission comes back goes on to the outcome.
+func (s *createSuite) TestPermissionDeniedThatPassesLetsTheRunSucceed() {
+	s.expectCreate()
+	polls := 0
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
+		polls++
+		switch {
+		case polls == 1:
+			return runningOp(), nil
+		case polls < 5:
+			return insights.Operation{}, apiError("GetOperation", codes.PermissionDenied)
+		}
+		return succeededOp(), nil
+	}))
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	s.Require().NoError(s.env.GetWorkflowError())
+}
+
+// Finding J: the run continues as new by the history length the SDK reports, whatever its own
+// count of polls says.
+func (s *createSuite) TestContinuesAsNewByHistoryLength() {
+	s.expectCreate()
+	s.pollSequence(runningOp(), runningOp(), succeededOp())
+	s.env.SetCurrentHistoryLength(3900)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	s.assertContinuedAsNew(1)
+}
+
+// Finding B: what a newer release's worker wrote at continue-as-new decodes here, its unknown
+// fields ignored, instead of failing the run through the bad-input path.
+func (s *createSuite) TestContinuationFromANewerReleaseIsRead() {
+	s.pollSequence(succeededOp())
+	s.env.SetContinuedExecutionRunID("the-previous-run")
+	// Raw JSON, as the server hands it over: a struct would drop the unknown fields on the way.
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflowType, json.RawMessage(`{"parent":"`+testParent+`","issueModel":{"displayName":"weekly","futureModelOption":1},`+
+		`"futureOption":true,"continuation":{"operation":"`+testOp+`","startedAt":"2026-01-01T00:00:00Z","polls":7,"futureState":{"x":1}}}`))
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(8, res.Polls)
+}
+
+// Security: a continuation is state only the workflow writes; a person's input carrying one is
+// refused before any call, so that nobody attaches a run to an operation they did not create.
+func (s *createSuite) TestContinuationFromAPersonIsRefused() {
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, input(s.T(), `{"parent":"`+testParent+`","issueModel":{"displayName":"weekly"},`+
+		`"deleteModelIfCancelFails":true,"continuation":{"operation":"projects/victim/locations/us-central1/operations/1"}}`))
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal(insights.ErrInvalidArgument, appErr.Type())
+	var fv insights.FieldViolation
+	s.Require().NoError(appErr.Details(&fv))
+	s.Equal("continuation", fv.Field)
+}
+
+// Finding B for children: the input a parent of a newer release hands its child decodes here.
+func TestChildInputFromANewerReleaseIsRead(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(acts)
+	RegisterWorkflows(env)
+	parent := func(ctx workflow.Context) (*CreateIssueModelResult, error) {
+		ctx = workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: "child"})
+		var res CreateIssueModelResult
+		raw := json.RawMessage(`{"parent":"` + testParent + `","issueModel":{"displayName":"weekly"},"futureOption":{"a":1}}`)
+		err := workflow.ExecuteChildWorkflow(ctx, CreateIssueModelWorkflowType, raw).Get(ctx, &res)
+		return &res, err
+	}
+	env.RegisterWorkflowWithOptions(parent, workflow.RegisterOptions{Name: "newer-parent"})
+	env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
+	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(activities.PollResult{Operation: succeededOp()}, nil)
+	env.ExecuteWorkflow("newer-parent")
+	require.NoError(t, env.GetWorkflowError())
+}
+
+// Runs recorded before outcomeBeforeEndChange keep their commands: the timeout fails at once.
+func (s *createSuite) TestTimeoutOfARecordedRunFailsAtTheDeadline() {
+	s.env.OnGetVersion(outcomeBeforeEndChange, workflow.DefaultVersion, outcomeBeforeEndVersion).Return(workflow.DefaultVersion)
+	s.expectCreate()
+	s.pollSequence(runningOp())
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(),
+		`"polling":{"initialInterval":"1m","maxInterval":"10m","timeout":"1h","jitter":0}`))
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal(insights.ErrPollTimeout, appErr.Type())
+	s.Equal(time.Hour, s.env.Now().Sub(start).Round(time.Second))
+}
+
+// Runs recorded before createLooksAfterAmbiguityChange keep their commands: a refusal clears the
+// look-up.
+func (s *createSuite) TestCreateOfARecordedRunForgetsAfterARefusal() {
+	s.env.OnGetVersion(createLooksAfterAmbiguityChange, workflow.DefaultVersion, createLooksAfterAmbiguityVersion).Return(workflow.DefaultVersion)
+	attempts := s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+		switch n {
+		case 1:
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
+		case 2:
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
+		}
+		return activities.StartedOperation{Operation: testOp}, nil
+	})
+	s.pollSequence(succeededOp())
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Require().Len(attempts.params, 3)
+	s.NotNil(attempts.params[1].LookFrom)
+	s.Nil(attempts.params[2].LookFrom, "the recorded behaviour")
+}
