@@ -26,7 +26,9 @@ type Report struct {
 	Took      time.Duration
 	Errors    []string
 	Findings  []Finding // the first schedule to break each invariant, shrunk
-	Violating int       // schedules with at least one violation
+	Violating int       // schedules with at least one violation (open findings aside)
+	// Open counts the schedules that break an invariant only as an open finding, by finding.
+	Open map[string]int
 	// FirstViolating is 1 + the index of the first violating schedule (0: none).
 	FirstViolating int
 }
@@ -40,6 +42,8 @@ type Options struct {
 	// StopAtFirst ends the budget at the first violating schedule and does not shrink it (the
 	// negative controls only ask whether the budget finds anything).
 	StopAtFirst bool
+	// Strict counts the open findings (OpenFindings) as violations.
+	Strict bool
 	// Shrinks is how many violating schedules are shrunk at most (default 8): the first of
 	// each invariant, then the first of each new shape (fingerprint) of schedule.
 	Shrinks int
@@ -77,7 +81,7 @@ func Explore(seed int64, n int, o Options) Report {
 				}
 				v, _, err := Run(Generate(seed, i))
 				results[i] = res{v, err}
-				if len(v) > 0 && o.StopAtFirst {
+				if o.StopAtFirst && slices.ContainsFunc(v, func(x Violation) bool { return x.Open == "" || o.Strict }) {
 					mu.Lock()
 					stop = true
 					mu.Unlock()
@@ -94,6 +98,21 @@ func Explore(seed int64, n int, o Options) Report {
 		if x.err != nil {
 			rep.Errors = append(rep.Errors, fmt.Sprintf("schedule %d: %v", i, x.err))
 		}
+		var fresh []Violation
+		for _, v := range x.v {
+			if v.Open != "" {
+				if rep.Open == nil {
+					rep.Open = map[string]int{}
+				}
+				rep.Open[v.Open]++
+			} else if !o.Strict {
+				fresh = append(fresh, v)
+			}
+			if o.Strict {
+				fresh = append(fresh, v)
+			}
+		}
+		x.v = fresh
 		if len(x.v) > 0 {
 			rep.Violating++
 			if rep.FirstViolating == 0 {
@@ -150,7 +169,7 @@ func (s Schedule) shape() string {
 func violates(s Schedule, inv string, runs int) bool {
 	for range runs {
 		v, _, err := Run(s)
-		if err != nil || !slices.ContainsFunc(v, func(x Violation) bool { return x.Invariant == inv }) {
+		if err != nil || !slices.ContainsFunc(v, func(x Violation) bool { return x.Invariant == inv && x.Open == "" }) {
 			return false
 		}
 	}
@@ -182,7 +201,7 @@ func Shrink(s Schedule, inv string) Schedule {
 		}
 		simpler := []func(*Schedule){
 			func(c *Schedule) { c.CancelMode = "honor" },
-			func(c *Schedule) { c.VisibilityDelay = 0 },
+			func(c *Schedule) { c.VisibilityDelay, c.NotFoundGrace = 0, 0 },
 			func(c *Schedule) { c.OperationTTL = 0 },
 			func(c *Schedule) { c.TrainingFails = false },
 			func(c *Schedule) { c.ContinueAsNewAfterPolls = 0 },

@@ -11,6 +11,7 @@ var (
 	exploreN       = flag.Int("explore.n", 2000, "how many schedules TestExplore runs")
 	exploreSeed    = flag.Int64("explore.seed", 1, "the seed of TestExplore's schedules")
 	exploreWorkers = flag.Int("explore.workers", 1, "how many schedules run at once")
+	exploreStrict  = flag.Bool("explore.strict", false, "fail on the open findings (explorer.OpenFindings) too")
 	exploreShrinks = flag.Int("explore.shrinks", 8, "how many violating schedules TestExplore shrinks at most")
 )
 
@@ -23,9 +24,12 @@ func TestExplore(t *testing.T) {
 		// without it.
 		n = 200
 	}
-	rep := Explore(*exploreSeed, n, Options{Workers: *exploreWorkers, Shrinks: *exploreShrinks})
+	rep := Explore(*exploreSeed, n, Options{Workers: *exploreWorkers, Shrinks: *exploreShrinks, Strict: *exploreStrict})
 	t.Logf("explored %d schedules (seed %d) in %s: %.0f schedules per minute; %d violating",
 		rep.Schedules, rep.Seed, rep.Took.Round(100_000_000), rep.PerMinute(), rep.Violating)
+	for f, n := range rep.Open {
+		t.Logf("open finding %s in %d schedules: %s", f, n, OpenFindings[f])
+	}
 	for _, e := range rep.Errors {
 		t.Error(e)
 	}

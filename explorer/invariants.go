@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
@@ -28,6 +29,9 @@ const (
 	// CancelPrompt: after the first cancel request the run makes an API call, or ends, within
 	// CancelPromptness.
 	CancelPrompt = "cancel-is-prompt"
+	// NoStrandedTraining: when a run ends, every training it created is done or was sent a
+	// cancel that reached the server (README: the end of a run awaits the outcome).
+	NoStrandedTraining = "no-stranded-training"
 	// EndsInTime: every run ends within its bound (run.bound).
 	EndsInTime = "ends-in-time"
 	// DeployedRestored: after a cancelled or failed lifecycle the location's deployed models
@@ -51,6 +55,18 @@ const CancelPromptness = 90 * time.Second
 type Violation struct {
 	Invariant string
 	Detail    string
+	// Open names the open finding the violation is an instance of (OpenFindings), if any.
+	Open string
+}
+
+// OpenFindings are violations the explorer finds on main that have no fix yet: each is
+// recognised narrowly, reported (TestExplore logs them; -explore.strict fails on them) and
+// described in docs/RELIABILITY.md. Delete an entry when its fix lands.
+var OpenFindings = map[string]string{
+	"C": "issue 25 C: a lifecycle cancelled during deploy at the deployed-model quota does not redeploy the model undeploy-first removed",
+	"F": "issue 25 F: terminating a lifecycle terminates its children (parent-close policy TERMINATE): their trainings run on, untracked",
+	"P": "a deploy/undeploy whose reply is lost, retried while the operation list lags: the retry finds the model DEPLOYING/UNDEPLOYING but not its operation, calls again, gets FAILED_PRECONDITION and the lifecycle fails while the change goes through",
+	"Q": "a create whose reply is lost, then a look-up refused with a non-retryable code (PERMISSION_DENIED, NOT_FOUND): the run fails while the training it may have started runs on, untracked",
 }
 
 func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
@@ -58,7 +74,7 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 func (r *run) check() []Violation {
 	var out []Violation
 	add := func(inv, format string, args ...any) {
-		out = append(out, Violation{inv, fmt.Sprintf(format, args...)})
+		out = append(out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
 	}
 	// An operation that vanished from the API while it ran cannot be found, adopted or
 	// cancelled by anyone: such schedules only check that the run ends in time.
@@ -101,6 +117,13 @@ func (r *run) check() []Violation {
 			}
 		}
 	}
+	// no-stranded-training
+	for _, c := range r.created {
+		if op, ok := r.srv.Operation(c.Op); ok && !op.GetDone() && !r.cancelReached(c.Op, r.end) {
+			add(NoStrandedTraining, "the run ended (%s) at +%s while training %s runs on, never sent a cancel that reached the server",
+				r.outcome(), r.end.Sub(base), c.Op)
+		}
+	}
 	// cancel-is-prompt
 	if !firstCancel.IsZero() {
 		next := r.end
@@ -127,10 +150,67 @@ func (r *run) check() []Violation {
 		add(EndsInTime, "the run took %s, over its bound %s (%v)", took, r.bound(), r.err)
 	}
 	out = append(out, r.checkOutcome()...)
-	if r.s.Workflow == Lifecycle && !terminated {
+	if r.s.Workflow == Lifecycle && !(terminated && timedOut(r.err)) {
 		out = append(out, r.checkDeployed()...)
 	}
+	for i := range out {
+		out[i].Open = r.openFinding(out[i], terminated)
+	}
 	return out
+}
+
+// openFinding recognises the open findings (OpenFindings), narrowly.
+func (r *run) openFinding(v Violation, terminated bool) string {
+	msg := fmt.Sprint(r.err)
+	has := func(kinds []FaultKind, calls ...string) bool {
+		return slices.ContainsFunc(r.s.Faults, func(f Fault) bool {
+			return slices.Contains(kinds, f.Kind) && slices.Contains(calls, f.Call)
+		})
+	}
+	switch {
+	case terminated && timedOut(r.err) && r.s.Workflow == Lifecycle &&
+		(v.Invariant == NoStrandedTraining || v.Invariant == CancelReaches):
+		return "F"
+	case v.Invariant == DeployedRestored && r.lifeRes != nil && r.lifeRes.Outcome == workflows.LifecycleCancelled &&
+		r.s.Replaced > 0 && r.s.Replaced+r.s.OtherDeployed >= workflows.MaxDeployedPerLocation && r.onlyUndeployedFirst():
+		return "C"
+	case v.Invariant == DeployedRestored && strings.Contains(msg, "FAILED_PRECONDITION") && r.s.VisibilityDelay > 0 &&
+		(strings.Contains(msg, "DeployIssueModel") || strings.Contains(msg, "UndeployIssueModel")) &&
+		has([]FaultKind{LostReply, DieAfter}, "DeployIssueModel", "UndeployIssueModel"):
+		return "P"
+	case v.Invariant == NoStrandedTraining && r.s.Workflow != Lifecycle || v.Invariant == NoStrandedTraining && r.lifeRes == nil:
+		if has([]FaultKind{LostReply, DieAfter}, "CreateIssueModel") && strings.Contains(msg, "ListOperations:") && isNonRetryableRefusal(r) {
+			return "Q"
+		}
+	}
+	return ""
+}
+
+// isNonRetryableRefusal: the schedule refuses a ListOperations with a non-retryable code.
+func isNonRetryableRefusal(r *run) bool {
+	return slices.ContainsFunc(r.s.Faults, func(f Fault) bool {
+		return f.Call == "ListOperations" && f.Kind == Refuse && slices.Contains(nonRetryableCodes, f.Code)
+	})
+}
+
+// onlyUndeployedFirst: the deployed models after the run are those before less one of the
+// models the lifecycle replaces (the one undeploy-first removed).
+func (r *run) onlyUndeployedFirst() bool {
+	r.clock.freeze(r.end.Add(24 * time.Hour))
+	defer r.clock.freeze(r.end)
+	deployed := map[string]bool{}
+	for _, m := range r.srv.Models(parent) {
+		if m.GetState() == contactcenterinsightspb.IssueModel_DEPLOYED {
+			deployed[m.GetName()] = true
+		}
+	}
+	var missing []string
+	for _, n := range r.deployedBefore {
+		if !deployed[n] {
+			missing = append(missing, n)
+		}
+	}
+	return len(missing) == 1 && slices.Index(r.deployedBefore, missing[0]) < r.s.Replaced && len(deployed) == len(r.deployedBefore)-1
 }
 
 // timedOut: the run hit its run timeout (the explorer's cap, or a TerminateParent event).
@@ -165,12 +245,8 @@ func (r *run) cancelMissed(c rpc, tc time.Time) string {
 	if _, gone := r.vanished[c.Op]; gone || r.extCancel[c.Op] {
 		return ""
 	}
-	for _, x := range r.rpcs {
-		if x.Method == "CancelOperation" && x.Name == c.Op && x.Served && x.At.Before(c.At.Add(r.s.TrainingTime).Add(time.Nanosecond)) {
-			if x.Code == 0 || x.Code == 12 /* UNIMPLEMENTED: the server has the request, it cannot act on it */ {
-				return ""
-			}
-		}
+	if r.cancelReached(c.Op, c.At.Add(r.s.TrainingTime)) {
+		return ""
 	}
 	naturalEnd := c.At.Add(r.s.TrainingTime)
 	reachable := tc
@@ -187,11 +263,37 @@ func (r *run) cancelMissed(c rpc, tc time.Time) string {
 		tc.Sub(base), c.Op, c.At.Sub(base), c.At.Add(r.s.VisibilityDelay).Sub(base), naturalEnd.Sub(base))
 }
 
+// cancelReached: a CancelOperation for op was served by the API by time t (UNIMPLEMENTED
+// counts: the server has the request and cannot act on it).
+func (r *run) cancelReached(op string, t time.Time) bool {
+	for _, x := range r.rpcs {
+		if x.Method == "CancelOperation" && x.Name == op && x.Served && !x.At.After(t) && (x.Code == 0 || x.Code == 12) {
+			return true
+		}
+	}
+	return false
+}
+
+// outcome names how the run ended.
+func (r *run) outcome() string {
+	switch {
+	case r.createRes != nil:
+		return r.createRes.Outcome
+	case r.lifeRes != nil:
+		return r.lifeRes.Outcome
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(r.err, &appErr) {
+		return appErr.Type()
+	}
+	return fmt.Sprint(r.err)
+}
+
 // checkOutcome compares what the run reports with the API's final state.
 func (r *run) checkOutcome() []Violation {
 	var out []Violation
 	add := func(format string, args ...any) {
-		out = append(out, Violation{OutcomeAgrees, fmt.Sprintf(format, args...)})
+		out = append(out, Violation{Invariant: OutcomeAgrees, Detail: fmt.Sprintf(format, args...)})
 	}
 	models := map[string]*contactcenterinsightspb.IssueModel{}
 	for _, m := range r.srv.Models(parent) {
@@ -254,18 +356,7 @@ func (r *run) checkDeployed() []Violation {
 	sort.Strings(want)
 	sort.Strings(got)
 	if !slices.Equal(want, got) {
-		return []Violation{{DeployedRestored, fmt.Sprintf("lifecycle ended %v; deployed before %v, after %v", r.lifeOutcome(), want, got)}}
+		return []Violation{{Invariant: DeployedRestored, Detail: fmt.Sprintf("lifecycle ended %v; deployed before %v, after %v", r.outcome(), want, got)}}
 	}
 	return nil
-}
-
-func (r *run) lifeOutcome() string {
-	if r.lifeRes != nil {
-		return r.lifeRes.Outcome
-	}
-	var appErr *temporal.ApplicationError
-	if errors.As(r.err, &appErr) {
-		return appErr.Type()
-	}
-	return fmt.Sprint(r.err)
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+
+	"github.com/issuemodels/durable-lro/workflows"
 )
 
 // Workflow selects the workflow a schedule runs.
@@ -85,6 +87,9 @@ type Schedule struct {
 	CancelMode string
 	// VisibilityDelay: a new operation is not listed or readable for this long.
 	VisibilityDelay time.Duration
+	// NotFoundGrace is polling.notFoundGrace (0: the default, 2m); schedules keep the lag
+	// within it.
+	NotFoundGrace time.Duration
 	// OperationTTL: done operations vanish this long after they end (0: never).
 	OperationTTL time.Duration
 	// TrainingTime of the run's trainings; TrainingFails makes them end FAILED_PRECONDITION.
@@ -139,7 +144,12 @@ func Generate(seed int64, i int) Schedule {
 		s.Workflow = Lifecycle
 	}
 	s.CancelMode = pick(r, "honor", "honor", "ignore", "unimplemented")
-	s.VisibilityDelay = pick(r, 0, 0, 10*time.Second, time.Minute, 3*time.Minute)
+	s.VisibilityDelay = pick(r, 0, 0, 10*time.Second, time.Minute, 100*time.Second, 3*time.Minute)
+	if s.VisibilityDelay > workflows.DefaultNotFoundGrace-15*time.Second {
+		// A lag past notFoundGrace is a misconfigured policy (README: notFoundGrace is the
+		// allowance for it), so the schedule raises it.
+		s.NotFoundGrace = s.VisibilityDelay + 2*time.Minute
+	}
 	if r.Intn(8) == 0 {
 		s.OperationTTL = pick(r, 10*time.Minute, time.Hour)
 	}
@@ -151,6 +161,10 @@ func Generate(seed int64, i int) Schedule {
 	rpcs, acts := createRPCs, createActivities
 	if s.Workflow == Lifecycle {
 		rpcs, acts = lifecycleRPCs, lifecycleActs
+		// The test environment re-runs a child that continues as new without marking it
+		// continued (ContinuedExecutionRunID), which the workflows rely on: lifecycle
+		// schedules keep the default, which no child here reaches.
+		s.ContinueAsNewAfterPolls = 0
 		s.Replaced = r.Intn(3)
 		s.OtherDeployed = pick(r, 0, 2, 5-s.Replaced)
 	}
@@ -221,6 +235,9 @@ func (s Schedule) GoString() string {
 	add := func(name string, v string) { opts = append(opts, name+": "+v) }
 	if s.VisibilityDelay != 0 {
 		add("VisibilityDelay", goDur(s.VisibilityDelay))
+	}
+	if s.NotFoundGrace != 0 {
+		add("NotFoundGrace", goDur(s.NotFoundGrace))
 	}
 	if s.OperationTTL != 0 {
 		add("OperationTTL", goDur(s.OperationTTL))

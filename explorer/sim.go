@@ -269,7 +269,11 @@ func (r *run) spec() insights.IssueModelSpec {
 
 func (r *run) policy() *workflows.PollingPolicy {
 	jitter := 0.0 // keeps the workflows' timers on a grid the events avoid (see fireAt)
-	return &workflows.PollingPolicy{Timeout: r.s.Timeout.String(), ContinueAsNewAfterPolls: r.s.ContinueAsNewAfterPolls, Jitter: &jitter}
+	p := &workflows.PollingPolicy{Timeout: r.s.Timeout.String(), ContinueAsNewAfterPolls: r.s.ContinueAsNewAfterPolls, Jitter: &jitter}
+	if r.s.NotFoundGrace != 0 {
+		p.NotFoundGrace = r.s.NotFoundGrace.String()
+	}
+	return p
 }
 
 // bound is how long a run may take: README's timeouts plus grace (docs/RELIABILITY.md).
@@ -315,6 +319,11 @@ func (r *run) execute(acts *activities.Activities) error {
 			runTimeout = terminateAt - elapsed
 		}
 		env.SetWorkflowRunTimeout(runTimeout)
+		if r.canCount > 0 {
+			// As the server marks a continued run; the workflows tell their own continuation
+			// from a person's by it.
+			env.SetContinuedExecutionRunID(fmt.Sprintf("explored-run-%d", r.canCount))
+		}
 		env.SetOnChildWorkflowCompletedListener(r.childCompleted)
 		for i, e := range r.s.Events {
 			if at := fireAt(i, e); at > elapsed && e.Kind != TerminateParent {
