@@ -205,6 +205,7 @@ func Shrink(s Schedule, inv string) Schedule {
 			func(c *Schedule) { c.OperationTTL = 0 },
 			func(c *Schedule) { c.TrainingFails = false },
 			func(c *Schedule) { c.ContinueAsNewAfterPolls = 0 },
+			func(c *Schedule) { c.MaxInterval = 0 },
 			func(c *Schedule) { c.DeleteModelIfCancelFails = false },
 			func(c *Schedule) { c.Timeout = 2 * time.Hour },
 			func(c *Schedule) { c.TrainingTime = 20 * time.Minute },

@@ -63,10 +63,11 @@ type Violation struct {
 // recognised narrowly, reported (TestExplore logs them; -explore.strict fails on them) and
 // described in docs/RELIABILITY.md. Delete an entry when its fix lands.
 var OpenFindings = map[string]string{
-	"C": "issue 25 C: a lifecycle cancelled during deploy at the deployed-model quota does not redeploy the model undeploy-first removed",
-	"F": "issue 25 F: terminating a lifecycle terminates its children (parent-close policy TERMINATE): their trainings run on, untracked",
-	"P": "a deploy/undeploy whose reply is lost, retried while the operation list lags: the retry finds the model DEPLOYING/UNDEPLOYING but not its operation, calls again, gets FAILED_PRECONDITION and the lifecycle fails while the change goes through",
-	"Q": "a create whose reply is lost, then a look-up refused with a non-retryable code (PERMISSION_DENIED, NOT_FOUND): the run fails while the training it may have started runs on, untracked",
+	"A2": "issue 25 A, as fixed on main: the look-up is trusted notFoundGrace after the FIRST ambiguous create attempt failed; a later ambiguous attempt that committed is not yet listed then, so a cancel ends \"nothing created\" while that training runs (createOperation sets ambiguousEnd only once)",
+	"C":  "issue 25 C: a lifecycle cancelled during deploy at the deployed-model quota does not redeploy the model undeploy-first removed",
+	"F":  "issue 25 F: terminating a lifecycle terminates its children (parent-close policy TERMINATE): their trainings run on, untracked",
+	"P":  "a deploy/undeploy whose reply is lost, retried while the operation list lags: the retry finds the model DEPLOYING/UNDEPLOYING but not its operation, calls again, gets FAILED_PRECONDITION and the lifecycle fails while the change goes through",
+	"Q":  "a create whose reply is lost, then a look-up refused with a non-retryable code (PERMISSION_DENIED, NOT_FOUND): the run fails while the training it may have started runs on, untracked",
 }
 
 func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
@@ -168,6 +169,8 @@ func (r *run) openFinding(v Violation, terminated bool) string {
 		})
 	}
 	switch {
+	case (v.Invariant == NothingCreated || v.Invariant == NoStrandedTraining || v.Invariant == CancelReaches) && r.laterAmbiguousCommit():
+		return "A2"
 	case terminated && timedOut(r.err) && r.s.Workflow == Lifecycle &&
 		(v.Invariant == NoStrandedTraining || v.Invariant == CancelReaches):
 		return "F"
@@ -184,6 +187,19 @@ func (r *run) openFinding(v Violation, terminated bool) string {
 		}
 	}
 	return ""
+}
+
+// laterAmbiguousCommit: the run's training was created by a create attempt that failed
+// ambiguously (reply lost, worker died after the call), and an earlier attempt had failed
+// ambiguously too.
+func (r *run) laterAmbiguousCommit() bool {
+	if len(r.created) != 1 {
+		return false
+	}
+	c := r.created[0]
+	lost := c.Injected != "" || slices.Contains(r.diedAfter, c.At)
+	earlier := slices.ContainsFunc(r.ambiguous, func(t time.Time) bool { return t.Before(c.At) })
+	return lost && earlier
 }
 
 // isNonRetryableRefusal: the schedule refuses a ListOperations with a non-retryable code.

@@ -100,6 +100,8 @@ type Schedule struct {
 	Timeout                  time.Duration
 	ContinueAsNewAfterPolls  int
 	DeleteModelIfCancelFails bool
+	// MaxInterval is polling.maxInterval (0: the default, 45s).
+	MaxInterval time.Duration
 	// Lifecycle: deployed models of the pipeline's display name (replaced by the new one) and
 	// of other names, before the run.
 	Replaced, OtherDeployed int
@@ -153,7 +155,9 @@ func Generate(seed int64, i int) Schedule {
 	if r.Intn(8) == 0 {
 		s.OperationTTL = pick(r, 10*time.Minute, time.Hour)
 	}
-	s.TrainingTime = pick(r, 3*time.Minute, 20*time.Minute, time.Hour, 3*time.Hour)
+	s.TrainingTime = pick(r, 3*time.Minute, 20*time.Minute, time.Hour, 2*time.Hour)
+	// Most of a run's cost is its polls: longer caps keep the budget fast.
+	s.MaxInterval = pick(r, 0, 2*time.Minute, 5*time.Minute)
 	s.TrainingFails = r.Intn(8) == 0
 	s.Timeout = pick(r, 2*time.Hour, 2*time.Hour, 6*time.Hour, 30*time.Minute)
 	s.ContinueAsNewAfterPolls = pick(r, 0, 2, 3, 5, 10)
@@ -247,6 +251,9 @@ func (s Schedule) GoString() string {
 		add("TrainingFails", "true")
 	}
 	add("Timeout", goDur(s.Timeout))
+	if s.MaxInterval != 0 {
+		add("MaxInterval", goDur(s.MaxInterval))
+	}
 	if s.ContinueAsNewAfterPolls != 0 {
 		add("ContinueAsNewAfterPolls", fmt.Sprint(s.ContinueAsNewAfterPolls))
 	}

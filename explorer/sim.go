@@ -101,9 +101,12 @@ type run struct {
 	rpcs    []rpc
 	created []rpc // our CreateIssueModel calls that created an operation
 	// cancels: when a cancel was requested of the run (signal or Temporal cancel).
-	cancels   []time.Time
-	vanished  map[string]time.Time
-	extCancel map[string]bool
+	cancels  []time.Time
+	vanished map[string]time.Time
+	// ambiguous: when create attempts failed in a way that may have committed; diedAfter:
+	// when workers died after a create call.
+	ambiguous, diedAfter []time.Time
+	extCancel            map[string]bool
 
 	env      *testsuite.TestWorkflowEnvironment
 	start    time.Time
@@ -270,6 +273,9 @@ func (r *run) spec() insights.IssueModelSpec {
 func (r *run) policy() *workflows.PollingPolicy {
 	jitter := 0.0 // keeps the workflows' timers on a grid the events avoid (see fireAt)
 	p := &workflows.PollingPolicy{Timeout: r.s.Timeout.String(), ContinueAsNewAfterPolls: r.s.ContinueAsNewAfterPolls, Jitter: &jitter}
+	if r.s.MaxInterval != 0 {
+		p.MaxInterval = r.s.MaxInterval.String()
+	}
 	if r.s.NotFoundGrace != 0 {
 		p.NotFoundGrace = r.s.NotFoundGrace.String()
 	}
@@ -502,6 +508,9 @@ func (r *run) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo
 		}
 	}
 	r.mu.Lock()
+	if method == "CreateIssueModel" && (call.Injected != "" && (fault.Kind == LostReply || isAmbiguous(fault.Code))) {
+		r.ambiguous = append(r.ambiguous, call.At)
+	}
 	r.rpcs = append(r.rpcs, call)
 	if call.Op != "" && call.Display == displayName {
 		r.created = append(r.created, call)
@@ -544,6 +553,14 @@ func (i *dieInbound) ExecuteActivity(ctx context.Context, in *interceptor.Execut
 		}
 	}
 	timeout := temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil)
+	if kind != "" && name == "CreateIssueModel" {
+		r.mu.Lock()
+		r.ambiguous = append(r.ambiguous, r.clock.Now())
+		if kind == DieAfter {
+			r.diedAfter = append(r.diedAfter, r.clock.Now())
+		}
+		r.mu.Unlock()
+	}
 	switch kind {
 	case DieBefore:
 		r.logf("activity %s#%d: worker died before the call", name, n)
@@ -554,6 +571,11 @@ func (i *dieInbound) ExecuteActivity(ctx context.Context, in *interceptor.Execut
 		return nil, timeout
 	}
 	return i.Next.ExecuteActivity(ctx, in)
+}
+
+// isAmbiguous: a refusal with this code may, for all the caller knows, have committed.
+func isAmbiguous(c codes.Code) bool {
+	return c == codes.Unavailable || c == codes.DeadlineExceeded || c == codes.Internal || c == codes.Aborted || c == codes.Unknown
 }
 
 type nopLogger struct{}
