@@ -24,6 +24,16 @@ func TestExplore(t *testing.T) {
 		// without it.
 		n = 200
 	}
+	if *exploreExpect {
+		rep := Explore(*exploreSeed, n, Options{Workers: *exploreWorkers, StopAtFirst: true, Strict: *exploreStrict})
+		if rep.FirstViolating == 0 {
+			t.Fatalf("no violation in %d schedules (seed %d)", n, *exploreSeed)
+		}
+		i := rep.FirstViolating - 1
+		v, _, _ := Run(Generate(*exploreSeed, i))
+		t.Logf("found a violation at schedule %d of seed %d (after %s): %s\n%s", i, *exploreSeed, rep.Took.Round(100_000_000), joinViolations(v), Generate(*exploreSeed, i).GoString())
+		return
+	}
 	rep := Explore(*exploreSeed, n, Options{Workers: *exploreWorkers, Shrinks: *exploreShrinks, Strict: *exploreStrict})
 	t.Logf("explored %d schedules (seed %d) in %s: %.0f schedules per minute; %d violating",
 		rep.Schedules, rep.Seed, rep.Took.Round(100_000_000), rep.PerMinute(), rep.Violating)

@@ -181,10 +181,9 @@ func (r *run) openFinding(v Violation, terminated bool) string {
 		(strings.Contains(msg, "DeployIssueModel") || strings.Contains(msg, "UndeployIssueModel")) &&
 		has([]FaultKind{LostReply, DieAfter}, "DeployIssueModel", "UndeployIssueModel"):
 		return "P"
-	case v.Invariant == NoStrandedTraining && r.s.Workflow != Lifecycle || v.Invariant == NoStrandedTraining && r.lifeRes == nil:
-		if has([]FaultKind{LostReply, DieAfter}, "CreateIssueModel") && strings.Contains(msg, "ListOperations:") && isNonRetryableRefusal(r) {
-			return "Q"
-		}
+	case (v.Invariant == NoStrandedTraining || v.Invariant == CancelReaches) && has([]FaultKind{LostReply, DieAfter}, "CreateIssueModel") &&
+		strings.Contains(msg, "ListOperations:") && isNonRetryableRefusal(r):
+		return "Q"
 	}
 	return ""
 }

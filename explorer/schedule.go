@@ -205,9 +205,14 @@ func Generate(seed int64, i int) Schedule {
 	if s.Workflow == Lifecycle {
 		kinds = append(kinds, TerminateParent)
 	}
+	if r.Intn(6) == 0 {
+		// Another creator holds the location's creation slot from the start: the run's
+		// creates are refused for a long while (the create loop's backoff).
+		s.Events = append(s.Events, Event{Kind: SlotTaken, Hold: pick(r, 15*time.Minute, time.Hour)})
+	}
 	for n := r.Intn(5); n > 0; n-- {
 		e := Event{Kind: pick(r, kinds...), At: at()}
-		if len(s.Events) > 0 && r.Intn(3) == 0 {
+		if len(s.Events) > 0 && (r.Intn(3) == 0 || s.Events[len(s.Events)-1].Kind == CancelSignal && r.Intn(2) == 0) {
 			// Close on the heels of the previous event: races between them (a `cancel` signal
 			// then `temporal workflow cancel`, say).
 			prev := s.Events[len(s.Events)-1]
