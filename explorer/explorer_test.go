@@ -44,7 +44,7 @@ func TestExplore(t *testing.T) {
 		t.Error(e)
 	}
 	for _, f := range rep.Findings {
-		name := "Explorer" + strings.ReplaceAll(strings.Title(strings.ReplaceAll(f.Invariant, "-", " ")), " ", "")
+		name := "Explorer" + strings.ReplaceAll(title(strings.ReplaceAll(f.Invariant, "-", " ")), " ", "")
 		t.Errorf("invariant %s broken by schedule %d of seed %d (shrunk):\n%s\ntrace:\n  %s",
 			f.Invariant, f.Index, rep.Seed, f.GoTest(fmt.Sprintf("%s%d", name, f.Index)), strings.Join(f.Trace, "\n  "))
 	}
@@ -54,4 +54,13 @@ func flagSet(name string) bool {
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// title capitalises each word.
+func title(s string) string {
+	words := strings.Fields(s)
+	for i, w := range words {
+		words[i] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.Join(words, " ")
 }

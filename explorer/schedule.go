@@ -304,6 +304,9 @@ var eventConst = map[EventKind]string{CancelSignal: "CancelSignal", TemporalCanc
 
 // goDur spells d as Go source: 90 * time.Second, 3 * time.Minute, ...
 func goDur(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
 	for _, u := range []struct {
 		d    time.Duration
 		name string
