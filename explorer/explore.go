@@ -130,7 +130,7 @@ func Explore(seed int64, n int, o Options) Report {
 			}
 			seen[v.Invariant], shapes[shape] = true, true
 			shrinks++
-			shrunk := Shrink(s, v.Invariant)
+			shrunk := Shrink(s, v.Invariant, o.Strict)
 			if shapes[v.Invariant+" shrunk "+shrunk.shape()] {
 				continue // the same finding, reached from another schedule
 			}
@@ -166,10 +166,10 @@ func (s Schedule) shape() string {
 }
 
 // violates reports whether s breaks invariant inv on each of runs runs.
-func violates(s Schedule, inv string, runs int) bool {
+func violates(s Schedule, inv string, runs int, strict bool) bool {
 	for range runs {
 		v, _, err := Run(s)
-		if err != nil || !slices.ContainsFunc(v, func(x Violation) bool { return x.Invariant == inv && x.Open == "" }) {
+		if err != nil || !slices.ContainsFunc(v, func(x Violation) bool { return x.Invariant == inv && (x.Open == "" || strict) }) {
 			return false
 		}
 	}
@@ -178,10 +178,10 @@ func violates(s Schedule, inv string, runs int) bool {
 
 // Shrink simplifies s while it still breaks inv: drops faults and events, then simplifies the
 // API's behaviour and moves events earlier, until no step helps.
-func Shrink(s Schedule, inv string) Schedule {
+func Shrink(s Schedule, inv string, strict bool) Schedule {
 	orig := s
 	try := func(c Schedule) bool {
-		if violates(c, inv, 1) {
+		if violates(c, inv, 1, strict) {
 			s = c
 			return true
 		}
@@ -252,7 +252,7 @@ func Shrink(s Schedule, inv string) Schedule {
 			}
 		}
 	}
-	if !violates(s, inv, 2) {
+	if !violates(s, inv, 2, strict) {
 		return orig // flaky once shrunk: keep the schedule as drawn
 	}
 	return s
