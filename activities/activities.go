@@ -25,11 +25,19 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
-// Activities holds the API client the activities share. workflows.Register registers it (or
+// Activities holds the API clients the activities share. workflows.Register registers it (or
 // worker.RegisterActivity(&Activities{Client: c}) on a worker of your own); workflows call its
 // methods through a typed nil pointer.
 type Activities struct {
+	// Client, when Clients is nil, serves every location: one explicit client, e.g. of an emulator
+	// dialled on a bare host:port (which serves all locations), or of one endpoint you chose.
 	Client *contactcenterinsights.Client
+	// Clients, when set, gives every call the client of the endpoint that serves the location of
+	// the resource it acts on (parent, model or operation name): Google serves each location from
+	// its own endpoint and refuses the others' resources. The worker's is an
+	// *insightsclient.Regional; a location it does not know fails the activity with a
+	// non-retryable InvalidArgument before any call.
+	Clients ClientsByLocation
 	// PollLimiter, when set, is this worker's budget of the poll loop's GetOperation calls (the
 	// worker's -polls-per-second); only PollOperation spends it, GetOperation does not. A poll
 	// waits for the budget up to MaxPollWait; one that would wait longer is not made:
@@ -47,6 +55,24 @@ type Activities struct {
 
 	scansMu sync.Mutex
 	scans   map[string]locationScan // by location: scanTrainings
+}
+
+// ClientsByLocation hands out the client of a location's endpoint; field names the input field
+// that carries the resource, for the error of a location without one.
+type ClientsByLocation interface {
+	For(field, location string) (*contactcenterinsights.Client, error)
+}
+
+// clientFor is the client for a call on resource (a parent, model or operation name) that input
+// field carries: Clients' for its location, else Client.
+func (a *Activities) clientFor(field, resource string) (*contactcenterinsights.Client, error) {
+	if a.Clients != nil {
+		return a.Clients.For(field, insights.LocationOf(resource))
+	}
+	if a.Client == nil {
+		return nil, errors.New("activities: Activities has neither Client nor Clients")
+	}
+	return a.Client, nil
 }
 
 // MaxPollWait is the longest PollOperation waits for PollLimiter before giving up the call.
@@ -106,6 +132,10 @@ func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelPar
 	if err := p.IssueModel.Validate("issueModel"); err != nil {
 		return StartedOperation{}, err
 	}
+	c, err := a.clientFor("parent", p.Parent)
+	if err != nil {
+		return StartedOperation{}, err
+	}
 	req := &contactcenterinsightspb.CreateIssueModelRequest{Parent: p.Parent, IssueModel: p.IssueModel.Proto()}
 	logger := activity.GetLogger(ctx)
 	if p.LookFrom != nil {
@@ -128,7 +158,7 @@ func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelPar
 	if p.LookOnly {
 		return StartedOperation{AlreadyDone: true}, nil
 	}
-	op, err := a.Client.CreateIssueModel(ctx, req, noRetry)
+	op, err := c.CreateIssueModel(ctx, req, noRetry)
 	if err != nil {
 		return StartedOperation{}, insights.FromAPIError("CreateIssueModel", err)
 	}
@@ -154,7 +184,11 @@ func sameCreateRequest(echoed, ours *contactcenterinsightspb.CreateIssueModelReq
 
 // findOperation returns the name of the earliest operation in parent that match accepts.
 func (a *Activities) findOperation(ctx context.Context, parent string, match func(*longrunningpb.Operation) bool) (string, error) {
-	it := a.Client.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: 1000}, noRetry)
+	c, err := a.clientFor("parent", parent)
+	if err != nil {
+		return "", err
+	}
+	it := c.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: 1000}, noRetry)
 	var found *longrunningpb.Operation
 	for n := 0; n < maxScannedOperations; n++ {
 		op, err := it.Next()
@@ -176,7 +210,11 @@ func (a *Activities) GetOperation(ctx context.Context, name string) (insights.Op
 	if err := insights.ValidateOperationName("operation", name); err != nil {
 		return insights.Operation{}, err
 	}
-	op, err := a.Client.GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: name}, noRetry)
+	c, err := a.clientFor("operation", name)
+	if err != nil {
+		return insights.Operation{}, err
+	}
+	op, err := c.GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: name}, noRetry)
 	if err != nil {
 		return insights.Operation{}, insights.FromAPIError("GetOperation", err)
 	}
@@ -300,7 +338,11 @@ func (a *Activities) CancelOperation(ctx context.Context, name string) (CancelRe
 	if err := insights.ValidateOperationName("operation", name); err != nil {
 		return CancelResult{}, err
 	}
-	err := a.Client.CancelOperation(ctx, &longrunningpb.CancelOperationRequest{Name: name}, noRetry)
+	c, err := a.clientFor("operation", name)
+	if err != nil {
+		return CancelResult{}, err
+	}
+	err = c.CancelOperation(ctx, &longrunningpb.CancelOperationRequest{Name: name}, noRetry)
 	if status.Code(err) == codes.Unimplemented {
 		return CancelResult{Unimplemented: true}, nil
 	}
@@ -332,7 +374,11 @@ func (a *Activities) ListOperations(ctx context.Context, p ListOperationsParams)
 	if p.PageSize < 0 || p.PageSize > 1000 {
 		return ListOperationsResult{}, insights.InvalidArgument("pageSize", fmt.Sprintf("%d is outside 0..1000", p.PageSize))
 	}
-	it := a.Client.ListOperations(ctx, &longrunningpb.ListOperationsRequest{
+	c, err := a.clientFor("name", p.Name)
+	if err != nil {
+		return ListOperationsResult{}, err
+	}
+	it := c.ListOperations(ctx, &longrunningpb.ListOperationsRequest{
 		Name: p.Name, Filter: p.Filter, PageSize: p.PageSize, PageToken: p.PageToken}, noRetry)
 	var out ListOperationsResult
 	size := int(p.PageSize)

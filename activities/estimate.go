@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/api/iterator"
@@ -31,6 +32,14 @@ type EstimateTrainingParams struct {
 	// Conversations is the operation's trainingConversationsCount (the server fills it in the
 	// metadata's request); 0 when unknown, and the estimate is then not conditioned on it.
 	Conversations int64 `json:"conversations,omitempty"`
+	// Created is the operation's createTime as the workflow knows it (its metadata, in the API's
+	// time), for when the scan does not hold the operation: beyond the scan's bound, or a scan the
+	// worker reused from before the operation existed. Without it the peers could not be told
+	// from the history and the "history misleads" check would be skipped. Zero: unknown.
+	Created time.Time `json:"created,omitzero"`
+	// StartedAt is when the workflow started the operation (workflow time): the last resort
+	// against the real API, whose clock is the worker's; ignored under an APITimeScale.
+	StartedAt time.Time `json:"startedAt,omitzero"`
 }
 
 // TrainingEstimate is what the location's finished trainings say about how long one takes.
@@ -73,7 +82,11 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 	if err := insights.ValidateOperationName("operation", p.Operation); err != nil {
 		return TrainingEstimate{}, err
 	}
-	ops, calls, err := a.scanTrainings(ctx, insights.ParentOf(p.Operation))
+	c, err := a.clientFor("operation", p.Operation)
+	if err != nil {
+		return TrainingEstimate{}, err
+	}
+	ops, calls, err := a.scanTrainings(ctx, c, insights.ParentOf(p.Operation))
 	if err != nil {
 		return TrainingEstimate{Calls: calls}, err
 	}
@@ -89,7 +102,7 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 			running = append(running, c)
 		}
 	}
-	est := estimateAgainstPeers(samples, running, p.Conversations, createTimeOf(own))
+	est := estimateAgainstPeers(samples, running, p.Conversations, a.ownCreateTime(own, p))
 	est.Calls = calls
 	if sc := a.APITimeScale; sc > 0 && sc != 1 && est.Median > 0 {
 		div := func(d time.Duration) time.Duration { return time.Duration(float64(d) / sc).Round(time.Millisecond) }
@@ -97,6 +110,21 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 		est.Why += fmt.Sprintf(" (in the API's time; reported divided by its time scale %g)", sc)
 	}
 	return est, nil
+}
+
+// ownCreateTime is the operation's createTime: from the scan when it holds the operation, else
+// what the workflow passed.
+func (a *Activities) ownCreateTime(own *longrunningpb.Operation, p EstimateTrainingParams) time.Time {
+	if c := createTimeOf(own); !c.IsZero() {
+		return c
+	}
+	if !p.Created.IsZero() {
+		return p.Created
+	}
+	if sc := a.APITimeScale; sc == 0 || sc == 1 {
+		return p.StartedAt
+	}
+	return time.Time{}
 }
 
 // ScanReuse is how long a worker reuses its last scan of a location's operations: the runs
@@ -111,7 +139,7 @@ type locationScan struct {
 
 // scanTrainings lists the location's operations (bounded: estimatePages pages), or reuses the
 // worker's scan of it from the last ScanReuse; calls is the ListOperations calls made.
-func (a *Activities) scanTrainings(ctx context.Context, parent string) (ops []*longrunningpb.Operation, calls int, err error) {
+func (a *Activities) scanTrainings(ctx context.Context, c *contactcenterinsights.Client, parent string) (ops []*longrunningpb.Operation, calls int, err error) {
 	a.scansMu.Lock()
 	defer a.scansMu.Unlock() // one scan at a time per worker: the others wait and reuse it
 	reuse := ScanReuse
@@ -121,7 +149,7 @@ func (a *Activities) scanTrainings(ctx context.Context, parent string) (ops []*l
 	if s, ok := a.scans[parent]; ok && time.Since(s.at) < reuse {
 		return s.ops, 0, nil
 	}
-	it := a.Client.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: estimatePageSize}, noRetry)
+	it := c.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: estimatePageSize}, noRetry)
 	pager := iterator.NewPager(it, estimatePageSize, "")
 	for calls < estimatePages {
 		var page []*longrunningpb.Operation

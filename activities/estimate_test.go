@@ -203,3 +203,40 @@ func TestEstimateTrainingCountsRunningPeers(t *testing.T) {
 	require.Equal(t, 1, est.Peers)
 	require.Positive(t, est.Low)
 }
+
+// When the scan does not hold the run's own operation — the worker reuses a scan made before the
+// operation existed, or the operation is beyond the scan's bound — the createTime the workflow
+// passes still tells peers from history, so peers that contradict the history are noticed.
+// (Without it the check was skipped and the run skipped polls on a misleading history.)
+func TestEstimateTrainingKnowsItsCreateTimeWithoutItsOperationInTheScan(t *testing.T) {
+	srv, _, acts := setup(t, insightstest.Options{MaxConcurrentCreates: insightstest.Unlimited})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	rng := rand.New(rand.NewSource(6))
+	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rng, 300)))
+	peers := trainingsLike(rng, 60)
+	for i := range peers {
+		peers[i].Duration = min(peers[i].Duration/2, 50*time.Minute) // twice as fast as the history
+		peers[i].EndedAgo = time.Minute
+	}
+	require.NoError(t, srv.SeedFinishedTrainings(parent, peers))
+	// Another run's estimate fills the worker's scan; this run's training starts just after.
+	other := startCreation(t, env, acts)
+	_ = estimateFor(t, env, acts, activities.EstimateTrainingParams{Operation: other.Operation, Conversations: 8000})
+	own := startCreation(t, env, acts)
+	op, ok := srv.Operation(own.Operation)
+	require.True(t, ok)
+	md := &contactcenterinsightspb.CreateIssueModelMetadata{}
+	require.NoError(t, op.GetMetadata().UnmarshalTo(md))
+
+	est := estimateFor(t, env, acts, activities.EstimateTrainingParams{Operation: own.Operation, Conversations: 8000,
+		Created: md.GetCreateTime().AsTime()})
+	require.Zero(t, est.Calls, "the estimate reused the worker's scan, which predates the operation")
+	require.True(t, est.Misleading, "peers twice as fast went unnoticed: %+v", est)
+	require.Zero(t, est.Low)
+
+	// The same from the workflow's start time alone, against an API on the worker's clock.
+	est = estimateFor(t, env, acts, activities.EstimateTrainingParams{Operation: own.Operation, Conversations: 8000,
+		StartedAt: md.GetCreateTime().AsTime()})
+	require.True(t, est.Misleading, "%+v", est)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
@@ -20,7 +21,11 @@ func (a *Activities) GetIssueModel(ctx context.Context, name string) (json.RawMe
 	if err := insights.ValidateIssueModelName("name", name); err != nil {
 		return nil, err
 	}
-	m, err := a.Client.GetIssueModel(ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: name}, noRetry)
+	c, err := a.clientFor("name", name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.GetIssueModel(ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: name}, noRetry)
 	if err != nil {
 		return nil, insights.FromAPIError("GetIssueModel", err)
 	}
@@ -40,7 +45,11 @@ func (a *Activities) ListIssueModels(ctx context.Context, parent string) ([]Issu
 	if err := insights.ValidateParent("parent", parent); err != nil {
 		return nil, err
 	}
-	resp, err := a.Client.ListIssueModels(ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: parent}, noRetry)
+	c, err := a.clientFor("parent", parent)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.ListIssueModels(ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: parent}, noRetry)
 	if err != nil {
 		return nil, insights.FromAPIError("ListIssueModels", err)
 	}
@@ -60,7 +69,7 @@ func (a *Activities) DeployIssueModel(ctx context.Context, name string) (Started
 	return transitionBy[*contactcenterinsightspb.DeployIssueModelMetadata](ctx, a, name, transition{
 		method: "DeployIssueModel", done: contactcenterinsightspb.IssueModel_DEPLOYED,
 		inFlight: contactcenterinsightspb.IssueModel_DEPLOYING,
-	}, a.Client.DeployIssueModel, &contactcenterinsightspb.DeployIssueModelRequest{Name: name})
+	}, (*contactcenterinsights.Client).DeployIssueModel, &contactcenterinsightspb.DeployIssueModelRequest{Name: name})
 }
 
 // UndeployIssueModel starts undeploying the model; UNDEPLOYED needs nothing, UNDEPLOYING is
@@ -69,7 +78,7 @@ func (a *Activities) UndeployIssueModel(ctx context.Context, name string) (Start
 	return transitionBy[*contactcenterinsightspb.UndeployIssueModelMetadata](ctx, a, name, transition{
 		method: "UndeployIssueModel", done: contactcenterinsightspb.IssueModel_UNDEPLOYED,
 		inFlight: contactcenterinsightspb.IssueModel_UNDEPLOYING,
-	}, a.Client.UndeployIssueModel, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name})
+	}, (*contactcenterinsights.Client).UndeployIssueModel, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name})
 }
 
 // DeleteIssueModel starts deleting the model; a model that no longer exists needs nothing, one
@@ -78,7 +87,7 @@ func (a *Activities) DeleteIssueModel(ctx context.Context, name string) (Started
 	return transitionBy[*contactcenterinsightspb.DeleteIssueModelMetadata](ctx, a, name, transition{
 		method: "DeleteIssueModel", gone: true,
 		inFlight: contactcenterinsightspb.IssueModel_DELETING,
-	}, a.Client.DeleteIssueModel, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name})
+	}, (*contactcenterinsights.Client).DeleteIssueModel, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name})
 }
 
 // transitionBy runs transition t of the model, started by call(ctx, req), whose operations
@@ -88,7 +97,7 @@ func transitionBy[M interface {
 	GetRequest() R
 }, R interface{ GetName() string }, Q any, O interface{ Name() string }](
 	ctx context.Context, a *Activities, name string, t transition,
-	call func(context.Context, Q, ...gax.CallOption) (O, error), req Q) (StartedOperation, error) {
+	call func(*contactcenterinsights.Client, context.Context, Q, ...gax.CallOption) (O, error), req Q) (StartedOperation, error) {
 	t.modelOf = func(op *longrunningpb.Operation) string {
 		md := newMessage[M]()
 		if op.GetMetadata().UnmarshalTo(md) != nil {
@@ -96,7 +105,7 @@ func transitionBy[M interface {
 		}
 		return md.GetRequest().GetName()
 	}
-	t.start = func() (string, error) { return opName(call(ctx, req, noRetry)) }
+	t.start = func(c *contactcenterinsights.Client) (string, error) { return opName(call(c, ctx, req, noRetry)) }
 	return a.transition(ctx, name, t)
 }
 
@@ -106,15 +115,19 @@ type transition struct {
 	gone     bool                                     // for delete: NOT_FOUND means done
 	inFlight contactcenterinsightspb.IssueModel_State // state whose running operation we adopt
 	modelOf  func(*longrunningpb.Operation) string    // the model an operation of this method acts on
-	start    func() (string, error)
+	start    func(*contactcenterinsights.Client) (string, error)
 }
 
 func (a *Activities) transition(ctx context.Context, name string, t transition) (StartedOperation, error) {
 	if err := insights.ValidateIssueModelName("name", name); err != nil {
 		return StartedOperation{}, err
 	}
+	c, err := a.clientFor("name", name)
+	if err != nil {
+		return StartedOperation{}, err
+	}
 	logger := activity.GetLogger(ctx)
-	m, err := a.Client.GetIssueModel(ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: name}, noRetry)
+	m, err := c.GetIssueModel(ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: name}, noRetry)
 	switch {
 	case t.gone && status.Code(err) == codes.NotFound:
 		logger.Info("Nothing to do: the model no longer exists", "Method", t.method, "IssueModel", name)
@@ -136,7 +149,7 @@ func (a *Activities) transition(ctx context.Context, name string, t transition) 
 			return StartedOperation{Operation: op, Adopted: true}, nil
 		}
 	}
-	op, err := t.start()
+	op, err := t.start(c)
 	if err != nil {
 		return StartedOperation{}, insights.FromAPIError(t.method, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
@@ -20,9 +21,10 @@ import (
 // ImportIssueModel) each start one operation. None of these calls has a request id, so a retry
 // after a lost reply (UNAVAILABLE or DEADLINE_EXCEEDED after the server committed, or a worker
 // that died mid-call) could start a second operation. They are retried by Temporal's retry
-// policy, and every attempt after the first first lists the location's operations and adopts an
-// operation of the same method whose metadata.request matches ours and whose createTime is not
-// before Since-CreateSkew; only if there is none does it start one. What a second operation
+// policy, and every attempt after one that may have committed (see startOnce) first lists the
+// location's operations and adopts an operation of the same method whose metadata.request
+// matches ours and whose createTime is not before Since-CreateSkew; only if there is none does it
+// start one. What a second operation
 // would have done, had the look-up missed it (an operation list that lags, an expired
 // operation):
 //   - IngestConversations: nothing twice: the service skips an object whose transcript URI was
@@ -79,7 +81,7 @@ func (a *Activities) IngestConversations(ctx context.Context, p IngestConversati
 		req.SampleSize = &p.SampleSize
 	}
 	return startPipeline[*contactcenterinsightspb.IngestConversationsMetadata](ctx, a, "IngestConversations",
-		p.Parent, p.Since, a.Client.IngestConversations, req,
+		"parent", p.Parent, p.Since, (*contactcenterinsights.Client).IngestConversations, req,
 		func(r *contactcenterinsightspb.IngestConversationsRequest) bool { return proto.Equal(r, req) })
 }
 
@@ -102,7 +104,7 @@ func (a *Activities) BulkAnalyzeConversations(ctx context.Context, p BulkAnalyze
 	}
 	req := &contactcenterinsightspb.BulkAnalyzeConversationsRequest{Parent: p.Parent, Filter: p.Filter, AnalysisPercentage: p.AnalysisPercentage}
 	return startPipeline[*contactcenterinsightspb.BulkAnalyzeConversationsMetadata](ctx, a, "BulkAnalyzeConversations",
-		p.Parent, p.Since, a.Client.BulkAnalyzeConversations, req,
+		"parent", p.Parent, p.Since, (*contactcenterinsights.Client).BulkAnalyzeConversations, req,
 		func(r *contactcenterinsightspb.BulkAnalyzeConversationsRequest) bool {
 			return r.GetParent() == req.Parent && r.GetFilter() == req.Filter && r.GetAnalysisPercentage() == req.AnalysisPercentage
 		})
@@ -128,7 +130,7 @@ func (a *Activities) ExportIssueModel(ctx context.Context, p ExportIssueModelPar
 	req := &contactcenterinsightspb.ExportIssueModelRequest{Name: p.Name, Destination: &contactcenterinsightspb.ExportIssueModelRequest_GcsDestination_{
 		GcsDestination: &contactcenterinsightspb.ExportIssueModelRequest_GcsDestination{ObjectUri: p.ObjectURI}}}
 	return startPipeline[*contactcenterinsightspb.ExportIssueModelMetadata](ctx, a, "ExportIssueModel",
-		insights.ParentOf(p.Name), p.Since, a.Client.ExportIssueModel, req,
+		"name", insights.ParentOf(p.Name), p.Since, (*contactcenterinsights.Client).ExportIssueModel, req,
 		func(r *contactcenterinsightspb.ExportIssueModelRequest) bool {
 			return r.GetName() == p.Name && r.GetGcsDestination().GetObjectUri() == p.ObjectURI
 		})
@@ -155,7 +157,7 @@ func (a *Activities) ImportIssueModel(ctx context.Context, p ImportIssueModelPar
 	req := &contactcenterinsightspb.ImportIssueModelRequest{Parent: p.Parent, CreateNewModel: p.CreateNewModel,
 		Source: &contactcenterinsightspb.ImportIssueModelRequest_GcsSource_{GcsSource: &contactcenterinsightspb.ImportIssueModelRequest_GcsSource{ObjectUri: p.ObjectURI}}}
 	return startPipeline[*contactcenterinsightspb.ImportIssueModelMetadata](ctx, a, "ImportIssueModel",
-		p.Parent, p.Since, a.Client.ImportIssueModel, req,
+		"parent", p.Parent, p.Since, (*contactcenterinsights.Client).ImportIssueModel, req,
 		func(r *contactcenterinsightspb.ImportIssueModelRequest) bool {
 			return r.GetParent() == p.Parent && r.GetGcsSource().GetObjectUri() == p.ObjectURI && r.GetCreateNewModel() == p.CreateNewModel
 		})
@@ -168,18 +170,26 @@ type pipelineMetadata[R any] interface {
 	GetRequest() R
 }
 
-// startPipeline starts one of the pipeline's operations, call(ctx, req), through startOnce: on
+// startPipeline starts one of the pipeline's operations, call(client, ctx, req), through startOnce
+// with the client of parent's location (carried by input field field): on
 // a retry it adopts an operation whose metadata (of type M) has a request that same accepts.
 func startPipeline[M pipelineMetadata[R], R, Q any, O interface{ Name() string }](
-	ctx context.Context, a *Activities, method, parent string, since time.Time,
-	call func(context.Context, Q, ...gax.CallOption) (O, error), req Q, same func(R) bool) (StartedOperation, error) {
+	ctx context.Context, a *Activities, method, field, parent string, since time.Time,
+	call func(*contactcenterinsights.Client, context.Context, Q, ...gax.CallOption) (O, error), req Q, same func(R) bool) (StartedOperation, error) {
+	// Every operation of the pipeline acts in parent's location (an export in its model's, an
+	// import in its destination's): a promotion from one location to another calls each
+	// location's endpoint in turn.
+	c, err := a.clientFor(field, parent)
+	if err != nil {
+		return StartedOperation{}, err
+	}
 	return a.startOnce(ctx, method, parent, since,
 		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
 			md := newMessage[M]()
 			ok := op.GetMetadata().UnmarshalTo(md) == nil
 			return md.GetCreateTime(), ok && same(md.GetRequest())
 		},
-		func() (string, error) { return opName(call(ctx, req, noRetry)) })
+		func() (string, error) { return opName(call(c, ctx, req, noRetry)) })
 }
 
 // newMessage returns a new, empty message of type M (a pointer to a generated message).
@@ -188,19 +198,38 @@ func newMessage[M proto.Message]() M {
 	return zero.ProtoReflect().Type().New().Interface().(M)
 }
 
-// startOnce starts an operation with start, unless this is a retry and match finds the
-// operation an earlier attempt started (created from since-CreateSkew on).
+// startOnce starts an operation with start, unless an earlier attempt may have committed one:
+// then it first looks for that operation (match, created from since-CreateSkew on) and adopts it.
+//
+// The rule: look only when some earlier attempt may have committed (an ambiguous failure, see
+// insights.MayHaveCommitted: a lost reply, a timeout, a worker that died mid-call), and once any
+// attempt may have committed, every later attempt looks first. A definite refusal
+// (RESOURCE_EXHAUSTED, ...) proves only that the refused attempt created nothing, so it clears
+// nothing; but after refusals alone there is nothing of ours to find, and looking could adopt
+// an identical operation another run started (for an import with createNewModel, its model).
+//
+// The retries are Temporal's, so an attempt knows how earlier ones ended only from what they
+// recorded: each failing attempt heartbeats startAttempts just before it returns (the first
+// heartbeat of an attempt is sent at once), and Temporal hands the last details to the next
+// attempt. An attempt that recorded nothing (its worker died, it timed out, the heartbeat was
+// lost, or an older release ran it) may have committed.
 func (a *Activities) startOnce(ctx context.Context, method, parent string, since time.Time,
 	match func(*longrunningpb.Operation) (*timestamppb.Timestamp, bool), start func() (string, error)) (StartedOperation, error) {
 	logger := activity.GetLogger(ctx)
-	if activity.GetInfo(ctx).Attempt > 1 {
+	attempt := activity.GetInfo(ctx).Attempt
+	look := earlierAttemptMayHaveCommitted(ctx)
+	fail := func(err error, mayHaveCommitted bool) (StartedOperation, error) {
+		activity.RecordHeartbeat(ctx, startAttempts{Attempt: attempt, MayHaveCommitted: look || mayHaveCommitted})
+		return StartedOperation{}, err
+	}
+	if look {
 		from := since.Add(-CreateSkew)
 		name, err := a.findOperation(ctx, parent, func(op *longrunningpb.Operation) bool {
 			created, ok := match(op)
 			return ok && (since.IsZero() || !created.AsTime().Before(from))
 		})
 		if err != nil {
-			return StartedOperation{}, err
+			return fail(err, false)
 		}
 		if name != "" {
 			logger.Info("Adopted the operation an earlier attempt started", "Method", method, "Operation", name)
@@ -209,10 +238,35 @@ func (a *Activities) startOnce(ctx context.Context, method, parent string, since
 	}
 	name, err := start()
 	if err != nil {
-		return StartedOperation{}, insights.FromAPIError(method, err)
+		err = insights.FromAPIError(method, err)
+		return fail(err, insights.MayHaveCommitted(err))
 	}
 	logger.Info("Started "+method, "Operation", name)
 	return StartedOperation{Operation: name}, nil
+}
+
+// startAttempts is what a failed attempt of a pipeline start records (as activity heartbeat
+// details) for the next one.
+type startAttempts struct {
+	// Attempt is the attempt that recorded this.
+	Attempt int32 `json:"attempt"`
+	// MayHaveCommitted: this attempt or an earlier one may have started an operation.
+	MayHaveCommitted bool `json:"mayHaveCommitted"`
+}
+
+// earlierAttemptMayHaveCommitted says whether an attempt before this one may have started the
+// operation: false on the first attempt; true unless the previous attempt recorded that neither
+// it nor any before it may have.
+func earlierAttemptMayHaveCommitted(ctx context.Context) bool {
+	attempt := activity.GetInfo(ctx).Attempt
+	if attempt <= 1 {
+		return false
+	}
+	var rec startAttempts
+	if !activity.HasHeartbeatDetails(ctx) || activity.GetHeartbeatDetails(ctx, &rec) != nil {
+		return true
+	}
+	return rec.MayHaveCommitted || rec.Attempt != attempt-1
 }
 
 func opName(op interface{ Name() string }, err error) (string, error) {

@@ -3,11 +3,13 @@ package activities_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -185,4 +187,118 @@ func TestPipelineActivitiesRefuseBadInputAndNameTheResource(t *testing.T) {
 		require.ErrorAs(t, err, &appErr)
 		require.True(t, appErr.NonRetryable(), "%s: %v is final", c.method, err)
 	}
+}
+
+// interceptCalls answers the nth call (1-based) of method as do says: do gets the handler and
+// may call it (commit) or not (refuse).
+func interceptCalls(method string, do map[int]func(ctx context.Context, req any, h grpc.UnaryHandler) (any, error)) grpc.UnaryServerInterceptor {
+	var n atomic.Int64
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if !strings.HasSuffix(info.FullMethod, "/"+method) {
+			return handler(ctx, req)
+		}
+		if f := do[int(n.Add(1))]; f != nil {
+			return f(ctx, req, handler)
+		}
+		return handler(ctx, req)
+	}
+}
+
+// hideFromLists drops the named operations from ListOperations replies while *hidden holds: an
+// operation list that lags behind a create.
+func hideFromLists(hidden *atomic.Pointer[[]string]) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		names := hidden.Load()
+		if list, ok := resp.(*longrunningpb.ListOperationsResponse); ok && err == nil && names != nil {
+			list.Operations = slices.DeleteFunc(list.Operations, func(op *longrunningpb.Operation) bool { return slices.Contains(*names, op.GetName()) })
+		}
+		return resp, err
+	}
+}
+
+func refuse(context.Context, any, grpc.UnaryHandler) (any, error) {
+	return nil, status.Error(codes.ResourceExhausted, "quota: one import at a time")
+}
+
+// exportedModel prepares an object to import: a trained model exported to gs://acme-models/weekly.json.
+func exportedModel(t *testing.T, a *activities.Activities, clock *insightstest.FakeClock) {
+	t.Helper()
+	_, err := runWithRetries(t, a, "IngestConversations", activities.IngestConversationsParams{Parent: parent, BucketURI: "gs://acme-chats/nov"})
+	require.NoError(t, err)
+	clock.Advance(time.Hour)
+	_, err = runWithRetries(t, a, "BulkAnalyzeConversations", activities.BulkAnalyzeConversationsParams{Parent: parent, AnalysisPercentage: 100})
+	require.NoError(t, err)
+	clock.Advance(time.Hour)
+	model := trainedModel(t, a, clock)
+	_, err = runWithRetries(t, a, "ExportIssueModel", activities.ExportIssueModelParams{Name: model, ObjectURI: "gs://acme-models/weekly.json"})
+	require.NoError(t, err)
+	clock.Advance(time.Hour)
+}
+
+// After a definite refusal, and nothing ambiguous before it, the retry does not look: an
+// identical import another run started in the same window is not ours, and adopting it would
+// give both runs one model. (On the first release it adopted the other run's operation.)
+func TestPipelineRetryAfterARefusalDoesNotAdoptAnotherRunsOperation(t *testing.T) {
+	const prod = "projects/prod/locations/us-central1"
+	opts := insightstest.Options{
+		Objects: insightstest.Transcripts("gs://acme-chats/nov", 5), Buckets: []string{"acme-models"},
+		MinTrainingConversations: 1, TrainingTime: func() time.Duration { return time.Minute },
+		// Call 1 is the other run's import; call 2, our first attempt, is refused.
+		Interceptors: []grpc.UnaryServerInterceptor{interceptCalls("ImportIssueModel", map[int]func(context.Context, any, grpc.UnaryHandler) (any, error){2: refuse})},
+	}
+	srv, clock, a := setup(t, opts)
+	exportedModel(t, a, clock)
+	since := clock.Now()
+	params := activities.ImportIssueModelParams{Parent: prod, ObjectURI: "gs://acme-models/weekly.json", CreateNewModel: true, Since: since}
+	other, err := runWithRetries(t, a, "ImportIssueModel", params)
+	require.NoError(t, err)
+	before := srv.Stats().RPCs
+	ours, err := runWithRetries(t, a, "ImportIssueModel", params)
+	require.NoError(t, err)
+	after := srv.Stats().RPCs
+	require.False(t, ours.Adopted, "the retry after a refusal adopted %s", ours.Operation)
+	require.NotEqual(t, other.Operation, ours.Operation, "two runs share one import")
+	require.Zero(t, after["ListOperations"]-before["ListOperations"], "the retry after a refusal looked")
+	require.EqualValues(t, 1, after["ImportIssueModel"]-before["ImportIssueModel"], "refused (in front of the emulator), then started")
+}
+
+// Once an attempt may have committed, every later attempt looks, even after a refusal in
+// between: a lost reply (the operation not listed yet), then a refusal (the region's slot is the
+// lost operation's), then the look that finds it. Nothing is imported twice.
+func TestPipelineRetryLooksAfterARefusalThatFollowsALostReply(t *testing.T) {
+	const prod = "projects/prod/locations/us-central1"
+	var hidden atomic.Pointer[[]string]
+	lostThenRefused := map[int]func(context.Context, any, grpc.UnaryHandler) (any, error){
+		1: func(ctx context.Context, req any, h grpc.UnaryHandler) (any, error) {
+			resp, err := h(ctx, req)
+			if err == nil {
+				names := []string{resp.(*longrunningpb.Operation).GetName()}
+				hidden.Store(&names) // not listed yet
+			}
+			return nil, status.Error(codes.Unavailable, "reply lost after commit")
+		},
+		2: func(ctx context.Context, req any, h grpc.UnaryHandler) (any, error) {
+			hidden.Store(nil) // listed from now on
+			return refuse(ctx, req, h)
+		},
+	}
+	opts := insightstest.Options{
+		Objects: insightstest.Transcripts("gs://acme-chats/nov", 5), Buckets: []string{"acme-models"},
+		MinTrainingConversations: 1, TrainingTime: func() time.Duration { return time.Minute },
+		Interceptors: []grpc.UnaryServerInterceptor{hideFromLists(&hidden), interceptCalls("ImportIssueModel", lostThenRefused)},
+	}
+	srv, clock, a := setup(t, opts)
+	exportedModel(t, a, clock)
+	before := srv.Stats().RPCs
+	started, err := runWithRetries(t, a, "ImportIssueModel",
+		activities.ImportIssueModelParams{Parent: prod, ObjectURI: "gs://acme-models/weekly.json", CreateNewModel: true, Since: clock.Now()})
+	require.NoError(t, err)
+	after := srv.Stats().RPCs
+	require.True(t, started.Adopted, "attempt 3 adopted the lost operation")
+	// (The refusal is answered in front of the emulator, which counts only what reaches it.)
+	require.EqualValues(t, 1, after["ImportIssueModel"]-before["ImportIssueModel"], "committed once, never again")
+	require.EqualValues(t, 2, after["ListOperations"]-before["ListOperations"], "attempts 2 and 3 looked")
+	clock.Advance(time.Hour)
+	require.Len(t, srv.Models(prod), 1, "one imported model")
 }

@@ -33,7 +33,9 @@ import (
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -170,6 +172,32 @@ func DataConverterFromEnv() (converter.DataConverter, bool, error) {
 		return converter.GetDefaultDataConverter(), false, nil
 	}
 	return NewDataConverter(c), true, nil
+}
+
+// ConfigureClientFromEnv sets opts' data converter from the environment (DataConverterFromEnv)
+// and, when encryption is on, a failure converter that encrypts failure messages and stack
+// traces too (they name projects, models and display names) and encodes error details with the
+// encrypting converter. Every client that writes or reads this project's histories (worker,
+// starter) must use it; it returns whether encryption is on.
+//
+// Decoding is compatible both ways: the SDK's default failure converter decodes encoded
+// attributes when it can, and a failure written without them reads as before.
+func ConfigureClientFromEnv(opts *client.Options) (bool, error) {
+	dc, encrypted, err := DataConverterFromEnv()
+	if err != nil {
+		return false, err
+	}
+	opts.DataConverter = dc
+	if encrypted {
+		opts.FailureConverter = NewFailureConverter(dc)
+	}
+	return encrypted, nil
+}
+
+// NewFailureConverter is the SDK's default failure converter on dc, with the common attributes
+// (message, stack trace) moved into an encoded payload: the history then says "Encoded failure".
+func NewFailureConverter(dc converter.DataConverter) converter.FailureConverter {
+	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: dc, EncodeCommonAttributes: true})
 }
 
 // NewDataConverter wraps the default data converter with c.

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -212,9 +216,10 @@ func TestDataConverterFromEnv(t *testing.T) {
 // TestHTTPHandler speaks the protocol of the CLI's --codec-endpoint and the Web UI.
 func TestHTTPHandler(t *testing.T) {
 	c := mustCodec(t, "k1", map[string][]byte{"k1": key(1)})
-	srv := httptest.NewServer(NewHTTPHandler(c, "http://localhost:8233"))
+	srv := httptest.NewServer(NewHTTPHandler(c, HTTPOptions{Token: "s3cret", AllowedOrigins: []string{"http://localhost:8233"}}))
 	defer srv.Close()
-	remote := converter.NewRemotePayloadCodec(converter.RemotePayloadCodecOptions{Endpoint: srv.URL})
+	remote := converter.NewRemotePayloadCodec(converter.RemotePayloadCodecOptions{Endpoint: srv.URL,
+		ModifyRequest: func(r *http.Request) error { r.Header.Set("Authorization", "Bearer s3cret"); return nil }})
 	in := []*commonpb.Payload{jsonPayload(t)}
 	enc, err := remote.Encode(in)
 	if err != nil {
@@ -231,7 +236,7 @@ func TestHTTPHandler(t *testing.T) {
 	other := mustCodec(t, "k1", map[string][]byte{"k1": key(2)})
 	bad, _ := other.Encode(in)
 	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: bad})
-	resp, err := http.Post(srv.URL+"/decode", "application/json", bytes.NewReader(body))
+	resp, err := post(srv.URL+"/decode", "Bearer s3cret", body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,5 +265,141 @@ func TestHTTPHandler(t *testing.T) {
 	resp.Body.Close()
 	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Error("CORS allowed a foreign origin")
+	}
+}
+
+func post(url, auth string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	return http.DefaultClient.Do(req)
+}
+
+// The codec server decrypts whatever it is sent: without the bearer token it answers 401 and
+// decrypts nothing; with no token configured it refuses everyone unless NoAuth says otherwise.
+func TestHTTPHandlerRequiresToken(t *testing.T) {
+	c := mustCodec(t, "k1", map[string][]byte{"k1": key(1)})
+	enc, _ := c.Encode([]*commonpb.Payload{jsonPayload(t)})
+	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: enc})
+	for _, tc := range []struct {
+		name string
+		opts HTTPOptions
+		auth string
+		want int
+	}{
+		{"no header", HTTPOptions{Token: "s3cret"}, "", http.StatusUnauthorized},
+		{"wrong token", HTTPOptions{Token: "s3cret"}, "Bearer guess", http.StatusUnauthorized},
+		{"token without Bearer", HTTPOptions{Token: "s3cret"}, "s3cret", http.StatusUnauthorized},
+		{"right token", HTTPOptions{Token: "s3cret"}, "Bearer s3cret", http.StatusOK},
+		{"no token configured", HTTPOptions{}, "Bearer ", http.StatusUnauthorized},
+		{"auth disabled for local use", HTTPOptions{NoAuth: true}, "", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(NewHTTPHandler(c, tc.opts))
+			defer srv.Close()
+			resp, err := post(srv.URL+"/decode", tc.auth, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("HTTP %d, want %d (%s)", resp.StatusCode, tc.want, out)
+			}
+			if tc.want != http.StatusOK && bytes.Contains(out, []byte("payloads")) {
+				t.Fatalf("refused request still answered payloads: %s", out)
+			}
+		})
+	}
+}
+
+// A body over the limit is refused with 413 before it is decoded.
+func TestHTTPHandlerBodyLimit(t *testing.T) {
+	c := mustCodec(t, "k1", map[string][]byte{"k1": key(1)})
+	srv := httptest.NewServer(NewHTTPHandler(c, HTTPOptions{NoAuth: true, MaxBodyBytes: 1024}))
+	defer srv.Close()
+	big := &commonpb.Payloads{Payloads: []*commonpb.Payload{{Data: bytes.Repeat([]byte("x"), 4096)}}}
+	body, _ := protojson.Marshal(big)
+	resp, err := post(srv.URL+"/encode", "", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("HTTP %d for a 4 KiB body over a 1 KiB limit, want 413", resp.StatusCode)
+	}
+	small, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{jsonPayload(t)}})
+	if resp, err = post(srv.URL+"/encode", "", small); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("small body: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// "*" lets any origin call without credentials; it never reflects an origin with
+// Access-Control-Allow-Credentials, which would let any page the user opens decrypt through their
+// session.
+func TestHTTPHandlerWildcardHasNoCredentials(t *testing.T) {
+	c := mustCodec(t, "k1", map[string][]byte{"k1": key(1)})
+	srv := httptest.NewServer(NewHTTPHandler(c, HTTPOptions{Token: "s3cret", AllowedOrigins: []string{"*", "http://localhost:8233"}}))
+	defer srv.Close()
+	preflight := func(origin string) http.Header {
+		req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/decode", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header
+	}
+	h := preflight("http://evil.example")
+	if h.Get("Access-Control-Allow-Origin") != "*" || h.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("wildcard for a foreign origin: %v", h)
+	}
+	h = preflight("http://localhost:8233")
+	if h.Get("Access-Control-Allow-Origin") != "http://localhost:8233" || h.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("named origin: %v", h)
+	}
+}
+
+// With encryption on, a failure's message, stack trace and details leave the client encrypted:
+// nothing of the plaintext is in the failure the server stores, and the client reads it back.
+func TestConfigureClientFromEnvEncryptsFailures(t *testing.T) {
+	t.Setenv(KeyEnv, "")
+	var opts client.Options
+	if enabled, err := ConfigureClientFromEnv(&opts); err != nil || enabled || opts.FailureConverter != nil ||
+		opts.DataConverter != converter.GetDefaultDataConverter() {
+		t.Fatalf("disabled: %v %+v", err, opts)
+	}
+	t.Setenv(KeyEnv, b64(key(5)))
+	opts = client.Options{}
+	enabled, err := ConfigureClientFromEnv(&opts)
+	if err != nil || !enabled || opts.FailureConverter == nil {
+		t.Fatalf("enabled: %v %v %+v", enabled, err, opts)
+	}
+	const secret = "projects/acme/locations/us/issueModels/top-secret-model"
+	in := temporal.NewNonRetryableApplicationError("GetIssueModel: NotFound: "+secret, "NotFound", nil, secret+" detail")
+	f := opts.FailureConverter.ErrorToFailure(in)
+	raw, _ := proto.Marshal(f)
+	if bytes.Contains(raw, []byte("top-secret-model")) || f.GetMessage() != "Encoded failure" {
+		t.Fatalf("the stored failure holds plaintext: %v", f)
+	}
+	if got := string(f.GetEncodedAttributes().GetMetadata()["encoding"]); got != Encoding {
+		t.Fatalf("encoded attributes not encrypted: %q", got)
+	}
+	if f.GetApplicationFailureInfo().GetType() != "NotFound" || !f.GetApplicationFailureInfo().GetNonRetryable() {
+		t.Fatalf("type or retryability lost: %v", f.GetApplicationFailureInfo())
+	}
+	out := opts.FailureConverter.FailureToError(f)
+	var appErr *temporal.ApplicationError
+	var detail string
+	if !errors.As(out, &appErr) || !strings.Contains(appErr.Error(), secret) || appErr.Details(&detail) != nil || detail != secret+" detail" {
+		t.Fatalf("round trip: %v (detail %q)", out, detail)
 	}
 }

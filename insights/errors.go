@@ -3,6 +3,7 @@ package insights
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/genproto/googleapis/rpc/code"
@@ -51,7 +52,9 @@ var nonRetryableCodes = map[codes.Code]bool{
 }
 
 // NonRetryableErrorTypes lists the error types activity retry policies must not retry; it mirrors
-// nonRetryableCodes for errors that did not pass through FromAPIError (e.g. validation).
+// nonRetryableCodes for errors that did not pass through FromAPIError (e.g. validation). Sorted:
+// the list is written into every activity's retry policy, and map order would make each run's
+// history differ for nothing.
 func NonRetryableErrorTypes() []string {
 	types := []string{ErrInvalidArgument}
 	for c := range nonRetryableCodes {
@@ -59,6 +62,7 @@ func NonRetryableErrorTypes() []string {
 			types = append(types, c.String())
 		}
 	}
+	slices.Sort(types)
 	return types
 }
 

@@ -42,3 +42,20 @@ func TestInternalIsRetried(t *testing.T) {
 		t.Fatal("Internal is among the non-retryable error types")
 	}
 }
+
+// The retry policy's list goes into every ScheduleActivityTask command: it must come out the same,
+// in a fixed order, on every call, or histories differ run to run for no reason.
+func TestNonRetryableErrorTypesSortedAndStable(t *testing.T) {
+	first := NonRetryableErrorTypes()
+	if !slices.IsSorted(first) {
+		t.Fatalf("NonRetryableErrorTypes() = %v, not sorted", first)
+	}
+	for i := 0; i < 50; i++ {
+		if got := NonRetryableErrorTypes(); !slices.Equal(got, first) {
+			t.Fatalf("call %d = %v, first call %v", i, got, first)
+		}
+	}
+	if len(first) != len(nonRetryableCodes) || !slices.Contains(first, ErrInvalidArgument) {
+		t.Fatalf("NonRetryableErrorTypes() = %v, want one type per non-retryable code", first)
+	}
+}

@@ -6,6 +6,7 @@ package insights
 import (
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // Resource-name patterns of the Contact Center Insights API. Project IDs may be numbers or
@@ -53,6 +54,19 @@ func ParentOf(name string) string {
 		return m[1]
 	}
 	return ""
+}
+
+// LocationOf returns the location of a `projects/{p}/locations/{l}` parent or of an operation or
+// issue-model name in one, or "" when the name is none of these.
+func LocationOf(name string) string {
+	parent := name
+	if !locationPattern.MatchString(name) {
+		parent = ParentOf(name)
+	}
+	if parent == "" {
+		return ""
+	}
+	return parent[strings.LastIndexByte(parent, '/')+1:]
 }
 
 // clip keeps error messages readable when a caller sends a huge value.

@@ -89,10 +89,14 @@ func anyJSON(a *anypb.Any) json.RawMessage {
 	return b
 }
 
-// UnmarshalAny decodes one of Operation's Any fields (metadata or response) into msg.
+// UnmarshalAny decodes one of Operation's Any fields (metadata or response) into msg. The JSON
+// was recorded (an activity result in history) by whatever release and protobuf library ran
+// then, and workflows decide on it: fields this build does not know are skipped, so that a
+// library bump, or a newer API field, cannot change what replay decides (and the commands it
+// emits).
 func UnmarshalAny(raw json.RawMessage, msg proto.Message) error {
 	var a anypb.Any
-	if err := protojson.Unmarshal(raw, &a); err != nil {
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, &a); err != nil {
 		return err
 	}
 	return a.UnmarshalTo(msg)

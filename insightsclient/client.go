@@ -1,5 +1,6 @@
 // Package insightsclient builds Contact Center Insights clients that honour
-// the INSIGHTS_EMULATOR_HOST convention (like PUBSUB_EMULATOR_HOST).
+// the INSIGHTS_EMULATOR_HOST convention (like PUBSUB_EMULATOR_HOST): New, one
+// client, and Regional, one client per location's endpoint.
 package insightsclient
 
 import (
@@ -34,8 +35,12 @@ func EmulatorOptions() []option.ClientOption {
 
 // New returns a gRPC Contact Center Insights client. If
 // INSIGHTS_EMULATOR_HOST is set, the emulator options are prepended to
-// opts; otherwise the client uses the real endpoint with Application
-// Default Credentials and only the given opts.
+// opts (a bare host:port, which the emulator serves every location on);
+// otherwise the client uses the library's default endpoint,
+// contactcenterinsights.googleapis.com, with Application Default
+// Credentials and only the given opts. That endpoint serves us-central1
+// only: for resources of other locations use NewRegional (the worker's),
+// which picks each location's endpoint.
 func New(ctx context.Context, opts ...option.ClientOption) (*contactcenterinsights.Client, error) {
 	return contactcenterinsights.NewClient(ctx, append(EmulatorOptions(), opts...)...)
 }

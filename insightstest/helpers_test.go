@@ -12,11 +12,17 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/issuemodels/durable-lro/insights"
 )
 
-const (
+// parent and parent2 are the locations the tests work in: one served by the global endpoint,
+// one by a regional endpoint. TestSuiteOnOtherRegions runs the tests again with others.
+var (
 	parent  = "projects/p1/locations/us-central1"
 	parent2 = "projects/p1/locations/europe-west1"
 )
@@ -51,7 +57,7 @@ func newEnv(t *testing.T, opts Options) *env {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
-	client, err := contactcenterinsights.NewClient(ctx, srv.ClientOptions()...)
+	client, err := contactcenterinsights.NewClient(ctx, routedOptions(srv)...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -128,4 +134,18 @@ func wantCode(t *testing.T, err error, want codes.Code) {
 
 func (e *env) cancel(name string) error {
 	return e.client.CancelOperation(e.ctx, &longrunningpb.CancelOperationRequest{Name: name}, noRetry)
+}
+
+// routedOptions point a client at srv that presents, on every call, the :authority of Google's
+// endpoint for the location the request names (a bare host:port when it names none or one
+// without an endpoint), as a client per location would: the tests' calls meet the emulator's
+// endpoint check in every location they use.
+func routedOptions(srv *Server) []option.ClientOption {
+	return append(srv.ClientOptions(), option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(
+		func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			if endpoint, ok := insights.EndpointOf(insights.LocationOf(resourceOf(req))); ok {
+				opts = append(opts, grpc.CallAuthority(endpoint+":443"))
+			}
+			return invoker(ctx, method, req, reply, cc, opts...)
+		})))
 }

@@ -22,7 +22,10 @@
 //     not parsed and the statistics are synthetic, deterministic per filter.
 //     A model is visible, UNDEPLOYED and without statistics while it trains
 //     (the real service does not document this).
-//   - There is no authentication, IAM or location allow-list. Quotas count
+//   - There is no authentication or IAM. A client that addresses one of
+//     Google's Insights endpoints (its :authority) is refused resources of
+//     the locations that endpoint does not serve, with WrongEndpointCode (an
+//     assumption); a bare host:port is served every location. Quotas count
 //     per project+location, and their errors only imitate Google's.
 //   - Durations and timestamps are on the emulator's Clock; only the rate
 //     limit and injected latency use real time.
@@ -233,6 +236,12 @@ type Stats struct {
 	Exports map[string]int64 `json:"exports"`
 	// ModelsImported per parent: every model an import created or replaced.
 	ModelsImported map[string]int64 `json:"models_imported"`
+	// WrongEndpoint per short method name: calls refused because the endpoint the client
+	// addressed does not serve the resource's location (WrongEndpointCode).
+	WrongEndpoint map[string]int64 `json:"wrong_endpoint"`
+	// Authorities per gRPC :authority: every call received, by the endpoint its client named
+	// (a bare host:port when dialled directly).
+	Authorities map[string]int64 `json:"authorities"`
 }
 
 // Server is a running emulator. Create it with NewServer.
@@ -399,6 +408,7 @@ func newStats() Stats {
 		RateLimited:   map[string]int64{},
 		Conversations: map[string]int64{}, Analyses: map[string]int64{},
 		Exports: map[string]int64{}, ModelsImported: map[string]int64{},
+		WrongEndpoint: map[string]int64{}, Authorities: map[string]int64{},
 	}
 }
 
@@ -509,6 +519,7 @@ func (s *Server) Stats() Stats {
 		{out.Operations, s.stats.Operations}, {out.Faults, s.stats.Faults},
 		{out.RateLimited, s.stats.RateLimited}, {out.Conversations, s.stats.Conversations},
 		{out.Analyses, s.stats.Analyses}, {out.Exports, s.stats.Exports}, {out.ModelsImported, s.stats.ModelsImported},
+		{out.WrongEndpoint, s.stats.WrongEndpoint}, {out.Authorities, s.stats.Authorities},
 	} {
 		for k, v := range p.src {
 			p.dst[k] = v
@@ -569,6 +580,15 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 func (s *Server) serve(ctx context.Context, method string, req any, handler grpc.UnaryHandler) (any, error) {
 	s.mu.Lock()
 	s.stats.RPCs[method]++
+	if auth := authorityOf(ctx); auth != "" {
+		s.stats.Authorities[auth]++
+	}
+	if err := checkEndpoint(ctx, req); err != nil {
+		s.stats.WrongEndpoint[method]++
+		s.mu.Unlock()
+		s.log.Info("wrong regional endpoint", zap.String("method", method), zap.Error(err))
+		return nil, err
+	}
 	if project := projectOf(req); project != "" && !s.limiterLocked(project).Allow() {
 		s.stats.RateLimited[method]++
 		s.mu.Unlock()

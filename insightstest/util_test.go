@@ -12,7 +12,7 @@ import (
 
 func newClientFor(t *testing.T, e *env) *contactcenterinsights.Client {
 	t.Helper()
-	c, err := contactcenterinsights.NewClient(e.ctx, e.srv.ClientOptions()...)
+	c, err := contactcenterinsights.NewClient(e.ctx, routedOptions(e.srv)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,14 @@ import (
 	"testing"
 	"time"
 
+	failurepb "go.temporal.io/api/failure/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/issuemodels/durable-lro/codec"
 	"github.com/issuemodels/durable-lro/insightstest"
 )
 
@@ -160,4 +164,61 @@ func TestLoopbackDefaults(t *testing.T) {
 		}
 	}
 	t.Logf("FIGURE loopback checks=%d", checks)
+}
+
+// TestFailuresEncrypted: with payload encryption on, a worker's failures — whose messages name
+// the project, location and model — reach the history encrypted ("Encoded failure", the text in
+// encoded attributes), and a client with the key reads the real message back.
+func TestFailuresEncrypted(t *testing.T) {
+	t.Parallel()
+	keyBytes := make([]byte, codec.KeySize)
+	_, _ = rand.Read(keyBytes)
+	key := base64.StdEncoding.EncodeToString(keyBytes)
+	emu := newEmulator(t, 60, insightstest.Options{TrainingTime: fixed(5 * time.Minute)})
+	tq, prefix := names(t)
+	project := fmt.Sprintf("enc%d", time.Now().UnixNano())
+	parent := "projects/" + project + "/locations/us-central1"
+	f := newFleet(t, 1, workerEnv(devServer.HostPort, emu.Addr(), tq, "ISSUE_MODELS_CODEC_KEY="+key))
+	defer f.stopAll()
+	emu.SetFaults("CreateIssueModel", insightstest.Fault{Code: codes.PermissionDenied, Probability: 1})
+	// A plain JSON input, as `temporal workflow start --input` sends it: the worker reads it.
+	bad := startCreate(t, devServer.Client, prefix+"-denied", tq, createInput(parent, "secret-display-name"))
+	err := get(bad, nil)
+	if err == nil {
+		t.Fatal("the denied run succeeded")
+	}
+	// With the key, the failure reads as it was written.
+	c, cerr := codec.New("default", map[string][]byte{"default": keyBytes})
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	dc := codec.NewDataConverter(c)
+	keyed, cerr := client.NewClientFromExisting(devServer.Client, client.Options{DataConverter: dc,
+		FailureConverter: temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: dc})})
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	defer keyed.Close()
+	kerr := get(keyed.GetWorkflow(context.Background(), bad.GetID(), ""), nil)
+	if kerr == nil || !strings.Contains(kerr.Error(), "CreateIssueModel: PERMISSION_DENIED") {
+		t.Errorf("a client with the key reads %v", kerr)
+	}
+	failures := 0
+	for _, ev := range history(t, devServer.Client, bad.GetID(), "") {
+		for _, fl := range []*failurepb.Failure{ev.GetActivityTaskFailedEventAttributes().GetFailure(),
+			ev.GetWorkflowExecutionFailedEventAttributes().GetFailure(), ev.GetMarkerRecordedEventAttributes().GetFailure()} {
+			for ; fl != nil; fl = fl.GetCause() {
+				failures++
+				if fl.GetMessage() != "Encoded failure" || fl.GetStackTrace() != "" || strings.Contains(fl.String(), project) {
+					t.Errorf("event %d (%v): failure in the clear: %q %q", ev.GetEventId(), ev.GetEventType(), fl.GetMessage(), fl.GetStackTrace())
+				}
+				if string(fl.GetEncodedAttributes().GetMetadata()["encoding"]) != codec.Encoding {
+					t.Errorf("event %d: encoded attributes missing or not encrypted", ev.GetEventId())
+				}
+			}
+		}
+	}
+	if failures == 0 {
+		t.Fatal("no failure in the history")
+	}
 }

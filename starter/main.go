@@ -17,6 +17,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,8 @@ import (
 	"syscall"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/temporal"
@@ -58,12 +61,19 @@ func dial(ctx context.Context) (client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading Temporal client configuration: %w", err)
 	}
-	dc, _, err := codec.DataConverterFromEnv()
-	if err != nil {
-		return nil, fmt.Errorf("payload encryption: %w", err)
+	if err := configureClient(&opts); err != nil {
+		return nil, err
 	}
-	opts.DataConverter = dc
 	return client.DialContext(ctx, opts)
+}
+
+// configureClient sets the converters the worker uses too: payloads, and failure messages and
+// stack traces (which name projects and models), encrypted when a key is set.
+func configureClient(opts *client.Options) error {
+	if _, err := codec.ConfigureClientFromEnv(opts); err != nil {
+		return fmt.Errorf("payload encryption: %w", err)
+	}
+	return nil
 }
 
 // usageError is a bad command line: exit 2.
@@ -88,6 +98,9 @@ type StartRequest struct {
 	// Summary and Details (Markdown) are shown for the run in the Web UI and by
 	// `temporal workflow describe` (e.g. "Create issue model weekly in projects/...").
 	Summary, Details string
+	// ReusePolicy says whether a run may start under the id of a closed one; unspecified is
+	// ALLOW_DUPLICATE_FAILED_ONLY (see startWorkflow).
+	ReusePolicy enumspb.WorkflowIdReusePolicy
 }
 
 // Start starts CreateIssueModelWorkflow with the input as given (json.RawMessage: what the user
@@ -96,23 +109,51 @@ func Start(ctx context.Context, c client.Client, w io.Writer, req StartRequest) 
 	return startWorkflow(ctx, c, w, workflows.CreateIssueModelWorkflowType, req)
 }
 
-// startWorkflow starts a workflow of the given type with req's input and prints the ids; with
-// Wait it then prints the outcome.
+// startWorkflow starts a workflow of the given type with req's input and prints the ids and
+// whether it "started" a run or "attached" to a running one; with Wait it then prints the outcome.
+//
+// A running run with the same id is attached to, never duplicated (the default ids are derived
+// from the request, so this is what a retried start finds). A closed one is, by default
+// (ALLOW_DUPLICATE_FAILED_ONLY), replaced only if it did not complete: a completed run of the
+// same request already made its model, and training again must be asked for with a new
+// -workflow-id; a failed, cancelled, terminated or timed-out one can be retried.
 func startWorkflow(ctx context.Context, c client.Client, w io.Writer, workflowType string, req StartRequest) error {
 	sctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
-	run, err := c.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
+	opts := client.StartWorkflowOptions{
 		ID:            req.WorkflowID,
 		TaskQueue:     req.TaskQueue,
 		StaticSummary: req.Summary,
 		StaticDetails: req.Details,
-	}, workflowType, json.RawMessage(req.Input))
+		// First FAIL on a running run, to learn whether this start is the one that began it.
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    cmp.Or(req.ReusePolicy, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY),
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}
+	action := "started"
+	run, err := c.ExecuteWorkflow(sctx, opts, workflowType, json.RawMessage(req.Input))
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		// Running, or closed and not to be replaced. USE_EXISTING lets the server decide
+		// atomically: the running run is returned; a closed one is refused again by the reuse
+		// policy (or, if the run it found running has since failed, a new run starts).
+		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+		run, err = c.ExecuteWorkflow(sctx, opts, workflowType, json.RawMessage(req.Input))
+		if err == nil && run.GetRunID() == already.RunId {
+			action = "attached"
+		}
+		if errors.As(err, &already) {
+			return fmt.Errorf("%s %s already ran to completion (run %s) and made its model: "+
+				"`starter wait -workflow-id %s` prints its result; to run it again on purpose, pass a new -workflow-id",
+				workflowType, req.WorkflowID, already.RunId, req.WorkflowID)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("starting %s %s: %w", workflowType, req.WorkflowID, err)
 	}
 	if err := printJSON(w, map[string]string{
 		"workflowId": run.GetID(), "runId": run.GetRunID(),
-		"workflowType": workflowType, "taskQueue": req.TaskQueue,
+		"workflowType": workflowType, "taskQueue": req.TaskQueue, "action": action,
 	}); err != nil {
 		return err
 	}

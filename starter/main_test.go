@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/mocks"
 
+	"github.com/issuemodels/durable-lro/codec"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -179,7 +181,7 @@ func TestStartSendsInputVerbatim(t *testing.T) {
 	if err := Start(context.Background(), c, &out, StartRequest{WorkflowID: "wf-1", TaskQueue: "issue-models", Input: []byte(sampleInput)}); err != nil {
 		t.Fatal(err)
 	}
-	want := "{\n  \"runId\": \"run-1\",\n  \"taskQueue\": \"issue-models\",\n  \"workflowId\": \"wf-1\",\n  \"workflowType\": \"CreateIssueModelWorkflow\"\n}\n"
+	want := "{\n  \"action\": \"started\",\n  \"runId\": \"run-1\",\n  \"taskQueue\": \"issue-models\",\n  \"workflowId\": \"wf-1\",\n  \"workflowType\": \"CreateIssueModelWorkflow\"\n}\n"
 	if out.String() != want {
 		t.Fatalf("stdout:\n%s\nwant:\n%s", out.String(), want)
 	}
@@ -228,4 +230,17 @@ func mockRun(t *testing.T, id string) *mocks.WorkflowRun {
 	r.On("GetID").Return(id)
 	r.On("GetRunID").Return("run-1")
 	return r
+}
+
+// The starter reads failures (a run's result, `status`) with the worker's converters: with a key
+// set, failure messages are encrypted and decrypted like payloads.
+func TestConfigureClientEncryptsFailures(t *testing.T) {
+	t.Setenv(codec.KeyEnv, base64.StdEncoding.EncodeToString(make([]byte, codec.KeySize)))
+	var opts client.Options
+	if err := configureClient(&opts); err != nil || opts.FailureConverter == nil {
+		t.Fatalf("configureClient: %v, failure converter %v", err, opts.FailureConverter)
+	}
+	if f := opts.FailureConverter.ErrorToFailure(errors.New("projects/acme")); f.GetMessage() != "Encoded failure" {
+		t.Fatalf("failure message in the clear: %q", f.GetMessage())
+	}
 }

@@ -9,10 +9,10 @@ import (
 	"io"
 	"path"
 	"strings"
-	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/api/iterator"
 
@@ -49,7 +49,9 @@ func (a *app) attachCommand() *ffcli.Command {
 			if _, err := workflows.DecodeAwaitOperationInput(input); err != nil {
 				return usageError{fmt.Errorf("invalid input: %s", errorMessage(err))}
 			}
-			req := StartRequest{WorkflowID: cmp.Or(*id, "await-"+path.Base(name)), TaskQueue: *taskQueue, Input: input, Wait: *wait, Summary: "Await " + name}
+			// Awaiting an operation again after a run ended only polls: allowed.
+			req := StartRequest{WorkflowID: cmp.Or(*id, "await-"+path.Base(name)), TaskQueue: *taskQueue, Input: input, Wait: *wait,
+				Summary: "Await " + name, ReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}
 			return a.withClient(ctx, func(c client.Client) error {
 				return startWorkflow(ctx, c, a.stdout, workflows.AwaitOperationWorkflowType, req)
 			})
@@ -60,16 +62,27 @@ func (a *app) attachCommand() *ffcli.Command {
 func (a *app) lifecycleCommand() *ffcli.Command {
 	fs := a.flags("lifecycle")
 	file := fs.String("input-file", "", "lifecycle input JSON (required; - reads stdin)")
-	id := fs.String("workflow-id", "", "workflow id (default issue-model-lifecycle-<unix seconds>)")
+	id := fs.String("workflow-id", "", "workflow id (default issue-model-lifecycle-<hash of the input without polling>: a repeated start attaches to the running one)")
 	taskQueue := taskQueueFlag(fs)
 	wait := fs.Bool("wait", false, "wait for the run to end and print its result")
 	return a.lifecycleInputCommand("lifecycle", fs, file, "starter lifecycle -input-file F [-wait]",
 		"start an IssueModelLifecycleWorkflow from -input-file",
 		func(ctx context.Context, c client.Client, input []byte) error {
-			req := StartRequest{WorkflowID: cmp.Or(*id, fmt.Sprintf("issue-model-lifecycle-%d", time.Now().Unix())),
-				TaskQueue: *taskQueue, Input: input, Wait: *wait}
+			req := StartRequest{WorkflowID: cmp.Or(*id, lifecycleWorkflowID(input)), TaskQueue: *taskQueue, Input: input, Wait: *wait}
 			return startWorkflow(ctx, c, a.stdout, workflows.IssueModelLifecycleWorkflowType, req)
 		})
+}
+
+// lifecycleWorkflowID is the default workflow id of a lifecycle: derived from the decoded input
+// without its polling policy (what is trained, gated, deployed, replaced, imported), for the
+// same reason as createWorkflowID. The input was validated by lifecycleInputFile.
+func lifecycleWorkflowID(input []byte) string {
+	in, err := workflows.DecodeLifecycleInput(input)
+	if err != nil {
+		panic(fmt.Sprintf("lifecycleWorkflowID: the input was validated: %v", err))
+	}
+	in.Polling = nil
+	return requestWorkflowID("issue-model-lifecycle-", in)
 }
 
 // lifecycleInputCommand is the command name (flags fs) that reads the lifecycle input from
@@ -164,7 +177,8 @@ func CreateSchedule(ctx context.Context, c client.Client, w io.Writer, scheduleI
 }
 
 // operationsCommand: `starter operations list -parent P` lists operations with the Google
-// client (INSIGHTS_EMULATOR_HOST or Application Default Credentials); it needs no Temporal.
+// client of the parent's location's endpoint (INSIGHTS_ENDPOINT_PATTERN, INSIGHTS_EMULATOR_HOST
+// or Application Default Credentials); it needs no Temporal.
 func (a *app) operationsCommand() *ffcli.Command {
 	fs := a.flags("operations list")
 	parent := fs.String("parent", "", "projects/{project}/locations/{location} (required)")
@@ -174,7 +188,7 @@ func (a *app) operationsCommand() *ffcli.Command {
 	list := &ffcli.Command{
 		Name:       "list",
 		ShortUsage: "starter operations list -parent P [-filter done=false] [-page-size N] [-page-token T]",
-		ShortHelp:  "one page of a location's operations, from the API directly (INSIGHTS_EMULATOR_HOST or Application Default Credentials)",
+		ShortHelp:  "one page of a location's operations, from the API directly, on the location's endpoint (INSIGHTS_ENDPOINT_PATTERN, INSIGHTS_EMULATOR_HOST or Application Default Credentials)",
 		FlagSet:    fs,
 		Exec: func(ctx context.Context, args []string) error {
 			if err := noArgs("operations list", args); err != nil {
@@ -194,11 +208,17 @@ func (a *app) operationsCommand() *ffcli.Command {
 
 // listOperations prints one page of operations as {operations, nextPageToken}.
 func listOperations(ctx context.Context, w io.Writer, req *longrunningpb.ListOperationsRequest, pageSize int, pageToken string) error {
-	c, err := insightsclient.New(ctx)
+	// The client of the location's endpoint (INSIGHTS_ENDPOINT_PATTERN and INSIGHTS_EMULATOR_HOST
+	// apply, as in the worker).
+	r, err := insightsclient.NewRegional(ctx, insightsclient.RegionalOptionsFromEnv())
 	if err != nil {
 		return fmt.Errorf("google client: %w", err)
 	}
-	defer c.Close()
+	defer r.Close()
+	c, err := r.For("parent", insights.LocationOf(req.GetName()))
+	if err != nil {
+		return usage("%s", errorMessage(err))
+	}
 	var ops []*longrunningpb.Operation
 	next, err := iterator.NewPager(c.ListOperations(ctx, req), pageSize, pageToken).NextPage(&ops)
 	if err != nil {

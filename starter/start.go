@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -52,10 +54,33 @@ func startRequest(f startFlags, readFile func(string) ([]byte, error)) (StartReq
 	}
 	id := f.workflowID
 	if id == "" {
-		id = fmt.Sprintf("create-issue-model-%d", time.Now().Unix())
+		id = createWorkflowID(decoded)
 	}
 	return StartRequest{WorkflowID: id, TaskQueue: *f.taskQueue, Input: input, Wait: f.wait,
 		Summary: decoded.Summary(), Details: decoded.Details()}, nil
+}
+
+// createWorkflowID is the default workflow id of a create: derived from what is trained (parent
+// and issueModel, as decoded, so whitespace, field order and the polling policy do not count).
+// The API takes no request id, so the workflow id is the only place a duplicate start can be
+// stopped: a start retried after a timeout gets the same id and attaches to the first run
+// instead of training a second model.
+func createWorkflowID(in workflows.CreateIssueModelInput) string {
+	return requestWorkflowID("create-issue-model-", struct {
+		Parent     string                  `json:"parent"`
+		IssueModel insights.IssueModelSpec `json:"issueModel"`
+	}{in.Parent, in.IssueModel})
+}
+
+// requestWorkflowID is prefix and the first 64 bits of the SHA-256 of v's JSON (Go's encoding of
+// a struct is stable: fields in declaration order).
+func requestWorkflowID(prefix string, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("requestWorkflowID: %v", err)) // only plain structs of strings and numbers
+	}
+	sum := sha256.Sum256(b)
+	return prefix + hex.EncodeToString(sum[:8])
 }
 
 // startFlags are the flags of the start command.
@@ -84,7 +109,7 @@ func defineStartFlags(fs *flag.FlagSet, f *startFlags) {
 	fs.StringVar(&f.language, "language-code", "", "issueModel.languageCode, e.g. en-US")
 	pollingFlags(fs, &f.initialInterval, &f.maxInterval, &f.timeout)
 	fs.BoolVar(&f.deleteModelIfCancelFails, "delete-model-if-cancel-fails", false, "deleteModelIfCancelFails")
-	fs.StringVar(&f.workflowID, "workflow-id", "", "workflow id (default create-issue-model-<unix seconds>)")
+	fs.StringVar(&f.workflowID, "workflow-id", "", "workflow id (default create-issue-model-<hash of parent and issueModel>: a repeated start attaches to the running one)")
 	f.taskQueue = taskQueueFlag(fs)
 	fs.BoolVar(&f.wait, "wait", false, "wait for the run to end and print its result")
 }

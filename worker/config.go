@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/issuemodels/durable-lro/insightsclient"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -34,6 +35,9 @@ type config struct {
 	// apiTimeScale is the API's seconds per real second: 1 for Google, the emulator's
 	// -time-scale for an emulator running faster than real time (activities.APITimeScale).
 	apiTimeScale positive
+	// insightsEndpointPattern overrides Google's endpoint of each location
+	// (insightsclient.RegionalOptions.Pattern); empty: Google's.
+	insightsEndpointPattern string
 	// pollers is how many task polls the worker keeps open: 0 for the SDK's poller
 	// autoscaling, else a fixed maximum.
 	pollers pollers
@@ -63,6 +67,7 @@ var envOf = []struct{ flag, env string }{
 	{"fleet-polls-per-second", "FLEET_POLLS_PER_SECOND"},
 	{"pollers", "WORKER_POLLERS"},
 	{"api-time-scale", "INSIGHTS_API_TIME_SCALE"},
+	{"insights-endpoint-pattern", "INSIGHTS_ENDPOINT_PATTERN"},
 	{"register-search-attributes", "REGISTER_SEARCH_ATTRIBUTES"},
 	{"deployment-name", "TEMPORAL_DEPLOYMENT_NAME"},
 	{"build-id", "TEMPORAL_WORKER_BUILD_ID"},
@@ -75,8 +80,10 @@ Temporal connection (go.temporal.io/sdk/contrib/envconfig): TEMPORAL_ADDRESS (de
 localhost:7233), TEMPORAL_NAMESPACE (default "default"), TEMPORAL_API_KEY, TEMPORAL_TLS,
 TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH,
 ..., or a TOML profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE).
-Contact Center Insights: INSIGHTS_EMULATOR_HOST=host:port for the emulator, else
-Application Default Credentials.`
+Contact Center Insights: each call goes to the endpoint of its resource's location, as Google
+serves them: contactcenterinsights.googleapis.com for us-central1, {location}-contactcenterinsights.googleapis.com
+for the others (-insights-endpoint-pattern overrides this), with Application Default Credentials;
+INSIGHTS_EMULATOR_HOST=host:port sends every call to the emulator instead, naming its endpoint.`
 
 // flagSet defines the worker's flags on cfg, with their defaults, and the help.
 func flagSet(cfg *config) *flag.FlagSet {
@@ -100,6 +107,8 @@ func flagSet(cfg *config) *flag.FlagSet {
 	fs.Var(&cfg.pollers, "pollers", `task polls the worker keeps open per kind (workflow, activity): "autoscaling" (the SDK scales them on the server's feedback; needs Temporal server >= 1.28) or a fixed maximum`)
 	fs.Var(&cfg.apiTimeScale, "api-time-scale",
 		"seconds of the API's clock per real second, to read durations off its timestamps (the learned polling's estimate): 1 for Google; only for the emulator running faster than real time, its -time-scale")
+	fs.StringVar(&cfg.insightsEndpointPattern, "insights-endpoint-pattern", "",
+		"Contact Center Insights endpoint (host[:port]) for every location instead of Google's, {location} standing for the resource's location, e.g. {location}-contactcenterinsights-myendpoint.p.googleapis.com (Private Service Connect) or a proxy's host:port; empty: Google's regional endpoints")
 	fs.BoolVar(&cfg.registerSearchAttributes, "register-search-attributes", true,
 		"at startup, register the workflows' search attributes (InsightsOperation, InsightsPhase) if the namespace lacks them; when false, only check that they exist")
 	fs.StringVar(&cfg.deploymentName, "deployment-name", "", "Worker Versioning: the Worker Deployment this worker belongs to (empty: versioning off)")
@@ -147,6 +156,8 @@ func (cfg config) check(set map[string]bool, args []string) error {
 		return errors.New("-build-id and -versioning-behavior need -deployment-name (TEMPORAL_DEPLOYMENT_NAME): Worker Versioning is off without one")
 	case cfg.deploymentName != "" && cfg.buildID == "":
 		return errors.New("-deployment-name needs -build-id (TEMPORAL_WORKER_BUILD_ID): the version of this worker within the deployment")
+	case insightsclient.CheckPattern(cfg.insightsEndpointPattern) != nil:
+		return fmt.Errorf("-insights-endpoint-pattern (INSIGHTS_ENDPOINT_PATTERN): %w", insightsclient.CheckPattern(cfg.insightsEndpointPattern))
 	case strings.ContainsAny(cfg.deploymentName, ".:"):
 		// The server refuses such a name at every poll ("deployment name cannot contain ':' or
 		// '.'"): the worker would run and never get a task.

@@ -3,9 +3,10 @@
 //
 // The Temporal connection comes from go.temporal.io/sdk/contrib/envconfig: TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, and TOML profiles selected with
-// TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE. The Contact Center Insights client comes from
-// insightsclient.New: INSIGHTS_EMULATOR_HOST=host:port points it at the emulator, otherwise it
-// uses Application Default Credentials.
+// TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE. The Contact Center Insights clients come from
+// insightsclient.Regional, one per endpoint: each call goes to the endpoint that serves its
+// resource's location (or -insights-endpoint-pattern's), with Application Default Credentials;
+// INSIGHTS_EMULATOR_HOST=host:port sends them all to the emulator, each naming its endpoint.
 package main
 
 import (
@@ -17,11 +18,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
-	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdktally "go.temporal.io/sdk/contrib/tally"
@@ -35,6 +34,7 @@ import (
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/codec"
 	"github.com/issuemodels/durable-lro/fleetbudget"
+	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightsclient"
 	"github.com/issuemodels/durable-lro/searchattr"
 	"github.com/issuemodels/durable-lro/workflows"
@@ -128,13 +128,13 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 	}
 	defer conn.close()
 	tc, namespace := conn.client, conn.namespace
-	gc, err := newInsightsClient(ctx, logger)
+	gc, err := newInsightsClients(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err := gc.Close(); err != nil {
-			logger.Warn("closing the Contact Center Insights client", zap.Error(err))
+			logger.Warn("closing the Contact Center Insights clients", zap.Error(err))
 		}
 	}()
 	if err := checkSearchAttributes(ctx, tc, namespace, cfg.registerSearchAttributes, logger); err != nil {
@@ -155,7 +155,7 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 	logVersioning(logger, opts.DeploymentOptions)
 	// The poll budget is ours rather than the SDK's WorkerLocalActivitiesPerSecond: that one
 	// queues polls in the worker, which keeps their workflow tasks open.
-	acts := &activities.Activities{Client: gc, APITimeScale: float64(cfg.apiTimeScale)}
+	acts := &activities.Activities{Clients: gc, APITimeScale: float64(cfg.apiTimeScale)}
 	if cfg.apiTimeScale != 1 {
 		logger.Info("API time scale: durations read off the API's timestamps are divided by it", zap.Float64("api_time_scale", float64(cfg.apiTimeScale)))
 	}
@@ -227,11 +227,11 @@ func connectTemporal(ctx context.Context, cfg config, logger *zap.Logger) (tempo
 	opts.Identity = cmp.Or(opts.Identity, fmt.Sprintf("%d@%s@", os.Getpid(), host))
 	// The SDK logs through zap: slog front end (the SDK's structured logger) on a zap core.
 	opts.Logger = tlog.NewStructuredLogger(slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithCaller(true))))
-	dc, encrypted, err := codec.DataConverterFromEnv()
+	// Payloads, and failure messages and stack traces, encrypted when a key is set.
+	encrypted, err := codec.ConfigureClientFromEnv(&opts)
 	if err != nil {
 		return temporalConn{}, fmt.Errorf("payload encryption: %w", err)
 	}
-	opts.DataConverter = dc
 	logger.Info("payload encryption", zap.Bool("enabled", encrypted))
 	closeMetrics := func() {}
 	if cfg.metricsAddr != "" {
@@ -257,19 +257,29 @@ func connectTemporal(ctx context.Context, cfg config, logger *zap.Logger) (tempo
 	return temporalConn{client: tc, namespace: namespace, identity: opts.Identity, close: func() { tc.Close(); closeMetrics() }}, nil
 }
 
-// newInsightsClient makes the Contact Center Insights client: the emulator's when
-// INSIGHTS_EMULATOR_HOST is set, else Google's with Application Default Credentials.
-func newInsightsClient(ctx context.Context, logger *zap.Logger) (*contactcenterinsights.Client, error) {
-	endpoint := "Google (Application Default Credentials)"
-	if h := strings.TrimSpace(os.Getenv(insightsclient.EmulatorHostEnv)); h != "" {
-		endpoint = "emulator at " + h
-	}
-	gc, err := insightsclient.New(ctx, activities.ClientOptions()...)
+// newInsightsClients makes the Contact Center Insights clients, one per endpoint as calls need
+// them: Google's endpoint of each location (or the -insights-endpoint-pattern's), with
+// Application Default Credentials, or the emulator at INSIGHTS_EMULATOR_HOST presenting them.
+func newInsightsClients(ctx context.Context, cfg config, logger *zap.Logger) (*insightsclient.Regional, error) {
+	opts := insightsclient.RegionalOptionsFromEnv(activities.ClientOptions()...)
+	opts.Pattern = cfg.insightsEndpointPattern
+	r, err := insightsclient.NewRegional(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("creating the Contact Center Insights client (%s): %w", endpoint, err)
+		return nil, fmt.Errorf("creating the Contact Center Insights clients: %w", err)
 	}
-	logger.Info("Contact Center Insights client ready", zap.String("endpoint", endpoint))
-	return gc, nil
+	// The other clients are built as calls need them; this one now, so that missing credentials
+	// stop the worker at startup rather than fail its activities.
+	if _, err := r.For("location", insights.GlobalLocation); err != nil {
+		return nil, fmt.Errorf("creating the Contact Center Insights client of %s: %w", insights.GlobalLocation, err)
+	}
+	endpoints := "Google's endpoint of each location: " + insights.GlobalEndpoint + " for " + insights.GlobalLocation +
+		", {location}-" + insights.GlobalEndpoint + " for the others"
+	if opts.Pattern != "" {
+		endpoints = opts.Pattern + " (-insights-endpoint-pattern)"
+	}
+	logger.Info("Contact Center Insights clients ready", zap.String("endpoints", endpoints),
+		zap.String("emulator", opts.EmulatorHost), zap.Strings("locations", insights.Locations()))
+	return r, nil
 }
 
 // checkSearchAttributes makes sure the namespace has the workflows' search attributes: without

@@ -203,3 +203,28 @@ func TestParseAPITimeScale(t *testing.T) {
 		}
 	}
 }
+
+// TestParseInsightsEndpointPattern: -insights-endpoint-pattern / INSIGHTS_ENDPOINT_PATTERN is
+// empty (Google's endpoints) by default, flags win, and a pattern that names no host is refused
+// naming the variable.
+func TestParseInsightsEndpointPattern(t *testing.T) {
+	cfg, err := parseFlags(nil, func(string) string { return "" })
+	if err != nil || cfg.insightsEndpointPattern != "" {
+		t.Fatalf("default: %q %v", cfg.insightsEndpointPattern, err)
+	}
+	env := func(k string) string {
+		return map[string]string{"INSIGHTS_ENDPOINT_PATTERN": "{location}-contactcenterinsights-psc.p.googleapis.com"}[k]
+	}
+	if cfg, err = parseFlags(nil, env); err != nil || cfg.insightsEndpointPattern != "{location}-contactcenterinsights-psc.p.googleapis.com" {
+		t.Fatalf("env: %q %v", cfg.insightsEndpointPattern, err)
+	}
+	if cfg, err = parseFlags([]string{"-insights-endpoint-pattern", "proxy:8443"}, env); err != nil || cfg.insightsEndpointPattern != "proxy:8443" {
+		t.Fatalf("flags must win over the environment: %q %v", cfg.insightsEndpointPattern, err)
+	}
+	_, err = parseFlags(nil, func(k string) string {
+		return map[string]string{"INSIGHTS_ENDPOINT_PATTERN": "https://{location}.example.com"}[k]
+	})
+	if err == nil || !strings.Contains(err.Error(), "INSIGHTS_ENDPOINT_PATTERN") {
+		t.Errorf("a URL was accepted: %v", err)
+	}
+}

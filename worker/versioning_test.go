@@ -94,6 +94,10 @@ func TestWorkerVersioningOnTheDevServer(t *testing.T) {
 	if err := v.c.TerminateWorkflow(ctx, caught.GetID(), "", "test ended"); err != nil {
 		t.Error(err)
 	}
+	// Every call named the endpoint of its run's location, which the emulator checked.
+	if st := emu.Stats(); len(st.WrongEndpoint) != 0 || st.RPCs["CreateIssueModel"] != 3 {
+		t.Errorf("emulator: %d creations, refused as sent to the wrong endpoint: %v", st.RPCs["CreateIssueModel"], st.WrongEndpoint)
+	}
 }
 
 const testDeployment = "issue-models-itest"
@@ -137,8 +141,11 @@ func (v *versioned) cliUntilOK(args ...string) string {
 
 func (v *versioned) start(name string) client.WorkflowRun {
 	v.t.Helper()
-	// A location of each run's own: the emulator allows one creation at a time per location.
-	input := `{"parent":"projects/itest/locations/` + name + `","issueModel":{"displayName":"` + name + `"},"polling":{"initialInterval":"1s","maxInterval":"2s"}}`
+	// A location of each run's own: the emulator allows one creation at a time per location. The
+	// three are in three regions, each served by its own endpoint, which the worker's clients
+	// name to the emulator.
+	location := map[string]string{"first": "us-central1", "caught": "europe-west1", "second": "asia-south1"}[name]
+	input := `{"parent":"projects/itest/locations/` + location + `","issueModel":{"displayName":"` + name + `"},"polling":{"initialInterval":"1s","maxInterval":"2s"}}`
 	run, err := v.c.ExecuteWorkflow(v.ctx, client.StartWorkflowOptions{ID: v.taskQueue + "-" + name, TaskQueue: v.taskQueue},
 		workflows.CreateIssueModelWorkflowType, json.RawMessage(input))
 	if err != nil {

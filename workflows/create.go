@@ -138,7 +138,7 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 	actx := withCreateActivity(dctx)
 	deadline := workflow.Now(ctx).Add(p.policy.timeout)
 	backoff := 5 * time.Second
-	var lookFrom *time.Time // when the first attempt that may have committed was scheduled
+	var lookFrom *time.Time    // when the first attempt that may have committed was scheduled
 	var ambiguousEnd time.Time // when that attempt failed: it cannot have committed later
 	for {
 		p.checkTemporalCancel()
@@ -217,16 +217,30 @@ const (
 )
 
 // deleteModel deletes the model a cancelled-but-completed training left behind and returns the
-// deletion's operation (empty when the model was already gone), once it is done.
+// deletion's operation (empty when the model was already gone), once it is done. A failure names
+// the model, which the run's result then does not carry.
 func deleteModel(ctx workflow.Context, op insights.Operation, polling *PollingPolicy) (string, error) {
 	model, err := op.IssueModel()
 	if err != nil {
 		return "", temporal.NewNonRetryableApplicationError(err.Error(), insights.ErrOperationFailed, err)
 	}
+	if workflow.GetVersion(ctx, disconnectedDeletionChange, workflow.DefaultVersion, disconnectedDeletionVersion) >= disconnectedDeletionVersion {
+		// The user asked for this deletion when the cancel could not stop the training: a
+		// Temporal cancel that comes now must not cancel it too (and leave the model).
+		ctx, _ = workflow.NewDisconnectedContext(ctx)
+	}
+	named := func(err error) error {
+		var canceled *temporal.CanceledError
+		if errors.As(err, &canceled) {
+			return err // only runs without disconnectedDeletionChange: the run itself was cancelled
+		}
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"could not delete %s, the model the cancel could not stop: %s", model.GetName(), rootMessage(err)), errorType(err), err, model.GetName())
+	}
 	actx := withDeleteActivity(ctx)
 	var started activities.StartedOperation
 	if err := workflow.ExecuteActivity(actx, acts.DeleteIssueModel, model.GetName()).Get(actx, &started); err != nil {
-		return "", err
+		return "", named(err)
 	}
 	if workflow.GetVersion(ctx, awaitDeletionChange, workflow.DefaultVersion, awaitDeletionVersion) == workflow.DefaultVersion || started.AlreadyDone {
 		return started.Operation, nil
@@ -234,16 +248,18 @@ func deleteModel(ctx workflow.Context, op insights.Operation, polling *PollingPo
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:    workflow.GetInfo(ctx).WorkflowExecution.ID + "-delete",
 		StaticSummary: "delete " + model.GetName() + ", which a cancel could not stop",
+		// Closing this run (terminate, timeout) leaves the deletion to finish.
+		ParentClosePolicy: parentClosePolicy(ctx, false),
 	})
 	var deleted insights.Operation
 	if err := workflow.ExecuteChildWorkflow(cctx, AwaitOperationWorkflowType, AwaitOperationInput{Operation: started.Operation, Polling: polling}).Get(cctx, &deleted); err != nil {
-		return started.Operation, err
+		return started.Operation, named(err)
 	}
 	if outcome, failure := operationOutcome(deleted); outcome != OutcomeSucceeded {
 		if failure == nil {
 			failure = temporal.NewNonRetryableApplicationError("the deletion of "+model.GetName()+" was cancelled", insights.ErrOperationFailed, nil)
 		}
-		return started.Operation, failure
+		return started.Operation, named(failure)
 	}
 	return started.Operation, nil
 }

@@ -99,10 +99,24 @@ func (p *poller) schedule(l *LearnedSchedule, prefix string) {
 // scan, recorded in history, so replay sees the same estimate).
 func (p *poller) estimateTraining(l *LearnedSchedule) (activities.TrainingEstimate, error) {
 	var est activities.TrainingEstimate
-	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.EstimateTraining,
-		activities.EstimateTrainingParams{Operation: p.state.Operation, Conversations: l.Conversations}).Get(p.ctx, &est)
+	// The operation's createTime goes along: the scan may not hold the operation (beyond its
+	// bound, or a worker's scan from before the operation existed), and without it the estimate
+	// cannot tell peers from history. (Local activity parameters are not compared on replay.)
+	params := activities.EstimateTrainingParams{Operation: p.state.Operation, Conversations: l.Conversations,
+		Created: p.operationCreateTime(), StartedAt: p.state.StartedAt}
+	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.EstimateTraining, params).Get(p.ctx, &est)
 	l.ScanCalls += est.Calls
 	return est, err
+}
+
+// operationCreateTime is the createTime in the metadata of the last poll (the API's time); zero
+// when no poll of this run has shown it (e.g. just after continue-as-new).
+func (p *poller) operationCreateTime() time.Time {
+	md := &contactcenterinsightspb.CreateIssueModelMetadata{}
+	if p.progress.metadata == nil || insights.UnmarshalAny(p.progress.metadata, md) != nil || md.GetCreateTime() == nil {
+		return time.Time{}
+	}
+	return md.GetCreateTime().AsTime()
 }
 
 // skipLearned waits through the learned span, if the run has one, until SkipUntil. While other

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
@@ -218,4 +219,42 @@ func (s *createSuite) TestLearnedScheduleNotAppliedWhenAttached() {
 	s.Require().NotNil(status.Learned)
 	s.False(status.Learned.Applied)
 	s.Contains(status.Learned.Why, "not applied: this run attached")
+}
+
+// Every estimate gets the operation's createTime (the metadata's) and the run's start, so that
+// one whose scan does not hold the operation still tells peers from history.
+func (s *createSuite) TestLearnedSchedulePassesTheOperationsCreateTime() {
+	_, scans, params := s.learnedRun(learnPolicy, 25*time.Minute, spanOf(20*time.Minute, 40*time.Minute))
+	s.Require().Greater(len(scans), 1)
+	for i, p := range params {
+		s.Equal(time.Unix(1700000000, 0).UTC(), p.Created.UTC(), "estimate %d", i)
+		s.False(p.StartedAt.IsZero(), "estimate %d", i)
+	}
+}
+
+// The metadata the plan reads was recorded (a poll's result in history) by whichever release and
+// protobuf library ran then: a field this build does not know must not change the plan (and
+// so the commands replay emits).
+func (s *createSuite) TestLearnedScheduleReadsMetadataWithFieldsItDoesNotKnow() {
+	s.expectCreate()
+	start := s.env.Now()
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(
+		func(context.Context, string) (insights.Operation, error) {
+			op := trainingOp(8000, s.env.Now().Sub(start) >= 25*time.Minute)
+			var md map[string]any
+			s.Require().NoError(json.Unmarshal(op.Metadata, &md))
+			md["fieldOfANewerAPI"] = map[string]any{"x": 1}
+			op.Metadata, _ = json.Marshal(md)
+			return op, nil
+		}))
+	scans := 0
+	s.env.OnActivity(acts.EstimateTraining, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.EstimateTrainingParams) (activities.TrainingEstimate, error) {
+			scans++
+			return spanOf(20*time.Minute, 40*time.Minute), nil
+		})
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), learnPolicy))
+	s.Require().True(s.env.IsWorkflowCompleted())
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Positive(scans, "the plan ran on metadata with a field this build does not know")
 }

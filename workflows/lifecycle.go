@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -102,6 +103,44 @@ func (in *LifecycleInput) validate(decodeErr error) error {
 	return nil
 }
 
+// Versions of the lifecycle's (and deleteModel's) command-changing edits of issue 25
+// (workflow.GetVersion change IDs; README, "Changing a workflow"). Each is asked where its path
+// first differs, so runs that never reach that point record no marker.
+const (
+	// deployRollbackChange: a deploy step that is cancelled or fails after it may have changed
+	// the location puts it back before the run ends: it awaits the outcome of an operation its
+	// child left unknown (child "<id>-deploy-outcome"), undeploys the new model if it ended
+	// deployed, and redeploys the model undeploy-first removed. Runs up to acf47ed, which
+	// recorded no marker, end as they did (a cancel left the location one model short, a
+	// failure left the deploy running).
+	deployRollbackChange  = "deploy-rollback"
+	deployRollbackVersion = 1
+	// parentCloseChange: a child that awaits an operation is not terminated when its parent
+	// closes (terminated, run timeout), which left the operation running untracked: a
+	// cancellable step's child is asked to cancel (its own cancel path cancels the operation
+	// and awaits the outcome), a step that must finish (rollback, retire, deletion) is
+	// abandoned to finish. The SDK's replay does not compare the policy, but it is part of the
+	// recorded command, so runs that recorded no marker keep TERMINATE.
+	parentCloseChange  = "child-parent-close-policy"
+	parentCloseVersion = 1
+	// disconnectedDeletionChange (deleteModel, create.go): the deletion of a model a cancel
+	// could not stop runs on a disconnected context, so a Temporal cancel that follows the
+	// cancel signal no longer cancels the deletion the user asked for.
+	disconnectedDeletionChange  = "delete-after-cancel-disconnected"
+	disconnectedDeletionVersion = 1
+)
+
+// parentClosePolicy is the policy of a child awaiting an operation (see parentCloseChange).
+func parentClosePolicy(ctx workflow.Context, cancellable bool) enumspb.ParentClosePolicy {
+	switch {
+	case workflow.GetVersion(ctx, parentCloseChange, workflow.DefaultVersion, parentCloseVersion) == workflow.DefaultVersion:
+		return enumspb.PARENT_CLOSE_POLICY_UNSPECIFIED // TERMINATE, as recorded
+	case cancellable:
+		return enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL
+	}
+	return enumspb.PARENT_CLOSE_POLICY_ABANDON
+}
+
 type lifecycle struct {
 	ctx         workflow.Context // disconnected: rollback and waiting go on after cancellation
 	root        workflow.Context
@@ -111,6 +150,8 @@ type lifecycle struct {
 	cancelled   bool
 	cancelChild workflow.CancelFunc
 	vis         *visibility
+	// rolledBack says what a failed or cancelled deploy step put back (status detail).
+	rolledBack string
 }
 
 // IssueModelLifecycleWorkflow trains, gates, deploys and swaps an issue model:
@@ -120,7 +161,9 @@ type lifecycle struct {
 //   - during create: the training is cancelled; if it cannot be, the new model is kept UNDEPLOYED;
 //     the previous deployment is untouched;
 //   - during deploy: the deployment is cancelled, or rolled back (undeployed) if it completed
-//     anyway; the previous deployment is untouched;
+//     anyway; the previous deployment is as it was: a model undeploy-first removed for the
+//     quota is redeployed. A deploy step that fails is rolled back the same way, once the
+//     deploy operation's outcome is known, and the run then fails with the original error;
 //   - during retirement: the new model stays deployed; the running undeploy/delete finishes and
 //     the remaining replaced models are kept as they are (listed in `kept`).
 func IssueModelLifecycleWorkflow(ctx workflow.Context, in LifecycleInput) (*LifecycleResult, error) {
@@ -209,14 +252,18 @@ func (l *lifecycle) endStep(state, detail string) {
 }
 
 func (l *lifecycle) fail(err error) error {
-	l.endStep(StepStateFailed, rootMessage(err))
+	msg := rootMessage(err)
+	if l.rolledBack != "" {
+		msg += "; " + l.rolledBack
+	}
+	l.endStep(StepStateFailed, msg)
 	l.vis.set(l.ctx, "", StepDone)
-	l.status.Done, l.status.LastError = true, rootMessage(err)
+	l.status.Done, l.status.LastError = true, msg
 	return err
 }
 
 func (l *lifecycle) cancel() error {
-	l.endStep(StepStateCancelled, "")
+	l.endStep(StepStateCancelled, l.rolledBack)
 	l.vis.set(l.ctx, "", StepDone)
 	l.result.Outcome = LifecycleCancelled
 	l.status.Done, l.status.Outcome = true, LifecycleCancelled
@@ -239,7 +286,7 @@ func (l *lifecycle) runChild(suffix, workflowType string, input, result any, can
 	id := workflow.GetInfo(l.root).WorkflowExecution.ID + "-" + suffix
 	cctx, cancel := workflow.WithCancel(l.ctx)
 	cctx = workflow.WithChildOptions(cctx, workflow.ChildWorkflowOptions{
-		WorkflowID: id, WaitForCancellation: true,
+		WorkflowID: id, WaitForCancellation: true, ParentClosePolicy: parentClosePolicy(l.ctx, cancellable),
 		StaticSummary: fmt.Sprintf("%s step of lifecycle %s (%s)", suffix, workflow.GetInfo(l.root).WorkflowExecution.ID, l.in.IssueModel.DisplayName),
 	})
 	if cancellable {

@@ -204,6 +204,13 @@ func (l *lifecycle) trainOrImport() (*CreateIssueModelResult, error) {
 	return l.importModel()
 }
 
+// importedModelChange: the import's model is named by ImportedIssueModel (one activity) instead
+// of a second ListIssueModels and "the last new model of the display name".
+const (
+	importedModelChange  = "imported-model-by-operation"
+	importedModelVersion = 1
+)
+
 // importModel imports the promoted model as a new model of the parent. The import's response
 // does not name the model, so it is the one model of the source's display name that the
 // location lists afterwards and did not list before.
@@ -223,14 +230,30 @@ func (l *lifecycle) importModel() (*CreateIssueModelResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	after, err := list()
-	if err != nil {
-		return nil, err
-	}
 	name := ""
-	for _, m := range after {
-		if m.DisplayName == l.in.IssueModel.DisplayName && !slices.ContainsFunc(before, func(b activities.IssueModelSummary) bool { return b.Name == m.Name }) {
-			name = m.Name
+	if workflow.GetVersion(l.ctx, importedModelChange, workflow.DefaultVersion, importedModelVersion) == importedModelVersion {
+		// The model the operation created (its times narrow the new models of the display name),
+		// never the last one listed, which may be another run's.
+		var names []string
+		for _, b := range before {
+			names = append(names, b.Name)
+		}
+		var m activities.IssueModelSummary
+		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ImportedIssueModel,
+			activities.ImportedIssueModelParams{Operation: op.Name, DisplayName: l.in.IssueModel.DisplayName, Before: names}).Get(l.ctx, &m)
+		if err != nil {
+			return nil, err
+		}
+		name = m.Name
+	} else {
+		after, err := list()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range after {
+			if m.DisplayName == l.in.IssueModel.DisplayName && !slices.ContainsFunc(before, func(b activities.IssueModelSummary) bool { return b.Name == m.Name }) {
+				name = m.Name
+			}
 		}
 	}
 	if name == "" {

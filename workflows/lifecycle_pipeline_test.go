@@ -273,6 +273,10 @@ func (s *lifecycleSuite) TestPromotionExportsImportsGatesDeploysAndRetires() {
 	// check-quotas and the import's "before" list see the previous model; after the import, both.
 	s.env.OnActivity(acts.ListIssueModels, mock.Anything, testParent).Return([]activities.IssueModelSummary{prev}, nil).Twice()
 	s.expectImport(opWith(importOp, nil, &contactcenterinsightspb.ImportIssueModelResponse{}))
+	// The import's model is named from the operation, never "the last new model listed".
+	s.env.OnActivity(acts.ImportedIssueModel, mock.Anything, mock.MatchedBy(func(p activities.ImportedIssueModelParams) bool {
+		return p.Operation == importOp && p.DisplayName == "weekly" && len(p.Before) == 1 && p.Before[0] == oldModel
+	})).Return(imported, nil).Once()
 	s.env.OnActivity(acts.ListIssueModels, mock.Anything, testParent).Return([]activities.IssueModelSummary{prev, imported}, nil)
 	m := &contactcenterinsightspb.IssueModel{Name: importedM, DisplayName: "weekly", IssueCount: 12, State: contactcenterinsightspb.IssueModel_UNDEPLOYED}
 	s.env.OnActivity(acts.GetIssueModel, mock.Anything, importedM).Return(json.RawMessage(insights.MarshalREST(m)), nil).Once()

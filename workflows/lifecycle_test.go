@@ -198,6 +198,8 @@ func (s *lifecycleSuite) TestDeployFailure() {
 	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).Return(ptr(trainedResult(900, 12)), nil).Once()
 	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: deployOp}, nil).Once()
 	s.awaitChild(deployOp, &insights.Operation{Name: deployOp, Done: true, Error: &insights.Status{Code: 13, Message: "internal"}})
+	// The rollback makes sure the new model is not deployed: it is not, nothing to do.
+	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{AlreadyDone: true}, nil).Once()
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 	s.requireOperationFailed()
 }

@@ -163,9 +163,16 @@ ListConversations) and google.longrunning.Operations
 (GetOperation, ListOperations, CancelOperation). Everything else answers
 UNIMPLEMENTED. State is in memory only.
 
-Clients: export %s=<addr> and build the client with
-insightsclient.New, or pass option.WithEndpoint(addr),
-option.WithoutAuthentication() and an insecure gRPC transport.
+Clients: export %s=<addr> and build the clients with
+insightsclient.NewRegional (the worker's) or insightsclient.New, or pass
+option.WithEndpoint(addr), option.WithoutAuthentication() and an insecure
+gRPC transport.
+
+Regional endpoints: a client whose gRPC :authority names a Contact Center
+Insights endpoint (contactcenterinsights.googleapis.com serves us-central1,
+L-contactcenterinsights.googleapis.com serves L) is refused, with
+INVALID_ARGUMENT "wrong regional endpoint", a resource of any other location,
+as Google refuses it; a bare host:port is served every location.
 
 Flags:
 `, "INSIGHTS_EMULATOR_HOST")

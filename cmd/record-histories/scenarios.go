@@ -519,9 +519,10 @@ var scenarios = []scenario{
 	{"inflight-create-cancel-retrying", func(s *scene) error {
 		id := s.start("slow-invisible", create, "", createInput(s.parent, "weekly", quick, ""))
 		s.signal(id, "cancel", cancelReason)
-		s.waitFor(id, "a refused cancel", func(st map[string]any) bool {
-			e, _ := st["lastError"].(string)
-			return strings.Contains(e, "CancelOperation")
+		// Each poll (NOT_FOUND, tolerated) follows a cancel refused NOT_FOUND.
+		s.waitFor(id, "cancels refused and retried", func(st map[string]any) bool {
+			n, _ := st["polls"].(float64)
+			return st["cancelRequested"] == true && n >= 3
 		})
 		return s.now(id)
 	}},
