@@ -84,3 +84,29 @@ func TestFoundBeforeFixesL_CancelBeforeListed(t *testing.T) {
 		},
 	})
 }
+
+// Found on main after the first fixes (1feb820, a1e2210), fixed since:
+
+// C, deployed-restored: a lifecycle cancelled while its new model deploys, at the 5-deployed
+// quota, did not redeploy the model undeploy-first had removed.
+func TestFoundAfterFirstFixesC_CancelAtQuotaRedeploys(t *testing.T) {
+	explorer.Check(t, explorer.Schedule{
+		Workflow: explorer.Lifecycle, CancelMode: "honor",
+		VisibilityDelay: 100 * time.Second, TrainingTime: 20 * time.Minute, Timeout: 2 * time.Hour, Replaced: 1, OtherDeployed: 4,
+		Events: []explorer.Event{
+			{At: 23 * time.Minute, Kind: explorer.CancelSignal},
+		},
+	})
+}
+
+// F, no-stranded-training: terminating a lifecycle (its run timeout) terminated its -create
+// child, whose training ran on with no CancelOperation.
+func TestFoundAfterFirstFixesF_TerminatedLifecycleCancelsTraining(t *testing.T) {
+	explorer.Check(t, explorer.Schedule{
+		Workflow: explorer.Lifecycle, CancelMode: "honor",
+		VisibilityDelay: time.Minute, TrainingTime: 2 * time.Hour, Timeout: 2 * time.Hour, Replaced: 1,
+		Events: []explorer.Event{
+			{At: 10 * time.Second, Kind: explorer.TerminateParent},
+		},
+	})
+}

@@ -155,13 +155,13 @@ func (r *run) check() []Violation {
 		out = append(out, r.checkDeployed()...)
 	}
 	for i := range out {
-		out[i].Open = r.openFinding(out[i], terminated)
+		out[i].Open = r.openFinding(out[i])
 	}
 	return out
 }
 
 // openFinding recognises the open findings (OpenFindings), narrowly.
-func (r *run) openFinding(v Violation, terminated bool) string {
+func (r *run) openFinding(v Violation) string {
 	msg := fmt.Sprint(r.err)
 	has := func(kinds []FaultKind, calls ...string) bool {
 		return slices.ContainsFunc(r.s.Faults, func(f Fault) bool {
@@ -171,12 +171,6 @@ func (r *run) openFinding(v Violation, terminated bool) string {
 	switch {
 	case (v.Invariant == NothingCreated || v.Invariant == NoStrandedTraining || v.Invariant == CancelReaches) && r.laterAmbiguousCommit():
 		return "A2"
-	case terminated && timedOut(r.err) && r.s.Workflow == Lifecycle &&
-		(v.Invariant == NoStrandedTraining || v.Invariant == CancelReaches):
-		return "F"
-	case v.Invariant == DeployedRestored && r.lifeRes != nil && r.lifeRes.Outcome == workflows.LifecycleCancelled &&
-		r.s.Replaced > 0 && r.s.Replaced+r.s.OtherDeployed >= workflows.MaxDeployedPerLocation && r.onlyUndeployedFirst():
-		return "C"
 	case v.Invariant == DeployedRestored && strings.Contains(msg, "FAILED_PRECONDITION") && r.s.VisibilityDelay > 0 &&
 		(strings.Contains(msg, "DeployIssueModel") || strings.Contains(msg, "UndeployIssueModel")) &&
 		has([]FaultKind{LostReply, DieAfter}, "DeployIssueModel", "UndeployIssueModel"):
@@ -206,26 +200,6 @@ func isNonRetryableRefusal(r *run) bool {
 	return slices.ContainsFunc(r.s.Faults, func(f Fault) bool {
 		return f.Call == "ListOperations" && f.Kind == Refuse && slices.Contains(nonRetryableCodes, f.Code)
 	})
-}
-
-// onlyUndeployedFirst: the deployed models after the run are those before less one of the
-// models the lifecycle replaces (the one undeploy-first removed).
-func (r *run) onlyUndeployedFirst() bool {
-	r.clock.freeze(r.end.Add(24 * time.Hour))
-	defer r.clock.freeze(r.end)
-	deployed := map[string]bool{}
-	for _, m := range r.srv.Models(parent) {
-		if m.GetState() == contactcenterinsightspb.IssueModel_DEPLOYED {
-			deployed[m.GetName()] = true
-		}
-	}
-	var missing []string
-	for _, n := range r.deployedBefore {
-		if !deployed[n] {
-			missing = append(missing, n)
-		}
-	}
-	return len(missing) == 1 && slices.Index(r.deployedBefore, missing[0]) < r.s.Replaced && len(deployed) == len(r.deployedBefore)-1
 }
 
 // timedOut: the run hit its run timeout (the explorer's cap, or a TerminateParent event).

@@ -20,13 +20,6 @@ func TestOpenFindings(t *testing.T) {
 			TrainingTime: 20 * time.Minute, Timeout: 2 * time.Hour,
 			Faults: []Fault{{Call: "CreateIssueModel", N: 1, Kind: LostReply, Code: codes.Unavailable}, {Call: "CreateIssueModel", N: 1, Kind: DieBefore}},
 			Events: []Event{{At: 350 * time.Second, Kind: CancelSignal}}},
-		// C: cancelled during deploy at the quota, the undeployed-first model stays undeployed.
-		"C": {Workflow: Lifecycle, CancelMode: "honor", VisibilityDelay: 100 * time.Second, TrainingTime: 20 * time.Minute,
-			Timeout: 2 * time.Hour, Replaced: 1, OtherDeployed: 4,
-			Events: []Event{{At: 23 * time.Minute, Kind: CancelSignal}}},
-		// F: a terminated lifecycle's -create child leaves its training running.
-		"F": {Workflow: Lifecycle, CancelMode: "honor", VisibilityDelay: time.Minute, TrainingTime: 2 * time.Hour, Timeout: 2 * time.Hour, Replaced: 1,
-			Events: []Event{{At: 10 * time.Second, Kind: TerminateParent}}},
 		// P: a lost deploy reply, the retry's look-up misses the lagging operation.
 		"P": {Workflow: Lifecycle, CancelMode: "honor", VisibilityDelay: time.Minute, TrainingTime: 20 * time.Minute, Timeout: 2 * time.Hour,
 			Faults: []Fault{{Call: "DeployIssueModel", N: 1, Kind: LostReply, Code: codes.Unavailable}}},
