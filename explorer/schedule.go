@@ -131,9 +131,6 @@ var (
 	createActivities = []string{"CreateIssueModel", "CancelOperation", "DeleteIssueModel"}
 	lifecycleRPCs    = append(slices.Clone(createRPCs), "ListIssueModels", "DeployIssueModel", "UndeployIssueModel")
 	lifecycleActs    = append(slices.Clone(createActivities), "ListIssueModels", "DeployIssueModel", "UndeployIssueModel")
-	// mutating RPCs, whose reply can be lost after the change is committed.
-	mutating = map[string]bool{"CreateIssueModel": true, "CancelOperation": true, "DeleteIssueModel": true,
-		"DeployIssueModel": true, "UndeployIssueModel": true}
 )
 
 func pick[T any](r *rand.Rand, xs ...T) T { return xs[r.Intn(len(xs))] }

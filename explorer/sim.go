@@ -263,7 +263,7 @@ func (r *run) prepare() error {
 
 func issueModelProto(name string) *contactcenterinsightspb.IssueModel {
 	return &contactcenterinsightspb.IssueModel{DisplayName: name, InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{
-		Medium: contactcenterinsightspb.Conversation_CHAT, Filter: `medium="CHAT"`}}
+		Filter: `medium="CHAT"`}}
 }
 
 func (r *run) spec() insights.IssueModelSpec {
