@@ -57,7 +57,7 @@ func TestFoundBeforeFixesD_CancelWaitsOutBackoff(t *testing.T) {
 }
 
 // E, cancel-reaches-server: a `cancel` signal, its CancelOperation refused once (UNAVAILABLE),
-// a Temporal cancel 31ms later aborted the retry, and the cancel was never sent again.
+// a Temporal cancel moments later aborted the retry, and the cancel was never sent again.
 func TestFoundBeforeFixesE_TemporalCancelAbortsCancel(t *testing.T) {
 	explorer.Check(t, explorer.Schedule{
 		Workflow: explorer.Create, CancelMode: "honor",

@@ -110,11 +110,11 @@ type Schedule struct {
 }
 
 // fireAt is when event i fires: At plus an offset that keeps events off the grid of the
-// workflows' own timers (multiples of 1/4 s after a start or a wake-up) and apart from each
-// other, so that no event and timer fall due together while an activity runs (the test
-// environment would then order them by wall-clock time).
+// workflows' own timers (multiples of 1/4 s after a start or a wake-up: at least 50 ms away) and
+// apart from each other (20 ms), so that no event falls due while an activity runs (the test
+// environment would then fire it after that much wall-clock time, racing the activity).
 func fireAt(i int, e Event) time.Duration {
-	return e.At + 162*time.Millisecond + time.Duration(i%8)*31*time.Millisecond
+	return e.At + 60*time.Millisecond + time.Duration(i%8)*20*time.Millisecond
 }
 
 var (
@@ -155,6 +155,9 @@ func Generate(seed int64, i int) Schedule {
 	s.TrainingTime = pick(r, 3*time.Minute, 20*time.Minute, time.Hour, 2*time.Hour)
 	// Most of a run's cost is its polls: longer caps keep the budget fast.
 	s.MaxInterval = pick(r, 0, 2*time.Minute, 5*time.Minute)
+	if s.TrainingTime >= time.Hour && s.MaxInterval == 0 {
+		s.MaxInterval = pick(r, 2*time.Minute, 5*time.Minute)
+	}
 	s.TrainingFails = r.Intn(8) == 0
 	s.Timeout = pick(r, 2*time.Hour, 2*time.Hour, 6*time.Hour, 30*time.Minute)
 	s.ContinueAsNewAfterPolls = pick(r, 0, 2, 3, 5, 10)
