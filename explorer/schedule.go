@@ -208,7 +208,13 @@ func Generate(seed int64, i int) Schedule {
 	if r.Intn(6) == 0 {
 		// Another creator holds the location's creation slot from the start: the run's
 		// creates are refused for a long while (the create loop's backoff).
-		s.Events = append(s.Events, Event{Kind: SlotTaken, Hold: pick(r, 15*time.Minute, time.Hour)})
+		hold := pick(r, 15*time.Minute, time.Hour)
+		s.Events = append(s.Events, Event{Kind: SlotTaken, Hold: hold})
+		if r.Intn(2) == 0 {
+			// A cancel during that wait, when the create loop's backoff has grown to minutes.
+			at := 3*time.Minute + time.Duration(r.Int63n(int64((hold-3*time.Minute)/time.Second)))*time.Second
+			s.Events = append(s.Events, Event{Kind: pick(r, TemporalCancel, CancelSignal), At: at})
+		}
 	}
 	for n := r.Intn(5); n > 0; n-- {
 		e := Event{Kind: pick(r, kinds...), At: at()}
