@@ -110,3 +110,15 @@ func TestFoundAfterFirstFixesF_TerminatedLifecycleCancelsTraining(t *testing.T) 
 		},
 	})
 }
+
+// M, no-stranded-training (found on acf47ed): a poll refused with a non-retryable code failed the
+// run at once while its training ran on, never cancelled.
+func TestFoundBeforeFixesM_FailedPollStrandsTraining(t *testing.T) {
+	explorer.Check(t, explorer.Schedule{
+		Workflow: explorer.Create, CancelMode: "honor",
+		TrainingTime: 20 * time.Minute, Timeout: 2 * time.Hour,
+		Faults: []explorer.Fault{
+			{Call: "GetOperation", N: 1, Kind: explorer.Refuse, Code: codes.FailedPrecondition},
+		},
+	})
+}
