@@ -48,10 +48,11 @@ func inLocation(input, project, location string) string {
 func TestRunsInThreeRegionsAndAPromotionAcrossLocations(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, insightstest.Options{Buckets: []string{"itest-models"},
-		// asia-south1's training lasts past the early polls, so that the learned polling decides.
+		// asia-south1's training lasts well past the early polls (12 s of real time, also on a
+		// loaded machine), so that the learned polling decides.
 		TrainingTimeFor: func(req *contactcenterinsightspb.CreateIssueModelRequest) time.Duration {
 			if strings.Contains(req.GetParent(), "/asia-south1") {
-				return 40 * time.Minute
+				return 2 * time.Hour
 			}
 			return 10 * time.Minute
 		}})
