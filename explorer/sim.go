@@ -282,12 +282,17 @@ func (r *run) policy() *workflows.PollingPolicy {
 	return p
 }
 
-// bound is how long a run may take: README's timeouts plus grace (docs/RELIABILITY.md).
+// bound is how long a run may take (docs/RELIABILITY.md): the create loop's deadline (the
+// policy timeout), the poll loop's (the timeout again), then the outcome awaited after the
+// timeout's cancel for min(timeout, 1h) (README, "The end of a run waits for the operation's
+// outcome"), plus 15 minutes for activity retries and a deletion; a lifecycle, five such steps
+// and an hour.
 func (r *run) bound() time.Duration {
+	step := r.s.Timeout + min(r.s.Timeout, time.Hour)
 	if r.s.Workflow == Lifecycle {
-		return 5*r.s.Timeout + time.Hour
+		return 5*step + time.Hour
 	}
-	return 2*r.s.Timeout + 15*time.Minute
+	return r.s.Timeout + step + 15*time.Minute
 }
 
 // execute runs the workflow to its end, restarting it in a fresh environment at each
