@@ -12,6 +12,9 @@ import (
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"go.temporal.io/sdk/temporal"
 
+	"google.golang.org/grpc/codes"
+
+	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -120,6 +123,9 @@ func (r *run) check() []Violation {
 	}
 	// no-stranded-training
 	for _, c := range r.created {
+		if r.apiSaidGone() && operationLost(r.err) {
+			break // the API answered NOT_FOUND for it past notFoundGrace: the run took it for gone (README)
+		}
 		if op, ok := r.srv.Operation(c.Op); ok && !op.GetDone() && !r.cancelReached(c.Op, r.end) {
 			add(NoStrandedTraining, "the run ended (%s) at +%s while training %s runs on, never sent a cancel that reached the server",
 				r.outcome(), r.end.Sub(base), c.Op)
@@ -137,7 +143,7 @@ func (r *run) check() []Violation {
 		if next.After(r.end) {
 			next = r.end
 		}
-		if d := next.Sub(firstCancel); d > CancelPromptness && !r.pollRetrying(firstCancel) {
+		if d := next.Sub(firstCancel); d > CancelPromptness && !r.pollRetrying(firstCancel) && !r.cancelAlreadyTaken(firstCancel) {
 			add(CancelPrompt, "cancel requested at +%s; nothing happened for %s (next call or end at +%s)",
 				firstCancel.Sub(base), d, next.Sub(base))
 		}
@@ -227,6 +233,37 @@ func (r *run) pollRetrying(tc time.Time) bool {
 		}
 	}
 	return false
+}
+
+// cancelAlreadyTaken: the server had already taken a cancel of every training of the run when
+// a cancel was requested (the run's timeout, or its parent's close, had sent it): there is
+// nothing left to do at once.
+func (r *run) cancelAlreadyTaken(tc time.Time) bool {
+	if len(r.created) == 0 {
+		return false
+	}
+	for _, c := range r.created {
+		if !r.cancelReached(c.Op, tc) {
+			return false
+		}
+	}
+	return true
+}
+
+// apiSaidGone: the schedule made GetOperation answer NOT_FOUND, which past notFoundGrace the
+// workflows take for an operation that vanished (OperationLost), as README documents.
+func (r *run) apiSaidGone() bool {
+	for _, x := range r.rpcs {
+		if x.Method == "GetOperation" && x.Injected == codes.NotFound.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// operationLost: the run failed with OperationLost.
+func operationLost(err error) bool {
+	return insights.IsErrorType(err, insights.ErrOperationLost)
 }
 
 // cancelMissed says why training c should have received the cancel requested at tc, or "".

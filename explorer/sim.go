@@ -422,12 +422,18 @@ func (r *run) childCompleted(info *workflow.Info, result converter.EncodedValue,
 func (r *run) fire(env *testsuite.TestWorkflowEnvironment, i int, e Event) {
 	ctx := harnessCtx()
 	switch e.Kind {
-	case CancelSignal:
+	case CancelSignal, TemporalCancel:
+		if env.IsWorkflowCompleted() {
+			// A terminated lifecycle whose children still wind down: nothing to cancel.
+			r.logf("event %s: the run has ended", e.Kind)
+			return
+		}
 		r.cancelRequested()
-		env.SignalWorkflow(workflows.CancelSignal, workflows.CancelRequest{Reason: "explorer"})
-	case TemporalCancel:
-		r.cancelRequested()
-		env.CancelWorkflow()
+		if e.Kind == CancelSignal {
+			env.SignalWorkflow(workflows.CancelSignal, workflows.CancelRequest{Reason: "explorer"})
+		} else {
+			env.CancelWorkflow()
+		}
 	case PollNow:
 		env.SignalWorkflow(workflows.PollNowSignal, nil)
 	case SlotTaken:
