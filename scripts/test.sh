@@ -27,5 +27,13 @@ go test $race -count=1 -timeout 20m ./...
 # controls (A, D, E, L reintroduced one at a time must each be found).
 if [ -n "$race" ]; then go test -count=1 -run '^TestExplore$' ./explorer/; fi
 ./scripts/negative-controls.sh
+# The alert rules in a real Prometheus's rule checker and unit tests (Debian's prometheus
+# package, which .ci/run installs).
+if command -v promtool >/dev/null 2>&1; then
+  promtool check rules deploy/prometheus/alerts.yml
+  promtool test rules deploy/prometheus/alerts_test.yml
+else
+  echo "promtool not found: SKIPPED the alert rules' tests (apt-get install prometheus)"
+fi
 # The recorded-history replay test ran above; print how much it covered.
 go test -count=1 -run '^TestReplayRecordedHistories$' -v ./workflows/ | grep 'replayed'

@@ -38,9 +38,10 @@ type CreateIssueModelResult struct {
 // OperationFailed (details: the google.rpc.Status), PollTimeout, OperationLost, or the gRPC code
 // of a non-retryable API error.
 func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_ *CreateIssueModelResult, err error) {
-	policy, invalid := in.validate(checkDecoding(ctx, in.decoding))
+	invalid := refusePersonsContinuation(ctx, in.Continuation != nil)
+	policy, err := in.validate(checkDecoding(ctx, in.decoding))
 	if invalid == nil {
-		invalid = refusePersonsContinuation(ctx, in.Continuation != nil)
+		invalid = err
 	}
 	state := &PollState{}
 	if invalid == nil && in.Continuation != nil {
