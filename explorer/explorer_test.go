@@ -3,6 +3,8 @@ package explorer
 import (
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,8 +39,8 @@ func TestExplore(t *testing.T) {
 	rep := Explore(*exploreSeed, n, Options{Workers: *exploreWorkers, Shrinks: *exploreShrinks, Strict: *exploreStrict})
 	t.Logf("explored %d schedules (seed %d) in %s: %.0f schedules per minute; %d violating",
 		rep.Schedules, rep.Seed, rep.Took.Round(100_000_000), rep.PerMinute(), rep.Violating)
-	for f, n := range rep.Open {
-		t.Logf("open finding %s in %d schedules: %s", f, n, OpenFindings[f])
+	for _, f := range slices.Sorted(maps.Keys(rep.Open)) {
+		t.Logf("open finding %s in %d schedules: %s", f, rep.Open[f], OpenFindings[f])
 	}
 	for _, e := range rep.Errors {
 		t.Error(e)
