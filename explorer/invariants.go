@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
@@ -65,13 +64,7 @@ type Violation struct {
 // OpenFindings are violations the explorer finds on main that have no fix yet: each is
 // recognised narrowly, reported (TestExplore logs them; -explore.strict fails on them) and
 // described in docs/RELIABILITY.md. Delete an entry when its fix lands.
-var OpenFindings = map[string]string{
-	"A2": "issue 25 A, as fixed on main: the look-up is trusted notFoundGrace after the FIRST ambiguous create attempt failed; a later ambiguous attempt that committed is not yet listed then, so a cancel ends \"nothing created\" while that training runs (createOperation sets ambiguousEnd only once)",
-	"C":  "issue 25 C: a lifecycle cancelled during deploy at the deployed-model quota does not redeploy the model undeploy-first removed",
-	"F":  "issue 25 F: terminating a lifecycle terminates its children (parent-close policy TERMINATE): their trainings run on, untracked",
-	"P":  "a deploy/undeploy whose reply is lost, retried while the operation list lags: the retry finds the model DEPLOYING/UNDEPLOYING but not its operation, calls again, gets FAILED_PRECONDITION and the lifecycle fails while the change goes through",
-	"Q":  "a create whose reply is lost, then a look-up refused with a non-retryable code (PERMISSION_DENIED, NOT_FOUND): the run fails while the training it may have started runs on, untracked",
-}
+var OpenFindings = map[string]string{}
 
 func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 
@@ -166,47 +159,9 @@ func (r *run) check() []Violation {
 	return out
 }
 
-// openFinding recognises the open findings (OpenFindings), narrowly.
-func (r *run) openFinding(v Violation) string {
-	msg := fmt.Sprint(r.err)
-	has := func(kinds []FaultKind, calls ...string) bool {
-		return slices.ContainsFunc(r.s.Faults, func(f Fault) bool {
-			return slices.Contains(kinds, f.Kind) && slices.Contains(calls, f.Call)
-		})
-	}
-	switch {
-	case (v.Invariant == NothingCreated || v.Invariant == NoStrandedTraining || v.Invariant == CancelReaches) && r.laterAmbiguousCommit():
-		return "A2"
-	case v.Invariant == DeployedRestored && strings.Contains(msg, "FAILED_PRECONDITION") && r.s.VisibilityDelay > 0 &&
-		(strings.Contains(msg, "DeployIssueModel") || strings.Contains(msg, "UndeployIssueModel")) &&
-		has([]FaultKind{LostReply, DieAfter}, "DeployIssueModel", "UndeployIssueModel"):
-		return "P"
-	case (v.Invariant == NoStrandedTraining || v.Invariant == CancelReaches) && has([]FaultKind{LostReply, DieAfter}, "CreateIssueModel") &&
-		strings.Contains(msg, "ListOperations:") && isNonRetryableRefusal(r):
-		return "Q"
-	}
-	return ""
-}
-
-// laterAmbiguousCommit: the run's training was created by a create attempt that failed
-// ambiguously (reply lost, worker died after the call), and an earlier attempt had failed
-// ambiguously too.
-func (r *run) laterAmbiguousCommit() bool {
-	if len(r.created) != 1 {
-		return false
-	}
-	c := r.created[0]
-	lost := c.Injected != "" || slices.Contains(r.diedAfter, c.At)
-	earlier := slices.ContainsFunc(r.ambiguous, func(t time.Time) bool { return t.Before(c.At) })
-	return lost && earlier
-}
-
-// isNonRetryableRefusal: the schedule refuses a ListOperations with a non-retryable code.
-func isNonRetryableRefusal(r *run) bool {
-	return slices.ContainsFunc(r.s.Faults, func(f Fault) bool {
-		return f.Call == "ListOperations" && f.Kind == Refuse && slices.Contains(nonRetryableCodes, f.Code)
-	})
-}
+// openFinding recognises the open findings (OpenFindings), narrowly: a case per entry. There
+// are none open today; A2, P and Q were recognised here until their fixes landed.
+func (r *run) openFinding(Violation) string { return "" }
 
 // timedOut: the run hit its run timeout (the explorer's cap, or a TerminateParent event).
 func timedOut(err error) bool {

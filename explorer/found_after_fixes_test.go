@@ -7,13 +7,9 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-// The open findings (OpenFindings) as the explorer shrank them: they break their invariant on
-// main today, so they run only under -explore.strict; each must pass once its fix lands (then
-// drop the skip and its OpenFindings entry).
-func TestOpenFindings(t *testing.T) {
-	if !*exploreStrict {
-		t.Skip("open findings: run with -explore.strict (they fail until fixed; docs/RELIABILITY.md)")
-	}
+// The findings the explorer made on main after the first fixes of issue 25 (A2, P, Q), as it
+// shrank them: each broke its invariant then and holds since its fix.
+func TestFoundAfterFirstFixes(t *testing.T) {
 	for name, s := range map[string]Schedule{
 		// A2: the look-up is trusted notFoundGrace after the first ambiguous attempt only.
 		"A2": {Workflow: Create, CancelMode: "honor", VisibilityDelay: 3 * time.Minute, NotFoundGrace: 5 * time.Minute,
