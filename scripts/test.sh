@@ -34,5 +34,18 @@ race=""
 if command -v gcc >/dev/null 2>&1; then race="-race"; fi
 go test $race -count=1 -timeout 20m ./...
 (cd tools/composecheck && go test -count=1 ./...)
+# The fault-schedule explorer: `go test ./...` above ran it with the race detector on a reduced
+# budget; its full default budget (2,000 schedules) runs here without it, then its negative
+# controls (A, D, E, L reintroduced one at a time must each be found).
+if [ -n "$race" ]; then go test -count=1 -run '^TestExplore$' ./explorer/; fi
+./scripts/negative-controls.sh
+# The alert rules in a real Prometheus's rule checker and unit tests (Debian's prometheus
+# package, which .ci/run installs).
+if command -v promtool >/dev/null 2>&1; then
+  promtool check rules deploy/prometheus/alerts.yml
+  promtool test rules deploy/prometheus/alerts_test.yml
+else
+  echo "promtool not found: SKIPPED the alert rules' tests (apt-get install prometheus)"
+fi
 # The recorded-history replay test ran above; print how much it covered.
 go test -count=1 -run '^TestReplayRecordedHistories$' -v ./workflows/ | grep 'replayed'

@@ -207,7 +207,7 @@ func (a *app) operationsCommand() *ffcli.Command {
 func listOperations(ctx context.Context, w io.Writer, req *longrunningpb.ListOperationsRequest, pageSize int, pageToken string) error {
 	// The client of the location's endpoint (INSIGHTS_ENDPOINT_PATTERN and INSIGHTS_EMULATOR_HOST
 	// apply, as in the worker).
-	r, err := insightsclient.NewRegional(ctx, insightsclient.RegionalOptionsFromEnv())
+	r, err := insightsclient.NewRegional(ctx, insightsclient.RegionalOptionsFromEnv(tracing.GoogleClientOptions()...))
 	if err != nil {
 		return fmt.Errorf("google client: %w", err)
 	}

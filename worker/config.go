@@ -15,11 +15,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/issuemodels/durable-lro/insightsclient"
+	"github.com/issuemodels/durable-lro/internal/telemetry"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
 // config is what the flags and environment select.
 type config struct {
+	// tracing is the OpenTelemetry tracing the OTEL_* variables ask for (nil: off).
+	tracing     *telemetry.Tracing
 	taskQueue   string
 	logLevel    string
 	logFormat   string
