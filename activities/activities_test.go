@@ -261,3 +261,36 @@ func TestListOperationsPages(t *testing.T) {
 	require.NoError(t, v.Get(&done))
 	require.Empty(t, done.Operations)
 }
+
+// Found by the explorer (P): a deploy whose reply was lost leaves the model DEPLOYING while the
+// operation list does not show its operation yet; the retry must not start a second deploy (the
+// API refuses it FAILED_PRECONDITION, failing the step while the deploy goes through) but retry
+// until it can adopt the operation.
+func TestDeployRetryWaitsForTheListToShowTheRunningOperation(t *testing.T) {
+	// Operations are listed (and found) a minute after they start.
+	srv, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return time.Minute }, DeployTime: 10 * time.Minute, OperationVisibilityDelay: time.Minute})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	created := startCreation(t, env, acts)
+	clock.Advance(time.Minute)
+	op, _ := srv.Operation(created.Operation)
+	model := &contactcenterinsightspb.IssueModel{}
+	require.NoError(t, op.GetResponse().UnmarshalTo(model))
+
+	_, err := acts.Client.DeployIssueModel(context.Background(), &contactcenterinsightspb.DeployIssueModelRequest{Name: model.GetName()})
+	require.NoError(t, err) // the lost reply's deploy: committed
+	before := srv.Stats().RPCs["DeployIssueModel"]
+	_, err = env.ExecuteActivity(acts.DeployIssueModel, model.GetName())
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "want the retryable OperationNotListed, got %v", err)
+	require.Equal(t, insights.ErrOperationNotListed, appErr.Type())
+	require.False(t, appErr.NonRetryable())
+	require.Equal(t, before, srv.Stats().RPCs["DeployIssueModel"], "no second deploy")
+
+	clock.Advance(time.Minute)
+	v, err := env.ExecuteActivity(acts.DeployIssueModel, model.GetName())
+	require.NoError(t, err)
+	var adopted activities.StartedOperation
+	require.NoError(t, v.Get(&adopted))
+	require.True(t, adopted.Adopted)
+}

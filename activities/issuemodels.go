@@ -3,12 +3,14 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -148,6 +150,13 @@ func (a *Activities) transition(ctx context.Context, name string, t transition) 
 			logger.Info("Adopted the running operation", "Method", t.method, "Operation", op)
 			return StartedOperation{Operation: op, Adopted: true}, nil
 		}
+		// The model is mid-change but its operation is not listed yet (the list lags behind, as
+		// after an earlier attempt whose reply was lost): starting another would be refused
+		// FAILED_PRECONDITION and fail the step while the change goes through. Retry until the
+		// list shows the operation to adopt.
+		return StartedOperation{}, temporal.NewApplicationError(fmt.Sprintf(
+			"%s is %s, but its operation is not listed yet; retrying until it can be adopted", name, m.GetState()),
+			insights.ErrOperationNotListed)
 	}
 	op, err := t.start(c)
 	if err != nil {

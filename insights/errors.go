@@ -20,6 +20,9 @@ const (
 	ErrPollTimeout     = "PollTimeout"       // the polling policy's timeout passed; cancellation was requested
 	ErrQualityGate     = "QualityGateFailed" // the trained model did not meet the lifecycle's quality gate
 	ErrPollThrottled   = "PollThrottled"     // the worker's GetOperation budget is spent for now; no call was made
+	// ErrOperationNotListed: a model is mid-change but the list does not show its operation yet
+	// (retryable: the list catches up).
+	ErrOperationNotListed = "OperationNotListed"
 	// The gRPC codes the workflows decide on.
 	ErrNotFound          = "NotFound"
 	ErrResourceExhausted = "ResourceExhausted"

@@ -9,6 +9,7 @@ import (
 	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2/apierror"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -814,5 +815,34 @@ func TestLostReplyWithClientRetries(t *testing.T) {
 	st := e.srv.Stats()
 	if st.RPCs["CreateIssueModel"] != 2 || st.ModelsCreated[parent] != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestFaultTimesAndReason: a fault with Times fires that many times and then stays quiet, and
+// SERVICE_DISABLED answers as Google does for an API the project has not enabled.
+func TestFaultTimesAndReason(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.srv.SetFaults("ListIssueModels", Fault{Code: codes.ResourceExhausted, Probability: 1, Times: 1})
+	_, err := e.client.ListIssueModels(e.ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: parent})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("first list: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if _, err := e.client.ListIssueModels(e.ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: parent}); err != nil {
+		t.Fatalf("second list: %v, want the fault spent", err)
+	}
+	e.srv.SetFaults("*", Fault{Code: codes.PermissionDenied, Probability: 1, Reason: ReasonServiceDisabled})
+	_, err = e.client.ListIssueModels(e.ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: parent})
+	st := status.Convert(err)
+	if st.Code() != codes.PermissionDenied {
+		t.Fatalf("list with the API disabled: %v", err)
+	}
+	var reason string
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok {
+			reason = ei.GetReason()
+		}
+	}
+	if reason != ReasonServiceDisabled || !strings.Contains(st.Message(), "has not been used in project") {
+		t.Fatalf("reason %q, message %q", reason, st.Message())
 	}
 }

@@ -156,12 +156,16 @@ func ParseCode(s string) (codes.Code, error) {
 	return 0, fmt.Errorf("insightstest: unknown gRPC code %q", s)
 }
 
-// ParseFault parses "method:code:probability", e.g.
-// "CreateIssueModel:UNAVAILABLE:0.1" or "*:RESOURCE_EXHAUSTED:0.05".
+// ParseFault parses "method:code:probability[:reason]", e.g.
+// "CreateIssueModel:UNAVAILABLE:0.1", "*:RESOURCE_EXHAUSTED:0.05", or
+// "*:PERMISSION_DENIED:1:SERVICE_DISABLED" (the API not enabled; Fault.Reason).
 func ParseFault(spec string) (method string, f Fault, err error) {
 	parts := strings.Split(spec, ":")
+	if len(parts) == 4 && parts[3] != "" {
+		f.Reason, parts = parts[3], parts[:3]
+	}
 	if len(parts) != 3 {
-		return "", Fault{}, fmt.Errorf("insightstest: bad fault %q: want method:code:probability", spec)
+		return "", Fault{}, fmt.Errorf("insightstest: bad fault %q: want method:code:probability[:reason]", spec)
 	}
 	if f.Code, err = ParseCode(parts[1]); err != nil {
 		return "", Fault{}, err

@@ -113,3 +113,10 @@ func TestCloseIdempotent(t *testing.T) {
 	s.Close()
 	s.GracefulClose(time.Second)
 }
+
+func TestParseFaultReason(t *testing.T) {
+	m, f, err := ParseFault("*:PERMISSION_DENIED:1:SERVICE_DISABLED")
+	if err != nil || m != "*" || f.Code != codes.PermissionDenied || f.Reason != ReasonServiceDisabled {
+		t.Fatalf("got %q %+v %v", m, f, err)
+	}
+}

@@ -208,6 +208,14 @@ type Fault struct {
 	// takes effect when the handler succeeded: a call that failed (e.g. on
 	// a quota) committed nothing and returns its own error.
 	LostReplyAfterCommit bool
+	// Times, when positive, is how many times the fault fires at most;
+	// then it stays quiet (0: no limit), e.g. one refusal by the quota.
+	Times int
+	// Reason, with an error Code, attaches a google.rpc.ErrorInfo with this
+	// reason to the error, as Google's errors carry one: SERVICE_DISABLED
+	// with PERMISSION_DENIED is Google's answer when the API is not
+	// enabled for the project (see ServiceDisabledError).
+	Reason string
 }
 
 // Stats are counters since the server started.
@@ -262,6 +270,7 @@ type Server struct {
 	mu              sync.Mutex
 	rng             *rand.Rand
 	faults          map[string][]Fault
+	faultFired      map[faultKey]int // how often each fault with Times fired
 	cancelMode      CancelMode
 	trainingOutcome func(*contactcenterinsightspb.CreateIssueModelRequest) *status.Status
 	trainingTime    func() time.Duration
@@ -309,6 +318,7 @@ func NewServer(opts Options) (*Server, error) {
 		ttl:             opts.OperationTTL,
 		rng:             rng,
 		faults:          map[string][]Fault{},
+		faultFired:      map[faultKey]int{},
 		cancelMode:      opts.CancelMode,
 		trainingOutcome: opts.TrainingOutcome,
 		trainingTime:    opts.TrainingTime,
@@ -467,6 +477,11 @@ func (s *Server) SetFaults(method string, faults ...Fault) {
 		return
 	}
 	s.faults[method] = append([]Fault(nil), faults...)
+	for k := range s.faultFired {
+		if k.method == method {
+			delete(s.faultFired, k)
+		}
+	}
 	s.log.Info("faults set", zap.String("method", method), zap.Int("count", len(faults)))
 }
 
@@ -475,6 +490,7 @@ func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = map[string][]Fault{}
+	s.faultFired = map[faultKey]int{}
 	s.log.Info("faults cleared")
 }
 
@@ -609,6 +625,9 @@ func (s *Server) serve(ctx context.Context, method string, req any, handler grpc
 	}
 	if fired != nil && !fired.LostReplyAfterCommit {
 		s.log.Info("fault injected", zap.String("method", method), zap.Stringer("code", fired.Code))
+		if fired.Reason != "" {
+			return nil, faultError(fired.Code, fired.Reason, method, projectOf(req))
+		}
 		return nil, status.Errorf(fired.Code, "insightstest: injected fault on %s", method)
 	}
 	resp, err := handler(ctx, req)
@@ -631,9 +650,20 @@ func (s *Server) serve(ctx context.Context, method string, req any, handler grpc
 // of those that fire add up, and the first error or lost-reply fault that
 // fires decides the call (nil when none does).
 func (s *Server) rollFaultsLocked(method string) (latency time.Duration, fired *Fault) {
-	for _, f := range slices.Concat(s.faults[method], s.faults["*"]) {
+	own := len(s.faults[method])
+	for i, f := range slices.Concat(s.faults[method], s.faults["*"]) {
 		if f.Probability <= 0 || (f.Probability < 1 && s.rng.Float64() >= f.Probability) {
 			continue
+		}
+		if f.Times > 0 {
+			k := faultKey{method, i}
+			if i >= own {
+				k = faultKey{"*", i - own}
+			}
+			if s.faultFired[k] >= f.Times {
+				continue
+			}
+			s.faultFired[k]++
 		}
 		latency += f.Latency
 		if !f.LostReplyAfterCommit {
@@ -676,6 +706,51 @@ func projectOf(req any) string {
 	}
 	p, _, _ := strings.Cut(rest, "/")
 	return p
+}
+
+// faultKey names one fault: its method's key in Server.faults and its index there.
+type faultKey struct {
+	method string
+	index  int
+}
+
+// faultError is an injected fault's error with a google.rpc.ErrorInfo of the given reason.
+func faultError(code codes.Code, reason, method, project string) error {
+	if code == codes.PermissionDenied && reason == ReasonServiceDisabled {
+		return ServiceDisabledError(project)
+	}
+	st := status.Newf(code, "insightstest: injected fault on %s (%s)", method, reason)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: "googleapis.com",
+		Metadata: map[string]string{"service": "contactcenterinsights.googleapis.com", "method": method}}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// ReasonServiceDisabled is the google.rpc.ErrorInfo reason of an API not enabled for a project.
+const ReasonServiceDisabled = "SERVICE_DISABLED"
+
+// ServiceDisabledError looks like Google's answer to a call to an API that the project has not
+// enabled: PERMISSION_DENIED with an ErrorInfo of reason SERVICE_DISABLED, domain
+// googleapis.com, and the service, the consumer and where to enable it in its metadata.
+func ServiceDisabledError(project string) error {
+	st := status.Newf(codes.PermissionDenied,
+		"Contact Center AI Insights API has not been used in project %s before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/contactcenterinsights.googleapis.com/overview?project=%s then retry.",
+		project, project)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{
+		Reason: ReasonServiceDisabled,
+		Domain: "googleapis.com",
+		Metadata: map[string]string{
+			"service":       "contactcenterinsights.googleapis.com",
+			"consumer":      "projects/" + project,
+			"serviceTitle":  "Contact Center AI Insights API",
+			"activationUrl": "https://console.developers.google.com/apis/api/contactcenterinsights.googleapis.com/overview?project=" + project,
+			"containerInfo": project,
+		},
+	}); err == nil {
+		st = d
+	}
+	return st.Err()
 }
 
 // rateLimitError looks like Google's per-minute quota error: code

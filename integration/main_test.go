@@ -28,6 +28,7 @@ import (
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/internal/devserver"
+	"github.com/issuemodels/durable-lro/nexusservice"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -156,6 +157,7 @@ func (e *env) startWorkerWith(pollLimiter *rate.Limiter) worker.Worker {
 	e.t.Helper()
 	w := worker.New(e.c, e.taskQueue, worker.Options{})
 	workflows.Register(w, &activities.Activities{Client: e.google, PollLimiter: pollLimiter})
+	w.RegisterNexusService(nexusservice.New()) // as the worker does by default
 	if err := w.Start(); err != nil {
 		e.t.Fatalf("start worker: %v", err)
 	}

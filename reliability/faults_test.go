@@ -62,8 +62,11 @@ func TestTransientFaults(t *testing.T) {
 }
 
 // TestNonRetryableFaults injects PERMISSION_DENIED, INVALID_ARGUMENT and NOT_FOUND on
-// CreateIssueModel and GetOperation, always: the run fails at once with the gRPC code as the
-// ApplicationError type, after exactly one call of the faulted RPC (no retry storm).
+// CreateIssueModel and GetOperation, always. A refused create fails the run at once with the gRPC
+// code as the ApplicationError type, after exactly one call (no retry storm). A refused poll of
+// the operation the run created is outlasted for the grace (the polling timeout, 6 s here) so
+// that a passing IAM change does not leave the training untracked; then the run requests its
+// cancellation and fails with the same type.
 func TestNonRetryableFaults(t *testing.T) {
 	t.Parallel()
 	emu := newEmulator(t, 60, insightstest.Options{TrainingTime: fixed(10 * time.Minute)})
@@ -75,16 +78,18 @@ func TestNonRetryableFaults(t *testing.T) {
 		code     codes.Code
 		wantType string // the failure's ApplicationError type
 		wantCode string // the gRPC code type in the cause chain
+		// outlasted: the faulted RPC is retried until the grace passes, then the run cancels.
+		outlasted bool
 	}
 	cases := []tc{
-		{"CreateIssueModel", codes.PermissionDenied, "PermissionDenied", "PermissionDenied"},
-		{"CreateIssueModel", codes.InvalidArgument, "InvalidArgument", "InvalidArgument"},
-		{"CreateIssueModel", codes.NotFound, "NotFound", "NotFound"},
-		{"GetOperation", codes.PermissionDenied, "PermissionDenied", "PermissionDenied"},
-		{"GetOperation", codes.InvalidArgument, "InvalidArgument", "InvalidArgument"},
+		{"CreateIssueModel", codes.PermissionDenied, "PermissionDenied", "PermissionDenied", false},
+		{"CreateIssueModel", codes.InvalidArgument, "InvalidArgument", "InvalidArgument", false},
+		{"CreateIssueModel", codes.NotFound, "NotFound", "NotFound", false},
+		{"GetOperation", codes.PermissionDenied, "PermissionDenied", "PermissionDenied", true},
+		{"GetOperation", codes.InvalidArgument, "InvalidArgument", "InvalidArgument", true},
 		// NOT_FOUND from GetOperation after the policy's notFoundGrace (0s here) means the
 		// operation vanished: OperationLost, caused by NotFound.
-		{"GetOperation", codes.NotFound, insights.ErrOperationLost, "NotFound"},
+		{"GetOperation", codes.NotFound, insights.ErrOperationLost, "NotFound", false},
 	}
 	var summary []string
 	for i, c := range cases {
@@ -94,7 +99,7 @@ func TestNonRetryableFaults(t *testing.T) {
 		parent := fmt.Sprintf("projects/nonretry-%d/locations/us-central1", i)
 		startAt := time.Now()
 		run := startCreate(t, devServer.Client, fmt.Sprintf("%s-%d", prefix, i), tq,
-			createInput(parent, "nonretry", `"polling":{"initialInterval":"1s","notFoundGrace":"0s"}`))
+			createInput(parent, "nonretry", `"polling":{"initialInterval":"1s","maxInterval":"1s","notFoundGrace":"0s","timeout":"6s"}`))
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		err := run.Get(ctx, nil)
 		cancel()
@@ -119,7 +124,12 @@ func TestNonRetryableFaults(t *testing.T) {
 			t.Errorf("%s: no %s in the cause chain: %v", name, c.wantCode, err)
 		}
 		calls := after.RPCs[c.method] - before.RPCs[c.method]
-		if calls != 1 {
+		switch {
+		case c.outlasted && calls < 3:
+			t.Errorf("%s: %d %s RPCs, want the refusals outlasted", name, calls, c.method)
+		case c.outlasted && after.RPCs["CancelOperation"] == before.RPCs["CancelOperation"]:
+			t.Errorf("%s: the run ended without requesting its operation's cancellation", name)
+		case !c.outlasted && calls != 1:
 			t.Errorf("%s: %d %s RPCs, want exactly 1", name, calls, c.method)
 		}
 		creates := after.RPCs["CreateIssueModel"] - before.RPCs["CreateIssueModel"]

@@ -23,7 +23,9 @@ type app struct {
 
 const rootHelp = `The Temporal connection comes from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
 TEMPORAL_TLS_*, TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE; the task queue from -task-queue or
-TEMPORAL_TASK_QUEUE. Run "starter <command> -h" for the flags of a command.`
+TEMPORAL_TASK_QUEUE. Tracing: OpenTelemetry over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set
+(docs/OPERATING.md). "starter doctor -parent P" checks the setup before a training. Run
+"starter <command> -h" for the flags of a command.`
 
 // run executes one command line and returns the exit code. The commands dial only once the
 // command line and the input are known to be valid; every error ends here.
@@ -61,7 +63,7 @@ func (a *app) root() *ffcli.Command {
 		FlagSet:    a.flags("starter"),
 		Subcommands: []*ffcli.Command{
 			a.startCommand(), a.statusCommand(), a.cancelCommand(), a.pollNowCommand(), a.waitCommand(),
-			a.attachCommand(), a.lifecycleCommand(), a.scheduleCommand(), a.operationsCommand(),
+			a.attachCommand(), a.lifecycleCommand(), a.scheduleCommand(), a.operationsCommand(), a.doctorCommand(),
 		},
 		Exec: func(_ context.Context, args []string) error {
 			root.FlagSet.Usage()

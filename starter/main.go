@@ -10,6 +10,7 @@
 //	starter lifecycle -input-file F [-wait]
 //	starter schedule create -input-file F [-schedule-id ID] [-cron SPEC]
 //	starter operations list -parent P [-filter F] [-page-size N] [-page-token T]
+//	starter doctor -parent P [-task-queue Q] [-nexus-endpoint E] [-json]
 //
 // The Temporal connection comes from go.temporal.io/sdk/contrib/envconfig (TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE).
@@ -35,6 +36,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/issuemodels/durable-lro/codec"
+	"github.com/issuemodels/durable-lro/internal/telemetry"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -50,10 +52,28 @@ const rpcTimeout = 30 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, dial)
+	code := exitInvalid
+	var err error
+	if tracing, err = telemetry.FromEnv(ctx, os.Getenv, "issue-models-starter"); err != nil {
+		fmt.Fprintln(os.Stderr, "starter: tracing:", err)
+	} else {
+		tracing.Install()
+		code = run(ctx, os.Args[1:], os.Stdout, os.Stderr, dial)
+		// The StartWorkflow span must leave before the process does; bounded, so an unreachable
+		// collector cannot hold the exit.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := tracing.Shutdown(sctx); err != nil {
+			fmt.Fprintln(os.Stderr, "starter: tracing: flushing spans:", err)
+		}
+		cancel()
+	}
 	stop()
 	os.Exit(code)
 }
+
+// tracing is the OpenTelemetry tracing the OTEL_* variables ask for (nil: off): start's span is
+// the root of the run's trace.
+var tracing *telemetry.Tracing
 
 // dial connects to Temporal with the envconfig settings.
 func dial(ctx context.Context) (client.Client, error) {
@@ -62,6 +82,9 @@ func dial(ctx context.Context) (client.Client, error) {
 		return nil, fmt.Errorf("loading Temporal client configuration: %w", err)
 	}
 	if err := configureClient(&opts); err != nil {
+		return nil, err
+	}
+	if opts.Interceptors, err = tracing.Interceptors(); err != nil {
 		return nil, err
 	}
 	return client.DialContext(ctx, opts)

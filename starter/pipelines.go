@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -50,7 +49,7 @@ func (a *app) attachCommand() *ffcli.Command {
 				return usageError{fmt.Errorf("invalid input: %s", errorMessage(err))}
 			}
 			// Awaiting an operation again after a run ended only polls: allowed.
-			req := StartRequest{WorkflowID: cmp.Or(*id, "await-"+path.Base(name)), TaskQueue: *taskQueue, Input: input, Wait: *wait,
+			req := StartRequest{WorkflowID: cmp.Or(*id, workflows.AwaitWorkflowID(in)), TaskQueue: *taskQueue, Input: input, Wait: *wait,
 				Summary: "Await " + name, ReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}
 			return a.withClient(ctx, func(c client.Client) error {
 				return startWorkflow(ctx, c, a.stdout, workflows.AwaitOperationWorkflowType, req)
@@ -73,16 +72,14 @@ func (a *app) lifecycleCommand() *ffcli.Command {
 		})
 }
 
-// lifecycleWorkflowID is the default workflow id of a lifecycle: derived from the decoded input
-// without its polling policy (what is trained, gated, deployed, replaced, imported), for the
-// same reason as createWorkflowID. The input was validated by lifecycleInputFile.
+// lifecycleWorkflowID is workflows.LifecycleWorkflowID of the input, which lifecycleInputFile
+// validated.
 func lifecycleWorkflowID(input []byte) string {
 	in, err := workflows.DecodeLifecycleInput(input)
 	if err != nil {
 		panic(fmt.Sprintf("lifecycleWorkflowID: the input was validated: %v", err))
 	}
-	in.Polling = nil
-	return requestWorkflowID("issue-model-lifecycle-", in)
+	return workflows.LifecycleWorkflowID(in)
 }
 
 // lifecycleInputCommand is the command name (flags fs) that reads the lifecycle input from
@@ -210,7 +207,7 @@ func (a *app) operationsCommand() *ffcli.Command {
 func listOperations(ctx context.Context, w io.Writer, req *longrunningpb.ListOperationsRequest, pageSize int, pageToken string) error {
 	// The client of the location's endpoint (INSIGHTS_ENDPOINT_PATTERN and INSIGHTS_EMULATOR_HOST
 	// apply, as in the worker).
-	r, err := insightsclient.NewRegional(ctx, insightsclient.RegionalOptionsFromEnv())
+	r, err := insightsclient.NewRegional(ctx, insightsclient.RegionalOptionsFromEnv(tracing.GoogleClientOptions()...))
 	if err != nil {
 		return fmt.Errorf("google client: %w", err)
 	}

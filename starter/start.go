@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -54,33 +52,10 @@ func startRequest(f startFlags, readFile func(string) ([]byte, error)) (StartReq
 	}
 	id := f.workflowID
 	if id == "" {
-		id = createWorkflowID(decoded)
+		id = workflows.CreateWorkflowID(decoded)
 	}
 	return StartRequest{WorkflowID: id, TaskQueue: *f.taskQueue, Input: input, Wait: f.wait,
 		Summary: decoded.Summary(), Details: decoded.Details()}, nil
-}
-
-// createWorkflowID is the default workflow id of a create: derived from what is trained (parent
-// and issueModel, as decoded, so whitespace, field order and the polling policy do not count).
-// The API takes no request id, so the workflow id is the only place a duplicate start can be
-// stopped: a start retried after a timeout gets the same id and attaches to the first run
-// instead of training a second model.
-func createWorkflowID(in workflows.CreateIssueModelInput) string {
-	return requestWorkflowID("create-issue-model-", struct {
-		Parent     string                  `json:"parent"`
-		IssueModel insights.IssueModelSpec `json:"issueModel"`
-	}{in.Parent, in.IssueModel})
-}
-
-// requestWorkflowID is prefix and the first 64 bits of the SHA-256 of v's JSON (Go's encoding of
-// a struct is stable: fields in declaration order).
-func requestWorkflowID(prefix string, v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("requestWorkflowID: %v", err)) // only plain structs of strings and numbers
-	}
-	sum := sha256.Sum256(b)
-	return prefix + hex.EncodeToString(sum[:8])
 }
 
 // startFlags are the flags of the start command.

@@ -15,11 +15,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/issuemodels/durable-lro/insightsclient"
+	"github.com/issuemodels/durable-lro/internal/telemetry"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
 // config is what the flags and environment select.
 type config struct {
+	// tracing is the OpenTelemetry tracing the OTEL_* variables ask for (nil: off).
+	tracing     *telemetry.Tracing
 	taskQueue   string
 	logLevel    string
 	logFormat   string
@@ -32,6 +35,8 @@ type config struct {
 	// workers of the task queue (package fleetbudget).
 	fleetPollsPerSecond      positive
 	registerSearchAttributes bool
+	// nexusService registers the issue-models Nexus service (package nexusservice).
+	nexusService bool
 	// apiTimeScale is the API's seconds per real second: 1 for Google, the emulator's
 	// -time-scale for an emulator running faster than real time (activities.APITimeScale).
 	apiTimeScale positive
@@ -69,6 +74,7 @@ var envOf = []struct{ flag, env string }{
 	{"api-time-scale", "INSIGHTS_API_TIME_SCALE"},
 	{"insights-endpoint-pattern", "INSIGHTS_ENDPOINT_PATTERN"},
 	{"register-search-attributes", "REGISTER_SEARCH_ATTRIBUTES"},
+	{"nexus-service", "NEXUS_SERVICE"},
 	{"deployment-name", "TEMPORAL_DEPLOYMENT_NAME"},
 	{"build-id", "TEMPORAL_WORKER_BUILD_ID"},
 	{"versioning-behavior", "TEMPORAL_VERSIONING_BEHAVIOR"},
@@ -111,6 +117,8 @@ func flagSet(cfg *config) *flag.FlagSet {
 		"Contact Center Insights endpoint (host[:port]) for every location instead of Google's, {location} standing for the resource's location, e.g. {location}-contactcenterinsights-myendpoint.p.googleapis.com (Private Service Connect) or a proxy's host:port; empty: Google's regional endpoints")
 	fs.BoolVar(&cfg.registerSearchAttributes, "register-search-attributes", true,
 		"at startup, register the workflows' search attributes (InsightsOperation, InsightsPhase) if the namespace lacks them; when false, only check that they exist")
+	fs.BoolVar(&cfg.nexusService, "nexus-service", true,
+		"serve the issue-models Nexus service (operations create-issue-model, await-operation, issue-model-lifecycle) to callers in other namespaces through a Nexus endpoint that targets this task queue; false: workflows only")
 	fs.StringVar(&cfg.deploymentName, "deployment-name", "", "Worker Versioning: the Worker Deployment this worker belongs to (empty: versioning off)")
 	fs.StringVar(&cfg.buildID, "build-id", "", "Worker Versioning: this worker's build id within the deployment (required with -deployment-name)")
 	fs.Var(&cfg.versioningBehavior, "versioning-behavior", "Worker Versioning: pinned (a run stays on the version it started on) | auto-upgrade (a run moves to the current version)")

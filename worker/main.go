@@ -7,6 +7,7 @@
 // insightsclient.Regional, one per endpoint: each call goes to the endpoint that serves its
 // resource's location (or -insights-endpoint-pattern's), with Application Default Credentials;
 // INSIGHTS_EMULATOR_HOST=host:port sends them all to the emulator, each naming its endpoint.
+// OTEL_EXPORTER_OTLP_ENDPOINT turns on OpenTelemetry tracing (internal/telemetry).
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdktally "go.temporal.io/sdk/contrib/tally"
@@ -36,6 +38,8 @@ import (
 	"github.com/issuemodels/durable-lro/fleetbudget"
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightsclient"
+	"github.com/issuemodels/durable-lro/internal/telemetry"
+	"github.com/issuemodels/durable-lro/nexusservice"
 	"github.com/issuemodels/durable-lro/searchattr"
 	"github.com/issuemodels/durable-lro/workflows"
 )
@@ -96,6 +100,24 @@ func run(args []string, getenv func(string) string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stopOnSignal(ctx, cancel, logger, cfg.stopTimeout)
+	if cfg.tracing, err = telemetry.FromEnv(ctx, getenv, "issue-models-worker"); err != nil {
+		logger.Error("tracing", zap.Error(err))
+		return 2
+	}
+	if cfg.tracing != nil {
+		cfg.tracing.Install()
+		// The exporter's errors (a collector down) into the worker's log, not bare stderr lines.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { logger.Warn("tracing", zap.Error(err)) }))
+		logger.Info("tracing: exporting spans over OTLP", zap.String("endpoint", cfg.tracing.Endpoint))
+		defer func() {
+			// Flush the last spans; bounded, so an unreachable collector cannot hold the exit.
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			if err := cfg.tracing.Shutdown(sctx); err != nil {
+				logger.Warn("tracing: flushing spans", zap.Error(err))
+			}
+		}()
+	}
 	if err := serve(ctx, cfg, logger); err != nil {
 		logger.Error("worker stopped with an error", zap.Error(err))
 		return 1
@@ -163,6 +185,11 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 		return err
 	}
 	workflows.Register(w, acts)
+	if cfg.nexusService {
+		// Served on the task queue a Nexus endpoint targets (README, "Calling it from your own
+		// workflow"); without an endpoint nothing calls it.
+		w.RegisterNexusService(nexusservice.New())
+	}
 
 	stop := make(chan any)
 	go func() {
@@ -233,6 +260,10 @@ func connectTemporal(ctx context.Context, cfg config, logger *zap.Logger) (tempo
 		return temporalConn{}, fmt.Errorf("payload encryption: %w", err)
 	}
 	logger.Info("payload encryption", zap.Bool("enabled", encrypted))
+	// Traces: the SDK's interceptor, which the client's worker uses too (nil: tracing off).
+	if opts.Interceptors, err = cfg.tracing.Interceptors(); err != nil {
+		return temporalConn{}, err
+	}
 	closeMetrics := func() {}
 	if cfg.metricsAddr != "" {
 		scope, closer, err := newMetricsScope(cfg.metricsAddr, logger)
@@ -261,7 +292,7 @@ func connectTemporal(ctx context.Context, cfg config, logger *zap.Logger) (tempo
 // them: Google's endpoint of each location (or the -insights-endpoint-pattern's), with
 // Application Default Credentials, or the emulator at INSIGHTS_EMULATOR_HOST presenting them.
 func newInsightsClients(ctx context.Context, cfg config, logger *zap.Logger) (*insightsclient.Regional, error) {
-	opts := insightsclient.RegionalOptionsFromEnv(activities.ClientOptions()...)
+	opts := insightsclient.RegionalOptionsFromEnv(append(activities.ClientOptions(), cfg.tracing.GoogleClientOptions()...)...)
 	opts.Pattern = cfg.insightsEndpointPattern
 	r, err := insightsclient.NewRegional(ctx, opts)
 	if err != nil {

@@ -228,3 +228,22 @@ func TestParseInsightsEndpointPattern(t *testing.T) {
 		t.Errorf("a URL was accepted: %v", err)
 	}
 }
+
+// The worker serves the issue-models Nexus service unless told not to (flag or environment).
+func TestNexusServiceFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want bool
+	}{{nil, "", true}, {nil, "false", false}, {[]string{"-nexus-service=false"}, "", false}, {[]string{"-nexus-service"}, "false", true}} {
+		cfg, err := parseFlags(tc.args, func(k string) string {
+			if k == "NEXUS_SERVICE" {
+				return tc.env
+			}
+			return ""
+		})
+		if err != nil || cfg.nexusService != tc.want {
+			t.Errorf("args %v, NEXUS_SERVICE=%q: nexusService %v (%v), want %v", tc.args, tc.env, cfg.nexusService, err, tc.want)
+		}
+	}
+}

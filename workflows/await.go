@@ -49,9 +49,10 @@ func (in *AwaitOperationInput) validate(decodeErr error) (validPolicy, error) {
 // It answers the same signals (cancel, poll-now) and status query as CreateIssueModelWorkflow,
 // through the same poll loop, and is meant to run as a child workflow of users' pipelines.
 func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (_ *insights.Operation, err error) {
-	policy, invalid := in.validate(checkDecoding(ctx, in.decoding))
+	invalid := refusePersonsContinuation(ctx, in.Continuation != nil)
+	policy, err := in.validate(checkDecoding(ctx, in.decoding))
 	if invalid == nil {
-		invalid = refusePersonsContinuation(ctx, in.Continuation != nil)
+		invalid = err
 	}
 	var state *PollState
 	switch {

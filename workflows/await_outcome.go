@@ -44,7 +44,9 @@ func (p *poller) awaitOutcome(immediate bool, deadline time.Time) (insights.Oper
 				until = deadline.Add(grace)
 			}
 			p.planLearned()
-			if !p.skipLearned(until) {
+			// A poll-now update that came while the loop was busy (polling, cancelling) polls at
+			// once rather than after the next timer; only runs that got one take this branch.
+			if !p.pollNowDue && !p.skipLearned(until) {
 				p.sleep(until)
 			}
 			p.checkTemporalCancel()

@@ -38,9 +38,10 @@ type CreateIssueModelResult struct {
 // OperationFailed (details: the google.rpc.Status), PollTimeout, OperationLost, or the gRPC code
 // of a non-retryable API error.
 func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_ *CreateIssueModelResult, err error) {
-	policy, invalid := in.validate(checkDecoding(ctx, in.decoding))
+	invalid := refusePersonsContinuation(ctx, in.Continuation != nil)
+	policy, err := in.validate(checkDecoding(ctx, in.decoding))
 	if invalid == nil {
-		invalid = refusePersonsContinuation(ctx, in.Continuation != nil)
+		invalid = err
 	}
 	state := &PollState{}
 	if invalid == nil && in.Continuation != nil {
@@ -139,7 +140,8 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 	deadline := workflow.Now(ctx).Add(p.policy.timeout)
 	backoff := 5 * time.Second
 	var lookFrom *time.Time    // when the first attempt that may have committed was scheduled
-	var ambiguousEnd time.Time // when that attempt failed: it cannot have committed later
+	var ambiguousEnd time.Time // when the last such attempt failed: none can have committed later
+	var refusedSince time.Time // start of a streak of non-retryable answers after an ambiguous attempt
 	for {
 		p.checkTemporalCancel()
 		cancelled := p.state.CancelRequested
@@ -148,9 +150,10 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 		}
 		scheduled := workflow.Now(ctx)
 		listMayLag := lookFrom != nil && scheduled.Before(ambiguousEnd.Add(p.policy.notFoundGrace))
+		lookOnly := cancelled || listMayLag
 		var started activities.StartedOperation
 		err := workflow.ExecuteActivity(actx, acts.CreateIssueModel, activities.CreateIssueModelParams{
-			Parent: in.Parent, IssueModel: in.IssueModel, LookFrom: lookFrom, LookOnly: cancelled || listMayLag,
+			Parent: in.Parent, IssueModel: in.IssueModel, LookFrom: lookFrom, LookOnly: lookOnly,
 		}).Get(actx, &started)
 		switch {
 		case err == nil && started.Operation == "" && cancelled && !listMayLag:
@@ -160,12 +163,28 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 		case err == nil:
 			p.setLastError("")
 			return started, nil
-		case isNonRetryable(err):
+		case isNonRetryable(err) && lookFrom == nil:
 			return started, err
+		case isNonRetryable(err):
+			// An earlier attempt may have created the training: ending now (a look-up refused,
+			// say) would leave it untracked. Outlast the refusal for the outcome grace.
+			p.setLastError(rootMessage(err))
+			if refusedSince.IsZero() {
+				refusedSince = scheduled
+			}
+			if workflow.Now(ctx).Sub(refusedSince) >= p.outcomeGrace() {
+				return started, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+					"an earlier CreateIssueModel attempt may have created the model, but it could not be looked up for %s: %s",
+					p.outcomeGrace(), rootMessage(err)), errorType(err), err)
+			}
 		default:
 			p.setLastError(rootMessage(err))
-			if lookFrom == nil && insights.MayHaveCommitted(err) {
-				lookFrom, ambiguousEnd = &scheduled, workflow.Now(ctx)
+			refusedSince = time.Time{}
+			if insights.MayHaveCommitted(err) && !lookOnly {
+				if lookFrom == nil {
+					lookFrom = &scheduled
+				}
+				ambiguousEnd = workflow.Now(ctx)
 			}
 		}
 		if workflow.Now(ctx).Add(backoff).After(deadline) {

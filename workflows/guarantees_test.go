@@ -374,3 +374,48 @@ func (s *createSuite) TestCreateOfARecordedRunForgetsAfterARefusal() {
 	s.NotNil(attempts.params[1].LookFrom)
 	s.Nil(attempts.params[2].LookFrom, "the recorded behaviour")
 }
+
+// Found by the explorer (A2): a later attempt that may have committed restarts the list's lag
+// window, so a cancel does not trust an empty look-up made before that training is listed.
+func (s *createSuite) TestCancelAfterASecondLostCreateReplyWaitsForTheListAgain() {
+	var secondCommit time.Time
+	s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+		switch {
+		case n == 1:
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
+		case !p.LookOnly:
+			secondCommit = s.env.Now() // committed, reply lost
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
+		case !secondCommit.IsZero() && s.env.Now().Sub(secondCommit) >= time.Minute:
+			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+		}
+		return activities.StartedOperation{AlreadyDone: true}, nil // nothing listed yet
+	})
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
+	// Attempts at 0, 5, 15, 35 s only look (the first failed at 0 s); the one at 75 s creates.
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 80*time.Second)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`))
+	res := s.cancelledResult()
+	s.Equal(testOp, res.Operation, "the training of the second lost reply is found and cancelled")
+}
+
+// Found by the explorer (Q): after an attempt that may have committed, a refused look-up does not
+// end the run while that training may run on untracked.
+func (s *createSuite) TestRefusedLookUpAfterALostCreateReplyIsOutlasted() {
+	s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+		switch {
+		case n == 1:
+			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
+		case n < 5:
+			return activities.StartedOperation{}, apiError("ListOperations", codes.PermissionDenied)
+		}
+		return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+	})
+	s.pollSequence(succeededOp())
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
+	s.Require().NoError(s.env.GetWorkflowError())
+	var res CreateIssueModelResult
+	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.Equal(testOp, res.Operation)
+}

@@ -81,6 +81,16 @@ type poller struct {
 	known bool
 	// failingSince is when the current streak of non-retryable poll errors began.
 	failingSince time.Time
+
+	// updates: the run serves the cancel and poll-now updates (updatesChange).
+	updates bool
+	// ending: the run is closing; waiting update handlers answer now.
+	ending bool
+	// pollNowDue: a poll-now update waits for a poll attempt not made yet.
+	pollNowDue bool
+	// attempts counts this run's poll attempts begun; polledAt is the attempt of its last
+	// GetOperation call (an attempt the worker's budget refused makes none).
+	attempts, polledAt int
 }
 
 // newPoller answers the status query from the start; the signal handlers start with
@@ -103,6 +113,9 @@ func openPoller(ctx workflow.Context, state *PollState, policy validPolicy, inva
 	}
 	p.policy = policy
 	p.listenForSignals()
+	if err := p.listenForUpdates(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -150,6 +163,9 @@ func (p *poller) shouldContinueAsNew() bool {
 		// A cancellation request would not carry over to the new run; and every run polls at
 		// least once so that continuing as new always makes progress.
 		return false
+	}
+	if p.updates && !workflow.AllHandlersFinished(p.ctx) {
+		return false // an update awaiting this run's loop would lose its answer to a new run
 	}
 	if p.runPolls >= p.policy.continueAsNewAfterPolls {
 		return true
@@ -222,6 +238,8 @@ func (p *poller) jittered(d time.Duration) time.Duration {
 // operation it polls (WorkerPace), which the loop then keeps to.
 func (p *poller) poll() (insights.Operation, error) {
 	var res activities.PollResult
+	p.pollNowDue = false // this attempt is the one a poll-now update asked for
+	p.attempts++
 	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
 	op := res.Operation
 	if insights.IsErrorType(err, insights.ErrPollThrottled) {
@@ -236,6 +254,7 @@ func (p *poller) poll() (insights.Operation, error) {
 		return op, nil
 	}
 	p.state.WorkerPace = res.WorkerPace
+	p.polledAt = p.attempts
 	p.unthrottled(res.NextPollAt)
 	now := workflow.Now(p.ctx)
 	p.state.Polls++
@@ -319,6 +338,7 @@ func (p *poller) useSlot(next time.Time) bool {
 // end publishes the final state and, unless the run continues as new, records its outcome
 // (the status's outcome, else the error's type) and the operation's age in the SDK's metrics.
 func (p *poller) end(err error) {
+	p.finishUpdates()
 	p.publish()
 	var can *workflow.ContinueAsNewError
 	if errors.As(err, &can) {

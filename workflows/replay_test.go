@@ -74,7 +74,12 @@ var quiet = log.NewStructuredLogger(slog.New(slog.DiscardHandler))
 // replay replays h on the workflows registered by register, under the execution it was recorded
 // under: the workflows derive child IDs and poll jitter from their own workflow ID.
 func replay(h recordedHistory, register func(workflows.WorkflowRegistry)) error {
-	r := worker.NewWorkflowReplayer()
+	// Deadlock detection is a worker's guard against a stuck task, not part of determinism: on a
+	// loaded CI machine with -race, a replay can pass its 1 s for no fault of the history.
+	r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DisableDeadlockDetection: true})
+	if err != nil {
+		return err
+	}
 	register(r)
 	return r.ReplayWorkflowHistoryWithOptions(quiet, h.history, worker.ReplayWorkflowHistoryOptions{
 		OriginalExecution: workflow.Execution{ID: h.meta.WorkflowID, RunID: h.meta.RunID},

@@ -142,7 +142,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.DurationVar(&f.ttl, "operation-ttl", 0, "done operations vanish this long (emulated time) after finishing; 0 = never")
 	fs.Int64Var(&f.seed, "seed", 0, "random seed for faults, training time and failures; 0 = time-based")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug | info | warn | error (debug logs every RPC)")
-	fs.Var(&f.faults, "fault", "repeatable `method:code:probability`, e.g. CreateIssueModel:UNAVAILABLE:0.1 or *:RESOURCE_EXHAUSTED:0.05 (method is the short RPC name or *)")
+	fs.Var(&f.faults, "fault", "repeatable `method:code:probability[:reason]`, e.g. CreateIssueModel:UNAVAILABLE:0.1, *:RESOURCE_EXHAUSTED:0.05 or ListIssueModels:PERMISSION_DENIED:1 (method is the short RPC name or *); *:PERMISSION_DENIED:1:SERVICE_DISABLED answers as Google does for an API the project has not enabled")
 	fs.Var(&f.transcripts, "gcs-transcripts", "repeatable `gs://bucket/prefix=N`: seed the fake Cloud Storage with N chat transcripts under that folder, for IngestConversations")
 	fs.Var(&f.buckets, "gcs-bucket", "repeatable `name`: an empty bucket of the fake Cloud Storage (e.g. an ExportIssueModel destination)")
 	fs.Var(&f.finished, "finished-trainings", "repeatable `projects/P/locations/L=N`: that location already holds N finished, successful trainings (durations drawn from -training-time, ended 2h to N+1h ago), which ListOperations returns: the history polling.learn reads")

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/issuemodels/durable-lro/nexusservice"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -39,8 +40,9 @@ func (s *stack) printHelp(id string) {
         --input '%[5]s'
     # what is it doing?
     %[1]s workflow query%[2]s --workflow-id %[6]s --type %[7]s
-    # poll now instead of waiting for the timer / cancel it
-    %[1]s workflow signal%[2]s --workflow-id %[6]s --name %[8]s
+    # poll now instead of waiting for the timer / cancel it (updates answer; signals do not)
+    %[1]s workflow update execute%[2]s --workflow-id %[6]s --name %[8]s
+    %[1]s workflow update execute%[2]s --workflow-id %[6]s --name %[9]s --input '{"reason":"wrong filter"}'
     %[1]s workflow signal%[2]s --workflow-id %[6]s --name %[9]s --input '{"reason":"wrong filter"}'
     # wait for and print the result
     %[1]s workflow result%[2]s --workflow-id %[6]s
@@ -56,6 +58,9 @@ func (s *stack) printHelp(id string) {
         -display-name weekly -medium CHAT -filter 'medium="CHAT"' -wait
     TEMPORAL_CONFIG_FILE=%[1]s go run ./starter status -workflow-id %[2]s
 `, cf, example)
+	fmt.Println()
+	say("From a workflow in namespace %s, call Nexus endpoint %s, service %s, operation %s (README, \"Calling it from your own workflow\")",
+		nexusservice.DefaultCallersNamespace, nexusservice.DefaultEndpoint, nexusservice.ServiceName, nexusservice.CreateIssueModelOperation)
 	fmt.Println()
 	say("Logs: .data/temporal.log, .data/insights-emulator.log, .data/worker.log (add -v to see them here)")
 }

@@ -98,6 +98,7 @@ func TestOneCommandLocalStack(t *testing.T) {
 			}
 		}
 	}
+	waitFor(`Nexus endpoint issue-models serves the issue-models service (task queue "issue-models") to workflows in namespace "callers"`, 3*time.Minute)
 	waitFor("The sample completed: outcome SUCCEEDED", 3*time.Minute)
 	waitFor(fmt.Sprintf("http://localhost:%d/namespaces/default/workflows/", ui), 10*time.Second)
 	waitFor("Everything is running. Press Ctrl-C to stop.", 10*time.Second)

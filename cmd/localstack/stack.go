@@ -21,6 +21,7 @@ import (
 	"github.com/issuemodels/durable-lro/internal/devserver"
 	"github.com/issuemodels/durable-lro/internal/proc"
 	"github.com/issuemodels/durable-lro/internal/temporalcli"
+	"github.com/issuemodels/durable-lro/nexusservice"
 )
 
 // stack is the local stack: where its files go, its addresses, its children.
@@ -175,6 +176,14 @@ func (s *stack) startTemporal(ctx context.Context) error {
 		return err
 	}
 	say("Temporal is ready")
+	// The README's commands for callers in other namespaces (idempotent across restarts).
+	ep := nexusservice.Endpoint{Name: nexusservice.DefaultEndpoint, TargetNamespace: namespace, TaskQueue: s.o.taskQueue,
+		CallersNamespace: nexusservice.DefaultCallersNamespace}
+	if err := ep.Setup(ctx, s.o.temporalPath, s.addr); err != nil {
+		return err
+	}
+	say("Nexus endpoint %s serves the issue-models service (task queue %q) to workflows in namespace %q",
+		ep.Name, ep.TaskQueue, ep.CallersNamespace)
 	return nil
 }
 

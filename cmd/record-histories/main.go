@@ -294,6 +294,23 @@ func (s *scene) signal(id, name string, arg any) {
 	}
 }
 
+// update runs the update name and waits for its result; a release without the update (the SDK
+// refuses it as unknown) skips the scenario.
+func (s *scene) update(id, name string, arg any) {
+	h, err := s.r.tc.UpdateWorkflow(s.ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(s.ctx, nil)
+	}
+	if err != nil && strings.Contains(err.Error(), "unknown update") {
+		panic(fmt.Errorf("%w (this checkout's workflows have no %s update)", errSkipped, name))
+	}
+	if err != nil {
+		panic(fmt.Sprintf("update %s %s: %v", id, name, err))
+	}
+}
+
 func (s *scene) cancel(id string) {
 	if err := s.r.tc.CancelWorkflow(s.ctx, id, ""); err != nil {
 		panic(fmt.Sprintf("cancel %s: %v", id, err))

@@ -205,6 +205,18 @@ var scenarios = []scenario{
 		s.signal(id, "poll-now", nil)
 		return s.done(id)
 	}},
+	// The cancel and poll-now updates (releases with updates-cancel-poll-now).
+	{"create-cancel-update", func(s *scene) error {
+		return s.cancelAfterPoll("slow", "", func(id string) { s.update(id, "cancel", cancelReason) })
+	}},
+	{"create-poll-now-update", func(s *scene) error {
+		id := s.start("fast", create, "", createInput(s.parent, "weekly", `{"initialInterval":"30s","maxInterval":"30s"}`, ""))
+		s.waitFor(id, "a timer", func(st map[string]any) bool { return st["phase"] == "polling" && st["nextPollAt"] != nil })
+		s.update(id, "poll-now", nil)
+		s.sleep(5 * time.Second) // the training is done: the next poll-now sees it
+		s.update(id, "poll-now", nil)
+		return s.done(id)
+	}},
 	{"create-continue-as-new", func(s *scene) error {
 		return s.done(s.start("fast", create, "", createInput(s.parent, "weekly", `{"initialInterval":"1s","maxInterval":"1s","jitter":0,"continueAsNewAfterPolls":1}`, "")))
 	}},

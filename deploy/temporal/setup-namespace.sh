@@ -6,9 +6,14 @@
 # missing. The worker would register them itself at startup; doing it here keeps operator rights
 # out of the worker's path and makes the namespace ready before any worker starts. Idempotent.
 #
+# Then the Nexus side (README, "Calling it from your own workflow"): the callers' namespace and
+# the endpoint that routes the issue-models service to the worker's namespace and task queue.
+#
 # Environment: TEMPORAL_ADDRESS (read by the temporal CLI), TEMPORAL_NAMESPACE (default
 # "default"), NAMESPACE_RETENTION (default 72h), SEARCH_ATTRIBUTES (Keyword attributes, default
-# "InsightsOperation InsightsPhase"), WAIT_TRIES (default 60, two seconds apart).
+# "InsightsOperation InsightsPhase"), WAIT_TRIES (default 60, two seconds apart),
+# NEXUS_ENDPOINT (default issue-models; empty: no endpoint), CALLERS_NAMESPACE (default callers;
+# empty: none), TEMPORAL_TASK_QUEUE (the worker's, default issue-models).
 set -eu
 
 : "${TEMPORAL_ADDRESS:=temporal:7233}"
@@ -16,6 +21,9 @@ set -eu
 : "${NAMESPACE_RETENTION:=72h}"
 : "${SEARCH_ATTRIBUTES:=InsightsOperation InsightsPhase}"
 : "${WAIT_TRIES:=60}"
+: "${NEXUS_ENDPOINT=issue-models}"
+: "${CALLERS_NAMESPACE=callers}"
+: "${TEMPORAL_TASK_QUEUE:=issue-models}"
 export TEMPORAL_ADDRESS
 ns=$TEMPORAL_NAMESPACE
 
@@ -70,3 +78,22 @@ else
   echo "Search attributes present: $SEARCH_ATTRIBUTES"
 fi
 echo "Namespace $ns is ready."
+
+if [ -n "$CALLERS_NAMESPACE" ]; then
+  if temporal operator namespace describe --namespace "$CALLERS_NAMESPACE" >/dev/null 2>&1; then
+    echo "Namespace $CALLERS_NAMESPACE already exists."
+  else
+    echo "Creating namespace $CALLERS_NAMESPACE for callers (retention $NAMESPACE_RETENTION)..."
+    temporal operator namespace create --namespace "$CALLERS_NAMESPACE" --retention "$NAMESPACE_RETENTION"
+  fi
+fi
+if [ -n "$NEXUS_ENDPOINT" ]; then
+  if temporal operator nexus endpoint get --name "$NEXUS_ENDPOINT" >/dev/null 2>&1; then
+    echo "Nexus endpoint $NEXUS_ENDPOINT already exists."
+  else
+    echo "Creating Nexus endpoint $NEXUS_ENDPOINT -> namespace $ns, task queue $TEMPORAL_TASK_QUEUE..."
+    temporal operator nexus endpoint create --name "$NEXUS_ENDPOINT" \
+      --target-namespace "$ns" --target-task-queue "$TEMPORAL_TASK_QUEUE"
+  fi
+  echo "Nexus endpoint $NEXUS_ENDPOINT is ready."
+fi

@@ -73,6 +73,7 @@ func TestConfigurationReferenceListsEverySetting(t *testing.T) {
 	}
 	helps["starter schedule create"] = []string{"schedule", "create", "-h"}
 	helps["starter operations list"] = []string{"operations", "list", "-h"}
+	helps["starter doctor"] = []string{"doctor", "-h"}
 
 	for name, args := range helps {
 		exe := filepath.Join(bin, strings.Fields(name)[0])

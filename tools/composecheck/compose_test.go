@@ -105,7 +105,7 @@ func TestNoVersionKey(t *testing.T) {
 }
 
 var defaultServices = []string{
-	"insights-emulator", "postgresql", "prometheus", "temporal", "temporal-admin-tools",
+	"insights-emulator", "jaeger", "otel-collector", "postgresql", "prometheus", "temporal", "temporal-admin-tools",
 	"temporal-create-namespace", "temporal-ui", "worker",
 }
 
@@ -162,6 +162,7 @@ func TestPublishedPorts(t *testing.T) {
 		"temporal-ui":   {{"127.0.0.1", "8080", "8080"}},
 		"worker":        {{"127.0.0.1", "9464", "9464"}},
 		"prometheus":    {{"127.0.0.1", "9099", "9090"}},
+		"jaeger":        {{"127.0.0.1", "16686", "16686"}},
 		"emulator-port": {{"127.0.0.1", "9090", "9090"}},
 	}
 	p := load(t, nil, "*")
@@ -286,11 +287,14 @@ func TestDependsOn(t *testing.T) {
 			"temporal":                  types.ServiceConditionHealthy,
 			"temporal-create-namespace": types.ServiceConditionCompletedSuccessfully,
 			"insights-emulator":         types.ServiceConditionHealthy,
+			"otel-collector":            types.ServiceConditionStarted,
 		},
-		"prometheus":    {},
-		"starter":       {"temporal": types.ServiceConditionHealthy, "worker": types.ServiceConditionHealthy},
-		"temporal-cli":  {"temporal": types.ServiceConditionHealthy},
-		"emulator-port": {"insights-emulator": types.ServiceConditionHealthy},
+		"prometheus":     {},
+		"otel-collector": {"jaeger": types.ServiceConditionStarted},
+		"jaeger":         {},
+		"starter":        {"temporal": types.ServiceConditionHealthy, "worker": types.ServiceConditionHealthy},
+		"temporal-cli":   {"temporal": types.ServiceConditionHealthy},
+		"emulator-port":  {"insights-emulator": types.ServiceConditionHealthy},
 	}
 	p := load(t, nil, "*")
 	for _, s := range p.Services {
@@ -485,6 +489,9 @@ func TestWorker(t *testing.T) {
 		"POLLS_PER_SECOND":                 "",
 		"FLEET_POLLS_PER_SECOND":           "",
 		"INSIGHTS_API_TIME_SCALE":          "2",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":      "http://otel-collector:4317",
+		"OTEL_EXPORTER_OTLP_PROTOCOL":      "grpc",
+		"OTEL_SDK_DISABLED":                "false",
 	} {
 		if _, ok := s.Environment[k]; !ok {
 			t.Errorf("%s not set", k)
@@ -682,5 +689,47 @@ func TestDockerfile(t *testing.T) {
 				t.Errorf("%s runs %s, which the Dockerfile does not build: %s", s.Name, bin, build)
 			}
 		}
+	}
+}
+
+// TestTracing: the worker and the starter export to the collector's OTLP port for their
+// protocol, and the collector receives there and sends to the Jaeger service's OTLP port.
+func TestTracing(t *testing.T) {
+	p := load(t, nil, "*")
+	cfg, err := os.ReadFile(repoRoot + "/deploy/otel-collector/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := service(t, p, "otel-collector")
+	if !slices.Contains(col.Command, "--config=/etc/otelcol/config.yaml") || len(col.Volumes) != 1 ||
+		col.Volumes[0].Target != "/etc/otelcol/config.yaml" || !strings.HasSuffix(col.Volumes[0].Source, "deploy/otel-collector/config.yaml") {
+		t.Errorf("collector command %v, volumes %+v: want deploy/otel-collector/config.yaml mounted as its config", col.Command, col.Volumes)
+	}
+	for _, name := range []string{"worker", "starter"} {
+		s := service(t, p, name)
+		ep, proto := env(s, "OTEL_EXPORTER_OTLP_ENDPOINT"), env(s, "OTEL_EXPORTER_OTLP_PROTOCOL")
+		wantPort := map[string]string{"grpc": "4317", "http/protobuf": "4318"}[proto]
+		if ep != "http://otel-collector:"+wantPort || wantPort == "" {
+			t.Errorf("%s: OTEL_EXPORTER_OTLP_ENDPOINT=%q with protocol %q", name, ep, proto)
+		}
+		if !strings.Contains(string(cfg), "endpoint: 0.0.0.0:"+wantPort) || !slices.Contains(col.Expose, wantPort) {
+			t.Errorf("the collector does not receive OTLP on %s", wantPort)
+		}
+	}
+	if !strings.Contains(string(cfg), "endpoint: jaeger:4317") || !slices.Contains(service(t, p, "jaeger").Expose, "4317") {
+		t.Errorf("the collector does not export to jaeger:4317")
+	}
+	// Prometheus loads the alert rules from where prometheus.yml says.
+	prom := service(t, p, "prometheus")
+	pcfg, err := os.ReadFile(repoRoot + "/deploy/prometheus/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounted := false
+	for _, v := range prom.Volumes {
+		mounted = mounted || (strings.HasSuffix(v.Source, "deploy/prometheus/alerts.yml") && strings.Contains(string(pcfg), "- "+v.Target))
+	}
+	if !mounted {
+		t.Errorf("prometheus volumes %+v: alerts.yml is not mounted where prometheus.yml's rule_files reads it", prom.Volumes)
 	}
 }

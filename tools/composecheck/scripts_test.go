@@ -136,15 +136,21 @@ func TestNamespaceSetupScript(t *testing.T) {
 	binDir := filepath.Dir(cli)
 	// The script starts before the server listens: its wait loop is part of the test.
 	overrides := map[string]string{"TEMPORAL_ADDRESS": addr, "TEMPORAL_NAMESPACE": "composecheck", "WAIT_TRIES": "20"}
-	for i, want := range []string{"Creating namespace composecheck", "Namespace composecheck already exists"} {
+	wants := [][]string{
+		{"Creating namespace composecheck", "Creating namespace callers", "Creating Nexus endpoint issue-models -> namespace composecheck, task queue issue-models"},
+		{"Namespace composecheck already exists", "Namespace callers already exists", "Nexus endpoint issue-models already exists"},
+	}
+	for i, want := range wants {
 		cmd := exec.CommandContext(ctx, "sh", src)
 		cmd.Env = scriptEnv(s, overrides, binDir)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("run %d: %v\n%s", i+1, err, out)
 		}
-		if !strings.Contains(string(out), want) || !strings.Contains(string(out), "Namespace composecheck is ready.") {
-			t.Errorf("run %d output lacks %q:\n%s", i+1, want, out)
+		for _, w := range append(want, "Namespace composecheck is ready.", "Nexus endpoint issue-models is ready.") {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("run %d output lacks %q:\n%s", i+1, w, out)
+			}
 		}
 		if i == 1 && strings.Contains(string(out), "Creating") {
 			t.Errorf("second run created something:\n%s", out)

@@ -1,0 +1,132 @@
+package reliability_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/workflows"
+)
+
+// beforeUpdates is the release whose workers run beside this one's in a rolling deploy: the
+// last main without the cancel and poll-now updates (MIXED_FLEET_FROM overrides it).
+const beforeUpdates = "acf47ed"
+
+// TestUpdatesInAMixedFleet: a run started on this release's worker is taken over by a worker
+// of the release before (no update handler), which polls on without failing a task; back on this
+// release, the run accepts the poll-now update; then the only worker left is the old release's,
+// which must replay that history. README's "Steering by Update" says what happens: the old worker
+// cannot replay the accepted update, the run waits (it is not broken), and once a worker of this
+// release is back the run goes on to its outcome, with one model.
+func TestUpdatesInAMixedFleet(t *testing.T) {
+	t.Parallel()
+	from := beforeUpdates
+	if c := os.Getenv("MIXED_FLEET_FROM"); c != "" {
+		from = c
+	}
+	if err := exec.Command("git", "-C", repoRoot, "cat-file", "-e", from+"^{commit}").Run(); err != nil {
+		t.Skipf("SKIPPED LOUDLY: commit %s is not in this clone's history (a shallow clone?)", from)
+	}
+	oldBin := buildRelease(t, from)
+	// The training lasts until the test is done switching workers; then the clock jumps past it.
+	clock := &jumpClock{base: insightstest.RealClock(60)}
+	emu := newEmulator(t, 60, insightstest.Options{Clock: clock, TrainingTime: fixed(1000 * time.Hour)})
+	tq, prefix := names(t)
+	env := workerEnv(devServer.HostPort, emu.Addr(), tq)
+	current := startWorker(t, t.TempDir(), env)
+
+	run := startCreate(t, devServer.Client, prefix, tq,
+		createInput("projects/rel-mixed/locations/us-central1", "mixed", `"polling":{"initialInterval":"1s","maxInterval":"2s"}`))
+	waitQuery(t, run, "a poll", func(st map[string]any) bool { n, _ := st["polls"].(float64); return n >= 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	// Without an update, the old release takes over a run this release started (its
+	// updates marker is one the old code does not ask for) and polls on, failing no task.
+	old := startWorkerBinary(t, oldBin, env)
+	current.Kill()
+	waitOldTasks := func(what string) {
+		deadline := time.Now().Add(90 * time.Second)
+		for time.Now().Before(deadline) {
+			if o, _, _, _ := taskCompletions(t, run.GetID(), old.Pid()); o >= 2 {
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		t.Fatalf("the old worker completed no workflow task of the run %s\n%s", what, workerLog(old))
+	}
+	waitOldTasks("before any update")
+	if _, _, failed, _ := taskCompletions(t, run.GetID(), old.Pid()); failed != 0 {
+		t.Fatalf("%d workflow tasks failed on the old worker before any update\n%s", failed, workerLog(old))
+	}
+	current = startWorker(t, t.TempDir(), env)
+	old.Kill()
+	h, err := devServer.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: run.GetID(), UpdateName: workflows.PollNowUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st workflows.PollStatus
+	if err := h.Get(ctx, &st); err != nil || st.Polls < 2 {
+		t.Fatalf("poll-now: %+v, %v", st, err)
+	}
+
+	// Only the old release is left: it must take the run's next workflow tasks.
+	current.Kill()
+	old = startWorkerBinary(t, oldBin, env)
+	deadline := time.Now().Add(90 * time.Second)
+	oldFailed := 0
+	for time.Now().Before(deadline) && oldFailed == 0 {
+		for _, ev := range history(t, devServer.Client, run.GetID(), "") {
+			if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
+				oldFailed++
+				t.Logf("the old worker's workflow task failed (%s): %.300s", a.GetCause(), a.GetFailure().GetMessage())
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	if d, err := devServer.Client.DescribeWorkflow(ctx, run.GetID(), ""); err != nil || d.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("with only the old release's worker the run must wait, open: %v %v", d, err)
+	}
+
+	// This release's worker is back beside the old one: the run goes on to its outcome.
+	startWorker(t, t.TempDir(), env)
+	clock.jump(1001 * time.Hour)
+	var res struct {
+		Outcome string `json:"outcome"`
+	}
+	if err := run.Get(ctx, &res); err != nil || res.Outcome != workflows.OutcomeSucceeded {
+		t.Fatalf("run: %+v %v\nold worker log:\n%s", res, err, workerLog(old))
+	}
+	if n := emu.Stats().RPCs["CreateIssueModel"]; n != 1 {
+		t.Errorf("CreateIssueModel RPCs = %d, want 1", n)
+	}
+	t.Logf("FIGURE mixed-fleet-update from=%s oldWorkerTaskFailures=%d (0: the old worker got no task to replay)", from, oldFailed)
+}
+
+// jumpClock is base plus a jump the test makes.
+type jumpClock struct {
+	base insightstest.Clock
+	mu   sync.Mutex
+	off  time.Duration
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.base.Now().Add(c.off)
+}
+
+func (c *jumpClock) jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
+}

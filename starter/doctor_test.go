@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/grpc/codes"
+
+	"github.com/issuemodels/durable-lro/insightsclient"
+	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/internal/devserver"
+	"github.com/issuemodels/durable-lro/searchattr"
+)
+
+// TestDoctor runs `starter doctor` with the worker's connection settings against a dev server
+// and the emulator: it passes on a healthy stack, and finds each injected fault (a permission
+// denied per method, the API disabled, the quota full, a creation running, no worker, a missing
+// search attribute, no credentials, Temporal unreachable), says what to do, and exits 1 on each
+// failure (0 on a warning).
+func TestDoctor(t *testing.T) {
+	srv := devserver.Start(t)
+	emu, err := insightstest.NewServer(insightstest.Options{
+		MaxConcurrentCreates: insightstest.Unlimited,
+		DeployTime:           insightstest.Instant,
+		// "slow" trains for an hour (a creation running); the others at once.
+		TrainingTimeFor: func(req *contactcenterinsightspb.CreateIssueModelRequest) time.Duration {
+			if req.GetIssueModel().GetDisplayName() == "slow" {
+				return time.Hour
+			}
+			return 0
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	t.Setenv("TEMPORAL_ADDRESS", srv.HostPort)
+	t.Setenv("TEMPORAL_NAMESPACE", srv.Namespace)
+	t.Setenv("TEMPORAL_TASK_QUEUE", "")
+	t.Setenv("ISSUE_MODELS_CODEC_KEY", "")
+	t.Setenv(insightsclient.EmulatorHostEnv, emu.Addr())
+	t.Setenv(insightsclient.EndpointPatternEnv, "")
+
+	const taskQueue = "issue-models-doctor"
+	w := worker.New(srv.Client, taskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(func(workflow.Context) error { return nil }, workflow.RegisterOptions{Name: "Noop"})
+	w.RegisterActivityWithOptions(func(context.Context) error { return nil }, activityName("noop"))
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+
+	doctor := func(t *testing.T, args ...string) (int, string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append([]string{"doctor", "-task-queue", taskQueue}, args...), &out, &errb, dial)
+		t.Logf("starter doctor %v: exit %d\n%s%s", args, code, out.String(), errb.String())
+		return code, out.String()
+	}
+	wantLines := func(t *testing.T, out string, lines ...string) {
+		t.Helper()
+		for _, l := range lines {
+			if !strings.Contains(out, l) {
+				t.Errorf("the checklist lacks %q", l)
+			}
+		}
+	}
+	const parent = "projects/healthy/locations/us-central1"
+
+	t.Run("healthy", func(t *testing.T) {
+		// The worker's pollers show once they have polled.
+		deadline := time.Now().Add(30 * time.Second)
+		code, out := doctor(t, "-parent", parent)
+		for code != 0 && time.Now().Before(deadline) {
+			time.Sleep(500 * time.Millisecond)
+			code, out = doctor(t, "-parent", parent)
+		}
+		if code != exitOK || strings.Contains(out, "FAIL ]") || strings.Contains(out, "[warn") {
+			t.Fatalf("exit %d on a healthy stack", code)
+		}
+		wantLines(t, out, "[ok     ] credentials", "the emulator at "+emu.Addr(),
+			"[ok     ] Contact Center Insights API", "[ok     ] permissions", "0 of 10 models, 0 of 5 deployed, 0 creation(s) running",
+			"[ok     ] Temporal namespace", "[ok     ] search attributes", "[ok     ] worker", "7 ok, 0 warn, 0 FAIL, 0 skipped")
+	})
+
+	t.Run("json", func(t *testing.T) {
+		code, out := doctor(t, "-parent", parent, "-json")
+		var results []checkResult
+		if err := json.Unmarshal([]byte(out), &results); err != nil || code != exitOK || len(results) != 7 {
+			t.Fatalf("exit %d, %d results, %v", code, len(results), err)
+		}
+		for _, r := range results {
+			if r.Status != statusOK {
+				t.Errorf("%+v", r)
+			}
+		}
+	})
+
+	// Each method the permission check calls, denied in turn.
+	for method, permission := range map[string]string{
+		"ListIssueModels": "contactcenterinsights.issueModels.list",
+		"GetIssueModel":   "contactcenterinsights.issueModels.get",
+		"ListOperations":  "contactcenterinsights.operations.list",
+		"GetOperation":    "contactcenterinsights.operations.get",
+	} {
+		t.Run("permission denied on "+method, func(t *testing.T) {
+			emu.SetFaults(method, insightstest.Fault{Code: codes.PermissionDenied, Probability: 1})
+			defer emu.SetFaults(method)
+			code, out := doctor(t, "-parent", parent)
+			if code != exitFailed {
+				t.Errorf("exit %d, want 1", code)
+			}
+			wantLines(t, out, "[FAIL   ] permissions", "PERMISSION_DENIED for "+permission, "fix: grant the identity above roles/contactcenterinsights.editor on project healthy")
+		})
+	}
+	t.Run("permission denied on ListConversations warns", func(t *testing.T) {
+		emu.SetFaults("ListConversations", insightstest.Fault{Code: codes.PermissionDenied, Probability: 1})
+		defer emu.SetFaults("ListConversations")
+		code, out := doctor(t, "-parent", parent)
+		if code != exitOK {
+			t.Errorf("exit %d, want 0 for a warning", code)
+		}
+		wantLines(t, out, "[warn   ] permissions", "contactcenterinsights.conversations.list (the pipeline workflows")
+	})
+	t.Run("API disabled", func(t *testing.T) {
+		emu.SetFaults("*", insightstest.Fault{Code: codes.PermissionDenied, Probability: 1, Reason: insightstest.ReasonServiceDisabled})
+		defer emu.SetFaults("*")
+		code, out := doctor(t, "-parent", parent)
+		if code != exitFailed {
+			t.Errorf("exit %d, want 1", code)
+		}
+		wantLines(t, out, "[FAIL   ] Contact Center Insights API", "not enabled for project healthy",
+			"fix: gcloud services enable contactcenterinsights.googleapis.com --project healthy", "[skipped] permissions")
+	})
+	t.Run("API unreachable", func(t *testing.T) {
+		emu.SetFaults("*", insightstest.Fault{Code: codes.Unavailable, Probability: 1})
+		defer emu.SetFaults("*")
+		code, out := doctor(t, "-parent", parent)
+		if code != exitFailed {
+			t.Errorf("exit %d, want 1", code)
+		}
+		wantLines(t, out, "[FAIL   ] Contact Center Insights API", "UNAVAILABLE", "fix: the endpoint cannot be reached")
+	})
+
+	google, err := contactcenterinsights.NewClient(context.Background(), emu.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer google.Close()
+	create := func(t *testing.T, parent, name string) string {
+		t.Helper()
+		op, err := google.CreateIssueModel(context.Background(), &contactcenterinsightspb.CreateIssueModelRequest{Parent: parent,
+			IssueModel: &contactcenterinsightspb.IssueModel{DisplayName: name, InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{Filter: `medium="CHAT"`}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "slow" {
+			return ""
+		}
+		m, err := op.Wait(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.GetName()
+	}
+	t.Run("quota full", func(t *testing.T) {
+		const full = "projects/full/locations/us-central1"
+		for i := range 10 {
+			name := create(t, full, fmt.Sprintf("m%d", i))
+			if i < 5 {
+				if _, err := google.DeployIssueModel(context.Background(), &contactcenterinsightspb.DeployIssueModelRequest{Name: name}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		code, out := doctor(t, "-parent", full)
+		if code != exitFailed {
+			t.Errorf("exit %d, want 1", code)
+		}
+		wantLines(t, out, "[FAIL   ] quota headroom", "10 of 10 models, 5 of 5 deployed", "fix: delete models you no longer use", "undeploy a model")
+	})
+	t.Run("creation running", func(t *testing.T) {
+		const busy = "projects/busy/locations/us-central1"
+		create(t, busy, "slow")
+		code, out := doctor(t, "-parent", busy)
+		if code != exitOK {
+			t.Errorf("exit %d, want 0 for a warning", code)
+		}
+		wantLines(t, out, "[warn   ] quota headroom", "1 of 10 models, 0 of 5 deployed, 1 creation(s) running", "a creation is already running in the location ("+busy+"/operations/")
+	})
+	t.Run("no worker", func(t *testing.T) {
+		code, out := doctor(t, "-parent", parent, "-task-queue", "nobody-polls-this")
+		if code != exitFailed {
+			t.Errorf("exit %d, want 1", code)
+		}
+		wantLines(t, out, "[FAIL   ] worker", "task queue nobody-polls-this in default: no poller of workflow or activity tasks", "fix: start a worker on the task queue")
+	})
+	t.Run("Nexus endpoint missing", func(t *testing.T) {
+		code, out := doctor(t, "-parent", parent, "-nexus-endpoint", "issue-models")
+		if code != exitFailed {
+			t.Errorf("exit %d, want 1", code)
+		}
+		wantLines(t, out, "[FAIL   ] Nexus endpoint", "fix: temporal operator nexus endpoint create --name issue-models --target-namespace default --target-task-queue "+taskQueue)
+	})
+	t.Run("no credentials", func(t *testing.T) {
+		t.Setenv(insightsclient.EmulatorHostEnv, "")
+		t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", t.TempDir()+"/missing.json")
+		code, out := doctor(t, "-parent", parent)
+		if code != exitFailed {
+			t.Errorf("exit %d, want 1", code)
+		}
+		wantLines(t, out, "[FAIL   ] credentials", "fix: run `gcloud auth application-default login`", "[skipped] Contact Center Insights API")
+	})
+	t.Run("Temporal unreachable", func(t *testing.T) {
+		t.Setenv("TEMPORAL_ADDRESS", freeAddr(t))
+		code, out := doctor(t, "-parent", parent)
+		if code != exitFailed {
+			t.Errorf("exit %d, want 1", code)
+		}
+		wantLines(t, out, "[FAIL   ] Temporal", "cannot connect to", "fix: check TEMPORAL_ADDRESS")
+	})
+	// Last: it changes the namespace.
+	t.Run("missing search attribute", func(t *testing.T) {
+		ctx := context.Background()
+		if _, err := srv.Client.OperatorService().RemoveSearchAttributes(ctx, &operatorservice.RemoveSearchAttributesRequest{
+			SearchAttributes: []string{"InsightsPhase"}, Namespace: srv.Namespace}); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if _, err := searchattr.Ensure(ctx, srv.Client, srv.Namespace); err != nil {
+				t.Error(err)
+			}
+		}()
+		code, out := doctor(t, "-parent", parent)
+		if code != exitFailed {
+			t.Errorf("exit %d, want 1", code)
+		}
+		wantLines(t, out, "[FAIL   ] search attributes", "default lacks InsightsPhase", "fix: "+searchattr.RegisterCommand(srv.Namespace, []string{"InsightsPhase"}))
+	})
+}
+
+func activityName(name string) activity.RegisterOptions { return activity.RegisterOptions{Name: name} }
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
