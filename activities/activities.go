@@ -166,6 +166,20 @@ func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelPar
 	return StartedOperation{Operation: op.Name()}, nil
 }
 
+// FindIssueModelCreation is CreateIssueModel's look-only step: it adopts the operation an
+// earlier attempt created since p.LookFrom, if the list shows one, and never creates. It is an
+// activity type of its own so that a worker of an earlier release, whose create loop reads an
+// empty CreateIssueModel answer as "a cancel's look-up found nothing", cannot replay a history
+// that has it: it fails that workflow task as non-deterministic, and a worker of this release
+// takes the run.
+func (a *Activities) FindIssueModelCreation(ctx context.Context, p CreateIssueModelParams) (StartedOperation, error) {
+	if p.LookFrom == nil {
+		return StartedOperation{}, insights.InvalidArgument("lookFrom", "is required: it says since when to look")
+	}
+	p.LookOnly = true
+	return a.CreateIssueModel(ctx, p)
+}
+
 // sameCreateRequest compares the request an operation's metadata echoes with ours on the fields
 // the user sets, tolerating a server that fills in defaults (model type, output-only fields).
 func sameCreateRequest(echoed, ours *contactcenterinsightspb.CreateIssueModelRequest) bool {

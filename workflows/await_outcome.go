@@ -22,7 +22,8 @@ const maxOutcomeGrace = time.Hour
 // an hour) before failing with PollTimeout; and polls of an operation known to exist that keep
 // failing with a non-retryable error are outlasted for the same grace (see outlast).
 func (p *poller) awaitOutcome(immediate bool, deadline time.Time) (insights.Operation, error) {
-	p.known = p.known || p.startedOperation || p.state.ContinuedAsNew > 0
+	// A child awaits an operation its parent just started (a lifecycle's deploy, say).
+	p.known = p.known || p.startedOperation || p.state.ContinuedAsNew > 0 || workflow.GetInfo(p.root).ParentWorkflowExecution != nil
 	p.cancelDue = p.cancelPending()
 	grace := p.outcomeGrace()
 	for {

@@ -58,6 +58,11 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 		p.progress.phase = PhaseCreating
 		p.publish()
 		started, err := createOperation(ctx, p, in)
+		if err == errNothingCreated && state.CancelReason == pollTimeoutReason {
+			err = temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"could not start CreateIssueModel within the polling timeout of %s; no attempt created the model", p.policy.timeout),
+				insights.ErrPollTimeout, nil)
+		}
 		if err == errNothingCreated {
 			p.finish(nil)
 			p.progress.outcome = OutcomeCancelled
@@ -90,6 +95,10 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 	p.progress.outcome = outcome
 	switch outcome {
 	case OutcomeCancelled:
+		if state.CancelReason == pollTimeoutReason {
+			// The timeout passed while creating, and the cancel it requested stopped the training.
+			return nil, p.timeoutError(endedAs(op), op)
+		}
 		result.Outcome = outcome
 		return nil, temporal.NewCanceledError(*result)
 	case OutcomeFailed:
@@ -151,8 +160,12 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 		scheduled := workflow.Now(ctx)
 		listMayLag := lookFrom != nil && scheduled.Before(ambiguousEnd.Add(p.policy.notFoundGrace))
 		lookOnly := cancelled || listMayLag
+		activity := acts.CreateIssueModel
+		if lookOnly {
+			activity = acts.FindIssueModelCreation
+		}
 		var started activities.StartedOperation
-		err := workflow.ExecuteActivity(actx, acts.CreateIssueModel, activities.CreateIssueModelParams{
+		err := workflow.ExecuteActivity(actx, activity, activities.CreateIssueModelParams{
 			Parent: in.Parent, IssueModel: in.IssueModel, LookFrom: lookFrom, LookOnly: lookOnly,
 		}).Get(actx, &started)
 		switch {
@@ -188,9 +201,20 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 			}
 		}
 		if workflow.Now(ctx).Add(backoff).After(deadline) {
-			return started, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-				"could not start CreateIssueModel within the polling timeout of %s; last error: %s", p.policy.timeout, p.state.LastError),
-				insights.ErrPollTimeout, err)
+			switch {
+			case lookFrom == nil:
+				return started, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+					"could not start CreateIssueModel within the polling timeout of %s; last error: %s", p.policy.timeout, p.state.LastError),
+					insights.ErrPollTimeout, err)
+			case workflow.Now(ctx).After(deadline.Add(p.outcomeGrace())):
+				return started, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+					"could not start CreateIssueModel within the polling timeout of %s, and an attempt that may have created the model could not be found within %s more; last error: %s",
+					p.policy.timeout, p.outcomeGrace(), p.state.LastError), insights.ErrPollTimeout, err)
+			}
+			// An attempt may have created the training: the timeout cancels it, so look for it
+			// (until the list has caught up) and cancel what is found, as the poll loop's timeout
+			// does; a trusted empty look-up ends the run with nothing created.
+			p.requestCancel(pollTimeoutReason)
 		}
 		workflow.GetLogger(ctx).Warn("CreateIssueModel did not start the operation; retrying", "Error", err, "Backoff", backoff, "LookForEarlierAttempt", lookFrom != nil)
 		_, _ = workflow.AwaitWithOptions(dctx, workflow.AwaitOptions{

@@ -588,7 +588,7 @@ func (s *createSuite) TestCancelWhileWaitingForQuotaCreatesNothing() {
 func (s *createSuite) TestCancelAfterAmbiguousCreateOnlyLooksUp() {
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
 		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.DeadlineExceeded, "deadline"))).Once()
-	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(true, true)).
+	s.env.OnActivity(acts.FindIssueModelCreation, mock.Anything, createParams(true, true)).
 		Return(activities.StartedOperation{Operation: testOp, Adopted: true}, nil).Once()
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
 	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))

@@ -40,15 +40,21 @@ type createAttempts struct {
 
 func (s *createSuite) createAttempts(answer func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error)) *createAttempts {
 	c := &createAttempts{}
-	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
-			c.mu.Lock()
-			c.params = append(c.params, p)
-			c.at = append(c.at, s.env.Now())
-			n := len(c.params)
-			c.mu.Unlock()
-			return answer(n, p)
-		})
+	record := func(_ context.Context, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+		c.mu.Lock()
+		c.params = append(c.params, p)
+		c.at = append(c.at, s.env.Now())
+		n := len(c.params)
+		c.mu.Unlock()
+		return answer(n, p)
+	}
+	// Look-only attempts are FindIssueModelCreation (LookOnly set), the others CreateIssueModel.
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(record).Maybe()
+	s.env.OnActivity(acts.FindIssueModelCreation, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+			p.LookOnly = true
+			return record(ctx, p)
+		}).Maybe()
 	return c
 }
 

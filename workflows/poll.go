@@ -159,13 +159,13 @@ func (p *poller) await(immediate bool) (insights.Operation, error) {
 const maxHistoryEvents = 3500
 
 func (p *poller) shouldContinueAsNew() bool {
-	if p.temporalCancelled || p.runPolls == 0 {
-		// A cancellation request would not carry over to the new run; and every run polls at
-		// least once so that continuing as new always makes progress.
+	if (p.temporalCancelled && !p.outcomeFirst) || p.runPolls == 0 {
+		// Runs before outcomeBeforeEndChange: a Temporal cancellation request would not carry
+		// over to the new run (since, the state's CancelRequested carries it, and a run that
+		// awaits a cancel's outcome for hours must bound its history too). Every run polls at
+		// least once so that continuing as new always makes progress. Update handlers still
+		// waiting answer with the run's state when it ends (finishUpdates).
 		return false
-	}
-	if p.updates && !workflow.AllHandlersFinished(p.ctx) {
-		return false // an update awaiting this run's loop would lose its answer to a new run
 	}
 	if p.runPolls >= p.policy.continueAsNewAfterPolls {
 		return true

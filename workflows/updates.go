@@ -31,12 +31,15 @@ const (
 	CancelAlreadyDone = "ALREADY_DONE"
 	// CancelNothingCreated: the run was still creating; it ends without an operation.
 	CancelNothingCreated = "NOTHING_CREATED"
+	// CancelPending: the server has not taken the cancel yet (it was refused, e.g. NOT_FOUND
+	// from a list that lags) when the run continued as new; the next run keeps trying it.
+	CancelPending = "PENDING"
 )
 
 // CancelAnswer is the result of the cancel update.
 type CancelAnswer struct {
 	Operation string `json:"operation,omitempty"`
-	// Answer is ACCEPTED, UNIMPLEMENTED, ALREADY_DONE or NOTHING_CREATED.
+	// Answer is ACCEPTED, UNIMPLEMENTED, ALREADY_DONE, NOTHING_CREATED or PENDING.
 	Answer string `json:"answer"`
 	// Reason is the run's cancel reason: this request's, or an earlier one's.
 	Reason string `json:"reason"`
@@ -104,6 +107,8 @@ func (p *poller) cancelUpdate(ctx workflow.Context, req *CancelRequest) (CancelA
 		answer.Answer = CancelAccepted
 	case p.state.Operation == "":
 		answer.Answer = CancelNothingCreated
+	case p.ending && !p.progress.done:
+		answer.Answer = CancelPending
 	default:
 		answer.Answer = CancelAlreadyDone
 	}
