@@ -48,13 +48,16 @@ type Activities struct {
 	// APITimeScale is how many seconds of the API's clock pass per second of the worker's: 0 or
 	// 1 for the real API (real time); above 1 only for an emulator whose clock runs faster than
 	// real time (its -time-scale). EstimateTraining divides the durations it reports, which it
-	// reads off the API's timestamps, by it, so that the workflow waits them out in its own time.
+	// reads off the API's timestamps, by it, so that the workflow waits them out in its own time;
+	// the pipeline starts divide ListLagGrace, the operation list's lag, by it likewise.
 	APITimeScale float64
 
 	pacer pollPacer
 
-	// lookupLimit, when not zero, replaces maxLookupOperations (tests: export_test.go).
-	lookupLimit int
+	// listLagGrace and lookupLimit, when not zero, replace ListLagGrace and
+	// maxLookupOperations (tests: export_test.go).
+	listLagGrace time.Duration
+	lookupLimit  int
 
 	scansMu sync.Mutex
 	scans   map[string]locationScan // by location: scanTrainings
