@@ -48,10 +48,16 @@ type Activities struct {
 	// APITimeScale is how many seconds of the API's clock pass per second of the worker's: 0 or
 	// 1 for the real API (real time); above 1 only for an emulator whose clock runs faster than
 	// real time (its -time-scale). EstimateTraining divides the durations it reports, which it
-	// reads off the API's timestamps, by it, so that the workflow waits them out in its own time.
+	// reads off the API's timestamps, by it, so that the workflow waits them out in its own time;
+	// the pipeline starts divide ListLagGrace, the operation list's lag, by it likewise.
 	APITimeScale float64
 
 	pacer pollPacer
+
+	// listLagGrace and lookupLimit, when not zero, replace ListLagGrace and
+	// maxLookupOperations (tests: export_test.go).
+	listLagGrace time.Duration
+	lookupLimit  int
 
 	scansMu sync.Mutex
 	scans   map[string]locationScan // by location: scanTrainings
@@ -87,8 +93,22 @@ var noRetry = gax.WithRetry(nil)
 // still count as ours: it absorbs clock differences between Temporal and Google.
 const CreateSkew = 2 * time.Minute
 
-// maxScannedOperations bounds the duplicate lookup in a location with a long operation history.
-const maxScannedOperations = 5000
+// lookupPageSize is the page size of the duplicate look-up's ListOperations calls (the API's
+// largest).
+const lookupPageSize = 1000
+
+// maxLookupOperations is a safety bound on the duplicate look-up (findOperation): a million
+// operations, 1,000 pages of 1,000. The look-up reads a location's whole operation list,
+// because neither the order of ListOperations (the emulator lists the oldest first) nor its
+// filter (undocumented for this service) lets it stop early: a bound counted from the head of
+// the list missed, in a busy location, the very operation it looked for. The list is finite (a
+// location keeps its operations for days, then they expire), so a real location stays far below
+// this bound; one that reaches it fails the look-up with the non-retryable
+// insights.ErrLookupTooLarge rather than report "not found" and let a retry start a second
+// operation. (A server that answered empty pages with ever new page tokens would be cut off
+// only by the activity's StartToCloseTimeout.) Every look-up logs what it read ("Looked up
+// operations": pages, operations, duration).
+const maxLookupOperations = 1_000_000
 
 // CreateIssueModelParams is the input of the CreateIssueModel activity.
 type CreateIssueModelParams struct {
@@ -196,26 +216,49 @@ func sameCreateRequest(echoed, ours *contactcenterinsightspb.CreateIssueModelReq
 		e.GetLanguageCode() == o.GetLanguageCode()
 }
 
-// findOperation returns the name of the earliest operation in parent that match accepts.
+// findOperation returns the name of the earliest operation (by metadata.createTime) in parent
+// that match accepts, or "" if there is none. It reads every page of the location's operation
+// list (see maxLookupOperations): the matchers bound the look-up by time (an operation created since
+// the earlier attempt, less CreateSkew) or by state (a running operation of the model), never by
+// position in the list.
 func (a *Activities) findOperation(ctx context.Context, parent string, match func(*longrunningpb.Operation) bool) (string, error) {
 	c, err := a.clientFor("parent", parent)
 	if err != nil {
 		return "", err
 	}
-	it := c.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: 1000}, noRetry)
+	began := time.Now()
+	it := c.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: lookupPageSize}, noRetry)
+	pager := iterator.NewPager(it, lookupPageSize, "")
 	var found *longrunningpb.Operation
-	for n := 0; n < maxScannedOperations; n++ {
-		op, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
+	limit := maxLookupOperations
+	if a.lookupLimit != 0 {
+		limit = a.lookupLimit
+	}
+	pages, scanned := 0, 0
+	for {
+		var ops []*longrunningpb.Operation
+		token, err := pager.NextPage(&ops) // up to lookupPageSize operations, in one call or more
 		if err != nil {
 			return "", insights.FromAPIError("ListOperations", err)
 		}
-		if match(op) && (found == nil || insights.CreateTimeOf(op).Before(insights.CreateTimeOf(found))) {
-			found = op
+		pages++
+		scanned += len(ops)
+		for _, op := range ops {
+			if match(op) && (found == nil || insights.CreateTimeOf(op).Before(insights.CreateTimeOf(found))) {
+				found = op
+			}
+		}
+		if token == "" {
+			break
+		}
+		if scanned >= limit {
+			return "", temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"ListOperations: %s lists more than %d operations (%d pages read, the list goes on): the look-up for an earlier attempt's operation cannot tell whether it exists",
+				parent, scanned, pages), insights.ErrLookupTooLarge, nil)
 		}
 	}
+	activity.GetLogger(ctx).Info("Looked up operations", "Parent", parent, "Pages", pages, "Operations", scanned,
+		"Found", found.GetName(), "Duration", time.Since(began))
 	return found.GetName(), nil
 }
 

@@ -264,8 +264,9 @@ func TestPipelineRetryAfterARefusalDoesNotAdoptAnotherRunsOperation(t *testing.T
 }
 
 // Once an attempt may have committed, every later attempt looks, even after a refusal in
-// between: a lost reply (the operation not listed yet), then a refusal (the region's slot is the
-// lost operation's), then the look that finds it. Nothing is imported twice.
+// between: a lost reply (the operation not listed yet), then, the grace for the list's lag
+// passed (shortened here), a look that misses it and a refusal (the region's slot is the lost
+// operation's), then the look that finds it. Nothing is imported twice.
 func TestPipelineRetryLooksAfterARefusalThatFollowsALostReply(t *testing.T) {
 	const prod = "projects/prod/locations/us-central1"
 	var hidden atomic.Pointer[[]string]
@@ -289,6 +290,7 @@ func TestPipelineRetryLooksAfterARefusalThatFollowsALostReply(t *testing.T) {
 		Interceptors: []grpc.UnaryServerInterceptor{hideFromLists(&hidden), interceptCalls("ImportIssueModel", lostThenRefused)},
 	}
 	srv, clock, a := setup(t, opts)
+	activities.SetListLagGrace(a, time.Nanosecond)
 	exportedModel(t, a, clock)
 	before := srv.Stats().RPCs
 	started, err := runWithRetries(t, a, "ImportIssueModel",

@@ -23,6 +23,10 @@ const (
 	// ErrOperationNotListed: a model is mid-change but the list does not show its operation yet
 	// (retryable: the list catches up).
 	ErrOperationNotListed = "OperationNotListed"
+	// ErrLookupTooLarge: the look-up for an earlier attempt's operation reached its safety bound
+	// (a million listed operations, see activities.maxLookupOperations) before the end of the location's operation list, so whether
+	// that operation exists is unknown (non-retryable: starting another could duplicate it).
+	ErrLookupTooLarge = "LookupTooLarge"
 	// The gRPC codes the workflows decide on.
 	ErrNotFound          = "NotFound"
 	ErrResourceExhausted = "ResourceExhausted"
