@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -144,6 +145,7 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 	if workflow.GetVersion(ctx, createLooksAfterAmbiguityChange, workflow.DefaultVersion, createLooksAfterAmbiguityVersion) == workflow.DefaultVersion {
 		return createForgettingAfterRefusal(ctx, p, in)
 	}
+	fenceOlderWorkers(ctx)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	actx := withCreateActivity(dctx)
 	deadline := workflow.Now(ctx).Add(p.policy.timeout)
@@ -193,7 +195,7 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 		default:
 			p.setLastError(rootMessage(err))
 			refusedSince = time.Time{}
-			if insights.MayHaveCommitted(err) && !lookOnly {
+			if insights.MayHaveCommitted(err) && !lookOnly && !failedLookingUp(err) {
 				if lookFrom == nil {
 					lookFrom = &scheduled
 				}
@@ -225,6 +227,23 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 		})
 		backoff = min(2*backoff, 5*time.Minute)
 	}
+}
+
+// failedLookingUp: the attempt failed in its look-up (CreateIssueModel lists the operations
+// before it creates, and says so in its error), so it made no create call and cannot have
+// committed.
+func failedLookingUp(err error) bool {
+	return strings.HasPrefix(rootMessage(err), "ListOperations: ")
+}
+
+// fenceOlderWorkers records a SideEffect where a versioned change begins, on the runs that take
+// the new path. Workers of an earlier release skip the version marker but not this command: they
+// fail such a run's tasks as non-deterministic (retried until a worker of this release takes
+// them) instead of advancing the run on their old path, which this release could not replay. A
+// change whose new path diverges later than its marker needs the fence; one whose marker sits
+// at the divergence does not.
+func fenceOlderWorkers(ctx workflow.Context) {
+	_ = workflow.SideEffect(ctx, func(workflow.Context) any { return true })
 }
 
 // Versions of the workflows' command-changing edits (workflow.GetVersion change IDs; README,
@@ -268,6 +287,7 @@ func deleteModel(ctx workflow.Context, op insights.Operation, polling *PollingPo
 		return "", temporal.NewNonRetryableApplicationError(err.Error(), insights.ErrOperationFailed, err)
 	}
 	if workflow.GetVersion(ctx, disconnectedDeletionChange, workflow.DefaultVersion, disconnectedDeletionVersion) >= disconnectedDeletionVersion {
+		fenceOlderWorkers(ctx)
 		// The user asked for this deletion when the cancel could not stop the training: a
 		// Temporal cancel that comes now must not cancel it too (and leave the model).
 		ctx, _ = workflow.NewDisconnectedContext(ctx)

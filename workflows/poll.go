@@ -149,6 +149,7 @@ func (p *poller) await(immediate bool) (insights.Operation, error) {
 	if workflow.GetVersion(p.ctx, outcomeBeforeEndChange, workflow.DefaultVersion, outcomeBeforeEndVersion) == workflow.DefaultVersion {
 		return p.awaitSendingCancelOnce(immediate, deadline)
 	}
+	fenceOlderWorkers(p.ctx)
 	p.outcomeFirst = true
 	return p.awaitOutcome(immediate, deadline)
 }

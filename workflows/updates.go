@@ -64,6 +64,7 @@ func (p *poller) listenForUpdates() error {
 	if workflow.GetVersion(p.root, updatesChange, workflow.DefaultVersion, updatesVersion) == workflow.DefaultVersion {
 		return nil
 	}
+	fenceOlderWorkers(p.root)
 	p.updates = true
 	if err := workflow.SetUpdateHandlerWithOptions(p.root, CancelUpdate, p.cancelUpdate, workflow.UpdateHandlerOptions{
 		Validator:   p.validateCancel,
