@@ -35,8 +35,6 @@ var profiles = map[string][]string{
 	"slow-pipeline": {"-ingest-time", "1000h", "-min-training-conversations", "10", "-gcs-transcripts", "gs://rec-chats/weekly=60"},
 	// Operations invisible for their first 2 s (NOT_FOUND, tolerated within notFoundGrace).
 	"invisible": {"-training-time", "2m", "-time-scale", "30", "-visibility-delay", "1m"},
-	// Operations never listed while recording: a cancel is refused NOT_FOUND and retried.
-	"slow-invisible": {"-training-time", "1000h", "-visibility-delay", "1000h"},
 	// Half the GetOperation and CreateIssueModel calls fail UNAVAILABLE.
 	"flaky": {"-training-time", "2m", "-time-scale", "30", "-fault", "GetOperation:UNAVAILABLE:0.5", "-fault", "CreateIssueModel:UNAVAILABLE:0.5"},
 	// Its worker polls at most twice a second: runs find the budget spent (PollThrottled).
@@ -527,16 +525,6 @@ var scenarios = []scenario{
 		id := s.start("invisible", create, "", createInput(s.parent, "weekly", quick, ""))
 		s.signal(id, "cancel", cancelReason)
 		return s.done(id)
-	}},
-	{"inflight-create-cancel-retrying", func(s *scene) error {
-		id := s.start("slow-invisible", create, "", createInput(s.parent, "weekly", quick, ""))
-		s.signal(id, "cancel", cancelReason)
-		// Each poll (NOT_FOUND, tolerated) follows a cancel refused NOT_FOUND.
-		s.waitFor(id, "cancels refused and retried", func(st map[string]any) bool {
-			n, _ := st["polls"].(float64)
-			return st["cancelRequested"] == true && n >= 3
-		})
-		return s.now(id)
 	}},
 	{"create-transient-faults", func(s *scene) error {
 		return s.done(s.start("flaky", create, "", createInput(s.parent, "weekly", quick, "")))
