@@ -67,8 +67,9 @@ func TestPollRateLimitHoldsAndRunsBackOff(t *testing.T) {
 	for _, s := range rec.CallsPerSecond("GetOperation", "") {
 		peak = max(peak, s.Calls)
 	}
-	// Every poll attempt, refused or not, is one local-activity marker. Version markers are a
-	// cost per run (one per versioned change it passes), not per attempt: left out.
+	// Every poll attempt, refused or not, is one local-activity marker. Version markers and the
+	// SideEffect that fences older workers out after some of them are a cost per run (one per
+	// versioned change it passes), not per attempt: left out.
 	attempts, versionMarkers := 0, 0
 	for _, run := range started {
 		it := e.c.GetWorkflowHistory(e.ctx(), run.GetID(), "", false, 0)
@@ -80,7 +81,7 @@ func TestPollRateLimitHoldsAndRunsBackOff(t *testing.T) {
 			switch ev.GetMarkerRecordedEventAttributes().GetMarkerName() {
 			case "LocalActivity":
 				attempts++
-			case "Version":
+			case "Version", "SideEffect":
 				versionMarkers++
 			}
 		}
