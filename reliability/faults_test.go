@@ -32,7 +32,9 @@ func TestTransientFaults(t *testing.T) {
 	)
 	tq, prefix := names(t)
 	f := newFleet(t, 1, workerEnv(devServer.HostPort, emu.Addr(), tq))
-	parents, runs := startCreations(t, devServer.Client, n, tq, prefix, "transient", `{"initialInterval":"1s","multiplier":1.5,"maxInterval":"3s"}`)
+	// notFoundGrace 20s: this emulator lists a new operation at once, so a create retry after an
+	// ambiguous failure need not wait the default 2 minutes for the list to catch up.
+	parents, runs := startCreations(t, devServer.Client, n, tq, prefix, "transient", `{"initialInterval":"1s","multiplier":1.5,"maxInterval":"3s","notFoundGrace":"20s"}`)
 	outs := awaitAll(runs, 8*time.Minute)
 	f.stopAll()
 	failed := 0

@@ -218,14 +218,22 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 			// does; a trusted empty look-up ends the run with nothing created.
 			p.requestCancel(pollTimeoutReason)
 		}
-		workflow.GetLogger(ctx).Warn("CreateIssueModel did not start the operation; retrying", "Error", err, "Backoff", backoff, "LookForEarlierAttempt", lookFrom != nil)
+		wait, summary := backoff, "retry CreateIssueModel"
+		if err == nil {
+			// Not listed yet: nothing failed, so the backoff does not grow; look again when the
+			// list can be trusted.
+			wait, summary = max(ambiguousEnd.Add(p.policy.notFoundGrace).Sub(workflow.Now(ctx)), time.Second), "look again once the operation list has caught up"
+		}
+		workflow.GetLogger(ctx).Warn("CreateIssueModel did not start the operation; retrying", "Error", err, "Wait", wait, "LookForEarlierAttempt", lookFrom != nil)
 		_, _ = workflow.AwaitWithOptions(dctx, workflow.AwaitOptions{
-			Timeout:      backoff,
-			TimerOptions: workflow.TimerOptions{Summary: "retry CreateIssueModel"},
+			Timeout:      wait,
+			TimerOptions: workflow.TimerOptions{Summary: summary},
 		}, func() bool {
 			return (p.state.CancelRequested && !cancelled) || (p.root.Err() != nil && !p.temporalCancelled)
 		})
-		backoff = min(2*backoff, 5*time.Minute)
+		if err != nil {
+			backoff = min(2*backoff, 5*time.Minute)
+		}
 	}
 }
 
