@@ -182,7 +182,9 @@ func (s *createSuite) TestTemporalCancelAfterCancelSignalDoesNotAbortTheCancelCa
 // Finding L: a cancel sent right after the create, while the new operation is not listed yet,
 // is refused with NOT_FOUND; it must be tried again until the server has it.
 func (s *createSuite) TestCancelRefusedWhileTheOperationIsNotListedYetIsRetried() {
-	s.expectCreate()
+	// The create call takes a second: the cancel arrives while it is in flight.
+	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).After(time.Second).
+		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
 	var mu sync.Mutex
 	cancels, taken := 0, false
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(func(context.Context, string) (activities.CancelResult, error) {
@@ -208,7 +210,7 @@ func (s *createSuite) TestCancelRefusedWhileTheOperationIsNotListedYetIsRetried(
 		}
 		return runningOp(), nil
 	}))
-	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Millisecond)
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 500*time.Millisecond)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	res := s.cancelledResult()
 	s.Equal(OutcomeCancelled, res.Outcome)
