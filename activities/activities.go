@@ -15,7 +15,6 @@ import (
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/time/rate"
 	"google.golang.org/api/iterator"
@@ -93,23 +92,6 @@ var noRetry = gax.WithRetry(nil)
 // still count as ours: it absorbs clock differences between Temporal and Google.
 const CreateSkew = 2 * time.Minute
 
-// lookupPageSize is the page size of the duplicate look-up's ListOperations calls (the API's
-// largest).
-const lookupPageSize = 1000
-
-// maxLookupOperations is a safety bound on the duplicate look-up (findOperation): a million
-// operations, 1,000 pages of 1,000. The look-up reads a location's whole operation list,
-// because neither the order of ListOperations (the emulator lists the oldest first) nor its
-// filter (undocumented for this service) lets it stop early: a bound counted from the head of
-// the list missed, in a busy location, the very operation it looked for. The list is finite (a
-// location keeps its operations for days, then they expire), so a real location stays far below
-// this bound; one that reaches it fails the look-up with the non-retryable
-// insights.ErrLookupTooLarge rather than report "not found" and let a retry start a second
-// operation. (A server that answered empty pages with ever new page tokens would be cut off
-// only by the activity's StartToCloseTimeout.) Every look-up logs what it read ("Looked up
-// operations": pages, operations, duration).
-const maxLookupOperations = 1_000_000
-
 // CreateIssueModelParams is the input of the CreateIssueModel activity.
 type CreateIssueModelParams struct {
 	Parent     string                  `json:"parent"`
@@ -119,32 +101,20 @@ type CreateIssueModelParams struct {
 	// was scheduled: an identical creation from then on is adopted instead of creating another.
 	LookFrom *time.Time `json:"lookFrom,omitempty"`
 	// LookOnly adopts an earlier attempt's operation if there is one but creates nothing
-	// (used when the run was cancelled while creating).
+	// (used when the run was cancelled while creating, and while the list may lag).
 	LookOnly bool `json:"lookOnly,omitempty"`
 }
 
-// StartedOperation names the long-running operation an activity started or found.
-type StartedOperation struct {
-	Operation string `json:"operation"`
-	// Adopted is true when the operation was found rather than started: an earlier attempt
-	// started it (its reply was lost), or it was already running.
-	Adopted bool `json:"adopted,omitempty"`
-	// AlreadyDone is true when there was nothing to start (the model was already in the wanted
-	// state, or LookOnly found nothing); Operation is then empty.
-	AlreadyDone bool `json:"alreadyDone,omitempty"`
-}
-
-// CreateIssueModel starts the CreateIssueModel operation and returns its name.
-//
-// The API has no request id, so the server cannot deduplicate a retried create. The workflow
-// knows when an attempt's outcome is unknown (UNAVAILABLE, DEADLINE_EXCEEDED, a worker that died
-// mid-call) and then sets LookFrom: this attempt first lists the location's operations and adopts
-// a CreateIssueModel operation whose metadata.request equals ours and whose createTime is not
-// before LookFrom-CreateSkew. After a definite refusal (e.g. RESOURCE_EXHAUSTED: another creation
-// is running in the region) nothing was created and nothing is looked for, so a workflow never
-// adopts another workflow's operation because it was refused. Where this cannot help: two
-// workflows sending identical requests within the window while one of them lost a reply, an
-// operation list that lags behind (eventual consistency), or operations that expired.
+// CreateIssueModel starts the CreateIssueModel operation and returns its name, through
+// startOnce. The API has no request id, so the server cannot deduplicate a retried create. The
+// workflow knows when an attempt's outcome is unknown (UNAVAILABLE, DEADLINE_EXCEEDED, a worker
+// that died mid-call) and then sets LookFrom: this attempt first adopts a CreateIssueModel
+// operation whose metadata.request equals ours (sameCreateRequest) and whose createTime is not
+// before LookFrom-CreateSkew. After a definite refusal (e.g. RESOURCE_EXHAUSTED: another
+// creation is running in the region) nothing was created and nothing is looked for, so a
+// workflow never adopts another workflow's operation because it was refused. The workflow
+// waits out the operation list's lag itself (running one attempt per activity); attempts that
+// Temporal retries keep startOnce's records as well.
 func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelParams) (StartedOperation, error) {
 	if err := insights.ValidateParent("parent", p.Parent); err != nil {
 		return StartedOperation{}, err
@@ -157,33 +127,24 @@ func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelPar
 		return StartedOperation{}, err
 	}
 	req := &contactcenterinsightspb.CreateIssueModelRequest{Parent: p.Parent, IssueModel: p.IssueModel.Proto()}
-	logger := activity.GetLogger(ctx)
+	var since time.Time
 	if p.LookFrom != nil {
-		from := p.LookFrom.Add(-CreateSkew)
-		name, err := a.findOperation(ctx, p.Parent, func(op *longrunningpb.Operation) bool {
+		since = *p.LookFrom
+	}
+	created := createdSince(ctx, since)
+	known := knownNothing
+	if p.LookFrom != nil {
+		known = knownMayHaveStarted
+	}
+	return a.startOnce(ctx, startRequest{
+		known:  known,
+		method: "CreateIssueModel", parent: p.Parent, lookOnly: p.LookOnly,
+		ours: func(op *longrunningpb.Operation) bool {
 			md := &contactcenterinsightspb.CreateIssueModelMetadata{}
-			if op.GetMetadata().UnmarshalTo(md) != nil {
-				return false
-			}
-			return sameCreateRequest(md.GetRequest(), req) && !md.GetCreateTime().AsTime().Before(from)
-		})
-		if err != nil {
-			return StartedOperation{}, err
-		}
-		if name != "" {
-			logger.Info("Adopted the operation an earlier attempt started", "Operation", name)
-			return StartedOperation{Operation: name, Adopted: true}, nil
-		}
-	}
-	if p.LookOnly {
-		return StartedOperation{AlreadyDone: true}, nil
-	}
-	op, err := c.CreateIssueModel(ctx, req, noRetry)
-	if err != nil {
-		return StartedOperation{}, insights.FromAPIError("CreateIssueModel", err)
-	}
-	logger.Info("Started CreateIssueModel", "Operation", op.Name())
-	return StartedOperation{Operation: op.Name()}, nil
+			return op.GetMetadata().UnmarshalTo(md) == nil && sameCreateRequest(md.GetRequest(), req) && created(md.GetCreateTime())
+		},
+		start: func() (string, error) { return opName(c.CreateIssueModel(ctx, req, noRetry)) },
+	})
 }
 
 // FindIssueModelCreation is CreateIssueModel's look-only step: it adopts the operation an
@@ -214,52 +175,6 @@ func sameCreateRequest(echoed, ours *contactcenterinsightspb.CreateIssueModelReq
 		e.GetInputDataConfig().GetFilter() == o.GetInputDataConfig().GetFilter() &&
 		sameMedium && sameType &&
 		e.GetLanguageCode() == o.GetLanguageCode()
-}
-
-// findOperation returns the name of the earliest operation (by metadata.createTime) in parent
-// that match accepts, or "" if there is none. It reads every page of the location's operation
-// list (see maxLookupOperations): the matchers bound the look-up by time (an operation created since
-// the earlier attempt, less CreateSkew) or by state (a running operation of the model), never by
-// position in the list.
-func (a *Activities) findOperation(ctx context.Context, parent string, match func(*longrunningpb.Operation) bool) (string, error) {
-	c, err := a.clientFor("parent", parent)
-	if err != nil {
-		return "", err
-	}
-	began := time.Now()
-	it := c.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: lookupPageSize}, noRetry)
-	pager := iterator.NewPager(it, lookupPageSize, "")
-	var found *longrunningpb.Operation
-	limit := maxLookupOperations
-	if a.lookupLimit != 0 {
-		limit = a.lookupLimit
-	}
-	pages, scanned := 0, 0
-	for {
-		var ops []*longrunningpb.Operation
-		token, err := pager.NextPage(&ops) // up to lookupPageSize operations, in one call or more
-		if err != nil {
-			return "", insights.FromAPIError("ListOperations", err)
-		}
-		pages++
-		scanned += len(ops)
-		for _, op := range ops {
-			if match(op) && (found == nil || insights.CreateTimeOf(op).Before(insights.CreateTimeOf(found))) {
-				found = op
-			}
-		}
-		if token == "" {
-			break
-		}
-		if scanned >= limit {
-			return "", temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-				"ListOperations: %s lists more than %d operations (%d pages read, the list goes on): the look-up for an earlier attempt's operation cannot tell whether it exists",
-				parent, scanned, pages), insights.ErrLookupTooLarge, nil)
-		}
-	}
-	activity.GetLogger(ctx).Info("Looked up operations", "Parent", parent, "Pages", pages, "Operations", scanned,
-		"Found", found.GetName(), "Duration", time.Since(began))
-	return found.GetName(), nil
 }
 
 // GetOperation reads the operation's current state.

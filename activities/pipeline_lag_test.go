@@ -47,7 +47,7 @@ func TestPipelineRetryLooksOnlyForTheGraceThenStarts(t *testing.T) {
 		}
 		require.NoError(t, err)
 		require.EqualValues(t, 1, after["ListOperations"]-before["ListOperations"], "attempt 2 looked")
-		require.False(t, started.Adopted)
+		require.NotEmpty(t, started.Operation)
 		require.EqualValues(t, 1, after["ImportIssueModel"]-before["ImportIssueModel"], "attempt 2, after the grace, started the import")
 	}
 }

@@ -546,7 +546,7 @@ func (s *createSuite) TestCreateAfterAmbiguousFailureLooksForTheEarlierAttempt()
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
 		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.Unavailable, "reply lost"))).Once()
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(true, false)).
-		Return(activities.StartedOperation{Operation: testOp, Adopted: true}, nil).Once()
+		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
 	s.pollSequence(succeededOp())
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	s.Require().NoError(s.env.GetWorkflowError())
@@ -589,7 +589,7 @@ func (s *createSuite) TestCancelAfterAmbiguousCreateOnlyLooksUp() {
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
 		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.DeadlineExceeded, "deadline"))).Once()
 	s.env.OnActivity(acts.FindIssueModelCreation, mock.Anything, createParams(true, true)).
-		Return(activities.StartedOperation{Operation: testOp, Adopted: true}, nil).Once()
+		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
 	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Second)

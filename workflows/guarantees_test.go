@@ -69,7 +69,7 @@ func (s *createSuite) TestRefusalAfterAnAmbiguousCreateDoesNotForgetIt() {
 		case n == 2:
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
 		case p.LookFrom != nil && n >= 5:
-			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil // the list caught up
+			return activities.StartedOperation{Operation: testOp}, nil // the list caught up
 		case p.LookFrom != nil:
 			return activities.StartedOperation{AlreadyDone: true}, nil // the list lags
 		}
@@ -99,7 +99,7 @@ func (s *createSuite) TestCancelAfterAmbiguousThenRefusedCreateFindsTheTraining(
 		case n == 2 && !p.LookOnly:
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
 		case p.LookFrom != nil:
-			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+			return activities.StartedOperation{Operation: testOp}, nil
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil
 	})
@@ -119,7 +119,7 @@ func (s *createSuite) TestCancelAfterLostCreateReplyLooksAgainUntilTheListCaught
 		case n == 1:
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
 		case p.LookFrom != nil && s.env.Now().Sub(*p.LookFrom) >= time.Minute:
-			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+			return activities.StartedOperation{Operation: testOp}, nil
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil // not listed yet
 	})
@@ -395,7 +395,7 @@ func (s *createSuite) TestCancelAfterASecondLostCreateReplyWaitsForTheListAgain(
 			secondCommit = s.env.Now() // committed, reply lost
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
 		case !secondCommit.IsZero() && s.env.Now().Sub(secondCommit) >= time.Minute:
-			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+			return activities.StartedOperation{Operation: testOp}, nil
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil // nothing listed yet
 	})
@@ -418,7 +418,7 @@ func (s *createSuite) TestRefusedLookUpAfterALostCreateReplyIsOutlasted() {
 		case n < 5:
 			return activities.StartedOperation{}, apiError("ListOperations", codes.PermissionDenied)
 		}
-		return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+		return activities.StartedOperation{Operation: testOp}, nil
 	})
 	s.pollSequence(succeededOp())
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))

@@ -27,7 +27,7 @@ func (s *createSuite) TestReviewTimeoutAfterAmbiguousCreateLooksAndCancels() {
 	attempts := s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
 		switch {
 		case p.LookFrom != nil:
-			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+			return activities.StartedOperation{Operation: testOp}, nil
 		case s.env.Now().Sub(start) < 25*time.Minute:
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
 		}
@@ -91,7 +91,7 @@ func (s *createSuite) TestReviewMixedFleetOldWorkerReadsLookOnlyResultAsNothingC
 			case n1 == 1:
 				a.err = apiError("CreateIssueModel", codes.Unavailable) // committed, reply lost
 			case p.LookFrom != nil && e1.Now().Sub(*p.LookFrom) >= time.Minute:
-				a.res = activities.StartedOperation{Operation: testOp, Adopted: true}
+				a.res = activities.StartedOperation{Operation: testOp}
 			case p.LookOnly:
 				a.res = activities.StartedOperation{AlreadyDone: true} // what the activity answers: not listed yet
 			default:
@@ -104,7 +104,7 @@ func (s *createSuite) TestReviewMixedFleetOldWorkerReadsLookOnlyResultAsNothingC
 	e1.OnActivity(acts.FindIssueModelCreation, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
 			if e1.Now().Sub(*p.LookFrom) >= time.Minute {
-				return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+				return activities.StartedOperation{Operation: testOp}, nil
 			}
 			return activities.StartedOperation{AlreadyDone: true}, nil
 		}).Maybe()
@@ -121,7 +121,7 @@ func (s *createSuite) TestReviewMixedFleetOldWorkerReadsLookOnlyResultAsNothingC
 		if n <= 2 {
 			return recorded[n-1].res, recorded[n-1].err // as the new worker recorded them
 		}
-		return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+		return activities.StartedOperation{Operation: testOp}, nil
 	})
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(
 		func(context.Context, string) (insights.Operation, error) { return succeededOp(), nil })).Maybe()
