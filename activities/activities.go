@@ -296,10 +296,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// CancelResult says how the server took a cancellation request.
+// CancelResult says how the server took a cancellation request: without an error, it took it
+// (best effort: it may still finish the operation) unless Unimplemented.
 type CancelResult struct {
-	// Accepted: the server took the request (it may still finish the operation: best effort).
-	Accepted bool `json:"accepted"`
 	// Unimplemented: the server does not support cancellation (google.rpc.Code.UNIMPLEMENTED).
 	Unimplemented bool `json:"unimplemented,omitempty"`
 }
@@ -321,7 +320,7 @@ func (a *Activities) CancelOperation(ctx context.Context, name string) (CancelRe
 	if err != nil {
 		return CancelResult{}, insights.FromAPIError("CancelOperation", err)
 	}
-	return CancelResult{Accepted: true}, nil
+	return CancelResult{}, nil
 }
 
 // ListOperationsParams is the input of ListOperations; Name is the parent location.

@@ -221,7 +221,7 @@ func (s *createSuite) TestOperationFailureIsTypedWithStatus() {
 func (s *createSuite) TestCancelSignalHonored() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), failedOp(insights.CodeCancelled, "cancelled"))
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "wrong filter"})
 	}, 45*time.Second)
@@ -267,7 +267,7 @@ const testDeleteOp = testParent + "/operations/789"
 func (s *createSuite) deleteAfterCancel(deleted insights.Operation) {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), succeededOp())
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, testModel).
 		Return(activities.StartedOperation{Operation: testDeleteOp}, nil).Once()
 	deleted.Name, deleted.Done = testDeleteOp, true
@@ -306,7 +306,7 @@ func (s *createSuite) TestDeletionAfterCancelOfRelease1IsNotAwaited() {
 	s.env.OnGetVersion(awaitDeletionChange, workflow.DefaultVersion, awaitDeletionVersion).Return(workflow.DefaultVersion)
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), succeededOp())
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, testModel).
 		Return(activities.StartedOperation{Operation: testDeleteOp}, nil).Once()
 	s.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
@@ -325,7 +325,7 @@ func (s *createSuite) TestDeletionAfterCancelOfRelease1IsNotAwaited() {
 func (s *createSuite) TestTemporalCancelCancelsOperationAndWaitsForOutcome() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), failedOp(insights.CodeCancelled, "cancelled"))
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 45*time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 
@@ -337,7 +337,7 @@ func (s *createSuite) TestTemporalCancelCancelsOperationAndWaitsForOutcome() {
 func (s *createSuite) TestTimeoutCancelsAndFails() {
 	s.expectCreate()
 	s.pollSequence(runningOp())
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	start := s.env.Now()
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(),
 		`"polling":{"initialInterval":"1m","maxInterval":"10m","timeout":"1h","jitter":0}`))
@@ -590,7 +590,7 @@ func (s *createSuite) TestCancelAfterAmbiguousCreateOnlyLooksUp() {
 		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.DeadlineExceeded, "deadline"))).Once()
 	s.env.OnActivity(acts.FindIssueModelCreation, mock.Anything, createParams(true, true)).
 		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))

@@ -19,7 +19,7 @@ func (s *createSuite) honorDeletionCancel() {
 	cancelled, polls := false, 0
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testDeleteOp).Return(func(_ context.Context, _ string) (activities.CancelResult, error) {
 		cancelled = true
-		return activities.CancelResult{Accepted: true}, nil
+		return activities.CancelResult{}, nil
 	}).Maybe()
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testDeleteOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		polls++
@@ -40,7 +40,7 @@ func (s *createSuite) honorDeletionCancel() {
 func (s *createSuite) TestTemporalCancelDuringDeletionAfterCancelStillDeletes() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), succeededOp())
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: testDeleteOp}, nil).Once()
 	s.honorDeletionCancel()
 	s.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
@@ -64,7 +64,7 @@ func (s *createSuite) TestTemporalCancelDuringDeletionAfterCancelStillDeletes() 
 func (s *createSuite) TestTemporalCancelDuringDeleteCallStillDeletes() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), succeededOp())
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	// The training is done at the third poll, 1m45s in; the deletion's call then takes a minute.
 	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, testModel).After(time.Minute).
 		Return(activities.StartedOperation{Operation: testDeleteOp}, nil).Once()
@@ -96,7 +96,7 @@ func (s *createSuite) TestDeletionOfEarlierReleasesFollowsTheirCancel() {
 	s.env.OnGetVersion(disconnectedDeletionChange, workflow.DefaultVersion, disconnectedDeletionVersion).Return(workflow.DefaultVersion)
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), succeededOp())
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: testDeleteOp}, nil).Once()
 	s.honorDeletionCancel()
 	s.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {

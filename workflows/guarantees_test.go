@@ -103,7 +103,7 @@ func (s *createSuite) TestCancelAfterAmbiguousThenRefusedCreateFindsTheTraining(
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil
 	})
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 8*time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
@@ -123,7 +123,7 @@ func (s *createSuite) TestCancelAfterLostCreateReplyLooksAgainUntilTheListCaught
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil // not listed yet
 	})
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`))
@@ -158,7 +158,7 @@ func (s *createSuite) TestTemporalCancelAfterCancelSignalDoesNotAbortTheCancelCa
 			mu.Unlock()
 		}
 	})
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).After(20*time.Second).Return(activities.CancelResult{Accepted: true}, nil)
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).After(20*time.Second).Return(activities.CancelResult{}, nil)
 	polls := 0
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
 		mu.Lock()
@@ -195,7 +195,7 @@ func (s *createSuite) TestCancelRefusedWhileTheOperationIsNotListedYetIsRetried(
 			return activities.CancelResult{}, apiError("CancelOperation", codes.NotFound)
 		}
 		taken = true
-		return activities.CancelResult{Accepted: true}, nil
+		return activities.CancelResult{}, nil
 	})
 	polls := 0
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
@@ -227,7 +227,7 @@ func (s *createSuite) TestTimeoutAwaitsTheCancelsOutcome() {
 		mu.Lock()
 		defer mu.Unlock()
 		taken = true
-		return activities.CancelResult{Accepted: true}, nil
+		return activities.CancelResult{}, nil
 	}).Once()
 	pollsAfterCancel := 0
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
@@ -352,7 +352,7 @@ func (s *createSuite) TestTimeoutOfARecordedRunFailsAtTheDeadline() {
 	s.env.OnGetVersion(outcomeBeforeEndChange, workflow.DefaultVersion, outcomeBeforeEndVersion).Return(workflow.DefaultVersion)
 	s.expectCreate()
 	s.pollSequence(runningOp())
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	start := s.env.Now()
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(),
 		`"polling":{"initialInterval":"1m","maxInterval":"10m","timeout":"1h","jitter":0}`))
@@ -399,7 +399,7 @@ func (s *createSuite) TestCancelAfterASecondLostCreateReplyWaitsForTheListAgain(
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil // nothing listed yet
 	})
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
 	// Attempts at 0, 5, 15, 35 s only look (the first failed at 0 s); the one at 75 s creates.
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 80*time.Second)

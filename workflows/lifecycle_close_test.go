@@ -18,7 +18,7 @@ func (s *lifecycleSuite) trainingUntilCancelled() *bool {
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (activities.CancelResult, error) {
 		cancelled = true
-		return activities.CancelResult{Accepted: true}, nil
+		return activities.CancelResult{}, nil
 	}).Maybe()
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		if cancelled {

@@ -36,7 +36,7 @@ func (s *createSuite) TestReviewTimeoutAfterAmbiguousCreateLooksAndCancels() {
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(
 		func(context.Context, string) (activities.CancelResult, error) {
 			cancels++
-			return activities.CancelResult{Accepted: true}, nil
+			return activities.CancelResult{}, nil
 		}).Maybe()
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(
 		func(context.Context, string) (insights.Operation, error) {
