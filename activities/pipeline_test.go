@@ -3,38 +3,21 @@ package activities_test
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightstest"
 )
-
-// loseFirstReply commits the first successful call of method on the emulator and answers
-// UNAVAILABLE instead of its reply, as a connection lost after the server committed would.
-func loseFirstReply(method string) grpc.UnaryServerInterceptor {
-	var lost atomic.Bool
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		resp, err := handler(ctx, req)
-		if err == nil && strings.HasSuffix(info.FullMethod, "/"+method) && lost.CompareAndSwap(false, true) {
-			return nil, status.Error(codes.Unavailable, "reply lost after commit")
-		}
-		return resp, err
-	}
-}
 
 // runWithRetries runs one activity the way the workflows do: Temporal retries it (attempt 2
 // after the lost reply).
@@ -65,21 +48,16 @@ func runWithRetries(t *testing.T, acts *activities.Activities, name string, para
 
 func pipelineSetup(t *testing.T, lose string) (*insightstest.Server, *insightstest.FakeClock, *activities.Activities) {
 	t.Helper()
-	opts := insightstest.Options{
-		Objects: insightstest.Transcripts("gs://acme-chats/nov", 5), Buckets: []string{"acme-models"},
-		MinTrainingConversations: 1, TrainingTime: func() time.Duration { return time.Minute },
+	if lose == "" {
+		return setup(t, pipelineOptions())
 	}
-	if lose != "" {
-		opts.Interceptors = []grpc.UnaryServerInterceptor{loseFirstReply(lose)}
-	}
-	return setup(t, opts)
+	return setup(t, pipelineOptions(loseFirstReply(lose)))
 }
 
 // trainedModel trains a model directly on the emulator.
 func trainedModel(t *testing.T, a *activities.Activities, clock *insightstest.FakeClock) string {
 	t.Helper()
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(a)
+	env := activityEnv(a)
 	started := startCreation(t, env, a)
 	clock.Advance(time.Hour)
 	op := getOperation(t, env, a, started.Operation)
@@ -188,38 +166,6 @@ func TestPipelineActivitiesRefuseBadInputAndNameTheResource(t *testing.T) {
 	}
 }
 
-// interceptCalls answers the nth call (1-based) of method as do says: do gets the handler and
-// may call it (commit) or not (refuse).
-func interceptCalls(method string, do map[int]func(ctx context.Context, req any, h grpc.UnaryHandler) (any, error)) grpc.UnaryServerInterceptor {
-	var n atomic.Int64
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !strings.HasSuffix(info.FullMethod, "/"+method) {
-			return handler(ctx, req)
-		}
-		if f := do[int(n.Add(1))]; f != nil {
-			return f(ctx, req, handler)
-		}
-		return handler(ctx, req)
-	}
-}
-
-// hideFromLists drops the named operations from ListOperations replies while *hidden holds: an
-// operation list that lags behind a create.
-func hideFromLists(hidden *atomic.Pointer[[]string]) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		resp, err := handler(ctx, req)
-		names := hidden.Load()
-		if list, ok := resp.(*longrunningpb.ListOperationsResponse); ok && err == nil && names != nil {
-			list.Operations = slices.DeleteFunc(list.Operations, func(op *longrunningpb.Operation) bool { return slices.Contains(*names, op.GetName()) })
-		}
-		return resp, err
-	}
-}
-
-func refuse(context.Context, any, grpc.UnaryHandler) (any, error) {
-	return nil, status.Error(codes.ResourceExhausted, "quota: one import at a time")
-}
-
 // exportedModel prepares an object to import: a trained model exported to
 // gs://acme-models/weekly.json. It returns the model and the export, four hours of the clock
 // ago.
@@ -243,13 +189,8 @@ func exportedModel(t *testing.T, a *activities.Activities, clock *insightstest.F
 // give both runs one model. (On the first release it adopted the other run's operation.)
 func TestPipelineRetryAfterARefusalDoesNotAdoptAnotherRunsOperation(t *testing.T) {
 	const prod = "projects/prod/locations/us-central1"
-	opts := insightstest.Options{
-		Objects: insightstest.Transcripts("gs://acme-chats/nov", 5), Buckets: []string{"acme-models"},
-		MinTrainingConversations: 1, TrainingTime: func() time.Duration { return time.Minute },
-		// Call 1 is the other run's import; call 2, our first attempt, is refused.
-		Interceptors: []grpc.UnaryServerInterceptor{interceptCalls("ImportIssueModel", map[int]func(context.Context, any, grpc.UnaryHandler) (any, error){2: refuse})},
-	}
-	srv, clock, a := setup(t, opts)
+	// Call 1 is the other run's import; call 2, our first attempt, is refused.
+	srv, clock, a := setup(t, pipelineOptions(interceptCalls("ImportIssueModel", map[int]callHandler{2: refuse})))
 	exportedModel(t, a, clock)
 	since := clock.Now()
 	params := activities.ImportIssueModelParams{Parent: prod, ObjectURI: "gs://acme-models/weekly.json", CreateNewModel: true, Since: since}
@@ -271,26 +212,14 @@ func TestPipelineRetryAfterARefusalDoesNotAdoptAnotherRunsOperation(t *testing.T
 func TestPipelineRetryLooksAfterARefusalThatFollowsALostReply(t *testing.T) {
 	const prod = "projects/prod/locations/us-central1"
 	var hidden atomic.Pointer[[]string]
-	lostThenRefused := map[int]func(context.Context, any, grpc.UnaryHandler) (any, error){
-		1: func(ctx context.Context, req any, h grpc.UnaryHandler) (any, error) {
-			resp, err := h(ctx, req)
-			if err == nil {
-				names := []string{resp.(*longrunningpb.Operation).GetName()}
-				hidden.Store(&names) // not listed yet
-			}
-			return nil, status.Error(codes.Unavailable, "reply lost after commit")
-		},
+	lostThenRefused := map[int]callHandler{
+		1: commitHiddenThenLoseReply(&hidden),
 		2: func(ctx context.Context, req any, h grpc.UnaryHandler) (any, error) {
 			hidden.Store(nil) // listed from now on
 			return refuse(ctx, req, h)
 		},
 	}
-	opts := insightstest.Options{
-		Objects: insightstest.Transcripts("gs://acme-chats/nov", 5), Buckets: []string{"acme-models"},
-		MinTrainingConversations: 1, TrainingTime: func() time.Duration { return time.Minute },
-		Interceptors: []grpc.UnaryServerInterceptor{hideFromLists(&hidden), interceptCalls("ImportIssueModel", lostThenRefused)},
-	}
-	srv, clock, a := setup(t, opts)
+	srv, clock, a := setup(t, pipelineOptions(hideFromLists(&hidden), interceptCalls("ImportIssueModel", lostThenRefused)))
 	activities.SetListLagGrace(a, time.Nanosecond)
 	exportedModel(t, a, clock)
 	before := srv.Stats().RPCs

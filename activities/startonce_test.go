@@ -11,16 +11,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/issuemodels/durable-lro/activities"
+	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightstest"
 )
-
-// commitThenLoseReply lets the call through and answers UNAVAILABLE instead of its reply.
-func commitThenLoseReply(ctx context.Context, req any, h grpc.UnaryHandler) (any, error) {
-	if _, err := h(ctx, req); err != nil {
-		return nil, err
-	}
-	return nil, status.Error(codes.Unavailable, "reply lost after commit")
-}
 
 // Every start follows startOnce's rule, the create too: a CreateIssueModel that Temporal
 // retries (a caller's retry policy rather than the create loop's) adopts on its retry the
@@ -43,13 +36,8 @@ func TestCreateRetriedByTemporalAdoptsAfterALostReply(t *testing.T) {
 // taken for the one the lost attempt committed. (Without Since it used to adopt any identical
 // operation, however old.)
 func TestPipelineRetryWithoutSinceDoesNotAdoptAnEarlierRunsOperation(t *testing.T) {
-	opts := insightstest.Options{
-		Objects: insightstest.Transcripts("gs://acme-chats/nov", 5), Buckets: []string{"acme-models"},
-		MinTrainingConversations: 1, TrainingTime: func() time.Duration { return time.Minute },
-		// Call 1 is the earlier run's export; call 2, our first attempt, commits and loses its reply.
-		Interceptors: []grpc.UnaryServerInterceptor{interceptCalls("ExportIssueModel",
-			map[int]func(context.Context, any, grpc.UnaryHandler) (any, error){2: commitThenLoseReply})},
-	}
+	// Call 1 is the earlier run's export; call 2, our first attempt, commits and loses its reply.
+	opts := pipelineOptions(interceptCalls("ExportIssueModel", map[int]callHandler{2: commitThenLoseReply}))
 	srv, clock, a := setupFrom(t, opts, time.Now().Add(-6*time.Hour))
 	model, earlier := exportedModel(t, a, clock)
 	clock.Advance(2*time.Hour - time.Minute) // the emulator's clock is the workers' again, a little behind
@@ -58,4 +46,36 @@ func TestPipelineRetryWithoutSinceDoesNotAdoptAnEarlierRunsOperation(t *testing.
 	require.NotEmpty(t, started.Operation)
 	require.NotEqual(t, earlier, started.Operation, "the retry adopted the earlier run's export")
 	require.EqualValues(t, 2, srv.Stats().RPCs["ExportIssueModel"], "the earlier run's and our lost attempt's, none after")
+}
+
+// A pipeline start whose first attempt failed ambiguously but committed nothing (the request
+// was lost on the way): inside the grace for the list's lag the retries only look, and fail
+// with the retryable OperationNotListed; after it, an empty look-up is trusted and the retry
+// starts the operation, once.
+func TestPipelineRetryLooksOnlyForTheGraceThenStarts(t *testing.T) {
+	const prod = "projects/prod/locations/us-central1"
+	lostOnTheWay := map[int]callHandler{
+		1: func(context.Context, any, grpc.UnaryHandler) (any, error) {
+			return nil, status.Error(codes.Unavailable, "connection reset before the server read the request")
+		},
+	}
+	for _, grace := range []time.Duration{0, time.Nanosecond} {
+		srv, clock, a := setup(t, pipelineOptions(interceptCalls("ImportIssueModel", lostOnTheWay)))
+		activities.SetListLagGrace(a, grace) // 0: ListLagGrace
+		exportedModel(t, a, clock)
+		before := srv.Stats().RPCs
+		started, err := runWithRetries(t, a, "ImportIssueModel",
+			activities.ImportIssueModelParams{Parent: prod, ObjectURI: "gs://acme-models/weekly.json", CreateNewModel: true, Since: clock.Now()})
+		after := srv.Stats().RPCs
+		if grace == 0 {
+			require.EqualValues(t, 2, after["ListOperations"]-before["ListOperations"], "attempts 2 and 3 looked")
+			require.True(t, insights.IsErrorType(err, insights.ErrOperationNotListed), "%v", err)
+			require.Zero(t, after["ImportIssueModel"]-before["ImportIssueModel"], "started inside the grace")
+			continue
+		}
+		require.NoError(t, err)
+		require.EqualValues(t, 1, after["ListOperations"]-before["ListOperations"], "attempt 2 looked")
+		require.NotEmpty(t, started.Operation)
+		require.EqualValues(t, 1, after["ImportIssueModel"]-before["ImportIssueModel"], "attempt 2, after the grace, started the import")
+	}
 }
