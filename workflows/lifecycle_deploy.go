@@ -2,10 +2,8 @@ package workflows
 
 import (
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insights"
@@ -31,8 +29,8 @@ func (l *lifecycle) replaced(models []activities.IssueModelSummary) []string {
 // step may have changed the location, rolls the step back (rollBack).
 func (l *lifecycle) deploy() (replaced []string, err error) {
 	l.setStep(StepDeploy)
-	var models []activities.IssueModelSummary
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models); err != nil {
+	models, err := l.listModels()
+	if err != nil {
 		return nil, err
 	}
 	replaced = l.replaced(models)
@@ -82,9 +80,4 @@ func (l *lifecycle) deploy() (replaced []string, err error) {
 	l.result.State = stateDeployed
 	l.endStep(StepStateDone, l.result.Model)
 	return replaced, nil
-}
-
-// rollsBack: this run rolls a failed or cancelled deploy step back (deployRollbackChange).
-func (l *lifecycle) rollsBack() bool {
-	return workflow.GetVersion(l.ctx, deployRollbackChange, workflow.DefaultVersion, deployRollbackVersion) >= deployRollbackVersion
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insights"
@@ -93,4 +94,9 @@ func (l *lifecycle) rollBack(r deployRollback) error {
 		return r.cause
 	}
 	return temporal.NewNonRetryableApplicationError(rootMessage(r.cause)+"; "+l.rolledBack, errorType(r.cause), r.cause, l.result)
+}
+
+// rollsBack: this run rolls a failed or cancelled deploy step back (deployRollbackChange).
+func (l *lifecycle) rollsBack() bool {
+	return workflow.GetVersion(l.ctx, deployRollbackChange, workflow.DefaultVersion, deployRollbackVersion) >= deployRollbackVersion
 }

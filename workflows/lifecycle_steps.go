@@ -16,10 +16,17 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
+// listModels lists the models of the run's location.
+func (l *lifecycle) listModels() ([]activities.IssueModelSummary, error) {
+	var models []activities.IssueModelSummary
+	err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models)
+	return models, err
+}
+
 func (l *lifecycle) checkQuotas() error {
 	l.setStep(StepCheckQuotas)
-	var models []activities.IssueModelSummary
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models); err != nil {
+	models, err := l.listModels()
+	if err != nil {
 		return err
 	}
 	if excess := len(models) - (MaxModelsPerLocation - 1); excess > 0 {
