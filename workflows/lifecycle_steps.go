@@ -23,6 +23,13 @@ func (l *lifecycle) listModels() ([]activities.IssueModelSummary, error) {
 	return models, err
 }
 
+// getModel reads a model in its REST JSON shape.
+func (l *lifecycle) getModel(name string) (json.RawMessage, error) {
+	var raw json.RawMessage
+	err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.GetIssueModel, name).Get(l.ctx, &raw)
+	return raw, err
+}
+
 func (l *lifecycle) checkQuotas() error {
 	l.setStep(StepCheckQuotas)
 	models, err := l.listModels()
