@@ -80,6 +80,15 @@ func (a *Activities) clientFor(field, resource string) (*contactcenterinsights.C
 	return a.Client, nil
 }
 
+// clientOf checks resource, the value of input field field, with valid (an InvalidArgument
+// before any call) and returns the client for a call on it (clientFor).
+func (a *Activities) clientOf(field, resource string, valid func(field, value string) error) (*contactcenterinsights.Client, error) {
+	if err := valid(field, resource); err != nil {
+		return nil, err
+	}
+	return a.clientFor(field, resource)
+}
+
 // MaxPollWait is the longest PollOperation waits for PollLimiter before giving up the call.
 const MaxPollWait = 2 * time.Second
 
@@ -179,10 +188,7 @@ func sameCreateRequest(echoed, ours *contactcenterinsightspb.CreateIssueModelReq
 
 // GetOperation reads the operation's current state.
 func (a *Activities) GetOperation(ctx context.Context, name string) (insights.Operation, error) {
-	if err := insights.ValidateOperationName("operation", name); err != nil {
-		return insights.Operation{}, err
-	}
-	c, err := a.clientFor("operation", name)
+	c, err := a.clientOf("operation", name, insights.ValidateOperationName)
 	if err != nil {
 		return insights.Operation{}, err
 	}
@@ -306,10 +312,7 @@ type CancelResult struct {
 // CancelOperation asks the server to cancel the operation. UNIMPLEMENTED is an answer, not an
 // error: the caller keeps polling and reports that the operation could not be cancelled.
 func (a *Activities) CancelOperation(ctx context.Context, name string) (CancelResult, error) {
-	if err := insights.ValidateOperationName("operation", name); err != nil {
-		return CancelResult{}, err
-	}
-	c, err := a.clientFor("operation", name)
+	c, err := a.clientOf("operation", name, insights.ValidateOperationName)
 	if err != nil {
 		return CancelResult{}, err
 	}

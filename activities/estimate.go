@@ -79,10 +79,7 @@ type TrainingEstimate struct {
 // not make it narrow. Median, Low and High are in the worker's time: the API's durations divided
 // by APITimeScale (an emulator running faster than real time).
 func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingParams) (TrainingEstimate, error) {
-	if err := insights.ValidateOperationName("operation", p.Operation); err != nil {
-		return TrainingEstimate{}, err
-	}
-	c, err := a.clientFor("operation", p.Operation)
+	c, err := a.clientOf("operation", p.Operation, insights.ValidateOperationName)
 	if err != nil {
 		return TrainingEstimate{}, err
 	}

@@ -18,10 +18,7 @@ import (
 
 // GetIssueModel returns the model in its REST JSON shape.
 func (a *Activities) GetIssueModel(ctx context.Context, name string) (json.RawMessage, error) {
-	if err := insights.ValidateIssueModelName("name", name); err != nil {
-		return nil, err
-	}
-	c, err := a.clientFor("name", name)
+	c, err := a.clientOf("name", name, insights.ValidateIssueModelName)
 	if err != nil {
 		return nil, err
 	}
@@ -42,10 +39,7 @@ type IssueModelSummary struct {
 
 // ListIssueModels lists the models of a location (the API does not page this call).
 func (a *Activities) ListIssueModels(ctx context.Context, parent string) ([]IssueModelSummary, error) {
-	if err := insights.ValidateParent("parent", parent); err != nil {
-		return nil, err
-	}
-	c, err := a.clientFor("parent", parent)
+	c, err := a.clientOf("parent", parent, insights.ValidateParent)
 	if err != nil {
 		return nil, err
 	}
@@ -123,10 +117,7 @@ type transition struct {
 // starts t through startOnce: a model mid-change (t.inFlight) has a running operation of t,
 // which is adopted once the list shows it, never started again.
 func (a *Activities) transition(ctx context.Context, name string, t transition) (StartedOperation, error) {
-	if err := insights.ValidateIssueModelName("name", name); err != nil {
-		return StartedOperation{}, err
-	}
-	c, err := a.clientFor("name", name)
+	c, err := a.clientOf("name", name, insights.ValidateIssueModelName)
 	if err != nil {
 		return StartedOperation{}, err
 	}
