@@ -60,13 +60,14 @@ const (
 // after it committed, a worker that died mid-call). The rule:
 //
 //  1. Look before starting, when an earlier attempt may have started the operation: the caller
-//     knows it (r.known), or, unless the caller knows none is running, an earlier attempt of this activity failed in a
-//     way that may have committed (insights.MayHaveCommitted) or recorded nothing (see
-//     earlierAttempts). Once an attempt may have committed, every later one looks: a definite
-//     refusal (RESOURCE_EXHAUSTED, ...) proves only that the refused attempt created nothing.
-//     After refusals alone nothing is looked for, so an identical operation another run started
-//     is never adopted because we were refused. The look-up reads the location's whole list
-//     (findOperation) and takes the earliest operation r.ours accepts.
+//     knows it (r.known), or, unless the caller knows none is running, an earlier attempt of
+//     this activity failed in a way that may have committed (insights.MayHaveCommitted) or
+//     recorded nothing (see earlierAttempts). Once an attempt may have committed, every later
+//     one looks: a definite refusal (RESOURCE_EXHAUSTED, ...) proves only that the refused
+//     attempt created nothing. After refusals alone nothing is looked for, so an identical
+//     operation another run started is never adopted because we were refused. The look-up
+//     reads the location's whole list (findOperation) and takes the earliest operation r.ours
+//     accepts, created since the request was first made (createdSince).
 //  2. Distrust an empty look-up while the list may lag behind a start: until ListLagGrace after
 //     the last attempt that may have committed failed, and, when the caller knows it is running,
 //     for as long as the list does not show it. Meanwhile the attempt starts nothing and fails
