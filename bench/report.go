@@ -35,18 +35,18 @@ type Report struct {
 	HistoryShift float64 `json:"historyShift,omitempty"`
 	// ListOperationsCounted: the results count ListOperations calls (false in reports from
 	// before they did: their ListOps/op column prints "n/a").
-	ListOperationsCounted bool                    `json:"listOperationsCounted,omitempty"`
-	Durations             DurationSummary         `json:"durations"`
+	ListOperationsCounted bool            `json:"listOperationsCounted,omitempty"`
+	Durations             DurationSummary `json:"durations"`
 	// Quota is -quota: the API budget per emulated minute. BudgetHeldByServer says it holds every
 	// call, held by the Temporal server; reports without it gave GetOperation this budget, paced
 	// by the workers, and the creations their own, CreateRPM.
-	Quota                 int                     `json:"quotaGetOperationPerMinute"`
-	BudgetHeldByServer    bool                    `json:"budgetHeldByServer,omitempty"`
-	CreateRPM             int                     `json:"createRequestsPerMinute,omitempty"`
-	APIRPM                int                     `json:"apiRequestsPerMinutePerProject"`
-	Sequential            bool                    `json:"sequential"`
-	Policy                workflows.PollingPolicy `json:"defaultPolicy"`
-	ScaledPolicy          workflows.PollingPolicy `json:"scaledPolicy"`
+	Quota              int                     `json:"quotaGetOperationPerMinute"`
+	BudgetHeldByServer bool                    `json:"budgetHeldByServer,omitempty"`
+	CreateRPM          int                     `json:"createRequestsPerMinute,omitempty"`
+	APIRPM             int                     `json:"apiRequestsPerMinutePerProject"`
+	Sequential         bool                    `json:"sequential"`
+	Policy             workflows.PollingPolicy `json:"defaultPolicy"`
+	ScaledPolicy       workflows.PollingPolicy `json:"scaledPolicy"`
 	// Variants are the other policies run as strategies workflow-NAME (emulated time).
 	Variants   []variant `json:"variants,omitempty"`
 	RetryEvery string    `json:"retryInterval"`

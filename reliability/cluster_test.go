@@ -130,7 +130,7 @@ func clusterFaults(t *testing.T, c *cluster.Server) {
 // must not be starved by the flood. How much of the budget each project used is reported
 // (docs/PERFORMANCE.md, "Server-held API budget").
 func serverBudget(t *testing.T, c *cluster.Server) {
-	const perProject = 3.0 // API calls per second per project (the fairness key's limit)
+	const perProject = 3.0       // API calls per second per project (the fairness key's limit)
 	floodRuns, calmRuns := 30, 2 // each wants 1 poll/s: flood 10x its budget, calm 2/3 of it
 	phase := time.Duration(size(30, 180)) * time.Second
 	clock := insightstest.RealClock(1)
