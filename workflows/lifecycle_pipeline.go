@@ -234,7 +234,7 @@ func (l *lifecycle) importModel() (*CreateIssueModelResult, error) {
 			names = append(names, b.Name)
 		}
 		var m activities.IssueModelSummary
-		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ImportedIssueModel,
+		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, op.Name, 5*time.Minute), acts.ImportedIssueModel,
 			activities.ImportedIssueModelParams{Operation: op.Name, DisplayName: l.in.IssueModel.DisplayName, Before: names}).Get(l.ctx, &m)
 		if err != nil {
 			return nil, err

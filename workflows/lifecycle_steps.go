@@ -19,14 +19,14 @@ import (
 // listModels lists the models of the run's location.
 func (l *lifecycle) listModels() ([]activities.IssueModelSummary, error) {
 	var models []activities.IssueModelSummary
-	err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models)
+	err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models)
 	return models, err
 }
 
 // getModel reads a model in its REST JSON shape.
 func (l *lifecycle) getModel(name string) (json.RawMessage, error) {
 	var raw json.RawMessage
-	err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.GetIssueModel, name).Get(l.ctx, &raw)
+	err := workflow.ExecuteActivity(withChangeActivity(l.ctx, name, 5*time.Minute), acts.GetIssueModel, name).Get(l.ctx, &raw)
 	return raw, err
 }
 
@@ -188,7 +188,7 @@ func (l *lifecycle) startAndAwaitOp(s awaitedStep) (insights.Operation, error) {
 // when the child fails, the operation it could not await to its end.
 func (l *lifecycle) startAndAwaitStarted(s awaitedStep) (activities.StartedOperation, insights.Operation, error) {
 	var started activities.StartedOperation
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 10*time.Minute), s.start, s.params).Get(l.ctx, &started); err != nil {
+	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, 10*time.Minute), s.start, s.params).Get(l.ctx, &started); err != nil {
 		return started, insights.Operation{}, err
 	}
 	if started.AlreadyDone {
