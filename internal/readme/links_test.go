@@ -148,3 +148,28 @@ func headingAnchors(page string) map[string]bool {
 	}
 	return out
 }
+
+// TestEveryPageLinkedFromREADME: a page of docs/ the README does not link is one nobody finds.
+func TestEveryPageLinkedFromREADME(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	linked := map[string]bool{}
+	for _, line := range outsideCode(string(b)) {
+		for _, m := range mdLink.FindAllStringSubmatch(line, -1) {
+			file, _, _ := strings.Cut(m[1], "#")
+			linked[filepath.Clean(file)] = true
+		}
+	}
+	docs, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs {
+		page := filepath.Join("docs", filepath.Base(d))
+		if !linked[page] {
+			t.Errorf("README.md does not link %s", page)
+		}
+	}
+}
