@@ -147,7 +147,7 @@ func createOperation(ctx workflow.Context, p *poller, in CreateIssueModelInput) 
 	}
 	fenceOlderWorkers(ctx)
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	actx := withCreateActivity(dctx)
+	actx := withCreateActivity(dctx, in.Parent)
 	deadline := workflow.Now(ctx).Add(p.policy.timeout)
 	backoff := 5 * time.Second
 	var lookFrom *time.Time    // when the first attempt that may have committed was scheduled
@@ -284,6 +284,12 @@ const (
 	// continue-as-new, never from a person's input (validateInput).
 	workflowWrittenStateChange  = "continuation-from-workflow-only"
 	workflowWrittenStateVersion = 1
+	// apiCallsUnderServerLimitsChange: the poll (and the learned schedule's estimate) is a
+	// regular activity, held with every other API call by the task queue's rate limits, and the
+	// loop waits the policy's interval only; before it, the poll was a local activity that the
+	// loop paced by its worker's budget (awaitPacedByWorker).
+	apiCallsUnderServerLimitsChange  = "api-calls-under-server-limits"
+	apiCallsUnderServerLimitsVersion = 1
 )
 
 // deleteModel deletes the model a cancelled-but-completed training left behind and returns the
@@ -308,7 +314,7 @@ func deleteModel(ctx workflow.Context, op insights.Operation, polling *PollingPo
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"could not delete %s, the model the cancel could not stop: %s", model.GetName(), rootMessage(err)), errorType(err), err, model.GetName())
 	}
-	actx := withDeleteActivity(ctx)
+	actx := withDeleteActivity(ctx, model.GetName())
 	var started activities.StartedOperation
 	if err := workflow.ExecuteActivity(actx, acts.DeleteIssueModel, model.GetName()).Get(actx, &started); err != nil {
 		return "", named(err)

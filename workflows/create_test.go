@@ -112,16 +112,7 @@ func (s *createSuite) expectCreate() {
 // pollSequence answers GetOperation with ops in order (the last one repeats) and records when
 // each poll happened on the test clock.
 func (s *createSuite) pollSequence(ops ...insights.Operation) *[]time.Time {
-	var at []time.Time
-	n := 0
-	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(
-		func(_ context.Context, _ string) (insights.Operation, error) {
-			at = append(at, s.env.Now())
-			op := ops[min(n, len(ops)-1)]
-			n++
-			return op, nil
-		}))
-	return &at
+	return pollAnswers(s.env, ops...)
 }
 
 func (s *createSuite) TestSucceedsAfterPollsWithBackoffIntervals() {

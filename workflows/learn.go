@@ -95,16 +95,21 @@ func (p *poller) schedule(l *LearnedSchedule, prefix string) {
 		prefix, est.Why, est.Low, l.SkipUntil.UTC().Format("15:04:05 UTC"), p.policy.max)
 }
 
-// estimateTraining runs EstimateTraining for the run's operation (a local activity: one bounded
-// scan, recorded in history, so replay sees the same estimate).
+// estimateTraining runs EstimateTraining for the run's operation: one bounded scan, recorded in
+// history, so replay sees the same estimate.
 func (p *poller) estimateTraining(l *LearnedSchedule) (activities.TrainingEstimate, error) {
 	var est activities.TrainingEstimate
 	// The operation's createTime goes along: the scan may not hold the operation (beyond its
 	// bound, or a worker's scan from before the operation existed), and without it the estimate
-	// cannot tell peers from history. (Local activity parameters are not compared on replay.)
+	// cannot tell peers from history.
 	params := activities.EstimateTrainingParams{Operation: p.state.Operation, Conversations: l.Conversations,
 		Created: p.operationCreateTime(), StartedAt: p.state.StartedAt}
-	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.EstimateTraining, params).Get(p.ctx, &est)
+	var err error
+	if p.serverLimits {
+		err = workflow.ExecuteActivity(withPollActivity(p.ctx, p.state.Operation), acts.EstimateTraining, params).Get(p.ctx, &est)
+	} else {
+		err = workflow.ExecuteLocalActivity(withLocalPollActivity(p.ctx), acts.EstimateTraining, params).Get(p.ctx, &est)
+	}
 	l.ScanCalls += est.Calls
 	return est, err
 }

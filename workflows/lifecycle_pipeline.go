@@ -179,7 +179,7 @@ func (l *lifecycle) exportSource() error {
 	l.setStep(StepExport)
 	from := l.in.Promote.FromModel
 	var raw json.RawMessage
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.GetIssueModel, from).Get(l.ctx, &raw); err != nil {
+	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, from, 5*time.Minute), acts.GetIssueModel, from).Get(l.ctx, &raw); err != nil {
 		return err
 	}
 	var src struct {
@@ -218,7 +218,7 @@ func (l *lifecycle) importModel() (*CreateIssueModelResult, error) {
 	l.setStep(StepImport)
 	list := func() ([]activities.IssueModelSummary, error) {
 		var ms []activities.IssueModelSummary
-		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &ms)
+		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &ms)
 		return ms, err
 	}
 	before, err := list()
@@ -239,7 +239,7 @@ func (l *lifecycle) importModel() (*CreateIssueModelResult, error) {
 			names = append(names, b.Name)
 		}
 		var m activities.IssueModelSummary
-		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ImportedIssueModel,
+		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, op.Name, 5*time.Minute), acts.ImportedIssueModel,
 			activities.ImportedIssueModelParams{Operation: op.Name, DisplayName: l.in.IssueModel.DisplayName, Before: names}).Get(l.ctx, &m)
 		if err != nil {
 			return nil, err
@@ -261,7 +261,7 @@ func (l *lifecycle) importModel() (*CreateIssueModelResult, error) {
 			op.Name, l.in.Parent, l.in.IssueModel.DisplayName), insights.ErrOperationFailed, nil)
 	}
 	var raw json.RawMessage
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.GetIssueModel, name).Get(l.ctx, &raw); err != nil {
+	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, name, 5*time.Minute), acts.GetIssueModel, name).Get(l.ctx, &raw); err != nil {
 		return nil, err
 	}
 	l.result.Model, l.result.State, l.result.IssueModel, l.result.ImportedFrom = name, stateUndeployed, raw, p.ObjectURI

@@ -20,7 +20,7 @@ import (
 func (l *lifecycle) checkQuotas() error {
 	l.setStep(StepCheckQuotas)
 	var models []activities.IssueModelSummary
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models); err != nil {
+	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models); err != nil {
 		return err
 	}
 	if excess := len(models) - (MaxModelsPerLocation - 1); excess > 0 {
@@ -136,7 +136,7 @@ func (l *lifecycle) replaced(models []activities.IssueModelSummary) []string {
 func (l *lifecycle) deploy() (replaced []string, err error) {
 	l.setStep(StepDeploy)
 	var models []activities.IssueModelSummary
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models); err != nil {
+	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models); err != nil {
 		return nil, err
 	}
 	replaced = l.replaced(models)
@@ -337,7 +337,7 @@ func (l *lifecycle) startAndAwaitOp(s awaitedStep) (insights.Operation, error) {
 // when the child fails, the operation it could not await to its end.
 func (l *lifecycle) startAndAwaitStarted(s awaitedStep) (activities.StartedOperation, insights.Operation, error) {
 	var started activities.StartedOperation
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 10*time.Minute), s.start, s.params).Get(l.ctx, &started); err != nil {
+	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, 10*time.Minute), s.start, s.params).Get(l.ctx, &started); err != nil {
 		return started, insights.Operation{}, err
 	}
 	if started.AlreadyDone {

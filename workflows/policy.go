@@ -102,7 +102,7 @@ func parseDuration(field, s string, def, min, max time.Duration) (time.Duration,
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, insights.InvalidArgument(field, fmt.Sprintf("%q is not a duration such as \"30s\" or \"2h\"", clip(s)))
+		return 0, insights.InvalidArgument(field, fmt.Sprintf("%q is not a duration such as \"30s\" or \"2h\"", insights.Clip(s)))
 	}
 	if d < min || d > max {
 		return 0, insights.InvalidArgument(field, fmt.Sprintf("%s is outside %s..%s", d, min, max))
@@ -178,11 +178,4 @@ func (p validPolicy) ageInterval(k int, age time.Duration) time.Duration {
 		d = max(d, min(time.Duration(p.ageFraction*float64(age)), maxInterval))
 	}
 	return d
-}
-
-func clip(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
-	}
-	return s
 }

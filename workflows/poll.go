@@ -57,6 +57,9 @@ type poller struct {
 	// temporalCancelled: Temporal's cancellation of the run was seen.
 	temporalCancelled bool
 	runPolls          int
+	// serverLimits: the poll is a regular activity held by the server's rate limits, and the
+	// loop waits the policy's interval only (apiCallsUnderServerLimitsChange).
+	serverLimits bool
 	// workerSlots: this run polls at the slots its worker keeps for it (workerSlotsChange).
 	workerSlots bool
 	vis         *visibility
@@ -145,12 +148,11 @@ func (p *poller) await(immediate bool) (insights.Operation, error) {
 		p.progress.phase = PhasePolling
 	}
 	deadline := p.state.StartedAt.Add(p.policy.timeout)
-	p.workerSlots = workflow.GetVersion(p.ctx, workerSlotsChange, workflow.DefaultVersion, workerSlotsVersion) >= workerSlotsVersion
-	if workflow.GetVersion(p.ctx, outcomeBeforeEndChange, workflow.DefaultVersion, outcomeBeforeEndVersion) == workflow.DefaultVersion {
-		return p.awaitSendingCancelOnce(immediate, deadline)
+	if workflow.GetVersion(p.ctx, apiCallsUnderServerLimitsChange, workflow.DefaultVersion, apiCallsUnderServerLimitsVersion) == workflow.DefaultVersion {
+		return p.awaitPacedByWorker(immediate, deadline)
 	}
 	fenceOlderWorkers(p.ctx)
-	p.outcomeFirst = true
+	p.serverLimits, p.outcomeFirst = true, true
 	return p.awaitOutcome(immediate, deadline)
 }
 
@@ -185,20 +187,9 @@ func (p *poller) sleep(deadline time.Time) {
 		age = 0 // confirm a cancellation at the backoff's pace, not the age's
 	}
 	interval := p.policy.ageInterval(p.state.Polls-p.state.BackoffFrom, age)
-	var wait, slower time.Duration
-	if p.workerSlots && !p.state.NextPollAt.IsZero() {
-		// The worker keeps a slot for the next poll: poll then, or after the policy's interval
-		// if that is later. The slots are already spread; jitter would only miss them.
-		wait = p.jittered(interval)
-		slower = max(p.state.NextPollAt.Sub(now)-wait, 0)
-		wait += slower
-	} else {
-		slower = max(p.state.WorkerPace-interval, 0) + p.state.RateLimitDelay
-		wait = p.jittered(interval + slower)
-	}
-	p.progress.rateLimitDelay = 0
-	if slower >= time.Second {
-		p.progress.rateLimitDelay = slower.Round(time.Second)
+	wait := p.jittered(interval)
+	if !p.serverLimits {
+		wait = p.workerPacedWait(now, interval)
 	}
 	if left := deadline.Sub(now); wait > left {
 		wait = left
@@ -232,31 +223,30 @@ func (p *poller) jittered(d time.Duration) time.Duration {
 
 // poll runs GetOperation once (the PollOperation activity) and folds the result into the state.
 //
-// PollOperation is a local activity: a short read that is safe to repeat, so it needs no
-// activity task of its own; a poll then costs 6 history events (timer started and fired, a
-// workflow task, one marker) instead of 11. Its rate is bounded per worker (PollLimiter), not by
-// the task queue, and it answers with the interval at which the worker's budget serves every
-// operation it polls (WorkerPace), which the loop then keeps to.
+// PollOperation is a regular activity, like every API call: the task queue's rate limits, per
+// Google project where fairness is on, hold the fleet's calls to the API's quota. A poll costs
+// 11 history events (timer started and fired, two workflow tasks, the activity's three).
 func (p *poller) poll() (insights.Operation, error) {
-	var res activities.PollResult
 	p.pollNowDue = false // this attempt is the one a poll-now update asked for
 	p.attempts++
-	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
-	op := res.Operation
-	if insights.IsErrorType(err, insights.ErrPollThrottled) {
-		// No call was made: not a poll. The details are activities.PollThrottled's fields.
-		var appErr *temporal.ApplicationError
-		var next time.Time
-		if errors.As(err, &appErr) {
-			_ = appErr.Details(&p.state.WorkerPace, &next)
+	var op insights.Operation
+	var err error
+	if p.serverLimits {
+		var res activities.PollResult
+		err = workflow.ExecuteActivity(withPollActivity(p.ctx, p.state.Operation), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
+		op = res.Operation
+		if insights.IsErrorType(err, insights.ErrPollThrottled) {
+			// A worker that still paces its polls refused: no call was made, so not a poll.
+			workflow.GetMetricsHandler(p.ctx).Counter(MetricPollsThrottled).Inc(1)
+			return op, nil
 		}
-		p.throttled(next)
-		workflow.GetMetricsHandler(p.ctx).Counter(MetricPollsThrottled).Inc(1)
-		return op, nil
+	} else {
+		var called bool
+		if op, called, err = p.pollPacedByWorker(); !called {
+			return op, nil
+		}
 	}
-	p.state.WorkerPace = res.WorkerPace
 	p.polledAt = p.attempts
-	p.unthrottled(res.NextPollAt)
 	now := workflow.Now(p.ctx)
 	p.state.Polls++
 	p.runPolls++
@@ -292,48 +282,6 @@ func (p *poller) poll() (insights.Operation, error) {
 		p.logger().Warn("GetOperation failed; will poll again", "Error", err)
 		return op, nil
 	}
-}
-
-// maxRateLimitDelay bounds the extra wait the poll loop adds while the worker's poll budget is
-// spent.
-const maxRateLimitDelay = time.Hour
-
-// Back-pressure from the worker's GetOperation budget (activities.Activities.PollLimiter), which
-// the runs wait out in their durable timers rather than in the worker. Since workerSlotsChange a
-// run polls at the slot its worker keeps for it (next), whether its last poll got through or
-// was refused: the worker spreads its budget over the runs it serves. Before it, and whenever
-// the worker names no slot, the loop polls no more often than the worker's pace (WorkerPace);
-// a poll that still finds the budget spent makes no call and doubles an extra wait added to
-// every interval, starting from the policy's initial interval; each poll that gets through
-// shrinks it by a tenth.
-func (p *poller) throttled(next time.Time) {
-	if p.useSlot(next) {
-		return
-	}
-	p.state.RateLimitDelay = min(max(2*p.state.RateLimitDelay, p.policy.initial), maxRateLimitDelay)
-}
-
-func (p *poller) unthrottled(next time.Time) {
-	if p.useSlot(next) {
-		return
-	}
-	d := p.state.RateLimitDelay
-	d -= d / 10
-	if d < time.Second {
-		d = 0
-	}
-	p.state.RateLimitDelay = d
-}
-
-// useSlot keeps the worker's slot for the next poll, when this run polls at slots and the
-// worker named one.
-func (p *poller) useSlot(next time.Time) bool {
-	if !p.workerSlots || next.IsZero() {
-		p.state.NextPollAt = time.Time{}
-		return false
-	}
-	p.state.NextPollAt, p.state.RateLimitDelay = next, 0
-	return true
 }
 
 // end publishes the final state and, unless the run continues as new, records its outcome
