@@ -13,9 +13,9 @@ import (
 	"github.com/issuemodels/durable-lro/insightstest"
 )
 
-// Review finding N (issue 25), still open: the look-up that adopts an earlier attempt's operation
-// scans at most the first 5,000 operations the server lists (oldest first), so in a location with
-// a long history the retry after a lost reply misses its own operation and creates a second model.
+// Review finding N (issue 25): a look-up that read only the first 5,000 operations the server
+// lists (oldest first) missed, in a location with a long history, the retry's own operation and
+// created a second model. The look-up reads the whole list (findOperation).
 func TestReviewCreateAfterLostReplyInBusyLocationAdopts(t *testing.T) {
 	srv, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return time.Minute }})
 	env := activityEnv(acts)
@@ -43,10 +43,10 @@ func TestReviewCreateAfterLostReplyInBusyLocationAdopts(t *testing.T) {
 }
 
 // Review (promise 1, for the lifecycle's promote step): a pipeline start retried after a lost
-// reply looks once and, if the operation list does not show the committed operation yet (the
-// same eventual consistency the create loop waits NotFoundGrace out for, finding A), starts
-// again at once. For ImportIssueModel with createNewModel that is a second model for one run.
-// The create loop only looks inside the list's lag window; startOnce does not.
+// reply must not start again while the operation list may not show the committed operation yet
+// (the eventual consistency the create loop waits NotFoundGrace out for, finding A): for
+// ImportIssueModel with createNewModel that would be a second model for one run. startOnce
+// looks only, failing OperationNotListed, until ListLagGrace has passed.
 func TestReviewPipelineRetryInsideTheListsLagDoesNotImportTwice(t *testing.T) {
 	const prod = "projects/prod/locations/us-central1"
 	var hidden atomic.Pointer[[]string]
