@@ -53,30 +53,16 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 		return nil, err
 	}
 	defer func() { p.end(err) }()
-	p.startedOperation = true
-
+	p.createWith(func() (activities.StartedOperation, error) { return createOperation(ctx, p, in) })
+	first := polling
 	if state.Operation == "" {
-		p.progress.phase = PhaseCreating
-		p.publish()
-		started, err := createOperation(ctx, p, in)
-		if err == errNothingCreated && state.CancelReason == pollTimeoutReason {
-			err = temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-				"could not start CreateIssueModel within the polling timeout of %s; no attempt created the model", p.policy.timeout),
-				insights.ErrPollTimeout, nil)
-		}
-		if err == errNothingCreated {
-			p.finish(nil)
-			p.progress.outcome = OutcomeCancelled
-			return nil, temporal.NewCanceledError(CreateIssueModelResult{Outcome: OutcomeCancelled, CancelReason: state.CancelReason})
-		}
-		if err != nil {
-			p.finish(err)
-			return nil, err
-		}
-		state.Operation, state.StartedAt = started.Operation, workflow.Now(ctx)
+		first = creating
 	}
-
-	op, err := p.awaitEnd(false, CreateIssueModelWorkflow, func() any { in.Continuation = state; return in })
+	op, err := p.live(first)
+	if state.Operation == "" {
+		return nil, p.nothingCreated(err)
+	}
+	op, err = p.endWait(op, err, CreateIssueModelWorkflow, func() any { in.Continuation = state; return in })
 	if err != nil && in.DeleteModelIfCancelFails && insights.IsErrorType(err, insights.ErrPollTimeout) && op.Done && op.Error == nil {
 		// The timeout's cancel did not stop the training: delete the model, as a cancel would.
 		deleteOp, derr := deleteModel(p.ctx, op, in.Polling)
@@ -120,6 +106,22 @@ func CreateIssueModelWorkflow(ctx workflow.Context, in CreateIssueModelInput) (_
 	}
 	p.progress.outcome = result.Outcome
 	return result, nil
+}
+
+// nothingCreated ends a run whose creation failed (err) or was cancelled (errNothingCreated).
+func (p *poller) nothingCreated(err error) error {
+	if err == errNothingCreated && p.state.CancelReason == pollTimeoutReason {
+		err = temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"could not start CreateIssueModel within the polling timeout of %s; no attempt created the model", p.policy.timeout),
+			insights.ErrPollTimeout, nil)
+	}
+	if err == errNothingCreated {
+		p.finish(nil)
+		p.progress.outcome = OutcomeCancelled
+		return temporal.NewCanceledError(CreateIssueModelResult{Outcome: OutcomeCancelled, CancelReason: p.state.CancelReason})
+	}
+	p.finish(err)
+	return err
 }
 
 // errNothingCreated ends a run cancelled before any operation existed.
@@ -277,7 +279,7 @@ const (
 	// outcomeBeforeEndChange: the poll loop retries a requested cancel until the server takes
 	// it, awaits the outcome after its timeout and through non-retryable poll errors of a known
 	// operation (for a bounded grace), and continues as new by the SDK's history length
-	// (awaitOutcome).
+	// (life.go).
 	outcomeBeforeEndChange  = "outcome-before-end"
 	outcomeBeforeEndVersion = 1
 	// workflowWrittenStateChange: a continuation is taken only from the workflow's own
@@ -287,7 +289,7 @@ const (
 	// apiCallsUnderServerLimitsChange: the poll (and the learned schedule's estimate) is a
 	// regular activity, held with every other API call by the task queue's rate limits, and the
 	// loop waits the policy's interval only; before it, the poll was a local activity that the
-	// loop paced by its worker's budget (awaitPacedByWorker).
+	// loop paced by its worker's budget (legacy.go).
 	apiCallsUnderServerLimitsChange  = "api-calls-under-server-limits"
 	apiCallsUnderServerLimitsVersion = 1
 )
