@@ -106,7 +106,7 @@ func (p *poller) estimateTraining(l *LearnedSchedule) (activities.TrainingEstima
 		Created: p.operationCreateTime(), StartedAt: p.state.StartedAt}
 	var err error
 	if p.serverLimits {
-		err = workflow.ExecuteActivity(withPollActivity(p.ctx, p.state.Operation), acts.EstimateTraining, params).Get(p.ctx, &est)
+		err = workflow.ExecuteActivity(withShortActivity(p.ctx, p.state.Operation), acts.EstimateTraining, params).Get(p.ctx, &est)
 	} else {
 		err = workflow.ExecuteLocalActivity(withLocalPollActivity(p.ctx), acts.EstimateTraining, params).Get(p.ctx, &est)
 	}

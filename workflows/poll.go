@@ -181,7 +181,7 @@ func (p *poller) poll() (insights.Operation, error) {
 	var err error
 	if p.serverLimits {
 		var res activities.PollResult
-		err = workflow.ExecuteActivity(withPollActivity(p.ctx, p.state.Operation), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
+		err = workflow.ExecuteActivity(withShortActivity(p.ctx, p.state.Operation), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
 		op = res.Operation
 		if insights.IsErrorType(err, insights.ErrPollThrottled) {
 			// A worker that still paces its polls refused: no call was made, so not a poll.

@@ -139,14 +139,3 @@ func TestRefusalOfAWorkerThatPacesIsNotAPoll(t *testing.T) {
 	// are ignored.
 	require.Equal(t, []string{"30s", "30s", "30s", "1m0s"}, gapsFrom(start, at))
 }
-
-// pollAnswers answers PollOperation with ops in order (the last one repeats) and records when
-// each poll happened on the test clock.
-func pollAnswers(env *testsuite.TestWorkflowEnvironment, ops ...insights.Operation) *[]time.Time {
-	var at []time.Time
-	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(func(context.Context, string) (activities.PollResult, error) {
-		at = append(at, env.Now())
-		return activities.PollResult{Operation: ops[min(len(at), len(ops))-1]}, nil
-	})
-	return &at
-}

@@ -3,7 +3,6 @@ package workflows
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -113,24 +112,4 @@ func TestStaticSummaryAndDetails(t *testing.T) {
 		"polling: first after 10s, ×1.5 up to 2m0s (±10%), timeout 24h0m0s"} {
 		require.Contains(t, d, want)
 	}
-}
-
-// createdEnv is a test environment whose CreateIssueModel answers testOp once.
-func createdEnv() *testsuite.TestWorkflowEnvironment {
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(acts)
-	env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
-	return env
-}
-
-// gapsFrom lists the gaps between start and the times at.
-func gapsFrom(start time.Time, at []time.Time) []string {
-	var gaps []string
-	prev := start
-	for _, a := range at {
-		gaps = append(gaps, a.Sub(prev).String())
-		prev = a
-	}
-	return gaps
 }
