@@ -2,12 +2,10 @@ package workflows
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -234,9 +232,7 @@ func (s *createSuite) TestQuotaWaitIsBoundedByTheTimeout() {
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).
 		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.ResourceExhausted, "one creation per region")))
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"timeout":"30m"}`))
-	var appErr *temporal.ApplicationError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
-	s.Equal(insights.ErrPollTimeout, appErr.Type())
+	appErr := s.failedWith(insights.ErrPollTimeout)
 	s.Contains(appErr.Error(), "one creation per region")
 }
 

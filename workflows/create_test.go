@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -47,9 +46,7 @@ func (s *createSuite) TestCreateFailureIsReturned() {
 func (s *createSuite) TestInvalidInputFailsBeforeAnyActivity() {
 	// No activity expectations: any call would fail the test.
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, input(s.T(), `{"parent":"projects/acme","issueModel":{"displayName":"x"}}`))
-	var appErr *temporal.ApplicationError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
-	s.Equal(insights.ErrInvalidArgument, appErr.Type())
+	appErr := s.failedWith(insights.ErrInvalidArgument)
 	s.True(appErr.NonRetryable())
 	var fv insights.FieldViolation
 	s.Require().NoError(appErr.Details(&fv))
@@ -57,9 +54,7 @@ func (s *createSuite) TestInvalidInputFailsBeforeAnyActivity() {
 }
 
 func TestAwaitOperationWorkflow(t *testing.T) {
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(acts)
+	env := newEnv()
 	n := 0
 	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		n++

@@ -13,7 +13,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
 
@@ -39,19 +38,7 @@ func (s *createSuite) TestTemporalCancelAfterCancelSignalDoesNotAbortTheCancelCa
 		}
 	})
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).After(20*time.Second).Return(activities.CancelResult{Accepted: true}, nil)
-	polls := 0
-	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		polls++
-		switch {
-		case taken:
-			return failedOp(insights.CodeCancelled, "cancelled"), nil
-		case polls > 20:
-			return succeededOp(), nil // nobody cancelled it: the training completes
-		}
-		return runningOp(), nil
-	}))
+	s.pollsEndCancelledOnceTaken(&mu, &taken, 20)
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "stop"}) }, 45*time.Second)
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 50*time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
@@ -77,19 +64,7 @@ func (s *createSuite) TestCancelRefusedWhileTheOperationIsNotListedYetIsRetried(
 		taken = true
 		return activities.CancelResult{Accepted: true}, nil
 	})
-	polls := 0
-	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		polls++
-		switch {
-		case taken:
-			return failedOp(insights.CodeCancelled, "cancelled"), nil
-		case polls > 10:
-			return succeededOp(), nil
-		}
-		return runningOp(), nil
-	}))
+	s.pollsEndCancelledOnceTaken(&mu, &taken, 10)
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 500*time.Millisecond)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	res := s.cancelledResult()
@@ -195,9 +170,7 @@ func (s *createSuite) TestContinuationFromANewerReleaseIsRead() {
 func (s *createSuite) TestContinuationFromAPersonIsRefused() {
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, input(s.T(), `{"parent":"`+testParent+`","issueModel":{"displayName":"weekly"},`+
 		`"deleteModelIfCancelFails":true,"continuation":{"operation":"projects/victim/locations/us-central1/operations/1"}}`))
-	var appErr *temporal.ApplicationError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
-	s.Equal(insights.ErrInvalidArgument, appErr.Type())
+	appErr := s.failedWith(insights.ErrInvalidArgument)
 	var fv insights.FieldViolation
 	s.Require().NoError(appErr.Details(&fv))
 	s.Equal("continuation", fv.Field)
@@ -205,9 +178,7 @@ func (s *createSuite) TestContinuationFromAPersonIsRefused() {
 
 // Finding B for children: the input a parent of a newer release hands its child decodes here.
 func TestChildInputFromANewerReleaseIsRead(t *testing.T) {
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(acts)
+	env := newEnv()
 	RegisterWorkflows(env)
 	parent := func(ctx workflow.Context) (*CreateIssueModelResult, error) {
 		ctx = workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: "child"})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,9 +121,7 @@ func asPoll(f func(context.Context, string) (insights.Operation, error)) func(co
 
 // createdEnv is a test environment whose CreateIssueModel answers testOp once.
 func createdEnv() *testsuite.TestWorkflowEnvironment {
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(acts)
+	env := newEnv()
 	env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
 	return env
 }
@@ -171,9 +170,7 @@ func (s *createSuite) trainingOutlivesCancel() {
 func (s *createSuite) runsIntoItsTimeout() *temporal.ApplicationError {
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(),
 		`"polling":{"initialInterval":"1m","maxInterval":"10m","timeout":"1h","jitter":0}`))
-	var appErr *temporal.ApplicationError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
-	s.Equal(insights.ErrPollTimeout, appErr.Type())
+	appErr := s.failedWith(insights.ErrPollTimeout)
 	return appErr
 }
 
@@ -200,4 +197,51 @@ func (s *createSuite) deletedAfterCancel() CreateIssueModelResult {
 	s.Require().NoError(s.env.GetWorkflowResult(&res))
 	s.Equal(OutcomeDeletedAfterCancel, res.Outcome)
 	return res
+}
+
+// failedWith asserts the run failed with an ApplicationError of type errType and returns it.
+func (s *workflowSuite) failedWith(errType string) *temporal.ApplicationError {
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Equal(errType, appErr.Type())
+	return appErr
+}
+
+// newEnv is a test environment with the activities registered, for the tests to mock.
+func newEnv() *testsuite.TestWorkflowEnvironment {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(acts)
+	return env
+}
+
+// createSucceeds runs CreateIssueModelWorkflow on env with the quiet policy, requires that it
+// succeeded, and returns its result.
+func createSucceeds(t *testing.T, env *testsuite.TestWorkflowEnvironment) CreateIssueModelResult {
+	t.Helper()
+	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res CreateIssueModelResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	return res
+}
+
+// pollsEndCancelledOnceTaken answers the polls of testOp: the training ends cancelled once a
+// cancel reached the server (*taken, guarded by mu); nobody cancelled it, it completes after
+// limit polls; until then it runs.
+func (s *createSuite) pollsEndCancelledOnceTaken(mu *sync.Mutex, taken *bool, limit int) {
+	polls := 0
+	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		polls++
+		switch {
+		case *taken:
+			return failedOp(insights.CodeCancelled, "cancelled"), nil
+		case polls > limit:
+			return succeededOp(), nil
+		}
+		return runningOp(), nil
+	}))
 }

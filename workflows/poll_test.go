@@ -11,7 +11,6 @@ import (
 	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -126,15 +125,11 @@ func (s *createSuite) TestNotFoundLaterMeansOperationLost() {
 		return insights.Operation{}, insights.FromAPIError("GetOperation", status.Error(codes.NotFound, "no such operation"))
 	}))
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
-	var appErr *temporal.ApplicationError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
-	s.Equal(insights.ErrOperationLost, appErr.Type())
+	s.failedWith(insights.ErrOperationLost)
 }
 
 func TestPermissionDeniedOnAnUnknownOperationFailsFast(t *testing.T) {
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(acts)
+	env := newEnv()
 	calls := 0
 	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		calls++

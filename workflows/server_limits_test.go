@@ -82,8 +82,7 @@ func TestEveryAPICallIsARegularActivityKeyedByProject(t *testing.T) {
 	calls := recordCalls(env)
 	at := pollAnswers(env, runningOp(), runningOp(), succeededOp())
 	start := env.Now()
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.NoError(t, env.GetWorkflowError())
+	createSucceeds(t, env)
 	require.Equal(t, []string{"30s", "1m0s", "2m0s"}, gapsFrom(start, *at))
 	var types []string
 	for _, c := range *calls {
@@ -105,8 +104,7 @@ func TestRunsPacedByWorkerKeepTheLocalPoll(t *testing.T) {
 	env := pacedByWorkerEnv()
 	calls := recordCalls(env)
 	pollAnswers(env, runningOp(), succeededOp())
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.NoError(t, env.GetWorkflowError())
+	createSucceeds(t, env)
 	require.Len(t, *calls, 3)
 	require.False(t, (*calls)[0].local, "CreateIssueModel")
 	require.True(t, (*calls)[1].local && (*calls)[2].local, "PollOperation")
@@ -130,10 +128,7 @@ func TestRefusalOfAWorkerThatPacesIsNotAPoll(t *testing.T) {
 		return activities.PollResult{Operation: succeededOp()}, nil
 	})
 	start := env.Now()
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.NoError(t, env.GetWorkflowError())
-	var res CreateIssueModelResult
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := createSucceeds(t, env)
 	require.Equal(t, 2, res.Polls, "refused tries are not polls")
 	// quiet policy: 30s, then 30s again after each refusal, then 1m: the worker's pace and slot
 	// are ignored.

@@ -48,9 +48,7 @@ func TestSearchAttributesAndMetrics(t *testing.T) {
 		}
 		return succeededOp(), nil
 	}))
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	createSucceeds(t, env)
 
 	// Each upsert carries only what changed.
 	require.Equal(t, []map[string]string{
