@@ -17,7 +17,6 @@ import (
 	"github.com/googleapis/gax-go/v2"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
-	"golang.org/x/time/rate"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -38,21 +37,12 @@ type Activities struct {
 	// *insightsclient.Regional; a location it does not know fails the activity with a
 	// non-retryable InvalidArgument before any call.
 	Clients ClientsByLocation
-	// PollLimiter, when set, is this worker's budget of the poll loop's GetOperation calls (the
-	// worker's -polls-per-second); only PollOperation spends it, GetOperation does not. A poll
-	// waits for the budget up to MaxPollWait; one that would wait longer is not made:
-	// PollOperation fails at once with the non-retryable ErrPollThrottled and the poll loop
-	// backs off. Waiting longer in the worker would hold the workflow task open (PollOperation
-	// runs as a local activity), which the SDK extends with extra workflow tasks.
-	PollLimiter *rate.Limiter
 	// APITimeScale is how many seconds of the API's clock pass per second of the worker's: 0 or
 	// 1 for the real API (real time); above 1 only for an emulator whose clock runs faster than
 	// real time (its -time-scale). EstimateTraining divides the durations it reports, which it
 	// reads off the API's timestamps, by it, so that the workflow waits them out in its own time;
 	// the pipeline starts divide ListLagGrace, the operation list's lag, by it likewise.
 	APITimeScale float64
-
-	pacer pollPacer
 
 	// listLagGrace and lookupLimit, when not zero, replace ListLagGrace and
 	// maxLookupOperations (tests: export_test.go).
@@ -80,9 +70,6 @@ func (a *Activities) clientFor(field, resource string) (*contactcenterinsights.C
 	}
 	return a.Client, nil
 }
-
-// MaxPollWait is the longest PollOperation waits for PollLimiter before giving up the call.
-const MaxPollWait = 2 * time.Second
 
 // noRetry turns off the client library's retries: one layer of retries (Temporal's) is visible
 // in history and bounded by the activity's policy, and a hidden retry of a create after a lost
@@ -287,98 +274,21 @@ func (a *Activities) GetOperation(ctx context.Context, name string) (insights.Op
 // PollResult is the result of PollOperation.
 type PollResult struct {
 	Operation insights.Operation `json:"operation"`
-	// WorkerPace is the interval at which all the operations polled through this worker lately
-	// fit its poll budget (PollLimiter); zero without one. Runs of releases before
-	// NextPollAt keep to it. (The JSON name predates the field's; recorded histories carry it.)
+	// WorkerPace and NextPollAt were a per-worker poll budget's pacing; they stay zero and are
+	// kept so that the other release, which may read them, decodes this result as before.
 	WorkerPace time.Duration `json:"minInterval,omitempty"`
-	// NextPollAt is the slot this worker keeps for the operation's next poll (zero without a
-	// PollLimiter): polling then spends the budget evenly and finds it free.
-	NextPollAt time.Time `json:"nextPollAt,omitzero"`
+	NextPollAt time.Time     `json:"nextPollAt,omitzero"`
 }
 
-// PollThrottled is the details of PollOperation's ErrPollThrottled refusal.
-type PollThrottled struct {
-	WorkerPace time.Duration
-	// NextPollAt is the slot kept for the operation's next try; zero while the worker has no
-	// budget at all (a joining worker holds for a few seconds, see package fleetbudget).
-	NextPollAt time.Time
-}
-
-// PollOperation is GetOperation for the poll loop of the workflows (run as a local activity):
-// it spends one unit of this worker's poll budget, at the slot the worker keeps for the
-// operation (see pollPacer), and says when the next poll's slot is. A poll off its slot that
-// would wait more than MaxPollWait is not made: it fails at once with the non-retryable
-// ErrPollThrottled, whose details are the WorkerPace and the slot to come back at
-// (PollThrottled, as two values).
+// PollOperation is GetOperation for the poll loop of the workflows. Its rate, like every other
+// API call's, is held by the Temporal server's limits on the task queue (per Google project,
+// the activity's fairness key), not by the worker.
 func (a *Activities) PollOperation(ctx context.Context, name string) (PollResult, error) {
 	if err := insights.ValidateOperationName("operation", name); err != nil {
 		return PollResult{}, err
 	}
-	var res PollResult
-	if a.PollLimiter != nil {
-		now := time.Now()
-		plan := a.pacer.plan(name, now, float64(a.PollLimiter.Limit()))
-		res.WorkerPace, res.NextPollAt = plan.pace, plan.next
-		if !plan.ok {
-			return res, pollThrottled(PollThrottled{WorkerPace: plan.pace, NextPollAt: plan.next})
-		}
-		if err := sleepCtx(ctx, plan.callAt.Sub(now)); err != nil {
-			return res, err
-		}
-		if err := a.waitForPollBudget(ctx); err != nil {
-			return res, pollThrottled(PollThrottled{WorkerPace: plan.pace, NextPollAt: plan.next})
-		}
-	}
 	op, err := a.GetOperation(ctx, name)
-	res.Operation = op
-	if err == nil && op.Done {
-		a.pacer.forget(name)
-	}
-	return res, err
-}
-
-func pollThrottled(d PollThrottled) error {
-	return temporal.NewNonRetryableApplicationError(
-		"this worker's GetOperation budget (-polls-per-second) is spent for now; no call was made",
-		insights.ErrPollThrottled, nil, d.WorkerPace, d.NextPollAt)
-}
-
-// PollingOperations is how many operations poll through a's worker: its part of the fleet's
-// polling, by which a fleet budget is divided (package fleetbudget). A function, not a method:
-// every exported method of Activities is registered as an activity.
-func PollingOperations(a *Activities) int {
-	return a.pacer.active(time.Now())
-}
-
-// waitForPollBudget takes a token from PollLimiter, waiting at most MaxPollWait for it: the
-// limiter is the hard bound, the pacer's slots keep polls from queueing at it.
-func (a *Activities) waitForPollBudget(ctx context.Context) error {
-	r := a.PollLimiter.Reserve()
-	if !r.OK() || r.Delay() > MaxPollWait {
-		r.Cancel()
-		return errPollBudgetSpent
-	}
-	if err := sleepCtx(ctx, r.Delay()); err != nil {
-		r.Cancel()
-		return err
-	}
-	return nil
-}
-
-var errPollBudgetSpent = errors.New("poll budget spent")
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return PollResult{Operation: op}, err
 }
 
 // CancelResult says how the server took a cancellation request.
