@@ -117,11 +117,10 @@ func (p *poller) estimateTraining(l *LearnedSchedule) (activities.TrainingEstima
 // operationCreateTime is the createTime in the metadata of the last poll (the API's time); zero
 // when no poll of this run has shown it (e.g. just after continue-as-new).
 func (p *poller) operationCreateTime() time.Time {
-	md := &contactcenterinsightspb.CreateIssueModelMetadata{}
-	if p.progress.metadata == nil || insights.UnmarshalAny(p.progress.metadata, md) != nil || md.GetCreateTime() == nil {
-		return time.Time{}
+	if t := (insights.Operation{Metadata: p.progress.metadata}).Times().CreateTime; t != nil {
+		return *t
 	}
-	return md.GetCreateTime().AsTime()
+	return time.Time{}
 }
 
 // recheckLearned re-runs the estimate during a skip; a misleading history, or one that now says

@@ -42,10 +42,11 @@ type PollState struct {
 	Learned *LearnedSchedule `json:"learned,omitempty"`
 }
 
-// poller is the one poll loop of the codebase: a durable timer with backoff and jitter, then the
-// GetOperation activity, until the operation is done. It wakes early on the cancel and poll-now
-// signals and on Temporal's own cancellation, requests cancellation from the API at most once,
-// and keeps polling until the outcome is known.
+// poller is the state of one run's life (life.go): the creation, then a durable timer as the
+// schedule says (schedule.go), then the PollOperation activity, until the operation is done. It
+// wakes early on the cancel and poll-now signals and updates and on Temporal's own cancellation,
+// retries a requested cancel until the server has it, and keeps polling until the outcome is
+// known.
 type poller struct {
 	ctx      workflow.Context // switches to a disconnected context once the run is cancelled
 	root     workflow.Context
