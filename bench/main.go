@@ -12,7 +12,7 @@
 // -temporal cluster a real Temporal server on PostgreSQL (internal/cluster), and the
 // in-process Contact Center Insights emulator, whose own records give the truth per operation:
 // when it ended, when a caller was first told it was done, and how many GetOperation calls it
-// took. It prints one table (see README, "Benchmarks", and docs/PERFORMANCE.md).
+// took. It prints one table (see docs/PERFORMANCE.md).
 //
 // The processes being measured are subprocesses, so that their CPU time and peak RSS come from
 // the kernel (os.ProcessState): the worker binary, and this binary again in a hidden role

@@ -208,7 +208,7 @@ func checkGoogle(ctx context.Context, parent string, add func(checkResult)) {
 	}
 	if err != nil {
 		add(checkResult{Name: "Contact Center Insights API", Status: statusFail, Detail: err.Error(),
-			Fix: "check -parent's location and INSIGHTS_ENDPOINT_PATTERN (README, Locations and endpoints)"})
+			Fix: "check -parent's location and INSIGHTS_ENDPOINT_PATTERN (docs/CONFIGURATION.md, Locations and endpoints)"})
 		return
 	}
 	call := func(f func(ctx context.Context) error) error {
@@ -357,7 +357,7 @@ func apiFix(err error, project string) string {
 	case codes.InvalidArgument:
 		return "check -parent (project " + project + ", the location) and that the endpoint serves that location"
 	case codes.ResourceExhausted:
-		return "the per-minute quota is spent: wait a minute, lower the workers' rates (README, Quota and rate limits)"
+		return "the per-minute quota is spent: wait a minute, lower the task queue's per-project limit (docs/OPERATING.md, Google API quota)"
 	}
 	return "see the error; run again"
 }

@@ -45,7 +45,7 @@ type config struct {
 	// pollers is how many task polls the worker keeps open: 0 for the SDK's poller
 	// autoscaling, else a fixed maximum.
 	pollers pollers
-	// Worker Versioning (README, "Worker Versioning"): off without a deployment name.
+	// Worker Versioning (docs/VERSIONING.md, "Worker Versioning"): off without a deployment name.
 	deploymentName     string
 	buildID            string
 	versioningBehavior behavior

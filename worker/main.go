@@ -181,7 +181,7 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 	}
 	workflows.Register(w, acts)
 	if cfg.nexusService {
-		// Served on the task queue a Nexus endpoint targets (README, "Calling it from your own
+		// Served on the task queue a Nexus endpoint targets (docs/CALLING.md, "Calling it from your own
 		// workflow"); without an endpoint nothing calls it.
 		w.RegisterNexusService(nexusservice.New())
 	}
