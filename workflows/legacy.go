@@ -12,20 +12,6 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
-// awaitPacedByWorker is await for runs that began before apiCallsUnderServerLimitsChange: the
-// poll is a local activity, which no server-side limit sees, so the loop paces it by its
-// worker's poll budget (see pollPacedByWorker and workerPacedWait). Kept so that those runs
-// replay.
-func (p *poller) awaitPacedByWorker(immediate bool, deadline time.Time) (insights.Operation, error) {
-	p.workerSlots = workflow.GetVersion(p.ctx, workerSlotsChange, workflow.DefaultVersion, workerSlotsVersion) >= workerSlotsVersion
-	if workflow.GetVersion(p.ctx, outcomeBeforeEndChange, workflow.DefaultVersion, outcomeBeforeEndVersion) == workflow.DefaultVersion {
-		return p.awaitSendingCancelOnce(immediate, deadline)
-	}
-	fenceOlderWorkers(p.ctx)
-	p.outcomeFirst = true
-	return p.awaitOutcome(immediate, deadline)
-}
-
 // pollPacedByWorker runs PollOperation as a local activity: a poll then costs 6 history events
 // (timer started and fired, a workflow task, one marker). Its rate is bounded per worker
 // (PollLimiter), and it answers with the interval at which the worker's budget serves every
@@ -48,6 +34,11 @@ func (p *poller) pollPacedByWorker() (op insights.Operation, called bool, err er
 	p.state.WorkerPace = res.WorkerPace
 	p.unthrottled(res.NextPollAt)
 	return res.Operation, true, err
+}
+
+// jittered spreads d by the policy's jitter (see jitter).
+func (p *poller) jittered(d time.Duration) time.Duration {
+	return jitter(d, p.policy.jitter, workflow.GetInfo(p.ctx).WorkflowExecution.ID, p.state.Polls)
 }
 
 // workerPacedWait is the wait before the next poll of a run paced by its worker: the policy's
@@ -115,7 +106,7 @@ func (p *poller) useSlot(next time.Time) bool {
 
 // awaitSendingCancelOnce is the poll loop of runs recorded before outcomeBeforeEndChange: it
 // sends a requested cancel once, whatever the answer, and fails at the timeout without awaiting
-// the cancel's outcome. Kept so that those runs replay; new runs use awaitOutcome.
+// the cancel's outcome. Kept so that those runs replay; new runs use the stages of life.go.
 func (p *poller) awaitSendingCancelOnce(immediate bool, deadline time.Time) (insights.Operation, error) {
 	for {
 		p.checkTemporalCancel()
@@ -132,9 +123,7 @@ func (p *poller) awaitSendingCancelOnce(immediate bool, deadline time.Time) (ins
 				continue // a cancel arrived: send it before continuing as new
 			}
 			p.planLearned()
-			if !p.skipLearned(deadline) {
-				p.sleep(deadline)
-			}
+			p.waitForPoll(deadline)
 			p.checkTemporalCancel()
 			if p.state.CancelRequested && !p.state.CancelSent {
 				continue

@@ -40,11 +40,7 @@ func TestPollBudgetBackPressure(t *testing.T) {
 		return answers[min(len(at), len(answers))-1]()
 	}))
 	start := env.Now()
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
-	var res CreateIssueModelResult
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := createSucceeds(t, env)
 	require.Equal(t, 2, res.Polls, "throttled attempts are not polls")
 	// quiet policy: 30s, x2. Throttled: +30s, then +60s; after a poll that got through, +54s.
 	require.Equal(t, []string{"30s", "1m0s", "1m30s", "1m54s"}, gapsFrom(start, at))
@@ -68,8 +64,7 @@ func TestWorkerPaceStretchesIntervals(t *testing.T) {
 	})
 	slower := rateLimitDelayAt(t, env, 2*time.Minute)
 	start := env.Now()
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.NoError(t, env.GetWorkflowError())
+	createSucceeds(t, env)
 	// quiet policy: 30s, then 1m, 2m — but the worker's pace is 5m after the first poll.
 	require.Equal(t, []string{"30s", "5m0s", "5m0s"}, gapsFrom(start, at))
 	require.Equal(t, "4m0s", *slower) // 5m instead of the policy's 1m
@@ -117,10 +112,7 @@ func TestPollsAtWorkerSlots(t *testing.T) {
 	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(slotAnswers(env, &at))
 	slower := rateLimitDelayAt(t, env, 2*time.Minute)
 	start := env.Now()
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.NoError(t, env.GetWorkflowError())
-	var res CreateIssueModelResult
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := createSucceeds(t, env)
 	require.Equal(t, 3, res.Polls, "the refused try is not a poll")
 	// quiet policy: 30s; refused: the slot 47s away; then the 3m slot (the policy says 1m);
 	// then the policy's 2m, the slot 5s away being sooner.
@@ -137,8 +129,7 @@ func TestPollsAtWorkerSlotsNotBeforeTheChange(t *testing.T) {
 	var at []time.Time
 	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(slotAnswers(env, &at))
 	start := env.Now()
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.NoError(t, env.GetWorkflowError())
+	createSucceeds(t, env)
 	// 30s; refused: pace 1m, +30s back-off → 1m30s; got through (back-off 27s): 1m+27s;
 	// then the policy's 2m (polls=2) and the back-off 24.3s, rounded by the decay to 24s.
 	require.Equal(t, []string{"30s", "1m30s", "1m27s", "2m24.3s"}, gapsFrom(start, at))

@@ -31,20 +31,11 @@ var shortRetry = temporal.RetryPolicy{
 	NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
 }
 
-// withShortActivity is for CancelOperation of operation.
+// withShortActivity is for the quick calls about operation: PollOperation, CancelOperation and
+// the learned schedule's EstimateTraining scan of its location. The schedule-to-close bound
+// includes the time the task waits for the server's rate limit; a poll that outlasts it is
+// tried again at the next interval.
 func withShortActivity(ctx workflow.Context, operation string) workflow.Context {
-	return workflow.WithActivityOptions(ctx, apiCall(operation, workflow.ActivityOptions{
-		StartToCloseTimeout:    30 * time.Second,
-		ScheduleToCloseTimeout: 3 * time.Minute,
-		RetryPolicy:            &shortRetry,
-	}))
-}
-
-// withPollActivity is for PollOperation of operation, and for the learned schedule's
-// EstimateTraining scan of its location. The schedule-to-close bound includes the time the
-// task waits for the server's rate limit; a poll that outlasts it is tried again at the next
-// interval.
-func withPollActivity(ctx workflow.Context, operation string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, apiCall(operation, workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 3 * time.Minute,

@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -43,10 +42,11 @@ type PollState struct {
 	Learned *LearnedSchedule `json:"learned,omitempty"`
 }
 
-// poller is the one poll loop of the codebase: a durable timer with backoff and jitter, then the
-// GetOperation activity, until the operation is done. It wakes early on the cancel and poll-now
-// signals and on Temporal's own cancellation, requests cancellation from the API at most once,
-// and keeps polling until the outcome is known.
+// poller is the state of one run's life (life.go): the creation, then a durable timer as the
+// schedule says (schedule.go), then the PollOperation activity, until the operation is done. It
+// wakes early on the cancel and poll-now signals and updates and on Temporal's own cancellation,
+// retries a requested cancel until the server has it, and keeps polling until the outcome is
+// known.
 type poller struct {
 	ctx      workflow.Context // switches to a disconnected context once the run is cancelled
 	root     workflow.Context
@@ -94,6 +94,15 @@ type poller struct {
 	// attempts counts this run's poll attempts begun; polledAt is the attempt of its last
 	// GetOperation call (an attempt the worker's budget refused makes none).
 	attempts, polledAt int
+
+	// The life of the run (life.go): create starts the operation (runs that begin at
+	// creating); immediate: the next poll is due at once; deadline is StartedAt plus the
+	// policy's timeout; op and err are the run's end.
+	create    func() (activities.StartedOperation, error)
+	immediate bool
+	deadline  time.Time
+	op        insights.Operation
+	err       error
 }
 
 // newPoller answers the status query from the start; the signal handlers start with
@@ -128,7 +137,7 @@ func (p *poller) continueAsNew(workflowFn, next any) error {
 	return workflow.NewContinueAsNewError(p.ctx, workflowFn, next)
 }
 
-// errContinueAsNew tells the caller of await to continue as new with the poller's state.
+// errContinueAsNew tells the caller of live to continue as new with the poller's state.
 var errContinueAsNew = errors.New("continue as new")
 
 // logger logs with the operation's name besides the SDK's workflow ID, run ID and type.
@@ -137,24 +146,6 @@ func (p *poller) logger() log.Logger {
 }
 
 func (p *poller) setLastError(msg string) { p.state.LastError = msg }
-
-// await polls until the operation is done and returns it, or returns errContinueAsNew, a
-// PollTimeout, OperationLost or a non-retryable API error. A run ends only once the operation's
-// outcome is known, or a bounded grace after its timeout (see awaitOutcome).
-func (p *poller) await(immediate bool) (insights.Operation, error) {
-	if p.state.CancelRequested {
-		p.progress.phase = PhaseCancelling
-	} else {
-		p.progress.phase = PhasePolling
-	}
-	deadline := p.state.StartedAt.Add(p.policy.timeout)
-	if workflow.GetVersion(p.ctx, apiCallsUnderServerLimitsChange, workflow.DefaultVersion, apiCallsUnderServerLimitsVersion) == workflow.DefaultVersion {
-		return p.awaitPacedByWorker(immediate, deadline)
-	}
-	fenceOlderWorkers(p.ctx)
-	p.serverLimits, p.outcomeFirst = true, true
-	return p.awaitOutcome(immediate, deadline)
-}
 
 // maxHistoryEvents is where a run continues as new whatever it counted: refused polls, cancel
 // retries and learned re-checks all add events that no poll count sees. One loop iteration adds
@@ -179,48 +170,6 @@ func (p *poller) shouldContinueAsNew() bool {
 	return workflow.GetInfo(p.ctx).GetContinueAsNewSuggested()
 }
 
-// sleep waits for the next poll time, the deadline, a signal or cancellation, whichever first.
-func (p *poller) sleep(deadline time.Time) {
-	now := workflow.Now(p.ctx)
-	age := now.Sub(p.state.StartedAt)
-	if p.state.CancelRequested {
-		age = 0 // confirm a cancellation at the backoff's pace, not the age's
-	}
-	interval := p.policy.ageInterval(p.state.Polls-p.state.BackoffFrom, age)
-	wait := p.jittered(interval)
-	if !p.serverLimits {
-		wait = p.workerPacedWait(now, interval)
-	}
-	if left := deadline.Sub(now); wait > left {
-		wait = left
-	}
-	if wait <= 0 {
-		return
-	}
-	next := now.Add(wait)
-	p.progress.nextPollAt = &next
-	p.publish()
-	p.wake = false
-	// An error here is Temporal cancellation, which checkTemporalCancel handles.
-	_, _ = workflow.AwaitWithOptions(p.ctx, workflow.AwaitOptions{
-		Timeout:      wait,
-		TimerOptions: workflow.TimerOptions{Summary: "next poll"},
-	}, func() bool { return p.wake })
-	p.wake = false
-}
-
-// jittered spreads d by ±policy.jitter with a fraction derived from the workflow ID and the poll
-// count: deterministic on replay, different across runs.
-func (p *poller) jittered(d time.Duration) time.Duration {
-	if p.policy.jitter == 0 {
-		return d
-	}
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s/%d", workflow.GetInfo(p.ctx).WorkflowExecution.ID, p.state.Polls)
-	frac := float64(h.Sum64()%10001)/10000*2 - 1 // -1..1
-	return time.Duration(float64(d) * (1 + p.policy.jitter*frac))
-}
-
 // poll runs GetOperation once (the PollOperation activity) and folds the result into the state.
 //
 // PollOperation is a regular activity, like every API call: the task queue's rate limits, per
@@ -233,7 +182,7 @@ func (p *poller) poll() (insights.Operation, error) {
 	var err error
 	if p.serverLimits {
 		var res activities.PollResult
-		err = workflow.ExecuteActivity(withPollActivity(p.ctx, p.state.Operation), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
+		err = workflow.ExecuteActivity(withShortActivity(p.ctx, p.state.Operation), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
 		op = res.Operation
 		if insights.IsErrorType(err, insights.ErrPollThrottled) {
 			// A worker that still paces its polls refused: no call was made, so not a poll.

@@ -2,11 +2,9 @@ package workflows
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
@@ -51,9 +49,7 @@ func (s *createSuite) TestReviewTimeoutAfterAmbiguousCreateLooksAndCancels() {
 	s.Greater(len(attempts.params), 0)
 	s.NotNil(attempts.params[len(attempts.params)-1].LookFrom, "the run ended right after an attempt that may have committed, without looking for its training")
 	s.Equal(1, cancels, "the training the timed-out run may have started must be found and cancelled")
-	var appErr *temporal.ApplicationError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
-	s.Equal(insights.ErrPollTimeout, appErr.Type())
+	appErr := s.failedWith(insights.ErrPollTimeout)
 	s.Contains(appErr.Error(), "ended cancelled")
 }
 

@@ -82,8 +82,7 @@ func TestEveryAPICallIsARegularActivityKeyedByProject(t *testing.T) {
 	calls := recordCalls(env)
 	at := pollAnswers(env, runningOp(), runningOp(), succeededOp())
 	start := env.Now()
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.NoError(t, env.GetWorkflowError())
+	createSucceeds(t, env)
 	require.Equal(t, []string{"30s", "1m0s", "2m0s"}, gapsFrom(start, *at))
 	var types []string
 	for _, c := range *calls {
@@ -105,8 +104,7 @@ func TestRunsPacedByWorkerKeepTheLocalPoll(t *testing.T) {
 	env := pacedByWorkerEnv()
 	calls := recordCalls(env)
 	pollAnswers(env, runningOp(), succeededOp())
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.NoError(t, env.GetWorkflowError())
+	createSucceeds(t, env)
 	require.Len(t, *calls, 3)
 	require.False(t, (*calls)[0].local, "CreateIssueModel")
 	require.True(t, (*calls)[1].local && (*calls)[2].local, "PollOperation")
@@ -130,23 +128,9 @@ func TestRefusalOfAWorkerThatPacesIsNotAPoll(t *testing.T) {
 		return activities.PollResult{Operation: succeededOp()}, nil
 	})
 	start := env.Now()
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.NoError(t, env.GetWorkflowError())
-	var res CreateIssueModelResult
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := createSucceeds(t, env)
 	require.Equal(t, 2, res.Polls, "refused tries are not polls")
 	// quiet policy: 30s, then 30s again after each refusal, then 1m: the worker's pace and slot
 	// are ignored.
 	require.Equal(t, []string{"30s", "30s", "30s", "1m0s"}, gapsFrom(start, at))
-}
-
-// pollAnswers answers PollOperation with ops in order (the last one repeats) and records when
-// each poll happened on the test clock.
-func pollAnswers(env *testsuite.TestWorkflowEnvironment, ops ...insights.Operation) *[]time.Time {
-	var at []time.Time
-	env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(func(context.Context, string) (activities.PollResult, error) {
-		at = append(at, env.Now())
-		return activities.PollResult{Operation: ops[min(len(at), len(ops))-1]}, nil
-	})
-	return &at
 }

@@ -3,7 +3,6 @@ package workflows
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -49,9 +48,7 @@ func TestSearchAttributesAndMetrics(t *testing.T) {
 		}
 		return succeededOp(), nil
 	}))
-	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
+	createSucceeds(t, env)
 
 	// Each upsert carries only what changed.
 	require.Equal(t, []map[string]string{
@@ -113,24 +110,4 @@ func TestStaticSummaryAndDetails(t *testing.T) {
 		"polling: first after 10s, ×1.5 up to 2m0s (±10%), timeout 24h0m0s"} {
 		require.Contains(t, d, want)
 	}
-}
-
-// createdEnv is a test environment whose CreateIssueModel answers testOp once.
-func createdEnv() *testsuite.TestWorkflowEnvironment {
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(acts)
-	env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
-	return env
-}
-
-// gapsFrom lists the gaps between start and the times at.
-func gapsFrom(start time.Time, at []time.Time) []string {
-	var gaps []string
-	prev := start
-	for _, a := range at {
-		gaps = append(gaps, a.Sub(prev).String())
-		prev = a
-	}
-	return gaps
 }
