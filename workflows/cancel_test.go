@@ -15,7 +15,7 @@ import (
 func (s *createSuite) TestCancelSignalHonored() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), failedOp(insights.CodeCancelled, "cancelled"))
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "wrong filter"})
 	}, 45*time.Second)
@@ -94,7 +94,7 @@ func (s *createSuite) TestDeletionAfterCancelOfRelease1IsNotAwaited() {
 func (s *createSuite) TestTemporalCancelCancelsOperationAndWaitsForOutcome() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), failedOp(insights.CodeCancelled, "cancelled"))
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 45*time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 
@@ -118,7 +118,7 @@ func (s *createSuite) honorDeletionCancel() {
 	cancelled, polls := false, 0
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testDeleteOp).Return(func(_ context.Context, _ string) (activities.CancelResult, error) {
 		cancelled = true
-		return activities.CancelResult{Accepted: true}, nil
+		return activities.CancelResult{}, nil
 	}).Maybe()
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testDeleteOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		polls++

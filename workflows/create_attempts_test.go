@@ -57,7 +57,7 @@ func (s *createSuite) TestRefusalAfterAnAmbiguousCreateDoesNotForgetIt() {
 		case n == 2:
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
 		case p.LookFrom != nil && n >= 5:
-			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil // the list caught up
+			return activities.StartedOperation{Operation: testOp}, nil // the list caught up
 		case p.LookFrom != nil:
 			return activities.StartedOperation{AlreadyDone: true}, nil // the list lags
 		}
@@ -87,11 +87,11 @@ func (s *createSuite) TestCancelAfterAmbiguousThenRefusedCreateFindsTheTraining(
 		case n == 2 && !p.LookOnly:
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
 		case p.LookFrom != nil:
-			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+			return activities.StartedOperation{Operation: testOp}, nil
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil
 	})
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 8*time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
@@ -107,11 +107,11 @@ func (s *createSuite) TestCancelAfterLostCreateReplyLooksAgainUntilTheListCaught
 		case n == 1:
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
 		case p.LookFrom != nil && s.env.Now().Sub(*p.LookFrom) >= time.Minute:
-			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+			return activities.StartedOperation{Operation: testOp}, nil
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil // not listed yet
 	})
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`))
@@ -166,11 +166,11 @@ func (s *createSuite) TestCancelAfterASecondLostCreateReplyWaitsForTheListAgain(
 			secondCommit = s.env.Now() // committed, reply lost
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
 		case !secondCommit.IsZero() && s.env.Now().Sub(secondCommit) >= time.Minute:
-			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+			return activities.StartedOperation{Operation: testOp}, nil
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil // nothing listed yet
 	})
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
 	// Attempts at 0, 5, 15, 35 s only look (the first failed at 0 s); the one at 75 s creates.
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 80*time.Second)
@@ -189,7 +189,7 @@ func (s *createSuite) TestRefusedLookUpAfterALostCreateReplyIsOutlasted() {
 		case n < 5:
 			return activities.StartedOperation{}, apiError("ListOperations", codes.PermissionDenied)
 		}
-		return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+		return activities.StartedOperation{Operation: testOp}, nil
 	})
 	s.pollSequence(succeededOp())
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
@@ -209,7 +209,7 @@ func (s *createSuite) TestCreateAfterAmbiguousFailureLooksForTheEarlierAttempt()
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
 		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.Unavailable, "reply lost"))).Once()
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(true, false)).
-		Return(activities.StartedOperation{Operation: testOp, Adopted: true}, nil).Once()
+		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
 	s.pollSequence(succeededOp())
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	s.Require().NoError(s.env.GetWorkflowError())
@@ -250,8 +250,8 @@ func (s *createSuite) TestCancelAfterAmbiguousCreateOnlyLooksUp() {
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
 		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.DeadlineExceeded, "deadline"))).Once()
 	s.env.OnActivity(acts.FindIssueModelCreation, mock.Anything, createParams(true, true)).
-		Return(activities.StartedOperation{Operation: testOp, Adopted: true}, nil).Once()
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))

@@ -37,7 +37,7 @@ func (s *createSuite) TestTemporalCancelAfterCancelSignalDoesNotAbortTheCancelCa
 			mu.Unlock()
 		}
 	})
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).After(20*time.Second).Return(activities.CancelResult{Accepted: true}, nil)
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).After(20*time.Second).Return(activities.CancelResult{}, nil)
 	s.pollsEndCancelledOnceTaken(&mu, &taken, 20)
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "stop"}) }, 45*time.Second)
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 50*time.Second)
@@ -62,7 +62,7 @@ func (s *createSuite) TestCancelRefusedWhileTheOperationIsNotListedYetIsRetried(
 			return activities.CancelResult{}, apiError("CancelOperation", codes.NotFound)
 		}
 		taken = true
-		return activities.CancelResult{Accepted: true}, nil
+		return activities.CancelResult{}, nil
 	})
 	s.pollsEndCancelledOnceTaken(&mu, &taken, 10)
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 500*time.Millisecond)
@@ -82,7 +82,7 @@ func (s *createSuite) TestTimeoutAwaitsTheCancelsOutcome() {
 		mu.Lock()
 		defer mu.Unlock()
 		taken = true
-		return activities.CancelResult{Accepted: true}, nil
+		return activities.CancelResult{}, nil
 	}).Once()
 	pollsAfterCancel := 0
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {

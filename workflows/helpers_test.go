@@ -153,7 +153,7 @@ func pollAnswers(env *testsuite.TestWorkflowEnvironment, ops ...insights.Operati
 func (s *createSuite) cancelIgnored() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), succeededOp())
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 }
 
 const testDeleteOp = testParent + "/operations/789"
@@ -179,7 +179,7 @@ func (s *createSuite) runsIntoItsTimeout() *temporal.ApplicationError {
 func (s *createSuite) timesOutRunning() *temporal.ApplicationError {
 	s.expectCreate()
 	s.pollSequence(runningOp())
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	return s.runsIntoItsTimeout()
 }
 
