@@ -154,7 +154,7 @@ func (p *poller) sendCancelOnce() {
 	p.progress.phase = PhaseCancelling
 	p.state.BackoffFrom = p.state.Polls
 	var res activities.CancelResult
-	err := workflow.ExecuteActivity(withShortActivity(p.ctx, p.state.Operation), acts.CancelOperation, p.state.Operation).Get(p.ctx, &res)
+	err := workflow.ExecuteActivity(withCancelActivity(p.ctx, p.state.Operation), acts.CancelOperation, p.state.Operation).Get(p.ctx, &res)
 	switch {
 	case err != nil:
 		p.setLastError(fmt.Sprintf("CancelOperation: %v", rootMessage(err)))
