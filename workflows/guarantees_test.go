@@ -196,6 +196,7 @@ func TestChildInputFromANewerReleaseIsRead(t *testing.T) {
 
 // Runs recorded before outcomeBeforeEndChange keep their commands: the timeout fails at once.
 func (s *createSuite) TestTimeoutOfARecordedRunFailsAtTheDeadline() {
+	s.env.OnGetVersion(pacedRunsJoinServerLimitsChange, workflow.DefaultVersion, pacedRunsJoinServerLimitsVersion).Return(workflow.DefaultVersion)
 	s.env.OnGetVersion(apiCallsUnderServerLimitsChange, workflow.DefaultVersion, apiCallsUnderServerLimitsVersion).Return(workflow.DefaultVersion)
 	s.env.OnGetVersion(outcomeBeforeEndChange, workflow.DefaultVersion, outcomeBeforeEndVersion).Return(workflow.DefaultVersion)
 	start := s.env.Now()

@@ -12,6 +12,18 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
+// joinServerLimits says whether a run paced by its worker now polls through the server-held
+// regular activity: a worker of this release keeps no poll budget, so a local poll would escape
+// every limit until the run continued as new. Runs replayed from before the change keep polling
+// locally.
+func (p *poller) joinServerLimits() bool {
+	if workflow.GetVersion(p.ctx, pacedRunsJoinServerLimitsChange, workflow.DefaultVersion, pacedRunsJoinServerLimitsVersion) == workflow.DefaultVersion {
+		return false
+	}
+	fenceOlderWorkers(p.ctx)
+	return true
+}
+
 // pollPacedByWorker runs PollOperation as a local activity: a poll then costs 6 history events
 // (timer started and fired, a workflow task, one marker). Its rate is bounded per worker
 // (PollLimiter), and it answers with the interval at which the worker's budget serves every

@@ -165,3 +165,22 @@ func TestCancelIsServedAheadOfPolls(t *testing.T) {
 	require.Less(t, effective(priority["CancelOperation"]), effective(priority["PollOperation"]),
 		"a cancel waits behind the project's polls")
 }
+
+// TestRunsPacedByWorkerJoinTheServerLimits: a run that began paced by its worker (its history
+// has no apiCallsUnderServerLimitsChange marker) and goes on on a worker of this release, which
+// paces nothing, would poll through a local activity at the bare policy interval until it
+// continued as new (hundreds of polls): outside every limit, beside the fleet's budget. It moves
+// to the server-held poll at its next poll instead.
+func TestRunsPacedByWorkerJoinTheServerLimits(t *testing.T) {
+	env := createdEnv()
+	env.OnGetVersion(apiCallsUnderServerLimitsChange, workflow.DefaultVersion, apiCallsUnderServerLimitsVersion).Return(workflow.DefaultVersion)
+	calls := recordCalls(env)
+	pollAnswers(env, runningOp(), succeededOp())
+	createSucceeds(t, env)
+	require.Len(t, *calls, 3)
+	for _, c := range (*calls)[1:] {
+		require.Equal(t, "PollOperation", c.activity)
+		require.False(t, c.local, "a poll outside the server's limits")
+		require.Equal(t, "acme", c.options.Priority.FairnessKey)
+	}
+}

@@ -48,4 +48,9 @@ const (
 	// loop paced by its worker's budget (legacy.go).
 	apiCallsUnderServerLimitsChange  = "api-calls-under-server-limits"
 	apiCallsUnderServerLimitsVersion = 1
+	// pacedRunsJoinServerLimitsChange: a run that polls paced by its worker (it began before
+	// apiCallsUnderServerLimitsChange) polls through the server-held regular activity from its
+	// next poll on (joinServerLimits), since no worker paces it any more.
+	pacedRunsJoinServerLimitsChange  = "paced-runs-join-server-limits"
+	pacedRunsJoinServerLimitsVersion = 1
 )
