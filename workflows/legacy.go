@@ -14,14 +14,21 @@ import (
 
 // joinServerLimits says whether a run paced by its worker now polls through the server-held
 // regular activity: a worker of this release keeps no poll budget, so a local poll would escape
-// every limit until the run continued as new. Runs replayed from before the change keep polling
-// locally.
+// every limit until the run continued as new. Each poll asks its own change ID: the SDK answers
+// a change ID first asked while replaying with DefaultVersion for the rest of the run, so one ID
+// asked at every poll would keep a run taken over mid-poll (its earlier polls replayed) local
+// for good. Polls replayed from before the change stay local; the first poll made live joins.
 func (p *poller) joinServerLimits() bool {
-	if workflow.GetVersion(p.ctx, pacedRunsJoinServerLimitsChange, workflow.DefaultVersion, pacedRunsJoinServerLimitsVersion) == workflow.DefaultVersion {
+	if workflow.GetVersion(p.ctx, joinChangeID(p.attempts), workflow.DefaultVersion, pacedRunsJoinServerLimitsVersion) == workflow.DefaultVersion {
 		return false
 	}
 	fenceOlderWorkers(p.ctx)
 	return true
+}
+
+// joinChangeID is the change ID of pacedRunsJoinServerLimitsChange at the run's attempt-th poll.
+func joinChangeID(attempt int) string {
+	return fmt.Sprintf("%s-%d", pacedRunsJoinServerLimitsChange, attempt)
 }
 
 // pollPacedByWorker runs PollOperation as a local activity: a poll then costs 6 history events

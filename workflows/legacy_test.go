@@ -21,7 +21,9 @@ import (
 func pacedByWorkerEnv() *testsuite.TestWorkflowEnvironment {
 	env := createdEnv()
 	env.OnGetVersion(apiCallsUnderServerLimitsChange, workflow.DefaultVersion, apiCallsUnderServerLimitsVersion).Return(workflow.DefaultVersion)
-	env.OnGetVersion(pacedRunsJoinServerLimitsChange, workflow.DefaultVersion, pacedRunsJoinServerLimitsVersion).Return(workflow.DefaultVersion)
+	for attempt := 1; attempt <= 50; attempt++ {
+		env.OnGetVersion(joinChangeID(attempt), workflow.DefaultVersion, pacedRunsJoinServerLimitsVersion).Return(workflow.DefaultVersion).Maybe()
+	}
 	return env
 }
 

@@ -184,3 +184,22 @@ func TestRunsPacedByWorkerJoinTheServerLimits(t *testing.T) {
 		require.Equal(t, "acme", c.options.Priority.FairnessKey)
 	}
 }
+
+// TestRunTakenOverMidPollJoinsTheServerLimits: a worker of this release that takes over a run
+// paced by its worker replays its earlier polls, where the change's GetVersion answers
+// DefaultVersion (no marker); its first poll made live still joins the server-held poll.
+func TestRunTakenOverMidPollJoinsTheServerLimits(t *testing.T) {
+	env := createdEnv()
+	env.OnGetVersion(apiCallsUnderServerLimitsChange, workflow.DefaultVersion, apiCallsUnderServerLimitsVersion).Return(workflow.DefaultVersion)
+	for attempt := 1; attempt <= 2; attempt++ { // replayed polls
+		env.OnGetVersion(joinChangeID(attempt), workflow.DefaultVersion, pacedRunsJoinServerLimitsVersion).Return(workflow.DefaultVersion)
+	}
+	calls := recordCalls(env)
+	pollAnswers(env, runningOp(), runningOp(), runningOp(), succeededOp())
+	createSucceeds(t, env)
+	var local []bool
+	for _, c := range (*calls)[1:] {
+		local = append(local, c.local)
+	}
+	require.Equal(t, []bool{true, true, false, false}, local, "polls 1-2 replayed, 3-4 live")
+}

@@ -50,7 +50,8 @@ const (
 	apiCallsUnderServerLimitsVersion = 1
 	// pacedRunsJoinServerLimitsChange: a run that polls paced by its worker (it began before
 	// apiCallsUnderServerLimitsChange) polls through the server-held regular activity from its
-	// next poll on (joinServerLimits), since no worker paces it any more.
+	// next poll on, since no worker paces it any more; the ID has the poll's attempt appended
+	// (joinChangeID).
 	pacedRunsJoinServerLimitsChange  = "paced-runs-join-server-limits"
 	pacedRunsJoinServerLimitsVersion = 1
 )
