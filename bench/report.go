@@ -351,10 +351,10 @@ func (r *runner) addCallPeaks(res *Result, project string) {
 		received += c.Calls
 		peak = max(peak, c.Calls)
 	}
-	res.PeakGetOpPerEmulatedMinute = peakWindow(series, int64(math.Max(1, math.Round(60/r.cfg.scale))))
+	res.PeakGetOpPerEmulatedMinute = record.PeakWindow(series, int64(math.Max(1, math.Round(60/r.cfg.scale))))
 	res.GetOperationRejected = max(received-res.GetOperationCalls, 0)
 	res.PeakGetOpPerMin = float64(peak) * 60 / r.cfg.scale
-	res.PeakCallsPerEmulatedMinute = peakWindow(r.allCallsPerSecond(project), int64(math.Max(1, math.Round(60/r.cfg.scale))))
+	res.PeakCallsPerEmulatedMinute = record.PeakWindow(r.rec.AllCallsPerSecond(project), int64(math.Max(1, math.Round(60/r.cfg.scale))))
 	res.Refused = r.rec.Refused(project)
 }
 
@@ -462,37 +462,6 @@ func replay(cfg config, w io.Writer) error {
 		return writePlot(&rep, cfg.plotFile)
 	}
 	return nil
-}
-
-// allCallsPerSecond is every API call of project per second, in time order.
-func (r *runner) allCallsPerSecond(project string) []record.SecondCount {
-	bySecond := map[int64]int64{}
-	for _, m := range []string{"CreateIssueModel", "GetOperation", "ListOperations", "CancelOperation"} {
-		for _, c := range r.rec.CallsPerSecond(m, project) {
-			bySecond[c.Second] += c.Calls
-		}
-	}
-	out := make([]record.SecondCount, 0, len(bySecond))
-	for sec, n := range bySecond {
-		out = append(out, record.SecondCount{Second: sec, Calls: n})
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Second < out[b].Second })
-	return out
-}
-
-// peakWindow is the largest number of calls in any window of width seconds.
-func peakWindow(series []record.SecondCount, width int64) int64 {
-	var best, sum int64
-	lo := 0
-	for hi := range series {
-		sum += series[hi].Calls
-		for series[hi].Second-series[lo].Second >= width {
-			sum -= series[lo].Calls
-			lo++
-		}
-		best = max(best, sum)
-	}
-	return best
 }
 
 // fitLine fits y = a + b x by least squares and returns b and a (0, 0 when x does not vary).
