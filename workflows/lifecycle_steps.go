@@ -188,7 +188,10 @@ func (l *lifecycle) startAndAwaitOp(s awaitedStep) (insights.Operation, error) {
 // when the child fails, the operation it could not await to its end.
 func (l *lifecycle) startAndAwaitStarted(s awaitedStep) (activities.StartedOperation, insights.Operation, error) {
 	var started activities.StartedOperation
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, 10*time.Minute), s.start, s.params).Get(l.ctx, &started); err != nil {
+	// No schedule-to-close bound: it would count the time attempts wait in the rate-limited
+	// queue, and a step that gave up after an attempt that may have committed would leave that
+	// operation untracked (the start-once records live in this activity's heartbeats).
+	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, 0), s.start, s.params).Get(l.ctx, &started); err != nil {
 		return started, insights.Operation{}, err
 	}
 	if started.AlreadyDone {
