@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,12 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
-	"github.com/issuemodels/durable-lro/insightsclient"
 	"github.com/issuemodels/durable-lro/insightstest"
-	"github.com/issuemodels/durable-lro/internal/devserver"
-	"github.com/issuemodels/durable-lro/workflows"
 )
 
 // TestPrometheusScrapesTheWorker runs a real Prometheus (Debian's prometheus package) with the
@@ -39,19 +33,9 @@ func TestPrometheusScrapesTheWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := devserver.Start(t)
 	// A training of 5 real seconds, polled every second: the GetOperation counter grows over
 	// several scrapes (rate() sees no increase in a series' first sample).
-	emu, err := insightstest.NewServer(insightstest.Options{Clock: insightstest.RealClock(600),
-		TrainingTime: func() time.Duration { return 50 * time.Minute }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
-	t.Setenv("TEMPORAL_ADDRESS", srv.HostPort)
-	t.Setenv("TEMPORAL_NAMESPACE", srv.Namespace)
-	t.Setenv(insightsclient.EmulatorHostEnv, emu.Addr())
-	t.Setenv("ISSUE_MODELS_CODEC_KEY", "")
+	srv, _ := startStack(t, insightstest.Options{TrainingTime: func() time.Duration { return 50 * time.Minute }})
 	metricsAddr, promAddr := freeAddr(t), freeAddr(t)
 	cfg, err := parseFlags([]string{"-metrics-addr", metricsAddr, "-api-time-scale", "600"}, func(string) string { return "" })
 	if err != nil {
@@ -105,18 +89,7 @@ scrape_configs:
 		return ok && v > 0
 	})
 	// One run through the worker, so that its API calls and outcome are scraped too.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	run, err := srv.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "prometheus-run", TaskQueue: workflows.DefaultTaskQueue},
-		workflows.CreateIssueModelWorkflowType, json.RawMessage(`{"parent":"projects/p/locations/us-central1",`+
-			`"issueModel":{"displayName":"m","inputDataConfig":{"medium":"CHAT","filter":"medium=\"CHAT\""}},`+
-			`"polling":{"initialInterval":"1s","maxInterval":"1s"}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := run.Get(ctx, nil); err != nil {
-		t.Fatalf("run: %v", err)
-	}
+	trainOnce(t, srv.Client, "prometheus-run", "us-central1")
 
 	prom.waitFor("the run's GetOperation calls to reach the poll rule", func() bool {
 		v, ok := prom.value(`issue_models:poll_ok:rate5m{task_queue="issue_models"}`)

@@ -15,7 +15,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/issuemodels/durable-lro/insightsclient"
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/internal/devserver"
 	"github.com/issuemodels/durable-lro/workflows"
@@ -29,11 +28,9 @@ const versioningTimeout = 90 * time.Second
 // README documents: a run started on build 1 stays pinned to it while build 2 becomes current,
 // and a run started afterwards executes on build 2.
 func TestWorkerVersioningOnTheDevServer(t *testing.T) {
-	srv := devserver.Start(t)
 	// The second training (the pinned run caught by the rollout) lasts; the others are quick.
 	var creates atomic.Int32
-	emu, err := insightstest.NewServer(insightstest.Options{
-		Clock: insightstest.RealClock(600),
+	srv, emu := startStack(t, insightstest.Options{
 		TrainingTime: func() time.Duration {
 			if creates.Add(1) == 2 {
 				return 100 * time.Hour
@@ -41,14 +38,6 @@ func TestWorkerVersioningOnTheDevServer(t *testing.T) {
 			return time.Minute
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
-	t.Setenv("TEMPORAL_ADDRESS", srv.HostPort)
-	t.Setenv("TEMPORAL_NAMESPACE", srv.Namespace)
-	t.Setenv(insightsclient.EmulatorHostEnv, emu.Addr())
-	t.Setenv("ISSUE_MODELS_CODEC_KEY", "")
 	ctx, cancel := context.WithTimeout(context.Background(), versioningTimeout)
 	defer cancel()
 	v := &versioned{t: t, ctx: ctx, c: srv.Client, cli: temporalCLI(t, srv.HostPort, srv.Namespace),
