@@ -103,7 +103,7 @@ func (n *nexusEnv) backing(request string) client.WorkflowRun {
 func TestNexusCallerTrainsOnceAcrossNamespaces(t *testing.T) {
 	t.Parallel()
 	// The training lasts until both callers are attached; then the clock jumps past its end.
-	clock := &jumpClock{base: insightstest.RealClock(timeScale)}
+	clock := insightstest.NewJumpClock(insightstest.RealClock(timeScale))
 	n := newNexusEnv(t, insightstest.Options{Clock: clock, TrainingTime: trainingTime(1000 * time.Hour)})
 	request := createInput("nexus-"+n.idPrefix, fastPolling)
 	first := n.startPipeline(n.idPrefix+"-a", request)
@@ -114,7 +114,7 @@ func TestNexusCallerTrainsOnceAcrossNamespaces(t *testing.T) {
 		d, err := n.c.DescribeWorkflow(n.ctx(), backing.GetID(), "")
 		return err == nil && len(d.RawResponse.GetCallbacks()) == 2
 	})
-	clock.jump(1001 * time.Hour)
+	clock.Jump(1001 * time.Hour)
 
 	for _, run := range []client.WorkflowRun{first, second} {
 		var res gocaller.PipelineResult
@@ -282,7 +282,7 @@ func TestNexusAwaitAndLifecycleOperations(t *testing.T) {
 func TestNexusCallerCancelTheServerCannotHonour(t *testing.T) {
 	t.Parallel()
 	// The training lasts until the cancel was refused; then the clock jumps past its end.
-	clock := &jumpClock{base: insightstest.RealClock(timeScale)}
+	clock := insightstest.NewJumpClock(insightstest.RealClock(timeScale))
 	n := newNexusEnv(t, insightstest.Options{Clock: clock, CancelMode: insightstest.CancelUnimplemented, TrainingTime: trainingTime(1000 * time.Hour)})
 	request := createInput("nexus-unimplemented-"+n.idPrefix, fastPolling)
 	pipeline := n.startPipeline(n.idPrefix, request)
@@ -292,29 +292,10 @@ func TestNexusCallerCancelTheServerCannotHonour(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.waitStatus(backing, "the cancel refused", func(s workflows.PollStatus) bool { return s.CancelUnimplemented })
-	clock.jump(1001 * time.Hour)
+	clock.Jump(1001 * time.Hour)
 	var res gocaller.PipelineResult
 	err := pipeline.Get(n.ctx(), &res)
 	if err != nil || res.Outcome != workflows.OutcomeCompletedDespiteCancel || len(res.Model) == 0 {
 		t.Fatalf("pipeline: %v %+v, want COMPLETED_DESPITE_CANCEL with the model", err, res)
 	}
-}
-
-// jumpClock is base plus a jump the test makes.
-type jumpClock struct {
-	base insightstest.Clock
-	mu   sync.Mutex
-	off  time.Duration
-}
-
-func (c *jumpClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.base.Now().Add(c.off)
-}
-
-func (c *jumpClock) jump(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
 }
