@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/issuemodels/durable-lro/insightsclient"
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/internal/devserver"
+	"github.com/issuemodels/durable-lro/internal/testkit"
 	"github.com/issuemodels/durable-lro/searchattr"
 )
 
@@ -224,7 +224,7 @@ func TestDoctor(t *testing.T) {
 		wantLines(t, out, "[FAIL   ] credentials", "fix: run `gcloud auth application-default login`", "[skipped] Contact Center Insights API")
 	})
 	t.Run("Temporal unreachable", func(t *testing.T) {
-		t.Setenv("TEMPORAL_ADDRESS", freeAddr(t))
+		t.Setenv("TEMPORAL_ADDRESS", testkit.FreeAddr(t))
 		code, out := doctor(t, "-parent", parent)
 		if code != exitFailed {
 			t.Errorf("exit %d, want 1", code)
@@ -252,13 +252,3 @@ func TestDoctor(t *testing.T) {
 }
 
 func activityName(name string) activity.RegisterOptions { return activity.RegisterOptions{Name: name} }
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
