@@ -249,14 +249,12 @@ func awaitAll(runs []client.WorkflowRun, timeout time.Duration) []outcome {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for i, r := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			out[i].id = r.GetID()
 			out[i].err = r.Get(ctx, &out[i].res)
-		}()
+		})
 	}
 	wg.Wait()
 	return out

@@ -104,12 +104,10 @@ func mixedFleetRollout(t *testing.T, from string) {
 	var wg sync.WaitGroup
 	var finished atomic.Int32
 	for i, r := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			ends[i] = awaitMixedRun(t, emu, r, time.Duration(size(6, 15))*time.Minute)
 			finished.Add(1)
-		}()
+		})
 	}
 	// The cancels are signalled once the run polls (its operation exists), on whichever worker. A
 	// run that ended first (its tasks failed meanwhile, say: a failing task answers no query) is
