@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightstest"
@@ -360,9 +359,7 @@ func TestInvalidInput(t *testing.T) {
 func TestOperationFailed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, insightstest.Options{
-		TrainingOutcome: func(*contactcenterinsightspb.CreateIssueModelRequest) *status.Status {
-			return status.New(codes.FailedPrecondition, insightstest.TooFewConversations)
-		},
+		TrainingOutcome: insightstest.RandomTrainingFailure(1, 0), // every training fails
 	})
 	run := e.start(createType, createInput("doomed", fastPolling))
 	_, err := e.result(run)

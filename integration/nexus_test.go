@@ -15,7 +15,6 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 
@@ -142,10 +141,8 @@ func TestNexusCallerTrainsOnceAcrossNamespaces(t *testing.T) {
 func TestNexusCallerSeesFailedTraining(t *testing.T) {
 	t.Parallel()
 	n := newNexusEnv(t, insightstest.Options{
-		TrainingTime: trainingTime(10 * time.Minute),
-		TrainingOutcome: func(*contactcenterinsightspb.CreateIssueModelRequest) *status.Status {
-			return status.New(codes.FailedPrecondition, "too few conversations")
-		},
+		TrainingTime:    trainingTime(10 * time.Minute),
+		TrainingOutcome: insightstest.RandomTrainingFailure(1, 0), // every training fails
 	})
 	err := n.startPipeline(n.idPrefix, createInput("nexus-fail-"+n.idPrefix, fastPolling)).Get(n.ctx(), nil)
 	var nexusErr *temporal.NexusOperationError
@@ -157,7 +154,7 @@ func TestNexusCallerSeesFailedTraining(t *testing.T) {
 		t.Fatalf("cause = %v, want an ApplicationError of type %s", err, insights.ErrOperationFailed)
 	}
 	var st insights.Status
-	if err := appErr.Details(&st); err != nil || st.Code != int32(codes.FailedPrecondition) || st.Message != "too few conversations" {
+	if err := appErr.Details(&st); err != nil || st.Code != int32(codes.FailedPrecondition) || st.Message != insightstest.TooFewConversations {
 		t.Errorf("details = %+v (%v), want the google.rpc.Status", st, err)
 	}
 }
