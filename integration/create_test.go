@@ -349,9 +349,7 @@ func TestInvalidInput(t *testing.T) {
 	if st := e.describeStatus(run.GetID(), ""); st != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
 		t.Errorf("execution status = %v, want FAILED", st)
 	}
-	if n := e.emu.Stats().RPCs["CreateIssueModel"]; n != 0 {
-		t.Errorf("CreateIssueModel RPCs = %d, want 0", n)
-	}
+	e.wantCreateCalls(0, "it fails before any API call")
 }
 
 // TestOperationFailed: a training that ends FAILED_PRECONDITION fails the run with
@@ -475,9 +473,7 @@ func TestContinueAsNew(t *testing.T) {
 	if got := e.models(); len(got) != 1 {
 		t.Errorf("emulator models = %v, want exactly one", got)
 	}
-	if n := e.emu.Stats().RPCs["CreateIssueModel"]; n != 1 {
-		t.Errorf("CreateIssueModel RPCs = %d, want 1 (later runs must not create again)", n)
-	}
+	e.wantCreateCalls(1, "later runs must not create again")
 }
 
 // TestServerRestart restarts the Temporal server (same port, same SQLite file) while a run

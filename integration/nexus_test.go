@@ -131,9 +131,7 @@ func TestNexusCallerTrainsOnceAcrossNamespaces(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "already ran to completion") {
 		t.Errorf("a start after the training completed: %v, want refused as already completed", err)
 	}
-	if got := n.emu.Stats().RPCs["CreateIssueModel"]; got != 1 {
-		t.Errorf("CreateIssueModel RPCs = %d after the third start, want 1", got)
-	}
+	n.wantCreateCalls(1, "none for the third start")
 }
 
 // A failed training reaches the caller as the operation's failure, its cause the workflow's
@@ -269,9 +267,7 @@ func TestNexusAwaitAndLifecycleOperations(t *testing.T) {
 	if !errors.As(err, &appErr) || !strings.Contains(err.Error(), "parent") {
 		t.Errorf("an invalid input: %v, want the workflow's InvalidArgument", err)
 	}
-	if got := n.emu.Stats().RPCs["CreateIssueModel"]; got != 2 {
-		t.Errorf("CreateIssueModel RPCs = %d, want 2 (ours and the lifecycle's)", got)
-	}
+	n.wantCreateCalls(2, "ours and the lifecycle's")
 }
 
 // When the server cannot cancel the training, the cancelled caller still gets the outcome: the
