@@ -15,9 +15,6 @@ import (
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
-	"golang.org/x/time/rate"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -38,21 +35,12 @@ type Activities struct {
 	// *insightsclient.Regional; a location it does not know fails the activity with a
 	// non-retryable InvalidArgument before any call.
 	Clients ClientsByLocation
-	// PollLimiter, when set, is this worker's budget of the poll loop's GetOperation calls (the
-	// worker's -polls-per-second); only PollOperation spends it, GetOperation does not. A poll
-	// waits for the budget up to MaxPollWait; one that would wait longer is not made:
-	// PollOperation fails at once with the non-retryable ErrPollThrottled and the poll loop
-	// backs off. Waiting longer in the worker would hold the workflow task open (PollOperation
-	// runs as a local activity), which the SDK extends with extra workflow tasks.
-	PollLimiter *rate.Limiter
 	// APITimeScale is how many seconds of the API's clock pass per second of the worker's: 0 or
 	// 1 for the real API (real time); above 1 only for an emulator whose clock runs faster than
 	// real time (its -time-scale). EstimateTraining divides the durations it reports, which it
 	// reads off the API's timestamps, by it, so that the workflow waits them out in its own time;
 	// the pipeline starts divide ListLagGrace, the operation list's lag, by it likewise.
 	APITimeScale float64
-
-	pacer pollPacer
 
 	// listLagGrace and lookupLimit, when not zero, replace ListLagGrace and
 	// maxLookupOperations (tests: export_test.go).
@@ -81,8 +69,14 @@ func (a *Activities) clientFor(field, resource string) (*contactcenterinsights.C
 	return a.Client, nil
 }
 
-// MaxPollWait is the longest PollOperation waits for PollLimiter before giving up the call.
-const MaxPollWait = 2 * time.Second
+// clientOf checks resource, the value of input field field, with valid (an InvalidArgument
+// before any call) and returns the client for a call on it (clientFor).
+func (a *Activities) clientOf(field, resource string, valid func(field, value string) error) (*contactcenterinsights.Client, error) {
+	if err := valid(field, resource); err != nil {
+		return nil, err
+	}
+	return a.clientFor(field, resource)
+}
 
 // noRetry turns off the client library's retries: one layer of retries (Temporal's) is visible
 // in history and bounded by the activity's policy, and a hidden retry of a create after a lost
@@ -93,23 +87,6 @@ var noRetry = gax.WithRetry(nil)
 // still count as ours: it absorbs clock differences between Temporal and Google.
 const CreateSkew = 2 * time.Minute
 
-// lookupPageSize is the page size of the duplicate look-up's ListOperations calls (the API's
-// largest).
-const lookupPageSize = 1000
-
-// maxLookupOperations is a safety bound on the duplicate look-up (findOperation): a million
-// operations, 1,000 pages of 1,000. The look-up reads a location's whole operation list,
-// because neither the order of ListOperations (the emulator lists the oldest first) nor its
-// filter (undocumented for this service) lets it stop early: a bound counted from the head of
-// the list missed, in a busy location, the very operation it looked for. The list is finite (a
-// location keeps its operations for days, then they expire), so a real location stays far below
-// this bound; one that reaches it fails the look-up with the non-retryable
-// insights.ErrLookupTooLarge rather than report "not found" and let a retry start a second
-// operation. (A server that answered empty pages with ever new page tokens would be cut off
-// only by the activity's StartToCloseTimeout.) Every look-up logs what it read ("Looked up
-// operations": pages, operations, duration).
-const maxLookupOperations = 1_000_000
-
 // CreateIssueModelParams is the input of the CreateIssueModel activity.
 type CreateIssueModelParams struct {
 	Parent     string                  `json:"parent"`
@@ -119,32 +96,20 @@ type CreateIssueModelParams struct {
 	// was scheduled: an identical creation from then on is adopted instead of creating another.
 	LookFrom *time.Time `json:"lookFrom,omitempty"`
 	// LookOnly adopts an earlier attempt's operation if there is one but creates nothing
-	// (used when the run was cancelled while creating).
+	// (used when the run was cancelled while creating, and while the list may lag).
 	LookOnly bool `json:"lookOnly,omitempty"`
 }
 
-// StartedOperation names the long-running operation an activity started or found.
-type StartedOperation struct {
-	Operation string `json:"operation"`
-	// Adopted is true when the operation was found rather than started: an earlier attempt
-	// started it (its reply was lost), or it was already running.
-	Adopted bool `json:"adopted,omitempty"`
-	// AlreadyDone is true when there was nothing to start (the model was already in the wanted
-	// state, or LookOnly found nothing); Operation is then empty.
-	AlreadyDone bool `json:"alreadyDone,omitempty"`
-}
-
-// CreateIssueModel starts the CreateIssueModel operation and returns its name.
-//
-// The API has no request id, so the server cannot deduplicate a retried create. The workflow
-// knows when an attempt's outcome is unknown (UNAVAILABLE, DEADLINE_EXCEEDED, a worker that died
-// mid-call) and then sets LookFrom: this attempt first lists the location's operations and adopts
-// a CreateIssueModel operation whose metadata.request equals ours and whose createTime is not
-// before LookFrom-CreateSkew. After a definite refusal (e.g. RESOURCE_EXHAUSTED: another creation
-// is running in the region) nothing was created and nothing is looked for, so a workflow never
-// adopts another workflow's operation because it was refused. Where this cannot help: two
-// workflows sending identical requests within the window while one of them lost a reply, an
-// operation list that lags behind (eventual consistency), or operations that expired.
+// CreateIssueModel starts the CreateIssueModel operation and returns its name, through
+// startOnce. The API has no request id, so the server cannot deduplicate a retried create. The
+// workflow knows when an attempt's outcome is unknown (UNAVAILABLE, DEADLINE_EXCEEDED, a worker
+// that died mid-call) and then sets LookFrom: this attempt first adopts a CreateIssueModel
+// operation whose metadata.request equals ours (sameCreateRequest) and whose createTime is not
+// before LookFrom-CreateSkew. After a definite refusal (e.g. RESOURCE_EXHAUSTED: another
+// creation is running in the region) nothing was created and nothing is looked for, so a
+// workflow never adopts another workflow's operation because it was refused. The workflow
+// waits out the operation list's lag itself (running one attempt per activity); attempts that
+// Temporal retries keep startOnce's records as well.
 func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelParams) (StartedOperation, error) {
 	if err := insights.ValidateParent("parent", p.Parent); err != nil {
 		return StartedOperation{}, err
@@ -157,33 +122,24 @@ func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelPar
 		return StartedOperation{}, err
 	}
 	req := &contactcenterinsightspb.CreateIssueModelRequest{Parent: p.Parent, IssueModel: p.IssueModel.Proto()}
-	logger := activity.GetLogger(ctx)
+	var since time.Time
 	if p.LookFrom != nil {
-		from := p.LookFrom.Add(-CreateSkew)
-		name, err := a.findOperation(ctx, p.Parent, func(op *longrunningpb.Operation) bool {
+		since = *p.LookFrom
+	}
+	created := createdSince(ctx, since)
+	known := knownNothing
+	if p.LookFrom != nil {
+		known = knownMayHaveStarted
+	}
+	return a.startOnce(ctx, startRequest{
+		known:  known,
+		method: "CreateIssueModel", parent: p.Parent, lookOnly: p.LookOnly,
+		ours: func(op *longrunningpb.Operation) bool {
 			md := &contactcenterinsightspb.CreateIssueModelMetadata{}
-			if op.GetMetadata().UnmarshalTo(md) != nil {
-				return false
-			}
-			return sameCreateRequest(md.GetRequest(), req) && !md.GetCreateTime().AsTime().Before(from)
-		})
-		if err != nil {
-			return StartedOperation{}, err
-		}
-		if name != "" {
-			logger.Info("Adopted the operation an earlier attempt started", "Operation", name)
-			return StartedOperation{Operation: name, Adopted: true}, nil
-		}
-	}
-	if p.LookOnly {
-		return StartedOperation{AlreadyDone: true}, nil
-	}
-	op, err := c.CreateIssueModel(ctx, req, noRetry)
-	if err != nil {
-		return StartedOperation{}, insights.FromAPIError("CreateIssueModel", err)
-	}
-	logger.Info("Started CreateIssueModel", "Operation", op.Name())
-	return StartedOperation{Operation: op.Name()}, nil
+			return op.GetMetadata().UnmarshalTo(md) == nil && sameCreateRequest(md.GetRequest(), req) && created(md.GetCreateTime())
+		},
+		start: func() (string, error) { return opName(c.CreateIssueModel(ctx, req, noRetry)) },
+	})
 }
 
 // FindIssueModelCreation is CreateIssueModel's look-only step: it adopts the operation an
@@ -216,58 +172,9 @@ func sameCreateRequest(echoed, ours *contactcenterinsightspb.CreateIssueModelReq
 		e.GetLanguageCode() == o.GetLanguageCode()
 }
 
-// findOperation returns the name of the earliest operation (by metadata.createTime) in parent
-// that match accepts, or "" if there is none. It reads every page of the location's operation
-// list (see maxLookupOperations): the matchers bound the look-up by time (an operation created since
-// the earlier attempt, less CreateSkew) or by state (a running operation of the model), never by
-// position in the list.
-func (a *Activities) findOperation(ctx context.Context, parent string, match func(*longrunningpb.Operation) bool) (string, error) {
-	c, err := a.clientFor("parent", parent)
-	if err != nil {
-		return "", err
-	}
-	began := time.Now()
-	it := c.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent, PageSize: lookupPageSize}, noRetry)
-	pager := iterator.NewPager(it, lookupPageSize, "")
-	var found *longrunningpb.Operation
-	limit := maxLookupOperations
-	if a.lookupLimit != 0 {
-		limit = a.lookupLimit
-	}
-	pages, scanned := 0, 0
-	for {
-		var ops []*longrunningpb.Operation
-		token, err := pager.NextPage(&ops) // up to lookupPageSize operations, in one call or more
-		if err != nil {
-			return "", insights.FromAPIError("ListOperations", err)
-		}
-		pages++
-		scanned += len(ops)
-		for _, op := range ops {
-			if match(op) && (found == nil || insights.CreateTimeOf(op).Before(insights.CreateTimeOf(found))) {
-				found = op
-			}
-		}
-		if token == "" {
-			break
-		}
-		if scanned >= limit {
-			return "", temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-				"ListOperations: %s lists more than %d operations (%d pages read, the list goes on): the look-up for an earlier attempt's operation cannot tell whether it exists",
-				parent, scanned, pages), insights.ErrLookupTooLarge, nil)
-		}
-	}
-	activity.GetLogger(ctx).Info("Looked up operations", "Parent", parent, "Pages", pages, "Operations", scanned,
-		"Found", found.GetName(), "Duration", time.Since(began))
-	return found.GetName(), nil
-}
-
 // GetOperation reads the operation's current state.
 func (a *Activities) GetOperation(ctx context.Context, name string) (insights.Operation, error) {
-	if err := insights.ValidateOperationName("operation", name); err != nil {
-		return insights.Operation{}, err
-	}
-	c, err := a.clientFor("operation", name)
+	c, err := a.clientOf("operation", name, insights.ValidateOperationName)
 	if err != nil {
 		return insights.Operation{}, err
 	}
@@ -287,104 +194,26 @@ func (a *Activities) GetOperation(ctx context.Context, name string) (insights.Op
 // PollResult is the result of PollOperation.
 type PollResult struct {
 	Operation insights.Operation `json:"operation"`
-	// WorkerPace is the interval at which all the operations polled through this worker lately
-	// fit its poll budget (PollLimiter); zero without one. Runs of releases before
-	// NextPollAt keep to it. (The JSON name predates the field's; recorded histories carry it.)
+	// WorkerPace and NextPollAt were a per-worker poll budget's pacing; they stay zero and are
+	// kept so that the other release, which may read them, decodes this result as before.
 	WorkerPace time.Duration `json:"minInterval,omitempty"`
-	// NextPollAt is the slot this worker keeps for the operation's next poll (zero without a
-	// PollLimiter): polling then spends the budget evenly and finds it free.
-	NextPollAt time.Time `json:"nextPollAt,omitzero"`
+	NextPollAt time.Time     `json:"nextPollAt,omitzero"`
 }
 
-// PollThrottled is the details of PollOperation's ErrPollThrottled refusal.
-type PollThrottled struct {
-	WorkerPace time.Duration
-	// NextPollAt is the slot kept for the operation's next try; zero while the worker has no
-	// budget at all (a joining worker holds for a few seconds, see package fleetbudget).
-	NextPollAt time.Time
-}
-
-// PollOperation is GetOperation for the poll loop of the workflows (run as a local activity):
-// it spends one unit of this worker's poll budget, at the slot the worker keeps for the
-// operation (see pollPacer), and says when the next poll's slot is. A poll off its slot that
-// would wait more than MaxPollWait is not made: it fails at once with the non-retryable
-// ErrPollThrottled, whose details are the WorkerPace and the slot to come back at
-// (PollThrottled, as two values).
+// PollOperation is GetOperation for the poll loop of the workflows. Its rate, like every other
+// API call's, is held by the Temporal server's limits on the task queue (per Google project,
+// the activity's fairness key), not by the worker.
 func (a *Activities) PollOperation(ctx context.Context, name string) (PollResult, error) {
 	if err := insights.ValidateOperationName("operation", name); err != nil {
 		return PollResult{}, err
 	}
-	var res PollResult
-	if a.PollLimiter != nil {
-		now := time.Now()
-		plan := a.pacer.plan(name, now, float64(a.PollLimiter.Limit()))
-		res.WorkerPace, res.NextPollAt = plan.pace, plan.next
-		if !plan.ok {
-			return res, pollThrottled(PollThrottled{WorkerPace: plan.pace, NextPollAt: plan.next})
-		}
-		if err := sleepCtx(ctx, plan.callAt.Sub(now)); err != nil {
-			return res, err
-		}
-		if err := a.waitForPollBudget(ctx); err != nil {
-			return res, pollThrottled(PollThrottled{WorkerPace: plan.pace, NextPollAt: plan.next})
-		}
-	}
 	op, err := a.GetOperation(ctx, name)
-	res.Operation = op
-	if err == nil && op.Done {
-		a.pacer.forget(name)
-	}
-	return res, err
+	return PollResult{Operation: op}, err
 }
 
-func pollThrottled(d PollThrottled) error {
-	return temporal.NewNonRetryableApplicationError(
-		"this worker's GetOperation budget (-polls-per-second) is spent for now; no call was made",
-		insights.ErrPollThrottled, nil, d.WorkerPace, d.NextPollAt)
-}
-
-// PollingOperations is how many operations poll through a's worker: its part of the fleet's
-// polling, by which a fleet budget is divided (package fleetbudget). A function, not a method:
-// every exported method of Activities is registered as an activity.
-func PollingOperations(a *Activities) int {
-	return a.pacer.active(time.Now())
-}
-
-// waitForPollBudget takes a token from PollLimiter, waiting at most MaxPollWait for it: the
-// limiter is the hard bound, the pacer's slots keep polls from queueing at it.
-func (a *Activities) waitForPollBudget(ctx context.Context) error {
-	r := a.PollLimiter.Reserve()
-	if !r.OK() || r.Delay() > MaxPollWait {
-		r.Cancel()
-		return errPollBudgetSpent
-	}
-	if err := sleepCtx(ctx, r.Delay()); err != nil {
-		r.Cancel()
-		return err
-	}
-	return nil
-}
-
-var errPollBudgetSpent = errors.New("poll budget spent")
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// CancelResult says how the server took a cancellation request.
+// CancelResult says how the server took a cancellation request: without an error, it took it
+// (best effort: it may still finish the operation) unless Unimplemented.
 type CancelResult struct {
-	// Accepted: the server took the request (it may still finish the operation: best effort).
-	Accepted bool `json:"accepted"`
 	// Unimplemented: the server does not support cancellation (google.rpc.Code.UNIMPLEMENTED).
 	Unimplemented bool `json:"unimplemented,omitempty"`
 }
@@ -392,10 +221,7 @@ type CancelResult struct {
 // CancelOperation asks the server to cancel the operation. UNIMPLEMENTED is an answer, not an
 // error: the caller keeps polling and reports that the operation could not be cancelled.
 func (a *Activities) CancelOperation(ctx context.Context, name string) (CancelResult, error) {
-	if err := insights.ValidateOperationName("operation", name); err != nil {
-		return CancelResult{}, err
-	}
-	c, err := a.clientFor("operation", name)
+	c, err := a.clientOf("operation", name, insights.ValidateOperationName)
 	if err != nil {
 		return CancelResult{}, err
 	}
@@ -406,7 +232,7 @@ func (a *Activities) CancelOperation(ctx context.Context, name string) (CancelRe
 	if err != nil {
 		return CancelResult{}, insights.FromAPIError("CancelOperation", err)
 	}
-	return CancelResult{Accepted: true}, nil
+	return CancelResult{}, nil
 }
 
 // ListOperationsParams is the input of ListOperations; Name is the parent location.

@@ -22,30 +22,45 @@ const parent = "projects/acme/locations/us-central1"
 
 var spec = insights.IssueModelSpec{DisplayName: "weekly", InputDataConfig: insights.InputDataConfig{Medium: "CHAT", Filter: `medium="CHAT"`}}
 
-// setup starts the emulator on a fake clock and the real Google client talking to it over a socket.
 // startCreation runs the CreateIssueModel activity for the sample model.
 func startCreation(t *testing.T, env *testsuite.TestActivityEnvironment, acts *activities.Activities) activities.StartedOperation {
 	t.Helper()
-	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
-	require.NoError(t, err)
-	var started activities.StartedOperation
-	require.NoError(t, v.Get(&started))
-	return started
+	return execute[activities.StartedOperation](t, env, acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
 }
 
 // getOperation runs the GetOperation activity.
 func getOperation(t *testing.T, env *testsuite.TestActivityEnvironment, acts *activities.Activities, name string) insights.Operation {
 	t.Helper()
-	v, err := env.ExecuteActivity(acts.GetOperation, name)
-	require.NoError(t, err)
-	var op insights.Operation
-	require.NoError(t, v.Get(&op))
-	return op
+	return execute[insights.Operation](t, env, acts.GetOperation, name)
 }
 
+// activityEnv is a test environment that runs acts' activities.
+func activityEnv(acts *activities.Activities) *testsuite.TestActivityEnvironment {
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	return env
+}
+
+// execute runs activity on arg, which must succeed, and decodes its result.
+func execute[T any](t *testing.T, env *testsuite.TestActivityEnvironment, activity, arg any) T {
+	t.Helper()
+	v, err := env.ExecuteActivity(activity, arg)
+	require.NoError(t, err)
+	var out T
+	require.NoError(t, v.Get(&out))
+	return out
+}
+
+// setup starts the emulator on a fake clock and the real Google client talking to it over a socket.
 func setup(t *testing.T, opts insightstest.Options) (*insightstest.Server, *insightstest.FakeClock, *activities.Activities) {
 	t.Helper()
-	clock := insightstest.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	return setupFrom(t, opts, time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+}
+
+// setupFrom is setup with the emulator's clock starting at start.
+func setupFrom(t *testing.T, opts insightstest.Options, start time.Time) (*insightstest.Server, *insightstest.FakeClock, *activities.Activities) {
+	t.Helper()
+	clock := insightstest.NewFakeClock(start)
 	opts.Clock = clock
 	srv, err := insightstest.NewServer(opts)
 	require.NoError(t, err)
@@ -58,8 +73,7 @@ func setup(t *testing.T, opts insightstest.Options) (*insightstest.Server, *insi
 
 func TestCreateAfterLostReplyAdoptsTheCommittedOperation(t *testing.T) {
 	srv, clock, acts := setup(t, insightstest.Options{})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	// The server creates the model and operation, but the reply is lost.
 	srv.SetFaults("CreateIssueModel", insightstest.Fault{LostReplyAfterCommit: true, Probability: 1})
 	scheduled := clock.Now()
@@ -67,11 +81,7 @@ func TestCreateAfterLostReplyAdoptsTheCommittedOperation(t *testing.T) {
 	require.True(t, insights.MayHaveCommitted(err), "%v", err)
 
 	// The next attempt, told an earlier one may have committed, adopts instead of creating.
-	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, LookFrom: &scheduled})
-	require.NoError(t, err)
-	var started activities.StartedOperation
-	require.NoError(t, v.Get(&started))
-	require.True(t, started.Adopted)
+	started := execute[activities.StartedOperation](t, env, acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, LookFrom: &scheduled})
 	require.Len(t, srv.Models(parent), 1, "exactly one model")
 	st := srv.Stats()
 	require.EqualValues(t, 1, st.ModelsCreated[parent])
@@ -82,13 +92,9 @@ func TestCreateAfterLostReplyAdoptsTheCommittedOperation(t *testing.T) {
 
 func TestCreateLookOnlyCreatesNothing(t *testing.T) {
 	srv, clock, acts := setup(t, insightstest.Options{})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	now := clock.Now()
-	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, LookFrom: &now, LookOnly: true})
-	require.NoError(t, err)
-	var started activities.StartedOperation
-	require.NoError(t, v.Get(&started))
+	started := execute[activities.StartedOperation](t, env, acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, LookFrom: &now, LookOnly: true})
 	require.True(t, started.AlreadyDone)
 	require.Empty(t, started.Operation)
 	require.Zero(t, srv.Stats().RPCs["CreateIssueModel"])
@@ -96,24 +102,18 @@ func TestCreateLookOnlyCreatesNothing(t *testing.T) {
 
 func TestCreateDoesNotAdoptOlderIdenticalOperations(t *testing.T) {
 	srv, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return time.Minute }})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
-	_, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
-	require.NoError(t, err)
+	env := activityEnv(acts)
+	first := startCreation(t, env, acts)
 	clock.Advance(time.Hour) // the first training is long done
 	later := clock.Now()
-	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, LookFrom: &later})
-	require.NoError(t, err)
-	var started activities.StartedOperation
-	require.NoError(t, v.Get(&started))
-	require.False(t, started.Adopted)
+	started := execute[activities.StartedOperation](t, env, acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, LookFrom: &later})
+	require.NotEqual(t, first.Operation, started.Operation)
 	require.EqualValues(t, 2, srv.Stats().ModelsCreated[parent], "a later workflow gets its own model")
 }
 
 func TestErrorsAreTypedByGRPCCode(t *testing.T) {
 	srv, _, acts := setup(t, insightstest.Options{})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	for _, tc := range []struct {
 		code         codes.Code
 		nonRetryable bool
@@ -135,8 +135,7 @@ func TestErrorsAreTypedByGRPCCode(t *testing.T) {
 
 func TestBadNamesFailBeforeAnyCall(t *testing.T) {
 	srv, _, acts := setup(t, insightstest.Options{})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	_, err := env.ExecuteActivity(acts.GetOperation, "operations/1")
 	require.True(t, insights.IsErrorType(err, insights.ErrInvalidArgument), "%v", err)
 	_, err = env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent})
@@ -148,22 +147,16 @@ func TestBadNamesFailBeforeAnyCall(t *testing.T) {
 
 func TestCancelOperationModes(t *testing.T) {
 	srv, _, acts := setup(t, insightstest.Options{})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	started := startCreation(t, env, acts)
 
 	srv.SetCancelMode(insightstest.CancelUnimplemented)
-	v, err := env.ExecuteActivity(acts.CancelOperation, started.Operation)
-	require.NoError(t, err)
-	var res activities.CancelResult
-	require.NoError(t, v.Get(&res))
+	res := execute[activities.CancelResult](t, env, acts.CancelOperation, started.Operation)
 	require.Equal(t, activities.CancelResult{Unimplemented: true}, res)
 
 	srv.SetCancelMode(insightstest.CancelHonor)
-	v, err = env.ExecuteActivity(acts.CancelOperation, started.Operation)
-	require.NoError(t, err)
-	require.NoError(t, v.Get(&res))
-	require.True(t, res.Accepted)
+	taken := execute[activities.CancelResult](t, env, acts.CancelOperation, started.Operation)
+	require.Equal(t, activities.CancelResult{}, taken, "taken")
 	op := getOperation(t, env, acts, started.Operation)
 	require.True(t, op.Done)
 	require.EqualValues(t, insights.CodeCancelled, op.Error.Code)
@@ -171,8 +164,7 @@ func TestCancelOperationModes(t *testing.T) {
 
 func TestGetOperationDecodesTheFinishedCreation(t *testing.T) {
 	_, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return 2 * time.Hour }})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	started := startCreation(t, env, acts)
 	clock.Advance(2 * time.Hour)
 
@@ -193,14 +185,10 @@ func TestGetOperationDecodesTheFinishedCreation(t *testing.T) {
 
 func TestDeployUndeployDeleteAreIdempotent(t *testing.T) {
 	srv, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return time.Minute }})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	run := func(fn any, arg any) activities.StartedOperation {
 		t.Helper()
-		v, err := env.ExecuteActivity(fn, arg)
-		require.NoError(t, err)
-		var out activities.StartedOperation
-		require.NoError(t, v.Get(&out))
+		out := execute[activities.StartedOperation](t, env, fn, arg)
 		return out
 	}
 	created := run(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
@@ -214,7 +202,6 @@ func TestDeployUndeployDeleteAreIdempotent(t *testing.T) {
 	require.NotEmpty(t, first.Operation)
 	second := run(acts.DeployIssueModel, name) // retried while DEPLOYING: adopts
 	require.Equal(t, first.Operation, second.Operation)
-	require.True(t, second.Adopted)
 	clock.Advance(time.Hour)
 	require.True(t, run(acts.DeployIssueModel, name).AlreadyDone)
 	require.EqualValues(t, 1, srv.Stats().RPCs["DeployIssueModel"])
@@ -233,8 +220,7 @@ func TestDeployUndeployDeleteAreIdempotent(t *testing.T) {
 
 func TestListOperationsPages(t *testing.T) {
 	_, _, acts := setup(t, insightstest.Options{MaxConcurrentCreates: insightstest.Unlimited, TrainingTime: func() time.Duration { return time.Minute }})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	for range 5 {
 		_, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
 		require.NoError(t, err)
@@ -242,10 +228,7 @@ func TestListOperationsPages(t *testing.T) {
 	var all []string
 	token := ""
 	for {
-		v, err := env.ExecuteActivity(acts.ListOperations, activities.ListOperationsParams{Name: parent, PageSize: 2, PageToken: token})
-		require.NoError(t, err)
-		var page activities.ListOperationsResult
-		require.NoError(t, v.Get(&page))
+		page := execute[activities.ListOperationsResult](t, env, acts.ListOperations, activities.ListOperationsParams{Name: parent, PageSize: 2, PageToken: token})
 		require.LessOrEqual(t, len(page.Operations), 2)
 		for _, op := range page.Operations {
 			all = append(all, op.Name)
@@ -255,10 +238,7 @@ func TestListOperationsPages(t *testing.T) {
 		}
 	}
 	require.Len(t, all, 5)
-	v, err := env.ExecuteActivity(acts.ListOperations, activities.ListOperationsParams{Name: parent, Filter: "done=true"})
-	require.NoError(t, err)
-	var done activities.ListOperationsResult
-	require.NoError(t, v.Get(&done))
+	done := execute[activities.ListOperationsResult](t, env, acts.ListOperations, activities.ListOperationsParams{Name: parent, Filter: "done=true"})
 	require.Empty(t, done.Operations)
 }
 
@@ -269,15 +249,14 @@ func TestListOperationsPages(t *testing.T) {
 func TestDeployRetryWaitsForTheListToShowTheRunningOperation(t *testing.T) {
 	// Operations are listed (and found) a minute after they start.
 	srv, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return time.Minute }, DeployTime: 10 * time.Minute, OperationVisibilityDelay: time.Minute})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	created := startCreation(t, env, acts)
 	clock.Advance(time.Minute)
 	op, _ := srv.Operation(created.Operation)
 	model := &contactcenterinsightspb.IssueModel{}
 	require.NoError(t, op.GetResponse().UnmarshalTo(model))
 
-	_, err := acts.Client.DeployIssueModel(context.Background(), &contactcenterinsightspb.DeployIssueModelRequest{Name: model.GetName()})
+	lost, err := acts.Client.DeployIssueModel(context.Background(), &contactcenterinsightspb.DeployIssueModelRequest{Name: model.GetName()})
 	require.NoError(t, err) // the lost reply's deploy: committed
 	before := srv.Stats().RPCs["DeployIssueModel"]
 	_, err = env.ExecuteActivity(acts.DeployIssueModel, model.GetName())
@@ -288,9 +267,6 @@ func TestDeployRetryWaitsForTheListToShowTheRunningOperation(t *testing.T) {
 	require.Equal(t, before, srv.Stats().RPCs["DeployIssueModel"], "no second deploy")
 
 	clock.Advance(time.Minute)
-	v, err := env.ExecuteActivity(acts.DeployIssueModel, model.GetName())
-	require.NoError(t, err)
-	var adopted activities.StartedOperation
-	require.NoError(t, v.Get(&adopted))
-	require.True(t, adopted.Adopted)
+	adopted := execute[activities.StartedOperation](t, env, acts.DeployIssueModel, model.GetName())
+	require.Equal(t, lost.Name(), adopted.Operation)
 }

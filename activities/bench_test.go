@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/testsuite"
-
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insightstest"
 )
@@ -16,8 +14,7 @@ import (
 func BenchmarkGetOperation(b *testing.B) {
 	srv, _, acts := setup(&testing.T{}, insightstest.Options{RequestsPerMinute: insightstest.Unlimited})
 	defer srv.Close()
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec})
 	if err != nil {
 		b.Fatal(err)
@@ -42,8 +39,7 @@ func BenchmarkGetOperation(b *testing.B) {
 func BenchmarkCreateIssueModelFirstAttempt(b *testing.B) {
 	srv, clock, acts := setup(&testing.T{}, insightstest.Options{RequestsPerMinute: insightstest.Unlimited, MaxConcurrentCreates: insightstest.Unlimited, MaxModels: insightstest.Unlimited})
 	defer srv.Close()
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	p := activities.CreateIssueModelParams{Parent: parent, IssueModel: spec}
 	b.ResetTimer()
 	for b.Loop() {

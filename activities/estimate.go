@@ -79,10 +79,7 @@ type TrainingEstimate struct {
 // not make it narrow. Median, Low and High are in the worker's time: the API's durations divided
 // by APITimeScale (an emulator running faster than real time).
 func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingParams) (TrainingEstimate, error) {
-	if err := insights.ValidateOperationName("operation", p.Operation); err != nil {
-		return TrainingEstimate{}, err
-	}
-	c, err := a.clientFor("operation", p.Operation)
+	c, err := a.clientOf("operation", p.Operation, insights.ValidateOperationName)
 	if err != nil {
 		return TrainingEstimate{}, err
 	}
@@ -98,7 +95,7 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 			own = op
 		} else if s, ok := sampleOf(op); ok {
 			samples = append(samples, s)
-		} else if c := createTimeOf(op); !op.GetDone() && !c.IsZero() {
+		} else if c := insights.CreateTimeOf(op); !op.GetDone() && isTraining(op) && !c.IsZero() {
 			running = append(running, c)
 		}
 	}
@@ -115,7 +112,7 @@ func (a *Activities) EstimateTraining(ctx context.Context, p EstimateTrainingPar
 // ownCreateTime is the operation's createTime: from the scan when it holds the operation, else
 // what the workflow passed.
 func (a *Activities) ownCreateTime(own *longrunningpb.Operation, p EstimateTrainingParams) time.Time {
-	if c := createTimeOf(own); !c.IsZero() {
+	if c := insights.CreateTimeOf(own); !c.IsZero() {
 		return c
 	}
 	if !p.Created.IsZero() {
@@ -237,12 +234,9 @@ func lgammaOf(n int) float64 {
 	return v
 }
 
-func createTimeOf(op *longrunningpb.Operation) time.Time {
-	md := &contactcenterinsightspb.CreateIssueModelMetadata{}
-	if op.GetMetadata().UnmarshalTo(md) != nil || md.GetCreateTime() == nil {
-		return time.Time{}
-	}
-	return md.GetCreateTime().AsTime()
+// isTraining: op is a CreateIssueModel operation (a location lists every kind).
+func isTraining(op *longrunningpb.Operation) bool {
+	return op.GetMetadata().MessageIs(&contactcenterinsightspb.CreateIssueModelMetadata{})
 }
 
 type trainingSample struct {

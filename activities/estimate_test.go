@@ -39,19 +39,14 @@ func lengthFor(rng *rand.Rand, count int64) time.Duration {
 
 func estimateFor(t *testing.T, env *testsuite.TestActivityEnvironment, acts *activities.Activities, p activities.EstimateTrainingParams) activities.TrainingEstimate {
 	t.Helper()
-	v, err := env.ExecuteActivity(acts.EstimateTraining, p)
-	require.NoError(t, err)
-	var est activities.TrainingEstimate
-	require.NoError(t, v.Get(&est))
-	return est
+	return execute[activities.TrainingEstimate](t, env, acts.EstimateTraining, p)
 }
 
 // From a location whose trainings follow their data, the estimate finds the trend and a span
 // that holds about 98 % of new trainings of the same size, in a bounded scan.
 func TestEstimateTrainingFollowsTheData(t *testing.T) {
 	srv, _, acts := setup(t, insightstest.Options{})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	rng := rand.New(rand.NewSource(3))
 	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rng, 1200)))
 	started := startCreation(t, env, acts)
@@ -78,8 +73,7 @@ func TestEstimateTrainingFollowsTheData(t *testing.T) {
 // is none at all.
 func TestEstimateTrainingWithoutCountOrHistory(t *testing.T) {
 	srv, _, acts := setup(t, insightstest.Options{})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rand.New(rand.NewSource(4)), 10)))
 	started := startCreation(t, env, acts)
 
@@ -95,8 +89,7 @@ func TestEstimateTrainingWithoutCountOrHistory(t *testing.T) {
 
 	// Another worker (or this one after ScanReuse) scans again and sees the new trainings.
 	fresh := &activities.Activities{Client: acts.Client}
-	fenv := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	fenv.RegisterActivity(fresh)
+	fenv := activityEnv(fresh)
 	plain := estimateFor(t, fenv, fresh, activities.EstimateTrainingParams{Operation: started.Operation})
 	require.Equal(t, 1, plain.Calls)
 	require.False(t, plain.ByConversations)
@@ -107,8 +100,7 @@ func TestEstimateTrainingWithoutCountOrHistory(t *testing.T) {
 
 func TestEstimateTrainingRejectsABadName(t *testing.T) {
 	_, _, acts := setup(t, insightstest.Options{})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	_, err := env.ExecuteActivity(acts.EstimateTraining, activities.EstimateTrainingParams{Operation: "operations/1"})
 	require.ErrorContains(t, err, "operation")
 }
@@ -124,8 +116,7 @@ func TestEstimateTrainingDistrustsHistoryThePeersContradict(t *testing.T) {
 	}{{"peers like the history", 1, false}, {"peers twice as fast", 2, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _, acts := setup(t, insightstest.Options{})
-			env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-			env.RegisterActivity(acts)
+			env := activityEnv(acts)
 			rng := rand.New(rand.NewSource(6))
 			require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rng, 300)))
 			peers := trainingsLike(rng, 60)
@@ -158,8 +149,7 @@ func TestEstimateTrainingDistrustsHistoryThePeersContradict(t *testing.T) {
 // durations are in the worker's time: the same history, ten times shorter.
 func TestEstimateTrainingAPITimeScale(t *testing.T) {
 	srv, _, acts := setup(t, insightstest.Options{})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rand.New(rand.NewSource(6)), 200)))
 	started := startCreation(t, env, acts)
 	p := activities.EstimateTrainingParams{Operation: started.Operation, Conversations: 8000}
@@ -167,8 +157,7 @@ func TestEstimateTrainingAPITimeScale(t *testing.T) {
 	require.Positive(t, real.Median)
 
 	scaledActs := activities.Activities{Client: acts.Client, APITimeScale: 10}
-	senv := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	senv.RegisterActivity(&scaledActs)
+	senv := activityEnv(&scaledActs)
 	scaled := estimateFor(t, senv, &scaledActs, p)
 	t.Logf("scale 1: %s %s %s; scale 10: %s %s %s", real.Low, real.Median, real.High, scaled.Low, scaled.Median, scaled.High)
 	for _, d := range []struct{ real, scaled time.Duration }{{real.Median, scaled.Median}, {real.Low, scaled.Low}, {real.High, scaled.High}} {
@@ -187,8 +176,7 @@ func TestEstimateTrainingAPITimeScale(t *testing.T) {
 // while there are some); the training itself is not.
 func TestEstimateTrainingCountsRunningPeers(t *testing.T) {
 	srv, _, acts := setup(t, insightstest.Options{MaxConcurrentCreates: insightstest.Unlimited})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rand.New(rand.NewSource(8)), 100)))
 	first := startCreation(t, env, acts)
 	alone := estimateFor(t, env, acts, activities.EstimateTrainingParams{Operation: first.Operation, Conversations: 8000})
@@ -196,8 +184,7 @@ func TestEstimateTrainingCountsRunningPeers(t *testing.T) {
 
 	second := startCreation(t, env, acts)
 	fresh := &activities.Activities{Client: acts.Client}
-	fenv := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	fenv.RegisterActivity(fresh)
+	fenv := activityEnv(fresh)
 	est := estimateFor(t, fenv, fresh, activities.EstimateTrainingParams{Operation: second.Operation, Conversations: 8000})
 	require.Equal(t, 1, est.RunningPeers)
 	require.Equal(t, 1, est.Peers)
@@ -210,8 +197,7 @@ func TestEstimateTrainingCountsRunningPeers(t *testing.T) {
 // (Without it the check was skipped and the run skipped polls on a misleading history.)
 func TestEstimateTrainingKnowsItsCreateTimeWithoutItsOperationInTheScan(t *testing.T) {
 	srv, _, acts := setup(t, insightstest.Options{MaxConcurrentCreates: insightstest.Unlimited})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	rng := rand.New(rand.NewSource(6))
 	require.NoError(t, srv.SeedFinishedTrainings(parent, trainingsLike(rng, 300)))
 	peers := trainingsLike(rng, 60)

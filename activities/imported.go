@@ -39,10 +39,7 @@ type ImportedIssueModelParams struct {
 // location's imports in the same window, while the import's own model was deleted before the
 // listing. The result is non-retryable when ambiguous; API errors keep their retryability.
 func (a *Activities) ImportedIssueModel(ctx context.Context, p ImportedIssueModelParams) (IssueModelSummary, error) {
-	if err := insights.ValidateOperationName("operation", p.Operation); err != nil {
-		return IssueModelSummary{}, err
-	}
-	c, err := a.clientFor("operation", p.Operation)
+	c, err := a.clientOf("operation", p.Operation, insights.ValidateOperationName)
 	if err != nil {
 		return IssueModelSummary{}, err
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/issuemodels/durable-lro/activities"
 )
@@ -18,8 +17,7 @@ func TestImportedIssueModelIsTheOperations(t *testing.T) {
 	const prod = "projects/prod/locations/us-central1"
 	srv, clock, a := pipelineSetup(t, "")
 	exportedModel(t, a, clock)
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(a)
+	env := activityEnv(a)
 	displayName := srv.Models(parent)[0].GetDisplayName()
 	imp := func() activities.StartedOperation {
 		t.Helper()

@@ -3,14 +3,12 @@ package activities
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -20,10 +18,7 @@ import (
 
 // GetIssueModel returns the model in its REST JSON shape.
 func (a *Activities) GetIssueModel(ctx context.Context, name string) (json.RawMessage, error) {
-	if err := insights.ValidateIssueModelName("name", name); err != nil {
-		return nil, err
-	}
-	c, err := a.clientFor("name", name)
+	c, err := a.clientOf("name", name, insights.ValidateIssueModelName)
 	if err != nil {
 		return nil, err
 	}
@@ -44,10 +39,7 @@ type IssueModelSummary struct {
 
 // ListIssueModels lists the models of a location (the API does not page this call).
 func (a *Activities) ListIssueModels(ctx context.Context, parent string) ([]IssueModelSummary, error) {
-	if err := insights.ValidateParent("parent", parent); err != nil {
-		return nil, err
-	}
-	c, err := a.clientFor("parent", parent)
+	c, err := a.clientOf("parent", parent, insights.ValidateParent)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +58,8 @@ func (a *Activities) ListIssueModels(ctx context.Context, parent string) ([]Issu
 }
 
 // DeployIssueModel starts deploying the model. It is as idempotent as the API allows: a model
-// already DEPLOYED needs nothing, and one DEPLOYING is adopted through its running operation.
+// already DEPLOYED needs nothing, and one DEPLOYING is adopted through its running operation
+// (see transition).
 func (a *Activities) DeployIssueModel(ctx context.Context, name string) (StartedOperation, error) {
 	return transitionBy[*contactcenterinsightspb.DeployIssueModelMetadata](ctx, a, name, transition{
 		method: "DeployIssueModel", done: contactcenterinsightspb.IssueModel_DEPLOYED,
@@ -120,11 +113,11 @@ type transition struct {
 	start    func(*contactcenterinsights.Client) (string, error)
 }
 
+// transition does nothing when the model is already where t leads (AlreadyDone), and otherwise
+// starts t through startOnce: a model mid-change (t.inFlight) has a running operation of t,
+// which is adopted once the list shows it, never started again.
 func (a *Activities) transition(ctx context.Context, name string, t transition) (StartedOperation, error) {
-	if err := insights.ValidateIssueModelName("name", name); err != nil {
-		return StartedOperation{}, err
-	}
-	c, err := a.clientFor("name", name)
+	c, err := a.clientOf("name", name, insights.ValidateIssueModelName)
 	if err != nil {
 		return StartedOperation{}, err
 	}
@@ -139,29 +132,15 @@ func (a *Activities) transition(ctx context.Context, name string, t transition) 
 	case !t.gone && m.GetState() == t.done:
 		logger.Info("Nothing to do: the model is already "+t.done.String(), "Method", t.method, "IssueModel", name)
 		return StartedOperation{AlreadyDone: true}, nil
-	case m.GetState() == t.inFlight:
-		op, err := a.findOperation(ctx, insights.ParentOf(name), func(op *longrunningpb.Operation) bool {
-			return !op.GetDone() && t.modelOf(op) == name
-		})
-		if err != nil {
-			return StartedOperation{}, err
-		}
-		if op != "" {
-			logger.Info("Adopted the running operation", "Method", t.method, "Operation", op)
-			return StartedOperation{Operation: op, Adopted: true}, nil
-		}
-		// The model is mid-change but its operation is not listed yet (the list lags behind, as
-		// after an earlier attempt whose reply was lost): starting another would be refused
-		// FAILED_PRECONDITION and fail the step while the change goes through. Retry until the
-		// list shows the operation to adopt.
-		return StartedOperation{}, temporal.NewApplicationError(fmt.Sprintf(
-			"%s is %s, but its operation is not listed yet; retrying until it can be adopted", name, m.GetState()),
-			insights.ErrOperationNotListed)
 	}
-	op, err := t.start(c)
-	if err != nil {
-		return StartedOperation{}, insights.FromAPIError(t.method, err)
+	r := startRequest{
+		method: t.method, parent: insights.ParentOf(name), known: knownNotRunning,
+		state: name + " is " + m.GetState().String(),
+		ours:  func(op *longrunningpb.Operation) bool { return !op.GetDone() && t.modelOf(op) == name },
+		start: func() (string, error) { return t.start(c) },
 	}
-	logger.Info("Started "+t.method, "Operation", op)
-	return StartedOperation{Operation: op}, nil
+	if m.GetState() == t.inFlight {
+		r.known = knownRunning
+	}
+	return a.startOnce(ctx, r)
 }

@@ -9,7 +9,6 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"google.golang.org/grpc"
 
 	"github.com/issuemodels/durable-lro/activities"
@@ -41,8 +40,7 @@ func TestLookupThatCannotReadTheWholeListFailsClosed(t *testing.T) {
 	srv, clock, acts := setup(t, insightstest.Options{RequestsPerMinute: insightstest.Unlimited,
 		Interceptors: []grpc.UnaryServerInterceptor{endlessLists(&calls)}})
 	activities.SetLookupLimit(acts, 2000)
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	other := spec
 	other.DisplayName = "another run's"
 	_, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: other})

@@ -10,8 +10,6 @@ import (
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -19,15 +17,10 @@ import (
 )
 
 // The pipeline's activities (IngestConversations, BulkAnalyzeConversations, ExportIssueModel,
-// ImportIssueModel) each start one operation. None of these calls has a request id, so a retry
-// after a lost reply (UNAVAILABLE or DEADLINE_EXCEEDED after the server committed, or a worker
-// that died mid-call) could start a second operation. They are retried by Temporal's retry
-// policy, and every attempt after one that may have committed (see startOnce) first lists the
-// location's operations and adopts an operation of the same method whose metadata.request
-// matches ours and whose createTime is not before Since-CreateSkew; only if there is none, and
-// the operation list has had ListLagGrace since the last such attempt failed to show its
-// operation, does it start one (until then it fails with the retryable ErrOperationNotListed and
-// Temporal retries it). What a second operation would have done, had the look-up missed it (an
+// ImportIssueModel) each start one operation through startOnce, retried by Temporal's retry
+// policy: after an attempt that may have committed, a retry adopts an operation of the same
+// method whose metadata.request matches ours and whose createTime is not before
+// Since-CreateSkew. What a second operation would have done, had the look-up missed it (an
 // operation list that lags longer than ListLagGrace, an expired operation):
 //   - IngestConversations: nothing twice: the service skips an object whose transcript URI was
 //     already ingested (duplicatesSkippedCount), so no conversation is duplicated;
@@ -49,7 +42,8 @@ type IngestConversationsParams struct {
 	AgentID    string `json:"agentId,omitempty"`
 	SampleSize int32  `json:"sampleSize,omitempty"`
 	// Since is when the workflow first scheduled this step (workflow time); a retry adopts an
-	// identical operation created from then on. Zero: any identical operation.
+	// identical operation created from then on. Zero: from when Temporal first scheduled the
+	// activity.
 	Since time.Time `json:"since"`
 }
 
@@ -172,9 +166,10 @@ type pipelineMetadata[R any] interface {
 	GetRequest() R
 }
 
-// startPipeline starts one of the pipeline's operations, call(client, ctx, req), through startOnce
-// with the client of parent's location (carried by input field field): on
-// a retry it adopts an operation whose metadata (of type M) has a request that same accepts.
+// startPipeline starts one of the pipeline's operations, call(client, ctx, req), through
+// startOnce with the client of parent's location (carried by input field field): a retry after
+// an attempt that may have committed adopts an operation whose metadata (of type M) has a
+// request that same accepts and a createTime since since (see createdSince).
 func startPipeline[M pipelineMetadata[R], R, Q any, O interface{ Name() string }](
 	ctx context.Context, a *Activities, method, field, parent string, since time.Time,
 	call func(*contactcenterinsights.Client, context.Context, Q, ...gax.CallOption) (O, error), req Q, same func(R) bool) (StartedOperation, error) {
@@ -185,168 +180,21 @@ func startPipeline[M pipelineMetadata[R], R, Q any, O interface{ Name() string }
 	if err != nil {
 		return StartedOperation{}, err
 	}
-	return a.startOnce(ctx, method, parent, since,
-		func(op *longrunningpb.Operation) (*timestamppb.Timestamp, bool) {
+	created := createdSince(ctx, since)
+	return a.startOnce(ctx, startRequest{
+		method: method, parent: parent,
+		ours: func(op *longrunningpb.Operation) bool {
 			md := newMessage[M]()
-			ok := op.GetMetadata().UnmarshalTo(md) == nil
-			return md.GetCreateTime(), ok && same(md.GetRequest())
+			return op.GetMetadata().UnmarshalTo(md) == nil && same(md.GetRequest()) && created(md.GetCreateTime())
 		},
-		func() (string, error) { return opName(call(c, ctx, req, noRetry)) })
+		start: func() (string, error) { return opName(call(c, ctx, req, noRetry)) },
+	})
 }
 
 // newMessage returns a new, empty message of type M (a pointer to a generated message).
 func newMessage[M proto.Message]() M {
 	var zero M // a typed nil: its message type makes a new M
 	return zero.ProtoReflect().Type().New().Interface().(M)
-}
-
-// ListLagGrace is how long after an attempt that may have committed failed the operation list
-// may still not show that attempt's operation (eventual consistency): startOnce trusts an empty
-// look-up only after it. It is the workflows' default NotFoundGrace (workflows.
-// DefaultNotFoundGrace, the grace the create loop waits out in the same case), which this
-// package cannot import. The lag is the API's, so against an emulator whose clock runs faster
-// (APITimeScale above 1) the grace is ListLagGrace/APITimeScale of the worker's time.
-const ListLagGrace = 2 * time.Minute
-
-// listLag is the grace for the operation list's lag in the worker's time (see ListLagGrace).
-func (a *Activities) listLag() time.Duration {
-	g := ListLagGrace
-	if a.listLagGrace != 0 {
-		g = a.listLagGrace // tests
-	}
-	if a.APITimeScale > 1 {
-		g = time.Duration(float64(g) / a.APITimeScale)
-	}
-	return g
-}
-
-// startOnce starts an operation with start, unless an earlier attempt may have committed one:
-// then it first looks for that operation (match, created from since-CreateSkew on) and adopts it.
-//
-// The rule (the create loop's, workflows.createOperation): look only when some earlier attempt
-// may have committed (an ambiguous failure, see insights.MayHaveCommitted: a lost reply, a
-// timeout, a worker that died mid-call), and once any attempt may have committed, every later
-// attempt looks first. A definite refusal (RESOURCE_EXHAUSTED, ...) proves only that the refused
-// attempt created nothing, so it clears nothing; but after refusals alone there is nothing of
-// ours to find, and looking could adopt an identical operation another run started (for an
-// import with createNewModel, its model). An empty look-up is trusted only ListLagGrace after
-// the last attempt that may have committed failed: the list lags behind a start, and until then
-// an attempt only looks and, finding nothing, fails with the retryable
-// insights.ErrOperationNotListed, so that Temporal retries it later instead of it starting a
-// second operation.
-//
-// The retries are Temporal's, so an attempt knows how earlier ones ended only from what they
-// recorded: each failing attempt heartbeats startAttempts just before it returns (the first
-// heartbeat of an attempt is sent at once), and Temporal hands the last details to the next
-// attempt. An attempt that recorded nothing (its worker died, it timed out, the heartbeat was
-// lost) may have committed, at a time unknown but before this attempt began; so may the last
-// attempt of a record without AmbiguousEnd (written by a release before it). Both are read
-// the safe way: as if that attempt had failed when this one began, so the grace runs from now;
-// later attempts carry that time on.
-//
-// The times are the workers' clocks (time.Now): attempts may run on different workers, whose
-// clocks are assumed synchronized (NTP) to well within ListLagGrace; a skew of s between the
-// worker that recorded a failure and the one that reads it shifts the grace by s.
-//
-// Attempts of a release before ListLagGrace read only Attempt and MayHaveCommitted: in a mixed
-// fleet such an attempt still looks once and then starts.
-func (a *Activities) startOnce(ctx context.Context, method, parent string, since time.Time,
-	match func(*longrunningpb.Operation) (*timestamppb.Timestamp, bool), start func() (string, error)) (StartedOperation, error) {
-	logger := activity.GetLogger(ctx)
-	attempt := activity.GetInfo(ctx).Attempt
-	look, ambiguousEnd := earlierAttempts(ctx, time.Now())
-	fail := func(err error, mayHaveCommitted bool) (StartedOperation, error) {
-		rec := startAttempts{Attempt: attempt, MayHaveCommitted: look || mayHaveCommitted, AmbiguousEnd: ambiguousEnd}
-		if mayHaveCommitted {
-			rec.AmbiguousEnd = time.Now()
-		}
-		activity.RecordHeartbeat(ctx, rec)
-		return StartedOperation{}, err
-	}
-	if look {
-		from := since.Add(-CreateSkew)
-		name, err := a.findOperation(ctx, parent, func(op *longrunningpb.Operation) bool {
-			created, ok := match(op)
-			return ok && (since.IsZero() || !created.AsTime().Before(from))
-		})
-		if err != nil {
-			return fail(err, false)
-		}
-		if name != "" {
-			logger.Info("Adopted the operation an earlier attempt started", "Method", method, "Operation", name)
-			return StartedOperation{Operation: name, Adopted: true}, nil
-		}
-		if trusted := ambiguousEnd.Add(a.listLag()); time.Now().Before(trusted) {
-			logger.Info("An earlier attempt may have started the operation, which the list does not show yet; looking again later",
-				"Method", method, "LookOnlyUntil", trusted)
-			return fail(temporal.NewApplicationError(fmt.Sprintf(
-				"%s: an earlier attempt may have started the operation (its outcome is unknown), but the operation list does not show it yet; "+
-					"retrying, looking only, until %s (%s after that attempt failed), then starting one if none is listed",
-				method, trusted.UTC().Format(time.RFC3339), a.listLag()), insights.ErrOperationNotListed), false)
-		}
-		logger.Info("No earlier attempt's operation is listed after the grace for the list's lag; starting one",
-			"Method", method, "AmbiguousEnd", ambiguousEnd, "Grace", a.listLag())
-	}
-	name, err := start()
-	if err != nil {
-		err = insights.FromAPIError(method, err)
-		return fail(err, insights.MayHaveCommitted(err))
-	}
-	logger.Info("Started "+method, "Operation", name)
-	return StartedOperation{Operation: name}, nil
-}
-
-// startAttempts is what a failed attempt of a pipeline start records (as activity heartbeat
-// details) for the next one. Releases hand it across in both directions: fields are only ever
-// added, and a reader treats a missing one the safe way (see startOnce).
-type startAttempts struct {
-	// Attempt is the attempt that recorded this.
-	Attempt int32 `json:"attempt"`
-	// MayHaveCommitted: this attempt or an earlier one may have started an operation.
-	MayHaveCommitted bool `json:"mayHaveCommitted"`
-	// AmbiguousEnd is when the last attempt that may have started an operation failed (its
-	// worker's clock); zero when MayHaveCommitted is false, or in the record of a release before
-	// ListLagGrace (time unknown).
-	AmbiguousEnd time.Time `json:"ambiguousEnd,omitzero"`
-}
-
-// earlierAttempts says whether an attempt before this one may have started the operation, and
-// when the last such attempt failed (see startOnce): no on the first attempt; yes unless the
-// previous attempt recorded that neither it nor any before it may have. A time the records do
-// not give (an attempt that recorded nothing, a record of an older release) is now, this
-// attempt's start: the latest the attempt can have failed, so the grace is never cut short.
-func earlierAttempts(ctx context.Context, now time.Time) (mayHaveCommitted bool, ambiguousEnd time.Time) {
-	var rec *startAttempts
-	if activity.HasHeartbeatDetails(ctx) {
-		var r startAttempts
-		if activity.GetHeartbeatDetails(ctx, &r) == nil {
-			rec = &r
-		}
-	}
-	return readAttempts(activity.GetInfo(ctx).Attempt, rec, now)
-}
-
-// readAttempts is earlierAttempts on attempt's record of the previous attempts (nil: none, or
-// unreadable).
-func readAttempts(attempt int32, rec *startAttempts, now time.Time) (mayHaveCommitted bool, ambiguousEnd time.Time) {
-	switch {
-	case attempt <= 1:
-		return false, time.Time{}
-	case rec == nil || rec.Attempt != attempt-1:
-		return true, now // an attempt that recorded nothing
-	case !rec.MayHaveCommitted:
-		return false, time.Time{}
-	case rec.AmbiguousEnd.IsZero():
-		return true, now // a record of a release before ListLagGrace
-	}
-	return true, rec.AmbiguousEnd
-}
-
-func opName(op interface{ Name() string }, err error) (string, error) {
-	if err != nil {
-		return "", err
-	}
-	return op.Name(), nil
 }
 
 // ValidateGCSURI checks a gs:// URI: gs://bucket/object when object is true, else

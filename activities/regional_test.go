@@ -32,8 +32,7 @@ func regionalSetup(t *testing.T, opts insightstest.Options, pattern string) (*in
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close() })
 	acts := &activities.Activities{Clients: r}
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	return srv, clock, r, env, acts
 }
 
@@ -132,8 +131,7 @@ func TestTheGlobalEndpointRefusesAnotherLocation(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = global.Close() })
 	onGlobal := &activities.Activities{Client: global}
-	genv := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	genv.RegisterActivity(onGlobal)
+	genv := activityEnv(onGlobal)
 
 	_, err = genv.ExecuteActivity(onGlobal.CreateIssueModel, activities.CreateIssueModelParams{Parent: europe, IssueModel: spec})
 	var appErr *temporal.ApplicationError

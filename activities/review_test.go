@@ -1,33 +1,24 @@
 package activities_test
 
 import (
-	"context"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"cloud.google.com/go/longrunning/autogen/longrunningpb"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightstest"
 )
 
-// Review finding N (issue 25), still open: the look-up that adopts an earlier attempt's operation
-// scans at most the first 5,000 operations the server lists (oldest first), so in a location with
-// a long history the retry after a lost reply misses its own operation and creates a second model.
+// Review finding N (issue 25): a look-up that read only the first 5,000 operations the server
+// lists (oldest first) missed, in a location with a long history, the retry's own operation and
+// created a second model. The look-up reads the whole list (findOperation).
 func TestReviewCreateAfterLostReplyInBusyLocationAdopts(t *testing.T) {
 	srv, clock, acts := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return time.Minute }})
-	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	env := activityEnv(acts)
 	history := make([]insightstest.FinishedTraining, 5000)
 	for i := range history {
 		history[i] = insightstest.FinishedTraining{
@@ -45,50 +36,24 @@ func TestReviewCreateAfterLostReplyInBusyLocationAdopts(t *testing.T) {
 	srv.SetFaults("CreateIssueModel")
 	clock.Advance(2 * time.Minute) // the lost attempt's training ended: the region's slot is free again
 
-	v, err := env.ExecuteActivity(acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, LookFrom: &scheduled})
-	require.NoError(t, err)
-	var started activities.StartedOperation
-	require.NoError(t, v.Get(&started))
-	require.True(t, started.Adopted, "the retry must adopt the operation its lost attempt committed")
+	started := execute[activities.StartedOperation](t, env, acts.CreateIssueModel, activities.CreateIssueModelParams{Parent: parent, IssueModel: spec, LookFrom: &scheduled})
+	require.NotEmpty(t, started.Operation, "the retry must adopt the operation its lost attempt committed")
+	require.EqualValues(t, 1, srv.Stats().RPCs["CreateIssueModel"], "the retry created nothing")
 	require.EqualValues(t, 1, srv.Stats().ModelsCreated[parent], "exactly one model for one run")
 }
 
-// listedFromTheSecondList ends the lag at the second ListOperations call: one look misses the
-// operation, the next finds it.
-func listedFromTheSecondList(hidden *atomic.Pointer[[]string]) grpc.UnaryServerInterceptor {
-	var n atomic.Int64
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if strings.HasSuffix(info.FullMethod, "/ListOperations") && n.Add(1) >= 2 {
-			hidden.Store(nil)
-		}
-		return handler(ctx, req)
-	}
-}
-
 // Review (promise 1, for the lifecycle's promote step): a pipeline start retried after a lost
-// reply looks once and, if the operation list does not show the committed operation yet (the
-// same eventual consistency the create loop waits NotFoundGrace out for, finding A), starts
-// again at once. For ImportIssueModel with createNewModel that is a second model for one run.
-// The create loop only looks inside the list's lag window; startOnce does not.
+// reply must not start again while the operation list may not show the committed operation yet
+// (the eventual consistency the create loop waits NotFoundGrace out for, finding A): for
+// ImportIssueModel with createNewModel that would be a second model for one run. startOnce
+// looks only, failing OperationNotListed, until ListLagGrace has passed.
 func TestReviewPipelineRetryInsideTheListsLagDoesNotImportTwice(t *testing.T) {
 	const prod = "projects/prod/locations/us-central1"
 	var hidden atomic.Pointer[[]string]
-	lost := map[int]func(context.Context, any, grpc.UnaryHandler) (any, error){
-		1: func(ctx context.Context, req any, h grpc.UnaryHandler) (any, error) {
-			resp, err := h(ctx, req)
-			if err == nil {
-				names := []string{resp.(*longrunningpb.Operation).GetName()}
-				hidden.Store(&names) // committed, not listed yet
-			}
-			return nil, status.Error(codes.Unavailable, "reply lost after commit")
-		},
+	lost := map[int]callHandler{
+		1: commitHiddenThenLoseReply(&hidden),
 	}
-	opts := insightstest.Options{
-		Objects: insightstest.Transcripts("gs://acme-chats/nov", 5), Buckets: []string{"acme-models"},
-		MinTrainingConversations: 1, TrainingTime: func() time.Duration { return time.Minute },
-		Interceptors: []grpc.UnaryServerInterceptor{listedFromTheSecondList(&hidden), hideFromLists(&hidden), interceptCalls("ImportIssueModel", lost)},
-	}
-	srv, clock, a := setup(t, opts)
+	srv, clock, a := setup(t, pipelineOptions(listedFromTheSecondList(&hidden), hideFromLists(&hidden), interceptCalls("ImportIssueModel", lost)))
 	exportedModel(t, a, clock)
 	before := srv.Stats().RPCs
 	_, err := runWithRetries(t, a, "ImportIssueModel",

@@ -365,18 +365,17 @@ func scalePolicy(p workflows.PollingPolicy, scale float64) (workflows.PollingPol
 	return p, nil
 }
 
-// pollBudgetShare is the part of -quota the workflow's worker is given as POLLS_PER_SECOND (or,
-// with -workers above 1, the workers together as FLEET_POLLS_PER_SECOND). Its
-// token bucket holds the worker to the rate, but the quota is counted where calls arrive, per
-// minute: a saturated worker at exactly the quota was seen 2 calls over it in an emulated minute
-// at 10,000 operations (the bucket's burst of one, and calls whose latency carries them across
-// the minute's edge), so the worker keeps 2 % below it.
-const pollBudgetShare = 0.98
+// budgetShare is the part of -quota the workflow's workers are given. The server's token
+// bucket holds the task queue to the rate, but the quota is counted where calls arrive, per
+// minute: calls whose latency carries them across a minute's edge land in the next one, so the
+// budget keeps 2 % below the quota.
+const budgetShare = 0.98
 
-// workerPollsPerSecond is the workflow worker's POLLS_PER_SECOND for cfg (real seconds); with
-// -workers above 1, the fleet's FLEET_POLLS_PER_SECOND, the same total.
-func workerPollsPerSecond(cfg config) float64 {
-	return float64(cfg.quota) * pollBudgetShare / 60 * cfg.scale
+// workerRequestsPerSecond is the workflow workers' PROJECT_REQUESTS_PER_SECOND and
+// TASK_QUEUE_ACTIVITIES_PER_SECOND for cfg (real seconds): one project per strategy, so the
+// queue's limit and the project's are the same.
+func workerRequestsPerSecond(cfg config) float64 {
+	return float64(cfg.quota) * budgetShare / 60 * cfg.scale
 }
 
 // phaseTimeout bounds one strategy: the longest operation (scaled) half again, the creation
@@ -387,7 +386,7 @@ func (r *runner) phaseTimeout() time.Duration {
 		return r.cfg.phaseTimeout
 	}
 	perSecond := func(perMinute int) float64 { return float64(perMinute) / 60 * r.cfg.scale }
-	ramp := time.Duration(float64(r.cfg.ops) / perSecond(r.cfg.createRPM) * float64(time.Second))
+	ramp := time.Duration(float64(r.cfg.ops) / perSecond(r.cfg.quota) * float64(time.Second))
 	sweeps := time.Duration(2 * float64(r.cfg.ops) / perSecond(r.cfg.quota) * float64(time.Second))
 	return scaled(r.plan.longest(), r.cfg.scale)*3/2 + ramp + sweeps + 3*time.Minute
 }
@@ -545,25 +544,19 @@ func (r *runner) startStrategyWorkers(s, taskQueue string) ([]*proc.Process, err
 	return workers, nil
 }
 
-// workerEnv is the environment of a workflow strategy's worker. One worker has the whole poll
-// budget as POLLS_PER_SECOND; several share it as FLEET_POLLS_PER_SECOND, each taking an equal
-// share of the live workers the server lists (package fleetbudget). The creations' budget,
-// TASK_QUEUE_ACTIVITIES_PER_SECOND, is the server's, per task queue, whatever the workers.
-// INSIGHTS_API_TIME_SCALE is the emulator's time scale.
+// workerEnv is the environment of a workflow strategy's worker: the budget the server holds
+// for all its workers (PROJECT_REQUESTS_PER_SECOND, TASK_QUEUE_ACTIVITIES_PER_SECOND), and
+// INSIGHTS_API_TIME_SCALE, the emulator's time scale.
 func workerEnv(cfg config, hostPort, namespace, taskQueue, emulator string) []string {
-	budget := "POLLS_PER_SECOND"
-	if cfg.workers > 1 {
-		budget = "FLEET_POLLS_PER_SECOND"
-	}
 	return []string{
 		"TEMPORAL_ADDRESS=" + hostPort, "TEMPORAL_NAMESPACE=" + namespace,
 		"TEMPORAL_TASK_QUEUE=" + taskQueue, "INSIGHTS_EMULATOR_HOST=" + emulator,
 		"LOG_LEVEL=warn", "LOG_FORMAT=json",
-		fmt.Sprintf("%s=%g", budget, workerPollsPerSecond(cfg)),
+		fmt.Sprintf("PROJECT_REQUESTS_PER_SECOND=%g", workerRequestsPerSecond(cfg)),
+		fmt.Sprintf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%g", workerRequestsPerSecond(cfg)),
 		// The emulator's clock runs cfg.scale times faster: what the worker reads off its
 		// timestamps (the learned polling's estimate) is divided by it.
-		fmt.Sprintf("INSIGHTS_API_TIME_SCALE=%g", cfg.scale),
-		fmt.Sprintf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%g", float64(cfg.createRPM)/60*cfg.scale)}
+		fmt.Sprintf("INSIGHTS_API_TIME_SCALE=%g", cfg.scale)}
 }
 
 // startWorkflows starts one workflow per operation, -concurrency at a time.

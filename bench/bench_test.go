@@ -226,23 +226,22 @@ func TestProcCPUSeconds(t *testing.T) {
 	}
 }
 
-// TestWorkerEnv: one worker has the poll budget as POLLS_PER_SECOND, several share the same
-// total as FLEET_POLLS_PER_SECOND.
+// TestWorkerEnv: the workers are given the budget (98 % of -quota, scaled) as the limits the
+// server holds, per project and for the queue, whatever their number.
 func TestWorkerEnv(t *testing.T) {
-	for _, tc := range []struct {
-		workers     int
-		want, never string
-	}{{1, "POLLS_PER_SECOND=294", "FLEET_POLLS_PER_SECOND="}, {3, "FLEET_POLLS_PER_SECOND=294", "\x00POLLS_PER_SECOND="}} {
-		cfg, err := parseFlags([]string{"-workers", fmt.Sprint(tc.workers)})
+	for _, workers := range []int{1, 3} {
+		cfg, err := parseFlags([]string{"-workers", fmt.Sprint(workers)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		env := "\x00" + strings.Join(workerEnv(cfg, "127.0.0.1:7233", "default", "tq", "127.0.0.1:1"), "\x00")
-		if !strings.Contains(env, "\x00INSIGHTS_API_TIME_SCALE=10\x00") {
-			t.Errorf("env %q lacks the emulator's time scale (-scale 10)", env)
+		env := "\x00" + strings.Join(workerEnv(cfg, "127.0.0.1:7233", "default", "tq", "127.0.0.1:1"), "\x00") + "\x00"
+		for _, want := range []string{"INSIGHTS_API_TIME_SCALE=10", "PROJECT_REQUESTS_PER_SECOND=392", "TASK_QUEUE_ACTIVITIES_PER_SECOND=392"} {
+			if !strings.Contains(env, "\x00"+want+"\x00") {
+				t.Errorf("-workers %d: env %q lacks %s", workers, env, want)
+			}
 		}
-		if !strings.Contains(env, "\x00"+tc.want) || strings.Contains(env, tc.never) {
-			t.Errorf("-workers %d: env %q, want %s and no %s", tc.workers, env, tc.want, tc.never)
+		if strings.Contains(env, "POLLS_PER_SECOND=") {
+			t.Errorf("-workers %d: env %q names a budget the worker refuses", workers, env)
 		}
 	}
 }
@@ -286,8 +285,8 @@ func TestCluster(t *testing.T) {
 	if !strings.Contains(out.String(), "server: cluster (Temporal 1.29.1 on PostgreSQL") || !strings.Contains(out.String(), "workers: 3") {
 		t.Errorf("the table does not say it ran on the cluster with 3 workers")
 	}
-	if !strings.Contains(out.String(), "db CPU-s/1k") || !strings.Contains(out.String(), "FLEET_POLLS_PER_SECOND=") {
-		t.Errorf("the table has no db CPU column or no fleet budget note")
+	if !strings.Contains(out.String(), "db CPU-s/1k") || !strings.Contains(out.String(), "held by the Temporal server") {
+		t.Errorf("the table has no db CPU column or no note of the server-held budget")
 	}
 	b, err := os.ReadFile(jsonFile)
 	if err != nil {

@@ -12,7 +12,7 @@
 // -temporal cluster a real Temporal server on PostgreSQL (internal/cluster), and the
 // in-process Contact Center Insights emulator, whose own records give the truth per operation:
 // when it ended, when a caller was first told it was done, and how many GetOperation calls it
-// took. It prints one table (see README, "Benchmarks", and docs/PERFORMANCE.md).
+// took. It prints one table (see docs/PERFORMANCE.md).
 //
 // The processes being measured are subprocesses, so that their CPU time and peak RSS come from
 // the kernel (os.ProcessState): the worker binary, and this binary again in a hidden role
@@ -55,7 +55,6 @@ type config struct {
 	minDur       time.Duration
 	maxDur       time.Duration
 	quota        int
-	createRPM    int
 	apiRPM       int
 	strategies   []string
 	variants     []variant
@@ -212,8 +211,7 @@ func newFlagSet(cfg *config) (*flag.FlagSet, *string) {
 	fs.Float64Var(&cfg.sigma, "sigma", 0.6, "sigma of the lognormal training-time distribution")
 	fs.DurationVar(&cfg.minDur, "min", 2*time.Minute, "shortest training time (emulated; shorter draws are clipped)")
 	fs.DurationVar(&cfg.maxDur, "max", 3*time.Hour, "longest training time (emulated; longer draws are clipped)")
-	fs.IntVar(&cfg.quota, "quota", 1800, "GetOperation budget per minute (of emulated time) given to the workflow's worker as POLLS_PER_SECOND (x scale / 60); the default is the worker's default, 30/s")
-	fs.IntVar(&cfg.createRPM, "create-rpm", 600, "budget per minute (emulated) of the worker's other API calls (creations), as TASK_QUEUE_ACTIVITIES_PER_SECOND (x scale / 60); the default is the worker's default, 10/s")
+	fs.IntVar(&cfg.quota, "quota", 2400, "API budget per minute (of emulated time) of the workflow strategy's project, every call counted (polls, creations, lists), held by the Temporal server: the workers' PROJECT_REQUESTS_PER_SECOND and TASK_QUEUE_ACTIVITIES_PER_SECOND (x scale / 60); the default is the worker's default, 40/s")
 	fs.IntVar(&cfg.apiRPM, "api-rpm", 3000, "the emulated API's limit of requests per minute per project (emulated time), as Google's; every strategy has its own project")
 	fs.DurationVar(&cfg.phaseTimeout, "phase-timeout", 0, "give up on a strategy's operations after this long (real time; 0: computed from the sizes and rates)")
 	strategies := fs.String("strategies", strings.Join(allStrategies, ","), "comma-separated strategies to run: opwait, workflow, retry")
@@ -232,7 +230,7 @@ func newFlagSet(cfg *config) (*flag.FlagSet, *string) {
 			return nil
 		})
 	fs.StringVar(&cfg.server, "temporal", serverDev, "the Temporal server to run against: dev (the CLI's dev server, SQLite in memory, one history shard) or cluster (the production shape: a real Temporal server on PostgreSQL, internal/cluster, several history shards)")
-	fs.IntVar(&cfg.workers, "workers", 1, "worker processes per workflow strategy; with more than one they share the GetOperation budget as FLEET_POLLS_PER_SECOND (package fleetbudget) instead of each having POLLS_PER_SECOND")
+	fs.IntVar(&cfg.workers, "workers", 1, "worker processes per workflow strategy; the server holds their budget, whatever their number")
 	fs.IntVar(&cfg.concurrency, "concurrency", 64, "creations / workflow starts in flight at once")
 	fs.BoolVar(&cfg.sequential, "sequential", false, "run the strategies one after another (the server's CPU is then attributed per strategy) instead of side by side")
 	fs.DurationVar(&cfg.retryEvery, "retry-interval", time.Minute, "retry-policy sample: the fixed retry interval (emulated; the sample uses 60s)")
@@ -330,8 +328,8 @@ func (cfg *config) validate() error {
 		return errors.New("want 0 < -min <= -max and -median > 0")
 	case cfg.sigma < 0:
 		return errors.New("-sigma must not be negative")
-	case cfg.quota < 1 || cfg.createRPM < 1 || cfg.quota+cfg.createRPM > cfg.apiRPM:
-		return errors.New("want -quota >= 1, -create-rpm >= 1 and -quota + -create-rpm <= -api-rpm")
+	case cfg.quota < 1 || cfg.quota > cfg.apiRPM:
+		return errors.New("want 1 <= -quota <= -api-rpm")
 	case cfg.concurrency < 1:
 		return errors.New("-concurrency must be at least 1")
 	case cfg.retryEvery <= 0:

@@ -177,10 +177,9 @@ func modelName(issueModel json.RawMessage) string {
 	return m.Name
 }
 
-// pollRetrying: a poll (the PollOperation local activity) was failing when the cancel came.
-// The loop sends the cancel once the poll returns, and a poll retries for up to its
-// schedule-to-close timeout (3 minutes); the test environment's local-activity retries all
-// fail at once, so a fault on GetOperation lasts that whole window here.
+// pollRetrying: a poll (the PollOperation activity) was failing when the cancel came. The loop
+// sends the cancel once the poll returns, and a poll retries for up to its schedule-to-close
+// timeout (3 minutes); a fault on GetOperation may last that whole window here.
 func (r *run) pollRetrying(tc time.Time) bool {
 	for _, x := range r.rpcs {
 		if x.Method == "GetOperation" && x.Injected != "" && !x.At.After(tc) && tc.Sub(x.At) < 3*time.Minute {

@@ -44,7 +44,7 @@ func (s IssueModelSpec) Validate(prefix string) error {
 	}
 	if s.InputDataConfig.Medium != "" {
 		if _, ok := contactcenterinsightspb.Conversation_Medium_value[s.InputDataConfig.Medium]; !ok {
-			return InvalidArgument(prefix+".inputDataConfig.medium", fmt.Sprintf("%q is not one of PHONE_CALL, CHAT", clip(s.InputDataConfig.Medium)))
+			return InvalidArgument(prefix+".inputDataConfig.medium", fmt.Sprintf("%q is not one of PHONE_CALL, CHAT", Clip(s.InputDataConfig.Medium)))
 		}
 	}
 	if err := checkText(prefix+".inputDataConfig.filter", s.InputDataConfig.Filter, MaxFilterLen, true); err != nil {
@@ -52,11 +52,11 @@ func (s IssueModelSpec) Validate(prefix string) error {
 	}
 	if s.ModelType != "" {
 		if _, ok := contactcenterinsightspb.IssueModel_ModelType_value[s.ModelType]; !ok {
-			return InvalidArgument(prefix+".modelType", fmt.Sprintf("%q is not one of TYPE_V1, TYPE_V2", clip(s.ModelType)))
+			return InvalidArgument(prefix+".modelType", fmt.Sprintf("%q is not one of TYPE_V1, TYPE_V2", Clip(s.ModelType)))
 		}
 	}
 	if s.LanguageCode != "" && !languageCodePattern.MatchString(s.LanguageCode) {
-		return InvalidArgument(prefix+".languageCode", fmt.Sprintf("%q is not a BCP-47 language code such as en-US", clip(s.LanguageCode)))
+		return InvalidArgument(prefix+".languageCode", fmt.Sprintf("%q is not a BCP-47 language code such as en-US", Clip(s.LanguageCode)))
 	}
 	return nil
 }

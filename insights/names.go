@@ -39,7 +39,7 @@ func validateName(field, name string, pattern *regexp.Regexp, form string) error
 		return InvalidArgument(field, "is required ("+form+")")
 	}
 	if !pattern.MatchString(name) {
-		return InvalidArgument(field, fmt.Sprintf("%q is not of the form %s", clip(name), form))
+		return InvalidArgument(field, fmt.Sprintf("%q is not of the form %s", Clip(name), form))
 	}
 	return nil
 }
@@ -69,8 +69,20 @@ func LocationOf(name string) string {
 	return parent[strings.LastIndexByte(parent, '/')+1:]
 }
 
-// clip keeps error messages readable when a caller sends a huge value.
-func clip(s string) string {
+// ProjectOf returns the Google project of any resource or operation name of the API
+// (`projects/{project}/...`), or "" when name does not begin with one. The API's quota is per
+// project, so it is the fairness key of every API call (see workflows' activity options).
+func ProjectOf(name string) string {
+	rest, ok := strings.CutPrefix(name, "projects/")
+	if !ok {
+		return ""
+	}
+	project, _, _ := strings.Cut(rest, "/")
+	return project
+}
+
+// Clip keeps error messages readable when a caller sends a huge value.
+func Clip(s string) string {
 	const max = 120
 	if len(s) <= max {
 		return s

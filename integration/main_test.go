@@ -23,7 +23,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
-	"golang.org/x/time/rate"
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insightstest"
@@ -149,14 +148,8 @@ func newEnvOn(t testing.TB, shared client.Client, opts insightstest.Options) *en
 // idempotent, so tests may stop it earlier).
 func (e *env) startWorker() worker.Worker {
 	e.t.Helper()
-	return e.startWorkerWith(nil)
-}
-
-// startWorkerWith is startWorker with a GetOperation budget (nil: unlimited).
-func (e *env) startWorkerWith(pollLimiter *rate.Limiter) worker.Worker {
-	e.t.Helper()
 	w := worker.New(e.c, e.taskQueue, worker.Options{})
-	workflows.Register(w, &activities.Activities{Client: e.google, PollLimiter: pollLimiter})
+	workflows.Register(w, &activities.Activities{Client: e.google})
 	w.RegisterNexusService(nexusservice.New()) // as the worker does by default
 	if err := w.Start(); err != nil {
 		e.t.Fatalf("start worker: %v", err)

@@ -3,11 +3,14 @@ package integration_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 
 	"github.com/issuemodels/durable-lro/insightstest"
@@ -15,30 +18,43 @@ import (
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
-// TestPollRateLimitHoldsAndRunsBackOff: 30 runs that each want a poll per second share a worker
-// allowed 2 GetOperation calls per second. The emulator never sees more than the limit allows in
-// any second, every run completes with one model, and the runs report that they slowed down
-// (rateLimitDelay) instead of queueing in the worker, so a poll attempt costs no more history
-// than a poll does.
-func TestPollRateLimitHoldsAndRunsBackOff(t *testing.T) {
+// TestServerHoldsTheAPIBudgetPerProject: the Temporal server, not the worker, holds the Google
+// API budget. The task queue's activities are limited per fairness key (the Google project), as
+// an operator sets it with `temporal task-queue config set --fairness-key-rps-limit-default`.
+// 30 runs of project "itest" each want a poll a second, ten times their project's budget; one
+// run of project "calm" wants less than its own. No ten seconds may see more calls of a project
+// than its budget and the bucket's burst (one second's worth) allow, every run completes with one
+// model, and the calm run is served ahead of the flood's: first come, first served, each run
+// would get the same share of the queue.
+func TestServerHoldsTheAPIBudgetPerProject(t *testing.T) {
 	t.Parallel()
-	const runs, pollsPerSecond = 30, 2
-	// 6 emulated hours = 36 s: long enough for every run to hit the limit several times.
+	const floodRuns, calmRuns, perProject = 30, 1, 3
+	const calmParent = "projects/calm/locations/us-central1"
+	// 6 emulated hours = 36 s: long enough for every run to meet the limit many times.
 	clock := insightstest.RealClock(timeScale)
 	rec := record.New(clock)
 	e := newEnv(t, insightstest.Options{Clock: clock, Interceptors: []grpc.UnaryServerInterceptor{rec.Intercept},
 		TrainingTime: trainingTime(6 * time.Hour), MaxConcurrentCreates: insightstest.Unlimited, MaxModels: insightstest.Unlimited})
-	e.worker.Stop()
-	e.worker = e.startWorkerWith(rate.NewLimiter(pollsPerSecond, 1))
-
-	var started []client.WorkflowRun
-	for i := range runs {
-		started = append(started, e.start(createType, createInput(fmt.Sprintf("rate-limit-%d", i),
-			`"polling":{"initialInterval":"1s","maxInterval":"1s","jitter":0}`)))
+	_, err := e.c.WorkflowService().UpdateTaskQueueConfig(e.ctx(), &workflowservice.UpdateTaskQueueConfigRequest{
+		Namespace: "default", TaskQueue: e.taskQueue, TaskQueueType: enumspb.TASK_QUEUE_TYPE_ACTIVITY,
+		UpdateFairnessKeyRateLimitDefault: &workflowservice.UpdateTaskQueueConfigRequest_RateLimitUpdate{
+			RateLimit: &taskqueuepb.RateLimit{RequestsPerSecond: perProject}, Reason: "integration test"},
+	})
+	if err != nil {
+		t.Fatalf("setting the per-project limit: %v", err)
 	}
-	slowed, polls, events := 0, 0, int64(0)
+
+	const everySecond = `"polling":{"initialInterval":"1s","maxInterval":"1s","jitter":0}`
+	var started []client.WorkflowRun
+	for i := range floodRuns {
+		started = append(started, e.start(createType, createInput(fmt.Sprintf("flood-%d", i), everySecond)))
+	}
+	for i := range calmRuns {
+		started = append(started, e.start(createType, strings.Replace(createInput(fmt.Sprintf("calm-%d", i), everySecond), parent, calmParent, 1)))
+	}
+	polls, events := 0, int64(0)
 	for _, run := range started {
-		// Throttled runs take longer than waitTimeout in all.
+		// Held runs take longer than waitTimeout in all.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		var res createResult
 		err := run.Get(ctx, &res)
@@ -53,52 +69,43 @@ func TestPollRateLimitHoldsAndRunsBackOff(t *testing.T) {
 		if res.Outcome != workflows.OutcomeSucceeded {
 			t.Errorf("%s: outcome %q", run.GetID(), res.Outcome)
 		}
-		// The status query answers on a closed run too (the worker replays it).
-		if st, err := e.status(run); err != nil {
-			t.Errorf("%s: status: %v", run.GetID(), err)
-		} else if st.RateLimitDelay != "" {
-			slowed++
-		}
 	}
-	if got := e.models(); len(got) != runs {
-		t.Errorf("%d models, want %d", len(got), runs)
+	if got := len(e.emu.Models(parent)) + len(e.emu.Models(calmParent)); got != floodRuns+calmRuns {
+		t.Errorf("%d models, want %d", got, floodRuns+calmRuns)
 	}
-	peak := int64(0)
-	for _, s := range rec.CallsPerSecond("GetOperation", "") {
-		peak = max(peak, s.Calls)
-	}
-	// Every poll attempt, refused or not, is one local-activity marker. Version markers and the
-	// SideEffect that fences older workers out after some of them are a cost per run (one per
-	// versioned change it passes), not per attempt: left out.
-	attempts, versionMarkers := 0, 0
-	for _, run := range started {
-		it := e.c.GetWorkflowHistory(e.ctx(), run.GetID(), "", false, 0)
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				t.Fatalf("%s: history: %v", run.GetID(), err)
-			}
-			switch ev.GetMarkerRecordedEventAttributes().GetMarkerName() {
-			case "LocalActivity":
-				attempts++
-			case "Version", "SideEffect":
-				versionMarkers++
+	const window = 10 // seconds
+	peak := map[string]int64{}
+	calls := map[string]int64{}
+	for _, project := range []string{"itest", "calm"} {
+		perSecond := map[int64]int64{}
+		var first, last int64
+		for _, m := range []string{"CreateIssueModel", "GetOperation", "ListOperations", "CancelOperation"} {
+			for _, s := range rec.CallsPerSecond(m, project) {
+				perSecond[s.Second] += s.Calls
+				calls[project] += s.Calls
+				if first == 0 || s.Second < first {
+					first = s.Second
+				}
+				last = max(last, s.Second)
 			}
 		}
+		for from := first; from <= last; from++ {
+			var n int64
+			for s := from; s < from+window; s++ {
+				n += perSecond[s]
+			}
+			peak[project] = max(peak[project], n)
+		}
 	}
-	if perAttempt := float64(events-int64(versionMarkers)) / float64(attempts); perAttempt > 11 {
-		// An unthrottled run of this size costs ~11 events per poll (its creation included); a
-		// refused attempt costs what a poll does, and queueing in the worker would add a
-		// workflow task every few seconds of waiting.
-		t.Errorf("%.1f history events per poll attempt", perAttempt)
+	perRun := func(project string, runs int) float64 { return float64(calls[project]) / float64(runs) }
+	t.Logf("FIGURE server-rate-limit flood=%d calm=%d limit=%d/s/project peakPer%ds flood=%d calm=%d calls flood=%d calm=%d callsPerRun flood=%.1f calm=%.1f polls=%d historyEventsPerPoll=%.1f",
+		floodRuns, calmRuns, perProject, window, peak["itest"], peak["calm"], calls["itest"], calls["calm"], perRun("itest", floodRuns), perRun("calm", calmRuns), polls, float64(events)/float64(polls))
+	for project, n := range peak {
+		if n > perProject*(window+1) {
+			t.Errorf("project %s: %d calls in %d s, limit %d/s", project, n, window, perProject)
+		}
 	}
-	t.Logf("FIGURE poll-rate-limit runs=%d limit=%d/s peakGetOperationPerSecond=%d runsSlowedAtEnd=%d polls=%d refused=%d historyEventsPerPoll=%.1f perAttempt=%.1f versionMarkers=%d",
-		runs, pollsPerSecond, peak, slowed, polls, attempts-polls, float64(events)/float64(polls), float64(events)/float64(attempts), versionMarkers)
-	// A token bucket of 2/s with a burst of 1 can serve 3 calls within one calendar second.
-	if peak > pollsPerSecond+1 {
-		t.Errorf("peak %d GetOperation calls in one second, limit %d/s", peak, pollsPerSecond)
-	}
-	if slowed == 0 {
-		t.Error("no run reports a rateLimitDelay: the back-pressure did not engage")
+	if perRun("calm", calmRuns) < 3*perRun("itest", floodRuns) {
+		t.Errorf("the calm run made %.1f calls, a flood run %.1f: the flood's backlog held the calm project back", perRun("calm", calmRuns), perRun("itest", floodRuns))
 	}
 }

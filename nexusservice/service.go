@@ -1,6 +1,6 @@
 // Package nexusservice is the issue-models Nexus service: the operations callers in any
 // namespace and any SDK language call from their workflows, through a Nexus endpoint that
-// targets the worker's namespace and task queue (README, "Calling it from your own workflow").
+// targets the worker's namespace and task queue (docs/CALLING.md).
 //
 // Each operation starts one of our workflows asynchronously (a workflow run operation). Its
 // input and result are the workflow's own JSON (the README's shapes), passed through untouched:

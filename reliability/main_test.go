@@ -350,19 +350,38 @@ func countEvents(evs []*historypb.HistoryEvent, typ enumspb.EventType) int {
 	return n
 }
 
-// adoptedCreates counts CreateIssueModel activity results with "adopted": true.
+// adoptedCreates counts the creation attempts that looked for an earlier attempt's operation
+// (CreateIssueModel or FindIssueModelCreation scheduled with lookFrom) and came back with one.
+// Such an attempt adopted the operation, unless the list had shown nothing for the whole grace
+// and it created one: with the emulator's list, which does not lag, only after an attempt that
+// created nothing (its worker died before the call).
 func adoptedCreates(evs []*historypb.HistoryEvent) int {
+	lookedFor := map[int64]bool{} // scheduled event id: the attempt looked
 	n := 0
 	for _, ev := range evs {
+		if s := ev.GetActivityTaskScheduledEventAttributes(); s != nil {
+			name := s.GetActivityType().GetName()
+			if name != "CreateIssueModel" && name != "FindIssueModelCreation" {
+				continue
+			}
+			for _, p := range s.GetInput().GetPayloads() {
+				var in struct {
+					LookFrom *time.Time `json:"lookFrom"`
+				}
+				if json.Unmarshal(p.GetData(), &in) == nil && in.LookFrom != nil {
+					lookedFor[ev.GetEventId()] = true
+				}
+			}
+		}
 		a := ev.GetActivityTaskCompletedEventAttributes()
-		if a == nil {
+		if a == nil || !lookedFor[a.GetScheduledEventId()] {
 			continue
 		}
 		for _, p := range a.GetResult().GetPayloads() {
 			var r struct {
-				Adopted bool `json:"adopted"`
+				Operation string `json:"operation"`
 			}
-			if json.Unmarshal(p.GetData(), &r) == nil && r.Adopted {
+			if json.Unmarshal(p.GetData(), &r) == nil && r.Operation != "" {
 				n++
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -39,6 +40,9 @@ const (
 	maxModelsPerLocation   = workflows.MaxModelsPerLocation
 	maxDeployedPerLocation = workflows.MaxDeployedPerLocation
 )
+
+// googleRequestsPerMinute is Contact Center Insights' request quota per project.
+const googleRequestsPerMinute = 3000
 
 // doctorCallTimeout bounds each check's calls: a check that hangs says so instead of holding
 // the others.
@@ -204,7 +208,7 @@ func checkGoogle(ctx context.Context, parent string, add func(checkResult)) {
 	}
 	if err != nil {
 		add(checkResult{Name: "Contact Center Insights API", Status: statusFail, Detail: err.Error(),
-			Fix: "check -parent's location and INSIGHTS_ENDPOINT_PATTERN (README, Locations and endpoints)"})
+			Fix: "check -parent's location and INSIGHTS_ENDPOINT_PATTERN (docs/CONFIGURATION.md, Locations and endpoints)"})
 		return
 	}
 	call := func(f func(ctx context.Context) error) error {
@@ -353,7 +357,7 @@ func apiFix(err error, project string) string {
 	case codes.InvalidArgument:
 		return "check -parent (project " + project + ", the location) and that the endpoint serves that location"
 	case codes.ResourceExhausted:
-		return "the per-minute quota is spent: wait a minute, lower the workers' rates (README, Quota and rate limits)"
+		return "the per-minute quota is spent: wait a minute, lower the task queue's per-project limit (docs/OPERATING.md, Google API quota)"
 	}
 	return "see the error; run again"
 }
@@ -455,6 +459,7 @@ func (a *app) checkTemporal(ctx context.Context, cfg doctorConfig, add func(chec
 		w.Fix = "start a worker on the task queue (go run ./worker, with the same TEMPORAL_* settings and -task-queue)"
 	}
 	add(w)
+	add(checkAPIBudget(dctx, c, namespace, cfg.taskQueue))
 
 	if cfg.nexusEndpoint == "" {
 		return
@@ -496,4 +501,33 @@ func printChecklist(w io.Writer, results []checkResult, asJSON bool) error {
 	}
 	_, err := fmt.Fprintf(w, "%d ok, %d warn, %d FAIL, %d skipped\n", counts[statusOK], counts[statusWarn], counts[statusFail], counts[statusSkipped])
 	return err
+}
+
+// checkAPIBudget reports the Google API budget the Temporal server holds for the task queue's
+// activities: the queue's rate limit and the limit per fairness key, one key per Google project.
+func checkAPIBudget(ctx context.Context, c client.Client, namespace, taskQueue string) checkResult {
+	r := checkResult{Name: "API budget", Status: statusOK}
+	d, err := c.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{Namespace: namespace,
+		TaskQueue:     &taskqueuepb.TaskQueue{Name: taskQueue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+		TaskQueueType: enumspb.TASK_QUEUE_TYPE_ACTIVITY, ReportConfig: true})
+	if err != nil {
+		r.Status, r.Detail, r.Fix = statusWarn, fmt.Sprintf("task queue %s: %v", taskQueue, err), "the identity needs to describe the task queue"
+		return r
+	}
+	queue := d.GetEffectiveRateLimit()
+	source := strings.ToLower(strings.TrimPrefix(queue.GetRateLimitSource().String(), "RATE_LIMIT_SOURCE_"))
+	r.Detail = fmt.Sprintf("task queue %s: %.4g calls/s (set by %s)", taskQueue, queue.GetRequestsPerSecond(), source)
+	setCmd := fmt.Sprintf("temporal task-queue config set --task-queue %s --task-queue-type activity --fairness-key-rps-limit-default 40 --fairness-key-rps-limit-reason 'Google quota'", taskQueue)
+	perProject := d.GetConfig().GetFairnessKeysRateLimitDefault()
+	if perProject == nil {
+		r.Status, r.Fix = statusWarn, "start a worker (it sets -project-requests-per-second) or set it: "+setCmd
+		r.Detail += "; no limit per Google project: only the queue's holds"
+		return r
+	}
+	rps := float64(perProject.GetRateLimit().GetRequestsPerSecond())
+	r.Detail += fmt.Sprintf("; per Google project %.4g calls/s = %.0f/min of its %d/min (%s)", rps, rps*60, googleRequestsPerMinute, perProject.GetMetadata().GetReason())
+	if rps*60 > googleRequestsPerMinute {
+		r.Status, r.Fix = statusWarn, "over Google's quota: Google will refuse calls with RESOURCE_EXHAUSTED; lower it: "+setCmd
+	}
+	return r
 }

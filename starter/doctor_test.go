@@ -11,7 +11,10 @@ import (
 
 	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -89,6 +92,27 @@ func TestDoctor(t *testing.T) {
 	}
 	const parent = "projects/healthy/locations/us-central1"
 
+	setProjectLimit := func(t *testing.T, rps float32) {
+		t.Helper()
+		_, err := srv.Client.WorkflowService().UpdateTaskQueueConfig(context.Background(), &workflowservice.UpdateTaskQueueConfigRequest{
+			Namespace: srv.Namespace, TaskQueue: taskQueue, TaskQueueType: enumspb.TASK_QUEUE_TYPE_ACTIVITY,
+			UpdateFairnessKeyRateLimitDefault: &workflowservice.UpdateTaskQueueConfigRequest_RateLimitUpdate{
+				RateLimit: &taskqueuepb.RateLimit{RequestsPerSecond: rps}, Reason: "doctor test"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("no per-project limit warns", func(t *testing.T) {
+		_, out := doctor(t, "-parent", parent)
+		wantLines(t, out, "[warn   ] API budget", "no limit per Google project", "--fairness-key-rps-limit-default 40")
+	})
+	t.Run("per-project limit over Google's quota warns", func(t *testing.T) {
+		setProjectLimit(t, 60)
+		_, out := doctor(t, "-parent", parent)
+		wantLines(t, out, "[warn   ] API budget", "per Google project 60 calls/s = 3600/min of its 3000/min", "over Google's quota")
+	})
+	setProjectLimit(t, 40)
+
 	t.Run("healthy", func(t *testing.T) {
 		// The worker's pollers show once they have polled.
 		deadline := time.Now().Add(30 * time.Second)
@@ -102,13 +126,14 @@ func TestDoctor(t *testing.T) {
 		}
 		wantLines(t, out, "[ok     ] credentials", "the emulator at "+emu.Addr(),
 			"[ok     ] Contact Center Insights API", "[ok     ] permissions", "0 of 10 models, 0 of 5 deployed, 0 creation(s) running",
-			"[ok     ] Temporal namespace", "[ok     ] search attributes", "[ok     ] worker", "7 ok, 0 warn, 0 FAIL, 0 skipped")
+			"[ok     ] Temporal namespace", "[ok     ] search attributes", "[ok     ] worker", "[ok     ] API budget",
+			"per Google project 40 calls/s = 2400/min of its 3000/min (doctor test)", "8 ok, 0 warn, 0 FAIL, 0 skipped")
 	})
 
 	t.Run("json", func(t *testing.T) {
 		code, out := doctor(t, "-parent", parent, "-json")
 		var results []checkResult
-		if err := json.Unmarshal([]byte(out), &results); err != nil || code != exitOK || len(results) != 7 {
+		if err := json.Unmarshal([]byte(out), &results); err != nil || code != exitOK || len(results) != 8 {
 			t.Fatalf("exit %d, %d results, %v", code, len(results), err)
 		}
 		for _, r := range results {

@@ -28,13 +28,12 @@ type config struct {
 	logFormat   string
 	stopTimeout time.Duration
 	metricsAddr string
-	// Google API rate limits (see README, "Quota").
+	// The Google API budget, held by the Temporal server for every worker of the task queue
+	// (docs/OPERATING.md, "Google API quota"): the whole queue's activities per second, and
+	// each Google project's (the activities' fairness key).
 	taskQueueActivitiesPerSecond positive
-	pollsPerSecond               positive
-	// fleetPollsPerSecond, when set, replaces pollsPerSecond by a share of one budget for all
-	// workers of the task queue (package fleetbudget).
-	fleetPollsPerSecond      positive
-	registerSearchAttributes bool
+	projectRequestsPerSecond     positive
+	registerSearchAttributes     bool
 	// nexusService registers the issue-models Nexus service (package nexusservice).
 	nexusService bool
 	// apiTimeScale is the API's seconds per real second: 1 for Google, the emulator's
@@ -46,18 +45,24 @@ type config struct {
 	// pollers is how many task polls the worker keeps open: 0 for the SDK's poller
 	// autoscaling, else a fixed maximum.
 	pollers pollers
-	// Worker Versioning (README, "Worker Versioning"): off without a deployment name.
+	// Worker Versioning (docs/VERSIONING.md, "Worker Versioning"): off without a deployment name.
 	deploymentName     string
 	buildID            string
 	versioningBehavior behavior
 }
 
-// Default API rate limits: 10 + 30 requests/s = 2,400 requests/min for one worker, below the
-// 3,000 requests/min per project that Contact Center Insights allows.
+// Default API rate limits: 40 requests/s = 2,400 requests/min, below the 3,000 requests/min
+// per project that Contact Center Insights allows (headroom for the project's other callers).
+// The queue-wide default is one project's budget, so that a server without fairness still
+// holds a one-project fleet to its quota; a fleet serving N projects sets N times it.
 const (
-	defaultTaskQueueActivitiesPerSecond = 10.0
-	defaultPollsPerSecond               = 30.0
+	defaultProjectRequestsPerSecond     = 40.0
+	defaultTaskQueueActivitiesPerSecond = defaultProjectRequestsPerSecond
 )
+
+// removedSettings are budgets of earlier releases that paced polls in the worker: a worker
+// given one refuses to start rather than run with a budget it no longer keeps.
+var removedSettings = map[string]string{"POLLS_PER_SECOND": "polls-per-second", "FLEET_POLLS_PER_SECOND": "fleet-polls-per-second"}
 
 // envOf names each flag's environment variable, the one place it is written: the flags' help
 // and the reading of the environment both come from it. ff's own fallback derives the variable
@@ -68,8 +73,7 @@ var envOf = []struct{ flag, env string }{
 	{"log-format", "LOG_FORMAT"},
 	{"metrics-addr", "METRICS_ADDR"},
 	{"task-queue-activities-per-second", "TASK_QUEUE_ACTIVITIES_PER_SECOND"},
-	{"polls-per-second", "POLLS_PER_SECOND"},
-	{"fleet-polls-per-second", "FLEET_POLLS_PER_SECOND"},
+	{"project-requests-per-second", "PROJECT_REQUESTS_PER_SECOND"},
 	{"pollers", "WORKER_POLLERS"},
 	{"api-time-scale", "INSIGHTS_API_TIME_SCALE"},
 	{"insights-endpoint-pattern", "INSIGHTS_ENDPOINT_PATTERN"},
@@ -95,7 +99,7 @@ INSIGHTS_EMULATOR_HOST=host:port sends every call to the emulator instead, namin
 func flagSet(cfg *config) *flag.FlagSet {
 	*cfg = config{
 		taskQueueActivitiesPerSecond: defaultTaskQueueActivitiesPerSecond,
-		pollsPerSecond:               defaultPollsPerSecond,
+		projectRequestsPerSecond:     defaultProjectRequestsPerSecond,
 		versioningBehavior:           behavior(workflow.VersioningBehaviorAutoUpgrade),
 		apiTimeScale:                 1,
 	}
@@ -106,10 +110,9 @@ func flagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.stopTimeout, "stop-timeout", 10*time.Second, "on SIGINT/SIGTERM, how long running activities get to finish")
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve the SDK's Prometheus metrics on this address, e.g. 127.0.0.1:9464 (empty: off)")
 	fs.Var(&cfg.taskQueueActivitiesPerSecond, "task-queue-activities-per-second",
-		"API calls per second other than GetOperation (create, cancel, deploy, list, ...), enforced by the Temporal server across all workers of the task queue")
-	fs.Var(&cfg.pollsPerSecond, "polls-per-second", "GetOperation calls per second of this worker (local activities)")
-	fs.Var(&cfg.fleetPollsPerSecond, "fleet-polls-per-second",
-		"GetOperation calls per second for ALL workers of the task queue together: each worker takes an equal share, counting the live workers from the pollers the Temporal server reports (instead of -polls-per-second; empty: off)")
+		"API calls per second (polls, creates, cancels, deploys, lists: every activity) of ALL workers of the task queue together, enforced by the Temporal server; a fleet serving N Google projects sets N times -project-requests-per-second. `temporal task-queue config set --queue-rps-limit` overrides it")
+	fs.Var(&cfg.projectRequestsPerSecond, "project-requests-per-second",
+		"API calls per second per Google project (the activities' fairness key), enforced by the Temporal server across all workers when fairness is on (matching.enableFairness); set on the task queue at startup unless an operator set it with `temporal task-queue config set --fairness-key-rps-limit-default`")
 	fs.Var(&cfg.pollers, "pollers", `task polls the worker keeps open per kind (workflow, activity): "autoscaling" (the SDK scales them on the server's feedback; needs Temporal server >= 1.28) or a fixed maximum`)
 	fs.Var(&cfg.apiTimeScale, "api-time-scale",
 		"seconds of the API's clock per real second, to read durations off its timestamps (the learned polling's estimate): 1 for Google; only for the emulator running faster than real time, its -time-scale")
@@ -135,6 +138,9 @@ func flagSet(cfg *config) *flag.FlagSet {
 func parseFlags(args []string, getenv func(string) string) (config, error) {
 	var cfg config
 	fs := flagSet(&cfg)
+	if err := refuseRemoved(args, getenv); err != nil {
+		return cfg, err
+	}
 	for _, e := range envOf {
 		if v := strings.TrimSpace(getenv(e.env)); v != "" {
 			if err := fs.Set(e.flag, v); err != nil {
@@ -150,6 +156,20 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	return cfg, cfg.check(set, fs.Args())
 }
 
+// refuseRemoved refuses the budgets the worker no longer keeps, by flag or environment.
+func refuseRemoved(args []string, getenv func(string) string) error {
+	for env, flagName := range removedSettings {
+		given := strings.TrimSpace(getenv(env)) != ""
+		for _, a := range args {
+			given = given || a == "-"+flagName || a == "--"+flagName || strings.HasPrefix(a, "-"+flagName+"=") || strings.HasPrefix(a, "--"+flagName+"=")
+		}
+		if given {
+			return fmt.Errorf("-%s (%s) is gone: the Temporal server holds the Google API budget for all workers; set -project-requests-per-second (PROJECT_REQUESTS_PER_SECOND) and -task-queue-activities-per-second (TASK_QUEUE_ACTIVITIES_PER_SECOND), or change them at run time with `temporal task-queue config set` (docs/OPERATING.md, \"Google API quota\")", flagName, env)
+		}
+	}
+	return nil
+}
+
 // check refuses settings that cannot work together; set holds the flags given by flag or
 // environment.
 func (cfg config) check(set map[string]bool, args []string) error {
@@ -158,8 +178,6 @@ func (cfg config) check(set map[string]bool, args []string) error {
 		return fmt.Errorf("unexpected arguments: %q", args)
 	case cfg.taskQueue == "":
 		return errors.New("-task-queue must not be empty")
-	case set["fleet-polls-per-second"] && set["polls-per-second"]:
-		return errors.New("-fleet-polls-per-second (FLEET_POLLS_PER_SECOND) and -polls-per-second (POLLS_PER_SECOND) are two ways to set the same budget: set one")
 	case cfg.deploymentName == "" && (set["build-id"] || set["versioning-behavior"]):
 		return errors.New("-build-id and -versioning-behavior need -deployment-name (TEMPORAL_DEPLOYMENT_NAME): Worker Versioning is off without one")
 	case cfg.deploymentName != "" && cfg.buildID == "":

@@ -31,11 +31,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
-	"golang.org/x/time/rate"
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/codec"
-	"github.com/issuemodels/durable-lro/fleetbudget"
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightsclient"
 	"github.com/issuemodels/durable-lro/internal/telemetry"
@@ -170,23 +168,20 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 		DeploymentOptions:            cfg.deploymentOptions(),
 	}
 	w := worker.New(tc, cfg.taskQueue, opts)
-	logger.Info("Google API rate limits",
+	if err := setProjectRateLimit(ctx, conn, cfg, logger); err != nil {
+		return err
+	}
+	logger.Info("Google API rate limits (held by the Temporal server for all workers of the task queue)",
 		zap.Float64("task_queue_activities_per_second", opts.TaskQueueActivitiesPerSecond),
-		zap.Float64("polls_per_second", float64(cfg.pollsPerSecond)),
-		zap.Float64("fleet_polls_per_second", float64(cfg.fleetPollsPerSecond)), zap.Stringer("pollers", &cfg.pollers))
+		zap.Float64("project_requests_per_second", float64(cfg.projectRequestsPerSecond)), zap.Stringer("pollers", &cfg.pollers))
 	logVersioning(logger, opts.DeploymentOptions)
-	// The poll budget is ours rather than the SDK's WorkerLocalActivitiesPerSecond: that one
-	// queues polls in the worker, which keeps their workflow tasks open.
 	acts := &activities.Activities{Clients: gc, APITimeScale: float64(cfg.apiTimeScale)}
 	if cfg.apiTimeScale != 1 {
 		logger.Info("API time scale: durations read off the API's timestamps are divided by it", zap.Float64("api_time_scale", float64(cfg.apiTimeScale)))
 	}
-	if acts.PollLimiter, err = newPollLimiter(ctx, cfg, conn, logger, func() int { return activities.PollingOperations(acts) }); err != nil {
-		return err
-	}
 	workflows.Register(w, acts)
 	if cfg.nexusService {
-		// Served on the task queue a Nexus endpoint targets (README, "Calling it from your own
+		// Served on the task queue a Nexus endpoint targets (docs/CALLING.md, "Calling it from your own
 		// workflow"); without an endpoint nothing calls it.
 		w.RegisterNexusService(nexusservice.New())
 	}
@@ -201,26 +196,6 @@ func serve(ctx context.Context, cfg config, logger *zap.Logger) error {
 	}
 	logger.Info("worker stopped")
 	return nil
-}
-
-// newPollLimiter is this worker's GetOperation budget: -polls-per-second, or its share of
-// -fleet-polls-per-second, kept up to date by a fleetbudget.Sharer until ctx ends; polling is
-// how many operations poll through this worker.
-func newPollLimiter(ctx context.Context, cfg config, conn temporalConn, logger *zap.Logger, polling func() int) (*rate.Limiter, error) {
-	if cfg.fleetPollsPerSecond == 0 {
-		return rate.NewLimiter(rate.Limit(cfg.pollsPerSecond), 1), nil
-	}
-	limiter := rate.NewLimiter(0, 0)
-	sharer, err := fleetbudget.New(fleetbudget.Options{
-		Service: conn.client.WorkflowService(), Namespace: conn.namespace, TaskQueue: cfg.taskQueue,
-		Identity: conn.identity, PerSecond: float64(cfg.fleetPollsPerSecond), Limiter: limiter, Logger: logger,
-		Polling: polling, PollingQuery: workflows.PollingQuery(cfg.taskQueue),
-	})
-	if err != nil {
-		return nil, err
-	}
-	go sharer.Run(ctx)
-	return limiter, nil
 }
 
 func logVersioning(logger *zap.Logger, d worker.DeploymentOptions) {

@@ -40,21 +40,21 @@ func TestParseFlagsFromEnvAndFlags(t *testing.T) {
 func TestParseRateLimits(t *testing.T) {
 	none := func(string) string { return "" }
 	cfg, err := parseFlags(nil, none)
-	if err != nil || cfg.taskQueueActivitiesPerSecond != 10 || cfg.pollsPerSecond != 30 || !cfg.registerSearchAttributes {
+	if err != nil || cfg.taskQueueActivitiesPerSecond != 40 || cfg.projectRequestsPerSecond != 40 || !cfg.registerSearchAttributes {
 		t.Fatalf("defaults: %+v %v", cfg, err)
 	}
-	env := map[string]string{"TASK_QUEUE_ACTIVITIES_PER_SECOND": "2.5", "POLLS_PER_SECOND": "12", "REGISTER_SEARCH_ATTRIBUTES": "false"}
+	env := map[string]string{"TASK_QUEUE_ACTIVITIES_PER_SECOND": "2.5", "PROJECT_REQUESTS_PER_SECOND": "12", "REGISTER_SEARCH_ATTRIBUTES": "false"}
 	cfg, err = parseFlags(nil, func(k string) string { return env[k] })
-	if err != nil || cfg.taskQueueActivitiesPerSecond != 2.5 || cfg.pollsPerSecond != 12 || cfg.registerSearchAttributes {
+	if err != nil || cfg.taskQueueActivitiesPerSecond != 2.5 || cfg.projectRequestsPerSecond != 12 || cfg.registerSearchAttributes {
 		t.Fatalf("from the environment: %+v %v", cfg, err)
 	}
-	cfg, err = parseFlags([]string{"-polls-per-second", "7"}, func(k string) string { return env[k] })
-	if err != nil || cfg.pollsPerSecond != 7 {
+	cfg, err = parseFlags([]string{"-project-requests-per-second", "7"}, func(k string) string { return env[k] })
+	if err != nil || cfg.projectRequestsPerSecond != 7 {
 		t.Fatalf("flags must win over the environment: %+v %v", cfg, err)
 	}
 	for _, bad := range []string{"0", "-1", "fast", "NaN", "+Inf"} {
-		if _, err := parseFlags([]string{"-polls-per-second", bad}, none); err == nil {
-			t.Errorf("-polls-per-second %q accepted", bad)
+		if _, err := parseFlags([]string{"-project-requests-per-second", bad}, none); err == nil {
+			t.Errorf("-project-requests-per-second %q accepted", bad)
 		}
 		if _, err := parseFlags(nil, func(k string) string { return map[string]string{"TASK_QUEUE_ACTIVITIES_PER_SECOND": bad}[k] }); err == nil {
 			t.Errorf("TASK_QUEUE_ACTIVITIES_PER_SECOND=%q accepted", bad)
@@ -147,7 +147,7 @@ func TestHelpShowsTheDefaultsAndEveryVariable(t *testing.T) {
 	var out strings.Builder
 	fs.SetOutput(&out)
 	fs.Usage()
-	for _, want := range []string{"-task-queue issue-models", "-polls-per-second 30", "-task-queue-activities-per-second 10",
+	for _, want := range []string{"-task-queue issue-models", "-project-requests-per-second 40", "-task-queue-activities-per-second 40",
 		"-pollers autoscaling", "-versioning-behavior auto-upgrade"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
@@ -160,21 +160,23 @@ func TestHelpShowsTheDefaultsAndEveryVariable(t *testing.T) {
 	}
 }
 
-func TestFleetBudgetReplacesThePerWorkerBudget(t *testing.T) {
-	cfg, err := parseFlags(nil, func(k string) string {
-		return map[string]string{"FLEET_POLLS_PER_SECOND": "20"}[k]
-	})
-	if err != nil || cfg.fleetPollsPerSecond != 20 {
-		t.Fatalf("FLEET_POLLS_PER_SECOND=20: %v, %v", cfg.fleetPollsPerSecond, err)
-	}
-	_, err = parseFlags([]string{"-polls-per-second", "5"}, func(k string) string {
-		return map[string]string{"FLEET_POLLS_PER_SECOND": "20"}[k]
-	})
-	if err == nil || !strings.Contains(err.Error(), "set one") {
-		t.Errorf("both budgets set: err = %v, want a refusal", err)
-	}
-	if _, err := parseFlags([]string{"-fleet-polls-per-second", "0"}, func(string) string { return "" }); err == nil {
-		t.Error("-fleet-polls-per-second 0 was accepted")
+// TestRemovedBudgetsAreRefused: a worker given the per-worker budgets of earlier releases, by
+// environment or flag, refuses to start and names what replaces them, rather than run with a
+// budget it no longer keeps.
+func TestRemovedBudgetsAreRefused(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{env: map[string]string{"FLEET_POLLS_PER_SECOND": "20"}},
+		{env: map[string]string{"POLLS_PER_SECOND": "30"}},
+		{args: []string{"-polls-per-second", "5"}},
+		{args: []string{"--fleet-polls-per-second=5"}},
+	} {
+		_, err := parseFlags(c.args, func(k string) string { return c.env[k] })
+		if err == nil || !strings.Contains(err.Error(), "PROJECT_REQUESTS_PER_SECOND") || !strings.Contains(err.Error(), "is gone") {
+			t.Errorf("%v %v: err = %v, want a refusal naming the new settings", c.args, c.env, err)
+		}
 	}
 }
 

@@ -71,7 +71,9 @@ func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (_ *in
 		p.reportProgressToParent()
 	}
 	defer func() { p.end(err) }()
-	op, err := p.awaitEnd(state.Polls == 0, AwaitOperationWorkflow, func() any { in.Continuation = state; return in })
+	p.immediate = state.Polls == 0
+	op, err := p.live(polling)
+	op, err = p.endWait(op, err, AwaitOperationWorkflow, func() any { in.Continuation = state; return in })
 	if err != nil {
 		return nil, err
 	}
@@ -79,11 +81,10 @@ func AwaitOperationWorkflow(ctx workflow.Context, in AwaitOperationInput) (_ *in
 	return &op, nil
 }
 
-// awaitEnd awaits the operation (see await) and ends the wait: on errContinueAsNew it continues
-// workflowFn as new with the input next returns (the continuation recorded in it), else it
-// finishes the status with the result.
-func (p *poller) awaitEnd(immediate bool, workflowFn any, next func() any) (insights.Operation, error) {
-	op, err := p.await(immediate)
+// endWait ends the wait for the operation: on errContinueAsNew it continues workflowFn as new
+// with the input next returns (the continuation recorded in it), else it finishes the status
+// with the result.
+func (p *poller) endWait(op insights.Operation, err error, workflowFn any, next func() any) (insights.Operation, error) {
 	if err == errContinueAsNew {
 		return insights.Operation{}, p.continueAsNew(workflowFn, next())
 	}

@@ -73,11 +73,11 @@ func (p *poller) planLearned() {
 		return
 	}
 	l.Estimate = &est
-	p.schedule(l, "")
+	p.applyEstimate(l, "")
 }
 
-// schedule sets l's skip from its estimate; prefix, when set, begins the why (a re-check).
-func (p *poller) schedule(l *LearnedSchedule, prefix string) {
+// applyEstimate sets l's skip from its estimate; prefix, when set, begins the why (a re-check).
+func (p *poller) applyEstimate(l *LearnedSchedule, prefix string) {
 	est := l.Estimate
 	if est.Low <= 0 {
 		l.Applied, l.SkipUntil = false, time.Time{}
@@ -95,16 +95,21 @@ func (p *poller) schedule(l *LearnedSchedule, prefix string) {
 		prefix, est.Why, est.Low, l.SkipUntil.UTC().Format("15:04:05 UTC"), p.policy.max)
 }
 
-// estimateTraining runs EstimateTraining for the run's operation (a local activity: one bounded
-// scan, recorded in history, so replay sees the same estimate).
+// estimateTraining runs EstimateTraining for the run's operation: one bounded scan, recorded in
+// history, so replay sees the same estimate.
 func (p *poller) estimateTraining(l *LearnedSchedule) (activities.TrainingEstimate, error) {
 	var est activities.TrainingEstimate
 	// The operation's createTime goes along: the scan may not hold the operation (beyond its
 	// bound, or a worker's scan from before the operation existed), and without it the estimate
-	// cannot tell peers from history. (Local activity parameters are not compared on replay.)
+	// cannot tell peers from history.
 	params := activities.EstimateTrainingParams{Operation: p.state.Operation, Conversations: l.Conversations,
 		Created: p.operationCreateTime(), StartedAt: p.state.StartedAt}
-	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.EstimateTraining, params).Get(p.ctx, &est)
+	var err error
+	if p.serverLimits {
+		err = workflow.ExecuteActivity(withShortActivity(p.ctx, p.state.Operation), acts.EstimateTraining, params).Get(p.ctx, &est)
+	} else {
+		err = workflow.ExecuteLocalActivity(withLocalPollActivity(p.ctx), acts.EstimateTraining, params).Get(p.ctx, &est)
+	}
 	l.ScanCalls += est.Calls
 	return est, err
 }
@@ -112,61 +117,10 @@ func (p *poller) estimateTraining(l *LearnedSchedule) (activities.TrainingEstima
 // operationCreateTime is the createTime in the metadata of the last poll (the API's time); zero
 // when no poll of this run has shown it (e.g. just after continue-as-new).
 func (p *poller) operationCreateTime() time.Time {
-	md := &contactcenterinsightspb.CreateIssueModelMetadata{}
-	if p.progress.metadata == nil || insights.UnmarshalAny(p.progress.metadata, md) != nil || md.GetCreateTime() == nil {
-		return time.Time{}
+	if t := (insights.Operation{Metadata: p.progress.metadata}).Times().CreateTime; t != nil {
+		return *t
 	}
-	return md.GetCreateTime().AsTime()
-}
-
-// skipLearned waits through the learned span, if the run has one, until SkipUntil. While other
-// trainings run beside this one, it re-runs the estimate every recheckInterval, so that peers
-// that end before their span (the history misleads) stop the skip; alone in its location (as
-// Google's one creation per region at a time usually leaves a run), nothing can contradict the
-// history before the run's own end, and it waits the span out in one timer. It returns true
-// when the run is to poll at once: the skip reached its end, or a signal or cancellation woke
-// it; false when there was no skip or a re-check ended it (the run then waits the policy's
-// interval).
-func (p *poller) skipLearned(deadline time.Time) bool {
-	l := p.state.Learned
-	for l != nil && l.Applied && !p.state.CancelRequested {
-		now := workflow.Now(p.ctx)
-		end := l.SkipUntil
-		if end.After(deadline) {
-			end = deadline
-		}
-		if !end.After(now.Add(p.policy.max)) {
-			return false // the rest is the plain policy's wait
-		}
-		wait := end.Sub(now)
-		if l.Estimate.RunningPeers > 0 {
-			wait = min(wait, p.recheckInterval(now))
-		}
-		firstPoll := end
-		p.progress.nextPollAt = &firstPoll
-		p.publish()
-		p.wake = false
-		_, _ = workflow.AwaitWithOptions(p.ctx, workflow.AwaitOptions{
-			Timeout:      wait,
-			TimerOptions: workflow.TimerOptions{Summary: "learned: skip polls until " + l.SkipUntil.UTC().Format("15:04:05 UTC")},
-		}, func() bool { return p.wake })
-		p.checkTemporalCancel()
-		if p.wake || p.state.CancelRequested {
-			p.wake = false
-			return true
-		}
-		if wait == end.Sub(now) {
-			return true
-		}
-		p.recheckLearned(l)
-	}
-	return false
-}
-
-// recheckInterval: every two maximum intervals early on, every eighth of the operation's age
-// later, so that a skip of hours costs tens of re-checks, not hundreds.
-func (p *poller) recheckInterval(now time.Time) time.Duration {
-	return max(2*p.policy.max, now.Sub(p.state.StartedAt)/8)
+	return time.Time{}
 }
 
 // recheckLearned re-runs the estimate during a skip; a misleading history, or one that now says
@@ -178,7 +132,7 @@ func (p *poller) recheckLearned(l *LearnedSchedule) {
 		return // keep the last estimate; the next re-check tries again
 	}
 	l.Estimate = &est
-	p.schedule(l, fmt.Sprintf("re-check %d at %s: ", l.Rechecks, workflow.Now(p.ctx).UTC().Format("15:04:05 UTC")))
+	p.applyEstimate(l, fmt.Sprintf("re-check %d at %s: ", l.Rechecks, workflow.Now(p.ctx).UTC().Format("15:04:05 UTC")))
 }
 
 // LearnedStatus is the learned schedule in the status query's answer.

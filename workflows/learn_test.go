@@ -154,7 +154,7 @@ func (s *createSuite) TestLearnedScheduleCancelDuringTheSkip() {
 	cancelled := false
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(func(context.Context, string) (activities.CancelResult, error) {
 		cancelled = true
-		return activities.CancelResult{Accepted: true}, nil
+		return activities.CancelResult{}, nil
 	}).Once()
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "wrong filter"}) }, 5*time.Minute)
 	s.expectCreate()

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,9 +12,101 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
+// pollPacedByWorker runs PollOperation as a local activity: a poll then costs 6 history events
+// (timer started and fired, a workflow task, one marker). Its rate is bounded per worker
+// (PollLimiter), and it answers with the interval at which the worker's budget serves every
+// operation it polls (WorkerPace), which the loop then keeps to. called is false when the
+// worker's budget refused the poll: no call was made.
+func (p *poller) pollPacedByWorker() (op insights.Operation, called bool, err error) {
+	var res activities.PollResult
+	err = workflow.ExecuteLocalActivity(withLocalPollActivity(p.ctx), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
+	if insights.IsErrorType(err, insights.ErrPollThrottled) {
+		// The details are activities.PollThrottled's fields.
+		var appErr *temporal.ApplicationError
+		var next time.Time
+		if errors.As(err, &appErr) {
+			_ = appErr.Details(&p.state.WorkerPace, &next)
+		}
+		p.throttled(next)
+		workflow.GetMetricsHandler(p.ctx).Counter(MetricPollsThrottled).Inc(1)
+		return res.Operation, false, nil
+	}
+	p.state.WorkerPace = res.WorkerPace
+	p.unthrottled(res.NextPollAt)
+	return res.Operation, true, err
+}
+
+// jittered spreads d by the policy's jitter (see jitter).
+func (p *poller) jittered(d time.Duration) time.Duration {
+	return jitter(d, p.policy.jitter, workflow.GetInfo(p.ctx).WorkflowExecution.ID, p.state.Polls)
+}
+
+// workerPacedWait is the wait before the next poll of a run paced by its worker: the policy's
+// interval, slowed to the worker's pace or slot.
+func (p *poller) workerPacedWait(now time.Time, interval time.Duration) time.Duration {
+	var wait, slower time.Duration
+	if p.workerSlots && !p.state.NextPollAt.IsZero() {
+		// The worker keeps a slot for the next poll: poll then, or after the policy's interval
+		// if that is later. The slots are already spread; jitter would only miss them.
+		wait = p.jittered(interval)
+		slower = max(p.state.NextPollAt.Sub(now)-wait, 0)
+		wait += slower
+	} else {
+		slower = max(p.state.WorkerPace-interval, 0) + p.state.RateLimitDelay
+		wait = p.jittered(interval + slower)
+	}
+	p.progress.rateLimitDelay = 0
+	if slower >= time.Second {
+		p.progress.rateLimitDelay = slower.Round(time.Second)
+	}
+	return wait
+}
+
+// maxRateLimitDelay bounds the extra wait the poll loop adds while the worker's poll budget is
+// spent.
+const maxRateLimitDelay = time.Hour
+
+// Back-pressure from the worker's GetOperation budget (activities.Activities.PollLimiter), which
+// the runs wait out in their durable timers rather than in the worker. Since workerSlotsChange a
+// run polls at the slot its worker keeps for it (next), whether its last poll got through or
+// was refused: the worker spreads its budget over the runs it serves. Before it, and whenever
+// the worker names no slot, the loop polls no more often than the worker's pace (WorkerPace);
+// a poll that still finds the budget spent makes no call and doubles an extra wait added to
+// every interval, starting from the policy's initial interval; each poll that gets through
+// shrinks it by a tenth.
+func (p *poller) throttled(next time.Time) {
+	if p.useSlot(next) {
+		return
+	}
+	p.state.RateLimitDelay = min(max(2*p.state.RateLimitDelay, p.policy.initial), maxRateLimitDelay)
+}
+
+func (p *poller) unthrottled(next time.Time) {
+	if p.useSlot(next) {
+		return
+	}
+	d := p.state.RateLimitDelay
+	d -= d / 10
+	if d < time.Second {
+		d = 0
+	}
+	p.state.RateLimitDelay = d
+}
+
+// useSlot keeps the worker's slot for the next poll, when this run polls at slots and the
+// worker named one.
+func (p *poller) useSlot(next time.Time) bool {
+	if !p.workerSlots || next.IsZero() {
+		p.state.NextPollAt = time.Time{}
+		return false
+	}
+	p.state.NextPollAt, p.state.RateLimitDelay = next, 0
+	return true
+}
+
 // awaitSendingCancelOnce is the poll loop of runs recorded before outcomeBeforeEndChange: it
 // sends a requested cancel once, whatever the answer, and fails at the timeout without awaiting
-// the cancel's outcome. Kept so that those runs replay; new runs use awaitOutcome.
+// the cancel's outcome. Kept so that those runs replay; new runs use the stages of life.go.
 func (p *poller) awaitSendingCancelOnce(immediate bool, deadline time.Time) (insights.Operation, error) {
 	for {
 		p.checkTemporalCancel()
@@ -30,9 +123,7 @@ func (p *poller) awaitSendingCancelOnce(immediate bool, deadline time.Time) (ins
 				continue // a cancel arrived: send it before continuing as new
 			}
 			p.planLearned()
-			if !p.skipLearned(deadline) {
-				p.sleep(deadline)
-			}
+			p.waitForPoll(deadline)
 			p.checkTemporalCancel()
 			if p.state.CancelRequested && !p.state.CancelSent {
 				continue
@@ -63,7 +154,7 @@ func (p *poller) sendCancelOnce() {
 	p.progress.phase = PhaseCancelling
 	p.state.BackoffFrom = p.state.Polls
 	var res activities.CancelResult
-	err := workflow.ExecuteActivity(withShortActivity(p.ctx), acts.CancelOperation, p.state.Operation).Get(p.ctx, &res)
+	err := workflow.ExecuteActivity(withShortActivity(p.ctx, p.state.Operation), acts.CancelOperation, p.state.Operation).Get(p.ctx, &res)
 	switch {
 	case err != nil:
 		p.setLastError(fmt.Sprintf("CancelOperation: %v", rootMessage(err)))
@@ -96,7 +187,7 @@ func (p *poller) timeout() error {
 // runs replay.
 func createForgettingAfterRefusal(ctx workflow.Context, p *poller, in CreateIssueModelInput) (activities.StartedOperation, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	actx := withCreateActivity(dctx)
+	actx := withCreateActivity(dctx, in.Parent)
 	deadline := workflow.Now(ctx).Add(p.policy.timeout)
 	backoff := 5 * time.Second
 	var lookFrom *time.Time

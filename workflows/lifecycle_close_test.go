@@ -15,10 +15,10 @@ import (
 // CancelOperation reaches it, and returns whether one did.
 func (s *lifecycleSuite) trainingUntilCancelled() *bool {
 	cancelled := false
-	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).Return(activities.StartedOperation{Operation: testOp}, nil).Once()
+	s.starts(acts.CreateIssueModel, mock.Anything, testOp)
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(func(_ context.Context, _ string) (activities.CancelResult, error) {
 		cancelled = true
-		return activities.CancelResult{Accepted: true}, nil
+		return activities.CancelResult{}, nil
 	}).Maybe()
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(_ context.Context, _ string) (insights.Operation, error) {
 		if cancelled {

@@ -178,8 +178,8 @@ func responseFields(resp json.RawMessage) json.RawMessage {
 func (l *lifecycle) exportSource() error {
 	l.setStep(StepExport)
 	from := l.in.Promote.FromModel
-	var raw json.RawMessage
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.GetIssueModel, from).Get(l.ctx, &raw); err != nil {
+	raw, err := l.getModel(from)
+	if err != nil {
 		return err
 	}
 	var src struct {
@@ -216,12 +216,7 @@ const (
 // location lists afterwards and did not list before.
 func (l *lifecycle) importModel() (*CreateIssueModelResult, error) {
 	l.setStep(StepImport)
-	list := func() ([]activities.IssueModelSummary, error) {
-		var ms []activities.IssueModelSummary
-		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &ms)
-		return ms, err
-	}
-	before, err := list()
+	before, err := l.listModels()
 	if err != nil {
 		return nil, err
 	}
@@ -239,14 +234,14 @@ func (l *lifecycle) importModel() (*CreateIssueModelResult, error) {
 			names = append(names, b.Name)
 		}
 		var m activities.IssueModelSummary
-		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ImportedIssueModel,
+		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, op.Name, 5*time.Minute), acts.ImportedIssueModel,
 			activities.ImportedIssueModelParams{Operation: op.Name, DisplayName: l.in.IssueModel.DisplayName, Before: names}).Get(l.ctx, &m)
 		if err != nil {
 			return nil, err
 		}
 		name = m.Name
 	} else {
-		after, err := list()
+		after, err := l.listModels()
 		if err != nil {
 			return nil, err
 		}
@@ -260,8 +255,8 @@ func (l *lifecycle) importModel() (*CreateIssueModelResult, error) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("import %s finished but %s lists no new model named %q",
 			op.Name, l.in.Parent, l.in.IssueModel.DisplayName), insights.ErrOperationFailed, nil)
 	}
-	var raw json.RawMessage
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.GetIssueModel, name).Get(l.ctx, &raw); err != nil {
+	raw, err := l.getModel(name)
+	if err != nil {
 		return nil, err
 	}
 	l.result.Model, l.result.State, l.result.IssueModel, l.result.ImportedFrom = name, stateUndeployed, raw, p.ObjectURI

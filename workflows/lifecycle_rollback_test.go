@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -9,7 +8,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insights"
 )
 
@@ -22,30 +20,19 @@ const (
 // atDeployedQuota lists oldModel ("weekly", the model this run replaces) and four other
 // deployed models: the deploy step must undeploy oldModel first. The run trains testModel.
 func (s *lifecycleSuite) atDeployedQuota() {
-	ms := []activities.IssueModelSummary{{Name: oldModel, DisplayName: "weekly", State: "DEPLOYED"}}
-	for i := 1; i < MaxDeployedPerLocation; i++ {
-		ms = append(ms, activities.IssueModelSummary{Name: testParent + "/issueModels/other" + string(rune('a'+i)), DisplayName: "other", State: "DEPLOYED"})
-	}
-	s.models(ms...)
-	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).Return(ptr(trainedResult(900, 12)), nil).Once()
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{Operation: retireOp}, nil).Once()
-	s.awaitChild(retireOp, doneOp(retireOp))
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: deployOp}, nil).Once()
+	s.models(deployedModels(MaxDeployedPerLocation)...)
+	s.trains(900, 12)
+	s.changes(acts.UndeployIssueModel, oldModel, retireOp)
+	s.starts(acts.DeployIssueModel, testModel, deployOp)
 }
 
 // expectRollback expects the new model to be undeployed (it ended deployed) and oldModel to be
 // redeployed, in that order (at the quota, the other way round would be refused).
 func (s *lifecycleSuite) expectRollback() *[]string {
 	var order []string
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(func(_ context.Context, _ string) (activities.StartedOperation, error) {
-		order = append(order, "undeploy-new")
-		return activities.StartedOperation{Operation: rollbackOp}, nil
-	}).Once()
+	s.startsInOrder(acts.UndeployIssueModel, testModel, rollbackOp, "undeploy-new", &order)
 	s.awaitChild(rollbackOp, doneOp(rollbackOp))
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, oldModel).Return(func(_ context.Context, _ string) (activities.StartedOperation, error) {
-		order = append(order, "redeploy-old")
-		return activities.StartedOperation{Operation: redeployOp}, nil
-	}).Once()
+	s.startsInOrder(acts.DeployIssueModel, oldModel, redeployOp, "redeploy-old", &order)
 	s.awaitChild(redeployOp, doneOp(redeployOp))
 	return &order
 }
@@ -61,9 +48,7 @@ func (s *lifecycleSuite) TestCancelDuringDeployAtQuotaRedeploysThePrevious() {
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Minute)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 
-	var res LifecycleResult
-	s.cancelledWith(&res)
-	s.Equal(LifecycleCancelled, res.Outcome)
+	res := s.requireCancelled()
 	s.Equal("UNDEPLOYED", res.State)
 	s.Empty(res.Undeployed, "the previous model is deployed again")
 	s.Equal([]string{"undeploy-new", "redeploy-old"}, *order)
@@ -76,15 +61,13 @@ func (s *lifecycleSuite) TestCancelDuringDeployAtQuotaRedeploysThePrevious() {
 // with the deployment cancelled by the server.
 func (s *lifecycleSuite) TestTemporalCancelDuringDeployAtQuotaRedeploysThePrevious() {
 	s.atDeployedQuota()
-	s.awaitChild(deployOp, &insights.Operation{Name: deployOp, Done: true, Error: &insights.Status{Code: insights.CodeCancelled, Message: "cancelled"}}).After(time.Hour)
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{AlreadyDone: true}, nil).Once()
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{Operation: redeployOp}, nil).Once()
-	s.awaitChild(redeployOp, doneOp(redeployOp))
+	s.awaitChild(deployOp, cancelledStepOp(deployOp)).After(time.Hour)
+	s.nothingToDo(acts.UndeployIssueModel, testModel)
+	s.changes(acts.DeployIssueModel, oldModel, redeployOp)
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Minute)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 
-	var res LifecycleResult
-	s.cancelledWith(&res)
+	res := s.requireCancelled()
 	s.Equal("UNDEPLOYED", res.State)
 	s.Empty(res.Undeployed)
 }
@@ -127,10 +110,9 @@ func (s *lifecycleSuite) TestDeployTimeoutAwaitsTheOutcomeAndRollsBack() {
 // deployed (nothing to undeploy), the model undeploy-first removed is redeployed.
 func (s *lifecycleSuite) TestDeployFailureAtQuotaRedeploysThePrevious() {
 	s.atDeployedQuota()
-	s.awaitChild(deployOp, &insights.Operation{Name: deployOp, Done: true, Error: &insights.Status{Code: 13, Message: "internal"}})
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{AlreadyDone: true}, nil).Once()
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{Operation: redeployOp}, nil).Once()
-	s.awaitChild(redeployOp, doneOp(redeployOp))
+	s.awaitChild(deployOp, internalErrorOp(deployOp))
+	s.nothingToDo(acts.UndeployIssueModel, testModel)
+	s.changes(acts.DeployIssueModel, oldModel, redeployOp)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 	s.requireOperationFailed()
 	s.Contains(s.env.GetWorkflowError().Error(), oldModel+" redeployed")
@@ -139,19 +121,13 @@ func (s *lifecycleSuite) TestDeployFailureAtQuotaRedeploysThePrevious() {
 // TestUndeployFirstTimeoutRedeploysThePrevious (M): the child awaiting undeploy-first gives up;
 // the undeploy may still happen, so the run awaits it and puts the model back.
 func (s *lifecycleSuite) TestUndeployFirstTimeoutRedeploysThePrevious() {
-	var ms []activities.IssueModelSummary
-	ms = append(ms, activities.IssueModelSummary{Name: oldModel, DisplayName: "weekly", State: "DEPLOYED"})
-	for i := 1; i < MaxDeployedPerLocation; i++ {
-		ms = append(ms, activities.IssueModelSummary{Name: testParent + "/issueModels/other" + string(rune('a'+i)), DisplayName: "other", State: "DEPLOYED"})
-	}
-	s.models(ms...)
-	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).Return(ptr(trainedResult(900, 12)), nil).Once()
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{Operation: retireOp}, nil).Once()
+	s.models(deployedModels(MaxDeployedPerLocation)...)
+	s.trains(900, 12)
+	s.starts(acts.UndeployIssueModel, oldModel, retireOp)
 	s.env.OnWorkflow(AwaitOperationWorkflowType, mock.Anything, mock.MatchedBy(func(in AwaitOperationInput) bool { return in.Operation == retireOp })).
 		Return(nil, temporal.NewNonRetryableApplicationError("lost", insights.ErrOperationLost, nil)).Once()
 	s.awaitChild(retireOp, doneOp(retireOp)) // the undeploy finished after all
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{Operation: redeployOp}, nil).Once()
-	s.awaitChild(redeployOp, doneOp(redeployOp))
+	s.changes(acts.DeployIssueModel, oldModel, redeployOp)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 
 	err := s.env.GetWorkflowError()
@@ -166,24 +142,20 @@ func (s *lifecycleSuite) TestDeployRollbackOfEarlierReleasesKeepsTheirCommands()
 	s.env.OnGetVersion(deployRollbackChange, workflow.DefaultVersion, deployRollbackVersion).Return(workflow.DefaultVersion)
 	s.atDeployedQuota()
 	s.awaitChild(deployOp, doneOp(deployOp)).After(time.Hour)
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: rollbackOp}, nil).Once()
-	s.awaitChild(rollbackOp, doneOp(rollbackOp))
+	s.changes(acts.UndeployIssueModel, testModel, rollbackOp)
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Minute)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 
-	var res LifecycleResult
-	s.cancelledWith(&res)
-	s.Equal([]string{oldModel}, res.Undeployed)
+	s.Equal([]string{oldModel}, s.requireCancelled().Undeployed)
 }
 
 // TestCancelDuringRollbackOfAFailureStillFails: a cancel that comes while a failed deploy step
 // is rolled back neither stops the rollback nor hides the failure.
 func (s *lifecycleSuite) TestCancelDuringRollbackOfAFailureStillFails() {
 	s.atDeployedQuota()
-	s.awaitChild(deployOp, &insights.Operation{Name: deployOp, Done: true, Error: &insights.Status{Code: 13, Message: "internal"}})
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{AlreadyDone: true}, nil).Once()
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{Operation: redeployOp}, nil).Once()
-	s.awaitChild(redeployOp, doneOp(redeployOp)).After(time.Hour)
+	s.awaitChild(deployOp, internalErrorOp(deployOp))
+	s.nothingToDo(acts.UndeployIssueModel, testModel)
+	s.changes(acts.DeployIssueModel, oldModel, redeployOp).After(time.Hour)
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 30*time.Minute)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 	s.requireOperationFailed()

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -17,10 +16,24 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
+// listModels lists the models of the run's location.
+func (l *lifecycle) listModels() ([]activities.IssueModelSummary, error) {
+	var models []activities.IssueModelSummary
+	err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models)
+	return models, err
+}
+
+// getModel reads a model in its REST JSON shape.
+func (l *lifecycle) getModel(name string) (json.RawMessage, error) {
+	var raw json.RawMessage
+	err := workflow.ExecuteActivity(withChangeActivity(l.ctx, name, 5*time.Minute), acts.GetIssueModel, name).Get(l.ctx, &raw)
+	return raw, err
+}
+
 func (l *lifecycle) checkQuotas() error {
 	l.setStep(StepCheckQuotas)
-	var models []activities.IssueModelSummary
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models); err != nil {
+	models, err := l.listModels()
+	if err != nil {
 		return err
 	}
 	if excess := len(models) - (MaxModelsPerLocation - 1); excess > 0 {
@@ -115,168 +128,6 @@ func (l *lifecycle) qualityGate(res *CreateIssueModelResult) error {
 	return temporal.NewNonRetryableApplicationError(msg, insights.ErrQualityGate, nil, l.result)
 }
 
-// replaced returns the models this run retires: the input's list, or the deployed models of the
-// same display name, as listed just before deploying (so a run that deployed meanwhile counts).
-func (l *lifecycle) replaced(models []activities.IssueModelSummary) []string {
-	if len(l.in.Replaces) > 0 {
-		return l.in.Replaces
-	}
-	var out []string
-	for _, m := range models {
-		if m.Name != l.result.Model && m.DisplayName == l.in.IssueModel.DisplayName && isDeployed(m) {
-			out = append(out, m.Name)
-		}
-	}
-	return out
-}
-
-// deploy deploys the new model. When the location is at its deployed-model quota, a replaced
-// model is undeployed first (a short gap rather than a failure). A cancel, or a failure once the
-// step may have changed the location, rolls the step back (rollBack).
-func (l *lifecycle) deploy() (replaced []string, err error) {
-	l.setStep(StepDeploy)
-	var models []activities.IssueModelSummary
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 5*time.Minute), acts.ListIssueModels, l.in.Parent).Get(l.ctx, &models); err != nil {
-		return nil, err
-	}
-	replaced = l.replaced(models)
-	deployed := 0
-	for _, m := range models {
-		if isDeployed(m) {
-			deployed++
-		}
-	}
-	first := ""
-	if deployed >= MaxDeployedPerLocation {
-		if len(replaced) == 0 {
-			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-				"%s already has %d deployed issue models, the limit per location, and none is replaced by this one",
-				l.in.Parent, deployed), insights.ErrResourceExhausted, nil)
-		}
-		first = replaced[0]
-		started, op, err := l.startAndAwaitStarted(awaitedStep{suffix: "undeploy-first", start: acts.UndeployIssueModel, params: first})
-		if err != nil {
-			if l.rollsBack() {
-				// The undeploy may have happened (or may still happen): put the model back.
-				return nil, l.rollBack(deployRollback{cause: err, pending: unsettled(started, op), previous: first})
-			}
-			return nil, err
-		}
-		if l.cancelled {
-			// Put the previous model back: a cancel must not leave the location with less served.
-			return nil, l.startAndAwait("redeploy-previous", acts.DeployIssueModel, first, false)
-		}
-		l.result.Undeployed = append(l.result.Undeployed, first)
-	}
-	started, op, err := l.startAndAwaitStarted(awaitedStep{suffix: "deploy", start: acts.DeployIssueModel, params: l.result.Model, cancellable: true})
-	if (err != nil || l.cancelled) && l.rollsBack() {
-		return nil, l.rollBack(deployRollback{cause: err, pending: unsettled(started, op), deployed: true, previous: first})
-	}
-	if err != nil && !l.cancelled {
-		return nil, err
-	}
-	if l.cancelled {
-		// Roll back: the previous deployment stays as it was, the new model ends UNDEPLOYED.
-		if rerr := l.startAndAwait("rollback-deploy", acts.UndeployIssueModel, l.result.Model, false); rerr != nil {
-			return nil, rerr
-		}
-		l.result.State = stateUndeployed
-		return nil, nil
-	}
-	l.result.State = stateDeployed
-	l.endStep(StepStateDone, l.result.Model)
-	return replaced, nil
-}
-
-// rollsBack: this run rolls a failed or cancelled deploy step back (deployRollbackChange).
-func (l *lifecycle) rollsBack() bool {
-	return workflow.GetVersion(l.ctx, deployRollbackChange, workflow.DefaultVersion, deployRollbackVersion) >= deployRollbackVersion
-}
-
-// deployRollback is what a failed or cancelled deploy step has to put back.
-type deployRollback struct {
-	cause error // the step's error; nil or Canceled for a cancel
-	// pending is an operation the step started whose outcome its child did not learn (the
-	// child failed: PollTimeout, OperationLost, an API error); "" when none.
-	pending string
-	// deployed: the new model's deployment may have started.
-	deployed bool
-	// previous is the model undeploy-first removed (or may have removed); "" when none.
-	previous string
-}
-
-// unsettled is the started operation whose outcome a failed child left unknown, if any.
-func unsettled(started activities.StartedOperation, op insights.Operation) string {
-	if started.Operation == "" || started.AlreadyDone || op.Done {
-		return ""
-	}
-	return started.Operation
-}
-
-// rollBack puts the location back as it was before the deploy step: it first makes sure no
-// operation of the step is still running (awaiting it again; the failed child has already asked
-// for its cancellation where it could), so that nothing changes after the run has ended, then
-// undeploys the new model (nothing to do if it is not deployed) and redeploys the model
-// undeploy-first removed. None of it is cancellable: a second cancel must not stop a rollback.
-// A cancel still ends Canceled; a failure fails with the step's error, its message saying what
-// was put back.
-func (l *lifecycle) rollBack(r deployRollback) error {
-	// A cancel that comes during the rollback of a failure does not turn the failure into a cancel.
-	cancelled := l.cancelled
-	var done, problems []string
-	var firstProblem error
-	problem := func(what string, err error) {
-		problems = append(problems, what+": "+rootMessage(err))
-		if firstProblem == nil {
-			firstProblem = err
-		}
-	}
-	if r.pending != "" {
-		var op insights.Operation
-		input := AwaitOperationInput{Operation: r.pending, Polling: l.in.Polling}
-		if err := l.runChild(StepDeploy+"-outcome", AwaitOperationWorkflowType, input, &op, false); err != nil {
-			problem("the outcome of "+r.pending+" is unknown", err)
-		}
-	}
-	if r.deployed {
-		if err := l.startAndAwait("rollback-deploy", acts.UndeployIssueModel, l.result.Model, false); err != nil {
-			problem("could not undeploy "+l.result.Model, err)
-		} else {
-			l.result.State = stateUndeployed
-			done = append(done, l.result.Model+" is UNDEPLOYED")
-		}
-	}
-	if r.previous != "" {
-		if err := l.startAndAwait("redeploy-previous", acts.DeployIssueModel, r.previous, false); err != nil {
-			problem("could not redeploy "+r.previous+", which undeploy-first undeployed", err)
-			if !slices.Contains(l.result.Undeployed, r.previous) {
-				l.result.Undeployed = append(l.result.Undeployed, r.previous)
-			}
-		} else {
-			l.result.Undeployed = slices.DeleteFunc(l.result.Undeployed, func(m string) bool { return m == r.previous })
-			done = append(done, r.previous+" redeployed")
-		}
-	}
-	l.rolledBack = "rolled back"
-	if len(done) > 0 {
-		l.rolledBack += ": " + strings.Join(done, ", ")
-	}
-	if len(problems) > 0 {
-		l.rolledBack += "; not rolled back: " + strings.Join(problems, "; ")
-	}
-	var canceled *temporal.CanceledError
-	if r.cause == nil || errors.As(r.cause, &canceled) || cancelled {
-		if firstProblem != nil {
-			return temporal.NewNonRetryableApplicationError("cancelled during deploy, "+l.rolledBack, errorType(firstProblem), firstProblem, l.result)
-		}
-		if cancelled {
-			return nil // ends Canceled, with the result as details, whatever the step's error
-		}
-		return r.cause
-	}
-	return temporal.NewNonRetryableApplicationError(rootMessage(r.cause)+"; "+l.rolledBack, errorType(r.cause), r.cause, l.result)
-}
-
 // retire undeploys (and optionally deletes) the replaced models; a cancel stops it between
 // operations.
 func (l *lifecycle) retire(replaced []string) {
@@ -337,7 +188,7 @@ func (l *lifecycle) startAndAwaitOp(s awaitedStep) (insights.Operation, error) {
 // when the child fails, the operation it could not await to its end.
 func (l *lifecycle) startAndAwaitStarted(s awaitedStep) (activities.StartedOperation, insights.Operation, error) {
 	var started activities.StartedOperation
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, 10*time.Minute), s.start, s.params).Get(l.ctx, &started); err != nil {
+	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, 10*time.Minute), s.start, s.params).Get(l.ctx, &started); err != nil {
 		return started, insights.Operation{}, err
 	}
 	if started.AlreadyDone {

@@ -1,18 +1,13 @@
 package workflows
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
 
-	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insights"
@@ -29,80 +24,39 @@ type lifecycleSuite struct{ workflowSuite }
 
 func TestIssueModelLifecycleWorkflow(t *testing.T) { suite.Run(t, new(lifecycleSuite)) }
 
-func lifecycleInput(gate QualityGate) LifecycleInput {
-	return LifecycleInput{
-		Parent:      testParent,
-		IssueModel:  insights.IssueModelSpec{DisplayName: "weekly"},
-		QualityGate: gate,
-	}
-}
-
-func trainedResult(analyzed, issues int64) CreateIssueModelResult {
-	m := &contactcenterinsightspb.IssueModel{
-		Name: testModel, DisplayName: "weekly", State: contactcenterinsightspb.IssueModel_UNDEPLOYED, IssueCount: issues,
-		TrainingStats: &contactcenterinsightspb.IssueModelLabelStats{AnalyzedConversationsCount: analyzed},
-	}
-	return CreateIssueModelResult{Operation: testOp, Outcome: OutcomeSucceeded, IssueModel: insights.MarshalREST(m)}
-}
-
-func doneOp(name string) *insights.Operation {
-	resp, _ := anypb.New(&contactcenterinsightspb.DeployIssueModelResponse{})
-	return &insights.Operation{Name: name, Done: true, Response: insights.MarshalREST(resp)}
-}
-
-func (s *lifecycleSuite) models(ms ...activities.IssueModelSummary) {
-	s.env.OnActivity(acts.ListIssueModels, mock.Anything, testParent).Return(ms, nil)
-}
-
-func (s *lifecycleSuite) awaitChild(op string, result *insights.Operation) *testsuite.MockCallWrapper {
-	return s.env.OnWorkflow(AwaitOperationWorkflowType, mock.Anything, mock.MatchedBy(func(in AwaitOperationInput) bool {
-		return in.Operation == op
-	})).Return(result, nil).Once()
-}
-
 func (s *lifecycleSuite) TestDeploysAndRetiresThePreviousModel() {
 	s.models(activities.IssueModelSummary{Name: oldModel, DisplayName: "weekly", State: "DEPLOYED"})
-	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).Return(ptr(trainedResult(900, 12)), nil).Once()
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: deployOp}, nil).Once()
-	s.awaitChild(deployOp, doneOp(deployOp))
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{Operation: retireOp}, nil).Once()
-	s.awaitChild(retireOp, doneOp(retireOp))
-	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{Operation: deleteOp1}, nil).Once()
-	s.awaitChild(deleteOp1, doneOp(deleteOp1))
+	s.trains(900, 12)
+	s.changes(acts.DeployIssueModel, testModel, deployOp)
+	s.changes(acts.UndeployIssueModel, oldModel, retireOp)
+	s.changes(acts.DeleteIssueModel, oldModel, deleteOp1)
 
 	in := lifecycleInput(QualityGate{MinAnalyzedConversations: 500, MinIssueCount: 5})
 	in.DeleteReplaced = true
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, in)
 
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res LifecycleResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	res := s.result()
 	s.Equal(LifecycleDeployed, res.Outcome)
 	s.Equal(testModel, res.Model)
 	s.Equal("DEPLOYED", res.State)
 	s.Equal([]string{oldModel}, res.Undeployed)
 	s.Equal([]string{oldModel}, res.Deleted)
 
-	v, err := s.env.QueryWorkflow(StatusQuery)
-	s.Require().NoError(err)
-	var st LifecycleStatus
-	s.Require().NoError(v.Get(&st))
-	s.Equal(StepDone, st.Step)
-	var names []string
-	for _, step := range st.Steps {
-		names = append(names, step.Name)
-		s.Equal("done", step.State, step.Name)
+	s.Equal(StepDone, s.status().Step)
+	names, states := s.stepNames()
+	for i, state := range states {
+		s.Equal("done", state, names[i])
 	}
 	s.Equal([]string{StepCheckQuotas, StepCreate, StepQualityGate, StepDeploy, StepRetire}, names)
 }
 
 func (s *lifecycleSuite) TestQualityGateRejectsAndKeepsModel() {
 	s.models()
-	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).Return(ptr(trainedResult(100, 2)), nil).Once()
+	s.trains(100, 2)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{MinAnalyzedConversations: 500, MinIssueCount: 5}))
 
 	var appErr *temporal.ApplicationError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
+	s.Require().ErrorAs(s.env.GetWorkflowError(), &appErr)
 	s.Equal(insights.ErrQualityGate, appErr.Type())
 	s.Contains(appErr.Error(), "analyzed conversations 100 < 500")
 	s.Contains(appErr.Error(), "issue count 2 < 5")
@@ -111,9 +65,8 @@ func (s *lifecycleSuite) TestQualityGateRejectsAndKeepsModel() {
 
 func (s *lifecycleSuite) TestQualityGateRejectsAndDeletesWhenAsked() {
 	s.models()
-	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).Return(ptr(trainedResult(100, 2)), nil).Once()
-	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: deleteOp1}, nil).Once()
-	s.awaitChild(deleteOp1, doneOp(deleteOp1))
+	s.trains(100, 2)
+	s.changes(acts.DeleteIssueModel, testModel, deleteOp1)
 	in := lifecycleInput(QualityGate{MinIssueCount: 5})
 	in.DeleteRejected = true
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, in)
@@ -132,33 +85,16 @@ func (s *lifecycleSuite) TestModelQuotaFailsBeforeCreating() {
 }
 
 func (s *lifecycleSuite) TestDeployedQuotaUndeploysPreviousFirst() {
-	var ms []activities.IssueModelSummary
-	for i := range MaxDeployedPerLocation {
-		name := oldModel
-		display := "weekly"
-		if i > 0 {
-			name, display = testParent+"/issueModels/other"+string(rune('a'+i)), "other"
-		}
-		ms = append(ms, activities.IssueModelSummary{Name: name, DisplayName: display, State: "DEPLOYED"})
-	}
-	s.models(ms...)
-	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).Return(ptr(trainedResult(900, 12)), nil).Once()
+	s.models(deployedModels(MaxDeployedPerLocation)...)
+	s.trains(900, 12)
 	var order []string
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, oldModel).Return(func(_ context.Context, _ string) (activities.StartedOperation, error) {
-		order = append(order, "undeploy-old")
-		return activities.StartedOperation{Operation: retireOp}, nil
-	}).Once()
+	s.startsInOrder(acts.UndeployIssueModel, oldModel, retireOp, "undeploy-old", &order)
 	s.awaitChild(retireOp, doneOp(retireOp))
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(func(_ context.Context, _ string) (activities.StartedOperation, error) {
-		order = append(order, "deploy-new")
-		return activities.StartedOperation{Operation: deployOp}, nil
-	}).Once()
+	s.startsInOrder(acts.DeployIssueModel, testModel, deployOp, "deploy-new", &order)
 	s.awaitChild(deployOp, doneOp(deployOp))
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
-	s.Require().NoError(s.env.GetWorkflowError())
+	res := s.result()
 	s.Equal([]string{"undeploy-old", "deploy-new"}, order)
-	var res LifecycleResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
 	s.Equal([]string{oldModel}, res.Undeployed)
 }
 
@@ -166,28 +102,23 @@ func (s *lifecycleSuite) TestCancelDuringCreate() {
 	s.models(activities.IssueModelSummary{Name: oldModel, DisplayName: "weekly", State: "DEPLOYED"})
 	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).After(time.Hour).
 		Return(nil, temporal.NewCanceledError(CreateIssueModelResult{Outcome: OutcomeCancelled})).Once()
-	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "stop"}) }, time.Minute)
+	s.cancelAfterAMinute()
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 
-	var res LifecycleResult
-	s.cancelledWith(&res)
-	s.Equal(LifecycleCancelled, res.Outcome)
+	res := s.requireCancelled()
 	s.Empty(res.Undeployed, "the previous deployment is untouched")
 }
 
 func (s *lifecycleSuite) TestCancelDuringDeployRollsBack() {
 	s.models(activities.IssueModelSummary{Name: oldModel, DisplayName: "weekly", State: "DEPLOYED"})
-	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).Return(ptr(trainedResult(900, 12)), nil).Once()
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: deployOp}, nil).Once()
+	s.trains(900, 12)
 	// The deployment completes although cancelled ("best effort"): the lifecycle undeploys it.
-	s.awaitChild(deployOp, doneOp(deployOp)).After(time.Hour)
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: retireOp}, nil).Once()
-	s.awaitChild(retireOp, doneOp(retireOp))
+	s.changes(acts.DeployIssueModel, testModel, deployOp).After(time.Hour)
+	s.changes(acts.UndeployIssueModel, testModel, retireOp)
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Minute)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 
-	var res LifecycleResult
-	s.cancelledWith(&res)
+	res := s.requireCancelled()
 	s.Equal(testModel, res.Model)
 	s.Equal("UNDEPLOYED", res.State)
 	s.Empty(res.Undeployed, "the previous model stays deployed")
@@ -195,11 +126,11 @@ func (s *lifecycleSuite) TestCancelDuringDeployRollsBack() {
 
 func (s *lifecycleSuite) TestDeployFailure() {
 	s.models()
-	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).Return(ptr(trainedResult(900, 12)), nil).Once()
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: deployOp}, nil).Once()
-	s.awaitChild(deployOp, &insights.Operation{Name: deployOp, Done: true, Error: &insights.Status{Code: 13, Message: "internal"}})
+	s.trains(900, 12)
+	s.starts(acts.DeployIssueModel, testModel, deployOp)
+	s.awaitChild(deployOp, internalErrorOp(deployOp))
 	// The rollback makes sure the new model is not deployed: it is not, nothing to do.
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{AlreadyDone: true}, nil).Once()
+	s.nothingToDo(acts.UndeployIssueModel, testModel)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 	s.requireOperationFailed()
 }
@@ -219,20 +150,14 @@ func (s *lifecycleSuite) TestInvalidInput() {
 	s.Contains(s.env.GetWorkflowError().Error(), "qualityGate.minIssueCount")
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func (s *lifecycleSuite) TestTemporalCancelDuringCreate() {
 	s.models()
 	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).After(time.Hour).
 		Return(nil, temporal.NewCanceledError(CreateIssueModelResult{Outcome: OutcomeCancelled})).Once()
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Minute)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
-	var canceled *temporal.CanceledError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &canceled), "%v", s.env.GetWorkflowError())
-	v, err := s.env.QueryWorkflow(StatusQuery)
-	s.Require().NoError(err)
-	var st LifecycleStatus
-	s.Require().NoError(v.Get(&st))
+	s.requireCancelled()
+	st := s.status()
 	s.True(st.CancelRequested)
 	s.Equal(LifecycleCancelled, st.Outcome)
 	s.Equal("cancelled", st.Steps[len(st.Steps)-1].State)
@@ -248,15 +173,11 @@ func (s *lifecycleSuite) TestModelQuotaPrunesOldUndeployedModelsWhenAllowed() {
 	}
 	s.models(ms...)
 	oldest := testParent + "/issueModels/m9"
-	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, oldest).Return(activities.StartedOperation{Operation: deleteOp1}, nil).Once()
-	s.awaitChild(deleteOp1, doneOp(deleteOp1))
-	s.env.OnWorkflow(CreateIssueModelWorkflowType, mock.Anything, mock.Anything).Return(ptr(trainedResult(900, 12)), nil).Once()
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{AlreadyDone: true}, nil).Once()
+	s.changes(acts.DeleteIssueModel, oldest, deleteOp1)
+	s.trains(900, 12)
+	s.nothingToDo(acts.DeployIssueModel, testModel)
 	in := lifecycleInput(QualityGate{})
 	in.DeleteReplaced = true
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, in)
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res LifecycleResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
-	s.Equal([]string{oldest}, res.Deleted)
+	s.Equal([]string{oldest}, s.result().Deleted)
 }

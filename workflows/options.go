@@ -9,6 +9,19 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
+// Every API call is an activity on the task queue, so the server's limits hold the API budget
+// for the whole fleet: the task queue's activity rate limit, and with fairness enabled a limit
+// per fairness key, here the Google project whose quota the call spends. Eager execution would
+// hand the activity to the scheduling worker past those limits, so it is off.
+
+// apiCall is the options every API activity starts from: the fairness key of the project of
+// resource (an operation, issue model or location name) and no eager execution.
+func apiCall(resource string, o workflow.ActivityOptions) workflow.ActivityOptions {
+	o.Priority = temporal.Priority{FairnessKey: insights.ProjectOf(resource)}
+	o.DisableEagerExecution = true
+	return o
+}
+
 // shortRetry: GetOperation and CancelOperation are quick calls; retry transient errors briefly
 // and leave longer outages to the poll loop.
 var shortRetry = temporal.RetryPolicy{
@@ -18,17 +31,21 @@ var shortRetry = temporal.RetryPolicy{
 	NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
 }
 
-// withShortActivity is for CancelOperation.
-func withShortActivity(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+// withShortActivity is for the quick calls about operation: PollOperation, CancelOperation and
+// the learned schedule's EstimateTraining scan of its location. The schedule-to-close bound
+// includes the time the task waits for the server's rate limit; a poll that outlasts it is
+// tried again at the next interval.
+func withShortActivity(ctx workflow.Context, operation string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, apiCall(operation, workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 3 * time.Minute,
 		RetryPolicy:            &shortRetry,
-	})
+	}))
 }
 
-// withPollActivity is for PollOperation, a local activity (see poller.poll).
-func withPollActivity(ctx workflow.Context) workflow.Context {
+// withLocalPollActivity is for PollOperation and EstimateTraining as local activities, in runs
+// that began before apiCallsUnderServerLimitsChange.
+func withLocalPollActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 3 * time.Minute,
@@ -36,34 +53,35 @@ func withPollActivity(ctx workflow.Context) workflow.Context {
 	})
 }
 
-// withCreateActivity is for CreateIssueModel: one attempt per activity, because the workflow
-// decides each retry from how the previous attempt failed (see createOperation).
-func withCreateActivity(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+// withCreateActivity is for CreateIssueModel in location parent: one attempt per activity,
+// because the workflow decides each retry from how the previous attempt failed (see
+// createOperation).
+func withCreateActivity(ctx workflow.Context, parent string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, apiCall(parent, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
-	})
+	}))
 }
 
 // withChangeActivity is for the calls that start or list (Deploy, Undeploy, DeleteIssueModel,
-// ListIssueModels): idempotent, so retried by Temporal until scheduleToClose.
-func withChangeActivity(ctx workflow.Context, scheduleToClose time.Duration) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+// ListIssueModels) on resource: idempotent, so retried by Temporal until scheduleToClose.
+func withChangeActivity(ctx workflow.Context, resource string, scheduleToClose time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, apiCall(resource, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: scheduleToClose,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 			NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
 		},
-	})
+	}))
 }
 
-// withDeleteActivity is for the DeleteIssueModel of a model a cancel could not stop.
-func withDeleteActivity(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+// withDeleteActivity is for the DeleteIssueModel of model, which a cancel could not stop.
+func withDeleteActivity(ctx workflow.Context, model string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, apiCall(model, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 			NonRetryableErrorTypes: insights.NonRetryableErrorTypes(),
 		},
-	})
+	}))
 }

@@ -32,8 +32,9 @@ type PollingPolicy struct {
 	// taken for eventual consistency and tolerated; later it means the operation vanished.
 	NotFoundGrace string `json:"notFoundGrace,omitempty"`
 	// ContinueAsNewAfterPolls continues the run as new after this many polls (default 500, at
-	// most 600), or earlier when Temporal suggests it, so that no run's history passes 4,096
-	// events however long the operation takes (a poll costs 6 events).
+	// most 600), or earlier when its history reaches 3,500 events or Temporal suggests it, so
+	// that no run's history passes 4,096 events however long the operation takes (a poll costs
+	// 11 events, so with the defaults a run continues as new after about 317 polls).
 	ContinueAsNewAfterPolls int `json:"continueAsNewAfterPolls,omitempty"`
 	// Learn (CreateIssueModelWorkflow only) skips the polls that the location's finished
 	// trainings say are wasted: after the early polls, one EstimateTraining scan of the
@@ -50,7 +51,7 @@ type PollingPolicy struct {
 // cap: polling every 45s ±10% notices the end of a long training as promptly at the 99th
 // percentile (within ~50s) for about two thirds of the GetOperation calls; the first poll after
 // 10s, growing by 1.5x, catches requests that fail fast. One run costs ~80 calls per hour, so a
-// worker's default budget of 30 polls/s serves ~1,300 concurrent runs (see README, "Quota").
+// project's quota of 3,000 calls a minute serves ~2,000 concurrent runs beside its other calls.
 // A day is far beyond any documented training time and still finite.
 const (
 	DefaultInitialInterval         = 10 * time.Second
@@ -84,7 +85,8 @@ const (
 	maxMultiplier     = 10
 	maxNotFoundGrace  = time.Hour
 	maxAgeFraction    = 0.5
-	// maxContinueAsNewAfterPolls keeps a run under 4,096 events: 6 per poll plus the start.
+	// maxContinueAsNewAfterPolls bounds the count; the history length bounds a run's events
+	// (maxHistoryEvents).
 	maxContinueAsNewAfterPolls = 600
 )
 
@@ -102,7 +104,7 @@ func parseDuration(field, s string, def, min, max time.Duration) (time.Duration,
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, insights.InvalidArgument(field, fmt.Sprintf("%q is not a duration such as \"30s\" or \"2h\"", clip(s)))
+		return 0, insights.InvalidArgument(field, fmt.Sprintf("%q is not a duration such as \"30s\" or \"2h\"", insights.Clip(s)))
 	}
 	if d < min || d > max {
 		return 0, insights.InvalidArgument(field, fmt.Sprintf("%s is outside %s..%s", d, min, max))
@@ -178,11 +180,4 @@ func (p validPolicy) ageInterval(k int, age time.Duration) time.Duration {
 		d = max(d, min(time.Duration(p.ageFraction*float64(age)), maxInterval))
 	}
 	return d
-}
-
-func clip(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
-	}
-	return s
 }

@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -43,10 +42,11 @@ type PollState struct {
 	Learned *LearnedSchedule `json:"learned,omitempty"`
 }
 
-// poller is the one poll loop of the codebase: a durable timer with backoff and jitter, then the
-// GetOperation activity, until the operation is done. It wakes early on the cancel and poll-now
-// signals and on Temporal's own cancellation, requests cancellation from the API at most once,
-// and keeps polling until the outcome is known.
+// poller is the state of one run's life (life.go): the creation, then a durable timer as the
+// schedule says (schedule.go), then the PollOperation activity, until the operation is done. It
+// wakes early on the cancel and poll-now signals and updates and on Temporal's own cancellation,
+// retries a requested cancel until the server has it, and keeps polling until the outcome is
+// known.
 type poller struct {
 	ctx      workflow.Context // switches to a disconnected context once the run is cancelled
 	root     workflow.Context
@@ -57,6 +57,9 @@ type poller struct {
 	// temporalCancelled: Temporal's cancellation of the run was seen.
 	temporalCancelled bool
 	runPolls          int
+	// serverLimits: the poll is a regular activity held by the server's rate limits, and the
+	// loop waits the policy's interval only (apiCallsUnderServerLimitsChange).
+	serverLimits bool
 	// workerSlots: this run polls at the slots its worker keeps for it (workerSlotsChange).
 	workerSlots bool
 	vis         *visibility
@@ -91,6 +94,15 @@ type poller struct {
 	// attempts counts this run's poll attempts begun; polledAt is the attempt of its last
 	// GetOperation call (an attempt the worker's budget refused makes none).
 	attempts, polledAt int
+
+	// The life of the run (life.go): create starts the operation (runs that begin at
+	// creating); immediate: the next poll is due at once; deadline is StartedAt plus the
+	// policy's timeout; op and err are the run's end.
+	create    func() (activities.StartedOperation, error)
+	immediate bool
+	deadline  time.Time
+	op        insights.Operation
+	err       error
 }
 
 // newPoller answers the status query from the start; the signal handlers start with
@@ -125,7 +137,7 @@ func (p *poller) continueAsNew(workflowFn, next any) error {
 	return workflow.NewContinueAsNewError(p.ctx, workflowFn, next)
 }
 
-// errContinueAsNew tells the caller of await to continue as new with the poller's state.
+// errContinueAsNew tells the caller of live to continue as new with the poller's state.
 var errContinueAsNew = errors.New("continue as new")
 
 // logger logs with the operation's name besides the SDK's workflow ID, run ID and type.
@@ -134,25 +146,6 @@ func (p *poller) logger() log.Logger {
 }
 
 func (p *poller) setLastError(msg string) { p.state.LastError = msg }
-
-// await polls until the operation is done and returns it, or returns errContinueAsNew, a
-// PollTimeout, OperationLost or a non-retryable API error. A run ends only once the operation's
-// outcome is known, or a bounded grace after its timeout (see awaitOutcome).
-func (p *poller) await(immediate bool) (insights.Operation, error) {
-	if p.state.CancelRequested {
-		p.progress.phase = PhaseCancelling
-	} else {
-		p.progress.phase = PhasePolling
-	}
-	deadline := p.state.StartedAt.Add(p.policy.timeout)
-	p.workerSlots = workflow.GetVersion(p.ctx, workerSlotsChange, workflow.DefaultVersion, workerSlotsVersion) >= workerSlotsVersion
-	if workflow.GetVersion(p.ctx, outcomeBeforeEndChange, workflow.DefaultVersion, outcomeBeforeEndVersion) == workflow.DefaultVersion {
-		return p.awaitSendingCancelOnce(immediate, deadline)
-	}
-	fenceOlderWorkers(p.ctx)
-	p.outcomeFirst = true
-	return p.awaitOutcome(immediate, deadline)
-}
 
 // maxHistoryEvents is where a run continues as new whatever it counted: refused polls, cancel
 // retries and learned re-checks all add events that no poll count sees. One loop iteration adds
@@ -177,86 +170,32 @@ func (p *poller) shouldContinueAsNew() bool {
 	return workflow.GetInfo(p.ctx).GetContinueAsNewSuggested()
 }
 
-// sleep waits for the next poll time, the deadline, a signal or cancellation, whichever first.
-func (p *poller) sleep(deadline time.Time) {
-	now := workflow.Now(p.ctx)
-	age := now.Sub(p.state.StartedAt)
-	if p.state.CancelRequested {
-		age = 0 // confirm a cancellation at the backoff's pace, not the age's
-	}
-	interval := p.policy.ageInterval(p.state.Polls-p.state.BackoffFrom, age)
-	var wait, slower time.Duration
-	if p.workerSlots && !p.state.NextPollAt.IsZero() {
-		// The worker keeps a slot for the next poll: poll then, or after the policy's interval
-		// if that is later. The slots are already spread; jitter would only miss them.
-		wait = p.jittered(interval)
-		slower = max(p.state.NextPollAt.Sub(now)-wait, 0)
-		wait += slower
-	} else {
-		slower = max(p.state.WorkerPace-interval, 0) + p.state.RateLimitDelay
-		wait = p.jittered(interval + slower)
-	}
-	p.progress.rateLimitDelay = 0
-	if slower >= time.Second {
-		p.progress.rateLimitDelay = slower.Round(time.Second)
-	}
-	if left := deadline.Sub(now); wait > left {
-		wait = left
-	}
-	if wait <= 0 {
-		return
-	}
-	next := now.Add(wait)
-	p.progress.nextPollAt = &next
-	p.publish()
-	p.wake = false
-	// An error here is Temporal cancellation, which checkTemporalCancel handles.
-	_, _ = workflow.AwaitWithOptions(p.ctx, workflow.AwaitOptions{
-		Timeout:      wait,
-		TimerOptions: workflow.TimerOptions{Summary: "next poll"},
-	}, func() bool { return p.wake })
-	p.wake = false
-}
-
-// jittered spreads d by ±policy.jitter with a fraction derived from the workflow ID and the poll
-// count: deterministic on replay, different across runs.
-func (p *poller) jittered(d time.Duration) time.Duration {
-	if p.policy.jitter == 0 {
-		return d
-	}
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s/%d", workflow.GetInfo(p.ctx).WorkflowExecution.ID, p.state.Polls)
-	frac := float64(h.Sum64()%10001)/10000*2 - 1 // -1..1
-	return time.Duration(float64(d) * (1 + p.policy.jitter*frac))
-}
-
 // poll runs GetOperation once (the PollOperation activity) and folds the result into the state.
 //
-// PollOperation is a local activity: a short read that is safe to repeat, so it needs no
-// activity task of its own; a poll then costs 6 history events (timer started and fired, a
-// workflow task, one marker) instead of 11. Its rate is bounded per worker (PollLimiter), not by
-// the task queue, and it answers with the interval at which the worker's budget serves every
-// operation it polls (WorkerPace), which the loop then keeps to.
+// PollOperation is a regular activity, like every API call: the task queue's rate limits, per
+// Google project where fairness is on, hold the fleet's calls to the API's quota. A poll costs
+// 11 history events (timer started and fired, two workflow tasks, the activity's three).
 func (p *poller) poll() (insights.Operation, error) {
-	var res activities.PollResult
 	p.pollNowDue = false // this attempt is the one a poll-now update asked for
 	p.attempts++
-	err := workflow.ExecuteLocalActivity(withPollActivity(p.ctx), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
-	op := res.Operation
-	if insights.IsErrorType(err, insights.ErrPollThrottled) {
-		// No call was made: not a poll. The details are activities.PollThrottled's fields.
-		var appErr *temporal.ApplicationError
-		var next time.Time
-		if errors.As(err, &appErr) {
-			_ = appErr.Details(&p.state.WorkerPace, &next)
+	var op insights.Operation
+	var err error
+	if p.serverLimits {
+		var res activities.PollResult
+		err = workflow.ExecuteActivity(withShortActivity(p.ctx, p.state.Operation), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)
+		op = res.Operation
+		if insights.IsErrorType(err, insights.ErrPollThrottled) {
+			// A worker that still paces its polls refused: no call was made, so not a poll.
+			workflow.GetMetricsHandler(p.ctx).Counter(MetricPollsThrottled).Inc(1)
+			return op, nil
 		}
-		p.throttled(next)
-		workflow.GetMetricsHandler(p.ctx).Counter(MetricPollsThrottled).Inc(1)
-		return op, nil
+	} else {
+		var called bool
+		if op, called, err = p.pollPacedByWorker(); !called {
+			return op, nil
+		}
 	}
-	p.state.WorkerPace = res.WorkerPace
 	p.polledAt = p.attempts
-	p.unthrottled(res.NextPollAt)
 	now := workflow.Now(p.ctx)
 	p.state.Polls++
 	p.runPolls++
@@ -292,48 +231,6 @@ func (p *poller) poll() (insights.Operation, error) {
 		p.logger().Warn("GetOperation failed; will poll again", "Error", err)
 		return op, nil
 	}
-}
-
-// maxRateLimitDelay bounds the extra wait the poll loop adds while the worker's poll budget is
-// spent.
-const maxRateLimitDelay = time.Hour
-
-// Back-pressure from the worker's GetOperation budget (activities.Activities.PollLimiter), which
-// the runs wait out in their durable timers rather than in the worker. Since workerSlotsChange a
-// run polls at the slot its worker keeps for it (next), whether its last poll got through or
-// was refused: the worker spreads its budget over the runs it serves. Before it, and whenever
-// the worker names no slot, the loop polls no more often than the worker's pace (WorkerPace);
-// a poll that still finds the budget spent makes no call and doubles an extra wait added to
-// every interval, starting from the policy's initial interval; each poll that gets through
-// shrinks it by a tenth.
-func (p *poller) throttled(next time.Time) {
-	if p.useSlot(next) {
-		return
-	}
-	p.state.RateLimitDelay = min(max(2*p.state.RateLimitDelay, p.policy.initial), maxRateLimitDelay)
-}
-
-func (p *poller) unthrottled(next time.Time) {
-	if p.useSlot(next) {
-		return
-	}
-	d := p.state.RateLimitDelay
-	d -= d / 10
-	if d < time.Second {
-		d = 0
-	}
-	p.state.RateLimitDelay = d
-}
-
-// useSlot keeps the worker's slot for the next poll, when this run polls at slots and the
-// worker named one.
-func (p *poller) useSlot(next time.Time) bool {
-	if !p.workerSlots || next.IsZero() {
-		p.state.NextPollAt = time.Time{}
-		return false
-	}
-	p.state.NextPollAt, p.state.RateLimitDelay = next, 0
-	return true
 }
 
 // end publishes the final state and, unless the run continues as new, records its outcome

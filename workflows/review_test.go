@@ -2,11 +2,9 @@ package workflows
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
@@ -27,7 +25,7 @@ func (s *createSuite) TestReviewTimeoutAfterAmbiguousCreateLooksAndCancels() {
 	attempts := s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
 		switch {
 		case p.LookFrom != nil:
-			return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+			return activities.StartedOperation{Operation: testOp}, nil
 		case s.env.Now().Sub(start) < 25*time.Minute:
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
 		}
@@ -36,7 +34,7 @@ func (s *createSuite) TestReviewTimeoutAfterAmbiguousCreateLooksAndCancels() {
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(
 		func(context.Context, string) (activities.CancelResult, error) {
 			cancels++
-			return activities.CancelResult{Accepted: true}, nil
+			return activities.CancelResult{}, nil
 		}).Maybe()
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(
 		func(context.Context, string) (insights.Operation, error) {
@@ -51,9 +49,7 @@ func (s *createSuite) TestReviewTimeoutAfterAmbiguousCreateLooksAndCancels() {
 	s.Greater(len(attempts.params), 0)
 	s.NotNil(attempts.params[len(attempts.params)-1].LookFrom, "the run ended right after an attempt that may have committed, without looking for its training")
 	s.Equal(1, cancels, "the training the timed-out run may have started must be found and cancelled")
-	var appErr *temporal.ApplicationError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &appErr), "%v", s.env.GetWorkflowError())
-	s.Equal(insights.ErrPollTimeout, appErr.Type())
+	appErr := s.failedWith(insights.ErrPollTimeout)
 	s.Contains(appErr.Error(), "ended cancelled")
 }
 
@@ -91,7 +87,7 @@ func (s *createSuite) TestReviewMixedFleetOldWorkerReadsLookOnlyResultAsNothingC
 			case n1 == 1:
 				a.err = apiError("CreateIssueModel", codes.Unavailable) // committed, reply lost
 			case p.LookFrom != nil && e1.Now().Sub(*p.LookFrom) >= time.Minute:
-				a.res = activities.StartedOperation{Operation: testOp, Adopted: true}
+				a.res = activities.StartedOperation{Operation: testOp}
 			case p.LookOnly:
 				a.res = activities.StartedOperation{AlreadyDone: true} // what the activity answers: not listed yet
 			default:
@@ -104,7 +100,7 @@ func (s *createSuite) TestReviewMixedFleetOldWorkerReadsLookOnlyResultAsNothingC
 	e1.OnActivity(acts.FindIssueModelCreation, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
 			if e1.Now().Sub(*p.LookFrom) >= time.Minute {
-				return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+				return activities.StartedOperation{Operation: testOp}, nil
 			}
 			return activities.StartedOperation{AlreadyDone: true}, nil
 		}).Maybe()
@@ -121,7 +117,7 @@ func (s *createSuite) TestReviewMixedFleetOldWorkerReadsLookOnlyResultAsNothingC
 		if n <= 2 {
 			return recorded[n-1].res, recorded[n-1].err // as the new worker recorded them
 		}
-		return activities.StartedOperation{Operation: testOp, Adopted: true}, nil
+		return activities.StartedOperation{Operation: testOp}, nil
 	})
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(
 		func(context.Context, string) (insights.Operation, error) { return succeededOp(), nil })).Maybe()

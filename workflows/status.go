@@ -37,7 +37,8 @@ type PollStatus struct {
 	Outcome             string          `json:"outcome,omitempty"`
 	ContinuedAsNew      int             `json:"continuedAsNew"`
 	// RateLimitDelay ("1m30s") is how much longer than the policy says the run waits before its
-	// next poll to share the worker's poll budget (POLLS_PER_SECOND).
+	// next poll to share the worker's poll budget (POLLS_PER_SECOND); only runs that began
+	// before the server's limits held the polls are slowed so.
 	RateLimitDelay string `json:"rateLimitDelay,omitempty"`
 	// Learned is the learned schedule (polling.learn): the estimate, the skip and why.
 	Learned *LearnedStatus `json:"learned,omitempty"`

@@ -47,7 +47,7 @@ func (s *workflowSuite) update(name, id string, into any, args ...any) *updateRe
 func (s *createSuite) TestCancelUpdateReturnsTheServersAnswer() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), failedOp(insights.CodeCancelled, "cancelled"))
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	var answer CancelAnswer
 	var r *updateResult
 	s.env.RegisterDelayedCallback(func() {
@@ -183,7 +183,7 @@ func TestAwaitOperationCancelUpdate(t *testing.T) {
 		}
 		return runningOp(), nil
 	}))
-	env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
 	var answer CancelAnswer
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(CancelUpdate, "u1", &testsuite.TestUpdateCallback{
@@ -245,7 +245,7 @@ func (s *createSuite) TestPollNowUpdateDuringAPoll() {
 func (s *createSuite) TestCancelUpdateOutlivesTemporalCancel() {
 	s.expectCreate()
 	s.pollSequence(runningOp(), runningOp(), failedOp(insights.CodeCancelled, "cancelled"))
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).After(10*time.Second).Return(activities.CancelResult{Accepted: true}, nil).Once()
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).After(10*time.Second).Return(activities.CancelResult{}, nil).Once()
 	var answer CancelAnswer
 	var r *updateResult
 	s.env.RegisterDelayedCallback(func() { r = s.update(CancelUpdate, "u1", &answer, CancelRequest{Reason: "stop"}) }, 45*time.Second)

@@ -1,6 +1,6 @@
 // Package gocaller is a sample caller in another namespace: a team's pipeline workflow that
 // trains an issue model through the issue-models Nexus endpoint as one of its steps, knowing
-// nothing of our Go types (README, "Calling it from your own workflow"). The integration and
+// nothing of our Go types (docs/CALLING.md). The integration and
 // reliability tests run it.
 package gocaller
 

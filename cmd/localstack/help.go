@@ -59,7 +59,7 @@ func (s *stack) printHelp(id string) {
     TEMPORAL_CONFIG_FILE=%[1]s go run ./starter status -workflow-id %[2]s
 `, cf, example)
 	fmt.Println()
-	say("From a workflow in namespace %s, call Nexus endpoint %s, service %s, operation %s (README, \"Calling it from your own workflow\")",
+	say("From a workflow in namespace %s, call Nexus endpoint %s, service %s, operation %s (docs/CALLING.md, \"Calling it from your own workflow\")",
 		nexusservice.DefaultCallersNamespace, nexusservice.DefaultEndpoint, nexusservice.ServiceName, nexusservice.CreateIssueModelOperation)
 	fmt.Println()
 	say("Logs: .data/temporal.log, .data/insights-emulator.log, .data/worker.log (add -v to see them here)")

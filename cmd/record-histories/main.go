@@ -148,8 +148,9 @@ func (r *recorder) startStack(ctx context.Context, worker, emulator string) (sto
 	srv, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: r.cli, LogLevel: "error",
 		ClientOptions: &client.Options{Namespace: "default"},
-		ExtraArgs:     []string{"--search-attribute", "InsightsOperation=Keyword", "--search-attribute", "InsightsPhase=Keyword"},
-		Stdout:        logFile(r.logs, "temporal"), Stderr: logFile(r.logs, "temporal"),
+		ExtraArgs: []string{"--search-attribute", "InsightsOperation=Keyword", "--search-attribute", "InsightsPhase=Keyword",
+			"--dynamic-config-value", "matching.enableFairness=true"},
+		Stdout: logFile(r.logs, "temporal"), Stderr: logFile(r.logs, "temporal"),
 	})
 	if err != nil {
 		return stop, fmt.Errorf("starting the dev server: %w", err)

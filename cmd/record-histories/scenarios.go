@@ -37,7 +37,8 @@ var profiles = map[string][]string{
 	"invisible": {"-training-time", "2m", "-time-scale", "30", "-visibility-delay", "1m"},
 	// Half the GetOperation and CreateIssueModel calls fail UNAVAILABLE.
 	"flaky": {"-training-time", "2m", "-time-scale", "30", "-fault", "GetOperation:UNAVAILABLE:0.5", "-fault", "CreateIssueModel:UNAVAILABLE:0.5"},
-	// Its worker polls at most twice a second: runs find the budget spent (PollThrottled).
+	// Its task queue serves each project two API calls a second (the server's fairness-key
+	// limit): runs' polls wait in the queue for the budget.
 	"throttled": {"-training-time", "2m", "-time-scale", "10"},
 	// Locations that trained before (polling.learn): 60 finished trainings of 10-14 min each,
 	// 20-28 s of real time, so a learned run skips from its early polls to ~19 s.
@@ -53,7 +54,7 @@ const (
 
 // workerArgs are extra worker flags of a profile.
 var workerArgs = map[string][]string{
-	"throttled": {"-polls-per-second", "2"},
+	"throttled": {"-project-requests-per-second", "2", "-task-queue-activities-per-second", "4"},
 	"learned":   {"-api-time-scale", "30"},
 }
 

@@ -29,6 +29,8 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/issuemodels/durable-lro/insightstest"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -73,6 +75,8 @@ type Recorder struct {
 	mu    sync.Mutex
 	ops   map[string]*Operation // by name
 	calls map[callSecond]int64
+	// refused counts RESOURCE_EXHAUSTED answers by project.
+	refused map[string]int64
 }
 
 type callSecond struct {
@@ -83,7 +87,7 @@ type callSecond struct {
 // New returns a Recorder that reads the emulator's clock for
 // FirstDoneServed: pass it the Clock given to the emulator.
 func New(clock insightstest.Clock) *Recorder {
-	return &Recorder{clock: clock, ops: map[string]*Operation{}, calls: map[callSecond]int64{}}
+	return &Recorder{clock: clock, ops: map[string]*Operation{}, calls: map[callSecond]int64{}, refused: map[string]int64{}}
 }
 
 // Intercept is a grpc.UnaryServerInterceptor: it counts every call as it
@@ -94,6 +98,11 @@ func (r *Recorder) Intercept(ctx context.Context, req any, info *grpc.UnaryServe
 	r.calls[callSecond{method: method, project: projectIn(req), unix: time.Now().Unix()}]++
 	r.mu.Unlock()
 	resp, err := handler(ctx, req)
+	if status.Code(err) == codes.ResourceExhausted {
+		r.mu.Lock()
+		r.refused[projectIn(req)]++
+		r.mu.Unlock()
+	}
 	if op, ok := resp.(*longrunningpb.Operation); ok && err == nil {
 		r.note(op, method == "GetOperation")
 	}
@@ -181,6 +190,21 @@ func (r *Recorder) Operations(parent string) []Operation {
 		return cmp.Or(a.CreateTime.Compare(b.CreateTime), cmp.Compare(a.Name, b.Name))
 	})
 	return out
+}
+
+// Refused is how many calls naming project ("" for every project) were refused with
+// RESOURCE_EXHAUSTED: the request rate limit, or a creation or model quota.
+func (r *Recorder) Refused(project string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if project != "" {
+		return r.refused[project]
+	}
+	var n int64
+	for _, c := range r.refused {
+		n += c
+	}
+	return n
 }
 
 // CallsPerSecond returns how many calls of method (short RPC name, e.g.

@@ -117,6 +117,9 @@ func TestOperationsAndCallsPerSecond(t *testing.T) {
 	if got := rec.CallsPerSecond("CreateIssueModel", ""); sumCalls(t, got) != 2 {
 		t.Errorf("CreateIssueModel per second = %+v", got)
 	}
+	if rec.Refused("p1") != 1 || rec.Refused("") != 1 || rec.Refused("nope") != 0 {
+		t.Errorf("refused: p1 %d, all %d, other %d; want 1, 1, 0", rec.Refused("p1"), rec.Refused(""), rec.Refused("nope"))
+	}
 }
 
 // TestDeployKind: a deploy is recorded with its kind from its first reply.

@@ -48,7 +48,10 @@ func (f Flags) Args() []string {
 	args := []string{"server", "start-dev", "--ip", f.IP, "--port", strconv.Itoa(f.Port),
 		"--namespace", f.Namespace, "--log-level", f.LogLevel, "--log-format", "json",
 		// No call home to check for a newer server (and no wait for one offline).
-		"--dynamic-config-value", "frontend.enableServerVersionCheck=false"}
+		"--dynamic-config-value", "frontend.enableServerVersionCheck=false",
+		// Per-fairness-key rate limits (one key per Google project) hold only with fairness on,
+		// as in deploy/temporal/dynamicconfig.yaml.
+		"--dynamic-config-value", "matching.enableFairness=true"}
 	if f.UIPort == 0 {
 		args = append(args, "--headless")
 	} else {

@@ -1,5 +1,7 @@
-// Package readme keeps README.md's configuration reference honest: every flag and environment
-// variable the programs print in their -h output must appear in it.
+// Package readme keeps the documentation honest: every flag and environment variable the
+// programs print in their -h output must appear in docs/CONFIGURATION.md's configuration
+// reference, README.md stays short enough to read in minutes, and every relative link of
+// README.md and docs/ leads somewhere.
 package readme
 
 import (
@@ -18,6 +20,9 @@ var (
 	envFlagLine = regexp.MustCompile(`(?m)^\s+-([a-z][a-z0-9-]*)[ =](\S+)\s.*\(env ([A-Z][A-Z0-9_]+)\)`)
 )
 
+// configurationPage holds the configuration reference the README links to.
+const configurationPage = "../../docs/CONFIGURATION.md"
+
 // placeholders are what the help prints for a flag without a default.
 var placeholders = map[string]bool{"string": true, "value": true, "int": true, "float": true, "duration": true}
 
@@ -34,26 +39,26 @@ func checkRows(t *testing.T, name, help, section string) {
 			}
 			found = true
 			if !placeholders[def] && !strings.Contains(row, "`"+def+"`") {
-				t.Errorf("%s: the README row of -%s does not give its default `%s`: %s", name, flagName, def, row)
+				t.Errorf("%s: the configuration reference's row of -%s does not give its default `%s`: %s", name, flagName, def, row)
 			}
 		}
 		if !found {
-			t.Errorf("%s: no README row names -%s with its environment variable %s", name, flagName, env)
+			t.Errorf("%s: no row of the configuration reference names -%s with its environment variable %s", name, flagName, env)
 		}
 	}
 }
 
 func TestConfigurationReferenceListsEverySetting(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile(configurationPage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(b)
-	start := strings.Index(readme, "## Configuration reference")
+	page := string(b)
+	start := strings.Index(page, "## Configuration reference")
 	if start < 0 {
-		t.Fatal(`README.md has no "## Configuration reference" section`)
+		t.Fatalf(`%s has no "## Configuration reference" section`, configurationPage)
 	}
-	section := readme[start:]
+	section := page[start:]
 	if end := strings.Index(section[3:], "\n## "); end >= 0 {
 		section = section[:end+3]
 	}
@@ -87,13 +92,13 @@ func TestConfigurationReferenceListsEverySetting(t *testing.T) {
 				continue
 			}
 			if !strings.Contains(section, "`-"+f[1]+"`") {
-				t.Errorf("%s: flag -%s is missing from README.md's configuration reference", name, f[1])
+				t.Errorf("%s: flag -%s is missing from the configuration reference (docs/CONFIGURATION.md)", name, f[1])
 			}
 		}
 		checkRows(t, name, string(out), section)
 		for _, e := range envWord.FindAllStringSubmatch(string(out), -1) {
 			if !strings.Contains(section, "`"+e[1]+"`") {
-				t.Errorf("%s: environment variable %s is missing from README.md's configuration reference", name, e[1])
+				t.Errorf("%s: environment variable %s is missing from the configuration reference (docs/CONFIGURATION.md)", name, e[1])
 			}
 		}
 	}

@@ -486,8 +486,7 @@ func TestWorker(t *testing.T) {
 		"LOG_FORMAT":                       "json",
 		"METRICS_ADDR":                     "0.0.0.0:9464",
 		"TASK_QUEUE_ACTIVITIES_PER_SECOND": "",
-		"POLLS_PER_SECOND":                 "",
-		"FLEET_POLLS_PER_SECOND":           "",
+		"PROJECT_REQUESTS_PER_SECOND":      "",
 		"INSIGHTS_API_TIME_SCALE":          "2",
 		"OTEL_EXPORTER_OTLP_ENDPOINT":      "http://otel-collector:4317",
 		"OTEL_EXPORTER_OTLP_PROTOCOL":      "grpc",
@@ -519,8 +518,8 @@ func TestWorker(t *testing.T) {
 	}
 
 	// The rate limits and log settings pass through from the caller's environment.
-	o := service(t, load(t, map[string]string{"POLLS_PER_SECOND": "5", "TASK_QUEUE_ACTIVITIES_PER_SECOND": "2.5", "LOG_FORMAT": "console"}), "worker")
-	for k, want := range map[string]string{"POLLS_PER_SECOND": "5", "TASK_QUEUE_ACTIVITIES_PER_SECOND": "2.5", "LOG_FORMAT": "console"} {
+	o := service(t, load(t, map[string]string{"PROJECT_REQUESTS_PER_SECOND": "5", "TASK_QUEUE_ACTIVITIES_PER_SECOND": "2.5", "LOG_FORMAT": "console"}), "worker")
+	for k, want := range map[string]string{"PROJECT_REQUESTS_PER_SECOND": "5", "TASK_QUEUE_ACTIVITIES_PER_SECOND": "2.5", "LOG_FORMAT": "console"} {
 		if got := env(o, k); got != want {
 			t.Errorf("%s=%q, want %q", k, got, want)
 		}
