@@ -198,7 +198,7 @@ func TestFlags(t *testing.T) {
 	if err != nil || cfg.server != serverCluster || cfg.workers != 3 {
 		t.Errorf("-temporal cluster -workers 3: %q %d %v", cfg.server, cfg.workers, err)
 	}
-	for _, bad := range [][]string{{"-strategies", "cron"}, {"-ops", "0"}, {"-temporal", "prod"}, {"-workers", "0"}, {"-quota", "3000"}, {"-scale", "0.5"}, {"extra"},
+	for _, bad := range [][]string{{"-strategies", "cron"}, {"-ops", "0"}, {"-temporal", "prod"}, {"-workers", "0"}, {"-quota", "3001"}, {"-scale", "0.5"}, {"extra"},
 		{"-variant", `Max={"maxInterval":"1m"}`}, {"-variant", `a={"maxInterval":"1x"}`}, {"-variant", `a={"interval":"1m"}`},
 		{"-variant", `a={"maxInterval":"1s"}`}, {"-variant", `a={}`, "-variant", `a={}`}} {
 		if _, err := parseFlags(bad); err == nil {

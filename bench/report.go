@@ -263,14 +263,34 @@ func (r *runner) result(p *phase) *Result {
 	res.Lost = res.Ops - res.Completed
 	res.Unfinished = len(p.unfinished)
 	res.Failures = p.firstFailures(r.cfg.ops, 5)
-	recs := r.rec.Operations(parentFor(s))
-	var lags, rels []float64
-	var totalHours float64
-	type interval struct {
-		t time.Time
-		d int
+	lags, rels, totalHours := r.addOperations(res, r.rec.Operations(parentFor(s)))
+	for _, c := range r.rec.CallsPerSecond("ListOperations", projectFor(s)) {
+		res.ListOperationsCalls += c.Calls
 	}
-	var edges []interval
+	if res.Ops > 0 {
+		res.CallsPerOp = float64(res.GetOperationCalls) / float64(res.Ops)
+		res.ListCallsPerOp = float64(res.ListOperationsCalls) / float64(res.Ops)
+		res.AllCallsPerOp = res.CallsPerOp + res.ListCallsPerOp
+	}
+	if totalHours > 0 {
+		res.CallsPerOpHour = float64(res.GetOperationCalls) / totalHours
+	}
+	res.LagP50, res.LagP99, res.LagMax = quantile(lags, 0.5), quantile(lags, 0.99), quantile(lags, 1)
+	res.RelLagP50, res.RelLagP99 = quantile(rels, 0.5), quantile(rels, 0.99)
+	r.addCallPeaks(res, projectFor(s))
+
+	if p.runs != nil {
+		res.addHistory(p.runs, "bench-"+s+"-")
+	}
+	res.addProcess(p)
+	return res
+}
+
+// addOperations adds the phase's created operations (recs) to res: one OpResult each, their
+// GetOperation calls and peak concurrency. It returns their lags (seconds from the end to the
+// first caller to see it done), lags relative to the durations, and the durations' total hours.
+func (r *runner) addOperations(res *Result, recs []record.Operation) (lags, rels []float64, totalHours float64) {
+	var edges []concurrencyEdge
 	for _, rec := range recs {
 		i, ok := opIndex(rec.DisplayName)
 		if rec.Kind != "create" || !ok {
@@ -293,51 +313,49 @@ func (r *runner) result(p *phase) *Result {
 			}
 		}
 		res.PerOp = append(res.PerOp, o)
-		edges = append(edges, interval{rec.CreateTime, 1}, interval{rec.EndTime, -1})
+		edges = append(edges, concurrencyEdge{rec.CreateTime, 1}, concurrencyEdge{rec.EndTime, -1})
 	}
 	sort.Slice(res.PerOp, func(a, b int) bool { return res.PerOp[a].Index < res.PerOp[b].Index })
+	res.PeakConcurrent = peakConcurrent(edges)
+	return lags, rels, totalHours
+}
+
+// concurrencyEdge is an operation starting (d 1) or ending (d -1) at t.
+type concurrencyEdge struct {
+	t time.Time
+	d int
+}
+
+// peakConcurrent is the most operations running at once; an operation ending when another
+// starts does not overlap it.
+func peakConcurrent(edges []concurrencyEdge) int {
 	sort.Slice(edges, func(a, b int) bool {
 		if !edges[a].t.Equal(edges[b].t) {
 			return edges[a].t.Before(edges[b].t)
 		}
 		return edges[a].d < edges[b].d
 	})
-	cur := 0
+	cur, peak := 0, 0
 	for _, e := range edges {
 		cur += e.d
-		res.PeakConcurrent = max(res.PeakConcurrent, cur)
+		peak = max(peak, cur)
 	}
-	for _, c := range r.rec.CallsPerSecond("ListOperations", projectFor(s)) {
-		res.ListOperationsCalls += c.Calls
-	}
-	if res.Ops > 0 {
-		res.CallsPerOp = float64(res.GetOperationCalls) / float64(res.Ops)
-		res.ListCallsPerOp = float64(res.ListOperationsCalls) / float64(res.Ops)
-		res.AllCallsPerOp = res.CallsPerOp + res.ListCallsPerOp
-	}
-	if totalHours > 0 {
-		res.CallsPerOpHour = float64(res.GetOperationCalls) / totalHours
-	}
-	res.LagP50, res.LagP99, res.LagMax = quantile(lags, 0.5), quantile(lags, 0.99), quantile(lags, 1)
-	res.RelLagP50, res.RelLagP99 = quantile(rels, 0.5), quantile(rels, 0.99)
+	return peak
+}
 
+// addCallPeaks adds project's GetOperation calls refused by the quota and its peak call rates.
+func (r *runner) addCallPeaks(res *Result, project string) {
 	var received, peak int64
-	series := r.rec.CallsPerSecond("GetOperation", projectFor(s))
+	series := r.rec.CallsPerSecond("GetOperation", project)
 	for _, c := range series {
 		received += c.Calls
 		peak = max(peak, c.Calls)
 	}
-	res.PeakGetOpPerEmulatedMinute = peakWindow(series, int64(math.Max(1, math.Round(60/r.cfg.scale))))
+	res.PeakGetOpPerEmulatedMinute = record.PeakWindow(series, int64(math.Max(1, math.Round(60/r.cfg.scale))))
 	res.GetOperationRejected = max(received-res.GetOperationCalls, 0)
 	res.PeakGetOpPerMin = float64(peak) * 60 / r.cfg.scale
-	res.PeakCallsPerEmulatedMinute = peakWindow(r.allCallsPerSecond(projectFor(s)), int64(math.Max(1, math.Round(60/r.cfg.scale))))
-	res.Refused = r.rec.Refused(projectFor(s))
-
-	if p.runs != nil {
-		res.addHistory(p.runs, "bench-"+s+"-")
-	}
-	res.addProcess(p)
-	return res
+	res.PeakCallsPerEmulatedMinute = record.PeakWindow(r.rec.AllCallsPerSecond(project), int64(math.Max(1, math.Round(60/r.cfg.scale))))
+	res.Refused = r.rec.Refused(project)
 }
 
 // firstFailures are why the first n lost operations of the phase were lost, one line each.
@@ -444,37 +462,6 @@ func replay(cfg config, w io.Writer) error {
 		return writePlot(&rep, cfg.plotFile)
 	}
 	return nil
-}
-
-// allCallsPerSecond is every API call of project per second, in time order.
-func (r *runner) allCallsPerSecond(project string) []record.SecondCount {
-	bySecond := map[int64]int64{}
-	for _, m := range []string{"CreateIssueModel", "GetOperation", "ListOperations", "CancelOperation"} {
-		for _, c := range r.rec.CallsPerSecond(m, project) {
-			bySecond[c.Second] += c.Calls
-		}
-	}
-	out := make([]record.SecondCount, 0, len(bySecond))
-	for sec, n := range bySecond {
-		out = append(out, record.SecondCount{Second: sec, Calls: n})
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Second < out[b].Second })
-	return out
-}
-
-// peakWindow is the largest number of calls in any window of width seconds.
-func peakWindow(series []record.SecondCount, width int64) int64 {
-	var best, sum int64
-	lo := 0
-	for hi := range series {
-		sum += series[hi].Calls
-		for series[hi].Second-series[lo].Second >= width {
-			sum -= series[lo].Calls
-			lo++
-		}
-		best = max(best, sum)
-	}
-	return best
 }
 
 // fitLine fits y = a + b x by least squares and returns b and a (0, 0 when x does not vary).

@@ -52,21 +52,52 @@ type Options struct {
 // Explore runs schedules 0..n-1 of seed, then shrinks the first violation of each invariant
 // (and of each new shape of schedule, up to Options.Shrinks).
 func Explore(seed int64, n int, o Options) Report {
-	workers := o.Workers
 	if o.Shrinks == 0 {
 		o.Shrinks = 8
 	}
-	var stop bool
 	start := time.Now()
-	type res struct {
-		v   []Violation
-		err error
+	results := runBudget(seed, n, o)
+	rep := Report{Seed: seed, Schedules: n, Took: time.Since(start)}
+	sh := shrinker{seed: seed, o: o, seen: map[string]bool{}, shapes: map[string]bool{}}
+	for i, x := range results {
+		if x.err != nil {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("schedule %d: %v", i, x.err))
+		}
+		x.v = rep.countViolations(x.v, o.Strict)
+		if len(x.v) > 0 {
+			rep.Violating++
+			if rep.FirstViolating == 0 {
+				rep.FirstViolating = i + 1
+			}
+		}
+		if o.StopAtFirst {
+			continue
+		}
+		for _, v := range x.v {
+			if f, ok := sh.finding(i, v); ok {
+				rep.Findings = append(rep.Findings, f)
+			}
+		}
 	}
-	results := make([]res, n)
+	slices.SortFunc(rep.Findings, func(a, b Finding) int { return strings.Compare(a.Invariant, b.Invariant) })
+	return rep
+}
+
+// scheduleResult is what one schedule of the budget ran into.
+type scheduleResult struct {
+	v   []Violation
+	err error
+}
+
+// runBudget runs schedules 0..n-1 of seed on o.Workers goroutines; with o.StopAtFirst the
+// schedules not yet started when one violates are left unrun (zero results).
+func runBudget(seed int64, n int, o Options) []scheduleResult {
+	results := make([]scheduleResult, n)
+	var stop bool
 	var next int
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for range max(workers, 1) {
+	for range max(o.Workers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -80,7 +111,7 @@ func Explore(seed int64, n int, o Options) Report {
 					return
 				}
 				v, _, err := Run(Generate(seed, i))
-				results[i] = res{v, err}
+				results[i] = scheduleResult{v, err}
 				if o.StopAtFirst && slices.ContainsFunc(v, func(x Violation) bool { return x.Open == "" || o.Strict }) {
 					mu.Lock()
 					stop = true
@@ -90,65 +121,64 @@ func Explore(seed int64, n int, o Options) Report {
 		}()
 	}
 	wg.Wait()
-	rep := Report{Seed: seed, Schedules: n, Took: time.Since(start)}
-	seen := map[string]bool{}
-	shapes := map[string]bool{}
-	shrinks := 0
-	for i, x := range results {
-		if x.err != nil {
-			rep.Errors = append(rep.Errors, fmt.Sprintf("schedule %d: %v", i, x.err))
+	return results
+}
+
+// countViolations tallies the open findings among vs in rep.Open and returns the violations
+// that count: those of no open finding, or all of them when strict.
+func (rep *Report) countViolations(vs []Violation, strict bool) []Violation {
+	var fresh []Violation
+	for _, v := range vs {
+		if v.Open != "" {
+			if rep.Open == nil {
+				rep.Open = map[string]int{}
+			}
+			rep.Open[v.Open]++
+		} else if !strict {
+			fresh = append(fresh, v)
 		}
-		var fresh []Violation
-		for _, v := range x.v {
-			if v.Open != "" {
-				if rep.Open == nil {
-					rep.Open = map[string]int{}
-				}
-				rep.Open[v.Open]++
-			} else if !o.Strict {
-				fresh = append(fresh, v)
-			}
-			if o.Strict {
-				fresh = append(fresh, v)
-			}
-		}
-		x.v = fresh
-		if len(x.v) > 0 {
-			rep.Violating++
-			if rep.FirstViolating == 0 {
-				rep.FirstViolating = i + 1
-			}
-		}
-		if o.StopAtFirst {
-			continue
-		}
-		for _, v := range x.v {
-			s := Generate(seed, i)
-			shape := v.Invariant + " " + s.shape()
-			if seen[v.Invariant] && (shapes[shape] || shrinks >= o.Shrinks) {
-				continue
-			}
-			seen[v.Invariant], shapes[shape] = true, true
-			shrinks++
-			shrunk := Shrink(s, v.Invariant, o.Strict)
-			if shapes[v.Invariant+" shrunk "+shrunk.shape()] {
-				continue // the same finding, reached from another schedule
-			}
-			shapes[v.Invariant+" shrunk "+shrunk.shape()] = true
-			f := Finding{Invariant: v.Invariant, Index: i, Schedule: s, Shrunk: shrunk, Detail: v.Detail}
-			if vs, trace, err := Run(shrunk); err == nil {
-				f.Trace = trace
-				for _, w := range vs {
-					if w.Invariant == v.Invariant {
-						f.Detail = w.Detail
-					}
-				}
-			}
-			rep.Findings = append(rep.Findings, f)
+		if strict {
+			fresh = append(fresh, v)
 		}
 	}
-	slices.SortFunc(rep.Findings, func(a, b Finding) int { return strings.Compare(a.Invariant, b.Invariant) })
-	return rep
+	return fresh
+}
+
+// shrinker decides which violations of a budget are shrunk into findings: the first of each
+// invariant, then the first of each new shape of schedule up to Options.Shrinks, skipping those
+// that shrink to a finding already reported.
+type shrinker struct {
+	seed    int64
+	o       Options
+	seen    map[string]bool // invariants shrunk
+	shapes  map[string]bool // invariant + shape of the schedules shrunk, and of their shrunk forms
+	shrinks int
+}
+
+// finding shrinks violation v of schedule i, if it is worth it, into a finding.
+func (sh *shrinker) finding(i int, v Violation) (Finding, bool) {
+	s := Generate(sh.seed, i)
+	shape := v.Invariant + " " + s.shape()
+	if sh.seen[v.Invariant] && (sh.shapes[shape] || sh.shrinks >= sh.o.Shrinks) {
+		return Finding{}, false
+	}
+	sh.seen[v.Invariant], sh.shapes[shape] = true, true
+	sh.shrinks++
+	shrunk := Shrink(s, v.Invariant, sh.o.Strict)
+	if sh.shapes[v.Invariant+" shrunk "+shrunk.shape()] {
+		return Finding{}, false // the same finding, reached from another schedule
+	}
+	sh.shapes[v.Invariant+" shrunk "+shrunk.shape()] = true
+	f := Finding{Invariant: v.Invariant, Index: i, Schedule: s, Shrunk: shrunk, Detail: v.Detail}
+	if vs, trace, err := Run(shrunk); err == nil {
+		f.Trace = trace
+		for _, w := range vs {
+			if w.Invariant == v.Invariant {
+				f.Detail = w.Detail
+			}
+		}
+	}
+	return f, true
 }
 
 // shape is what kinds of faults and events a schedule has, without counts and times.

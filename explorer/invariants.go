@@ -68,86 +68,36 @@ var OpenFindings = map[string]string{}
 
 func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 
+// violationList collects broken invariants.
+type violationList []Violation
+
+func (out *violationList) add(inv, format string, args ...any) {
+	*out = append(*out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
+}
+
 func (r *run) check() []Violation {
-	var out []Violation
-	add := func(inv, format string, args ...any) {
-		out = append(out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
-	}
+	var out violationList
 	// An operation that vanished from the API while it ran cannot be found, adopted or
 	// cancelled by anyone: such schedules only check that the run ends in time.
 	if len(r.vanished) > 0 {
-		out = nil
 		if took := r.end.Sub(r.start); took > r.bound() {
-			add(EndsInTime, "the run took %s, over its bound %s (%v)", took, r.bound(), r.err)
+			out.add(EndsInTime, "the run took %s, over its bound %s (%v)", took, r.bound(), r.err)
 		}
 		return out
 	}
-	// one-training
-	if len(r.created) > 1 {
-		var names []string
-		for _, c := range r.created {
-			names = append(names, c.Op)
-		}
-		add(OneTraining, "%d trainings for one run: %v", len(r.created), names)
-	}
-	// nothing-created-is-true, on the run and on the lifecycle's create child
-	results := []*workflows.CreateIssueModelResult{r.createRes}
-	for _, c := range r.childRes {
-		results = append(results, c.res)
-	}
-	for _, res := range results {
-		if res != nil && res.Outcome == workflows.OutcomeCancelled && res.Operation == "" && len(r.created) > 0 {
-			add(NothingCreated, "the run says %q (no operation) but it created %s", res.CancelReason, r.created[0].Op)
-		}
-	}
-	var firstCancel time.Time
-	for _, t := range r.cancels {
-		if !t.After(r.end) && (firstCancel.IsZero() || t.Before(firstCancel)) {
-			firstCancel = t
-		}
-	}
-	// cancel-reaches-server
+	r.checkOneTraining(&out)
+	r.checkNothingCreated(&out)
+	firstCancel := r.firstCancel()
 	if !firstCancel.IsZero() {
-		for _, c := range r.created {
-			if msg := r.cancelMissed(c, firstCancel); msg != "" {
-				add(CancelReaches, "%s", msg)
-			}
-		}
+		r.checkCancelReaches(&out, firstCancel)
 	}
-	// no-stranded-training
-	for _, c := range r.created {
-		if r.apiSaidGone() && operationLost(r.err) {
-			break // the API answered NOT_FOUND for it past notFoundGrace: the run took it for gone (README)
-		}
-		if op, ok := r.srv.Operation(c.Op); ok && !op.GetDone() && !r.cancelReached(c.Op, r.end) {
-			add(NoStrandedTraining, "the run ended (%s) at +%s while training %s runs on, never sent a cancel that reached the server",
-				r.outcome(), r.end.Sub(base), c.Op)
-		}
-	}
-	// cancel-is-prompt
+	r.checkNoStrandedTraining(&out)
 	if !firstCancel.IsZero() {
-		next := r.end
-		for _, c := range r.rpcs {
-			if !c.At.Before(firstCancel) {
-				next = c.At
-				break
-			}
-		}
-		if next.After(r.end) {
-			next = r.end
-		}
-		if d := next.Sub(firstCancel); d > CancelPromptness && !r.pollRetrying(firstCancel) && !r.cancelAlreadyTaken(firstCancel) {
-			add(CancelPrompt, "cancel requested at +%s; nothing happened for %s (next call or end at +%s)",
-				firstCancel.Sub(base), d, next.Sub(base))
-		}
+		r.checkCancelPrompt(&out, firstCancel)
 	}
-	// ends-in-time
-	terminated := false
-	for _, e := range r.s.Events {
-		terminated = terminated || e.Kind == TerminateParent
-	}
+	terminated := r.terminated()
 	if took := r.end.Sub(r.start); took > r.bound() || (timedOut(r.err) && !terminated) {
-		add(EndsInTime, "the run took %s, over its bound %s (%v)", took, r.bound(), r.err)
+		out.add(EndsInTime, "the run took %s, over its bound %s (%v)", took, r.bound(), r.err)
 	}
 	out = append(out, r.checkOutcome()...)
 	if r.s.Workflow == Lifecycle && !(terminated && timedOut(r.err)) {
@@ -157,6 +107,91 @@ func (r *run) check() []Violation {
 		out[i].Open = r.openFinding(out[i])
 	}
 	return out
+}
+
+// checkOneTraining: OneTraining.
+func (r *run) checkOneTraining(out *violationList) {
+	if len(r.created) > 1 {
+		var names []string
+		for _, c := range r.created {
+			names = append(names, c.Op)
+		}
+		out.add(OneTraining, "%d trainings for one run: %v", len(r.created), names)
+	}
+}
+
+// checkNothingCreated: NothingCreated, on the run and on the lifecycle's create child.
+func (r *run) checkNothingCreated(out *violationList) {
+	results := []*workflows.CreateIssueModelResult{r.createRes}
+	for _, c := range r.childRes {
+		results = append(results, c.res)
+	}
+	for _, res := range results {
+		if res != nil && res.Outcome == workflows.OutcomeCancelled && res.Operation == "" && len(r.created) > 0 {
+			out.add(NothingCreated, "the run says %q (no operation) but it created %s", res.CancelReason, r.created[0].Op)
+		}
+	}
+}
+
+// firstCancel is when the run was first asked to cancel before it ended (zero: never).
+func (r *run) firstCancel() time.Time {
+	var first time.Time
+	for _, t := range r.cancels {
+		if !t.After(r.end) && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	return first
+}
+
+// checkCancelReaches: CancelReaches, for a cancel first requested at firstCancel.
+func (r *run) checkCancelReaches(out *violationList, firstCancel time.Time) {
+	for _, c := range r.created {
+		if msg := r.cancelMissed(c, firstCancel); msg != "" {
+			out.add(CancelReaches, "%s", msg)
+		}
+	}
+}
+
+// checkNoStrandedTraining: NoStrandedTraining.
+func (r *run) checkNoStrandedTraining(out *violationList) {
+	for _, c := range r.created {
+		if r.apiSaidGone() && operationLost(r.err) {
+			break // the API answered NOT_FOUND for it past notFoundGrace: the run took it for gone (README)
+		}
+		if op, ok := r.srv.Operation(c.Op); ok && !op.GetDone() && !r.cancelReached(c.Op, r.end) {
+			out.add(NoStrandedTraining, "the run ended (%s) at +%s while training %s runs on, never sent a cancel that reached the server",
+				r.outcome(), r.end.Sub(base), c.Op)
+		}
+	}
+}
+
+// checkCancelPrompt: CancelPrompt, for a cancel first requested at firstCancel.
+func (r *run) checkCancelPrompt(out *violationList, firstCancel time.Time) {
+	next := r.end
+	for _, c := range r.rpcs {
+		if !c.At.Before(firstCancel) {
+			next = c.At
+			break
+		}
+	}
+	if next.After(r.end) {
+		next = r.end
+	}
+	if d := next.Sub(firstCancel); d > CancelPromptness && !r.pollRetrying(firstCancel) && !r.cancelAlreadyTaken(firstCancel) {
+		out.add(CancelPrompt, "cancel requested at +%s; nothing happened for %s (next call or end at +%s)",
+			firstCancel.Sub(base), d, next.Sub(base))
+	}
+}
+
+// terminated: the schedule ends the lifecycle run (TerminateParent).
+func (r *run) terminated() bool {
+	for _, e := range r.s.Events {
+		if e.Kind == TerminateParent {
+			return true
+		}
+	}
+	return false
 }
 
 // openFinding recognises the open findings (OpenFindings), narrowly: a case per entry. There

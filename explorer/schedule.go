@@ -138,6 +138,20 @@ func pick[T any](r *rand.Rand, xs ...T) T { return xs[r.Intn(len(xs))] }
 // Generate draws schedule number i of the budget seeded with seed.
 func Generate(seed int64, i int) Schedule {
 	r := rand.New(rand.NewSource(seed*1_000_003 + int64(i)))
+	s := drawBehaviour(r)
+	rpcs, acts := createRPCs, createActivities
+	if s.Workflow == Lifecycle {
+		rpcs, acts = lifecycleRPCs, lifecycleActs
+	}
+	for n := r.Intn(6); n > 0; n-- {
+		s.Faults = append(s.Faults, drawFault(r, rpcs, acts))
+	}
+	s.Events = drawEvents(r, s)
+	return s
+}
+
+// drawBehaviour draws the workflow, the API's behaviour and the run's policy.
+func drawBehaviour(r *rand.Rand) Schedule {
 	s := Schedule{Workflow: Create}
 	if r.Intn(4) == 0 {
 		s.Workflow = Lifecycle
@@ -162,9 +176,7 @@ func Generate(seed int64, i int) Schedule {
 	s.Timeout = pick(r, 2*time.Hour, 2*time.Hour, 6*time.Hour, 30*time.Minute)
 	s.ContinueAsNewAfterPolls = pick(r, 0, 2, 3, 5, 10)
 	s.DeleteModelIfCancelFails = r.Intn(3) == 0
-	rpcs, acts := createRPCs, createActivities
 	if s.Workflow == Lifecycle {
-		rpcs, acts = lifecycleRPCs, lifecycleActs
 		// The test environment re-runs a child that continues as new without marking it
 		// continued (ContinuedExecutionRunID), which the workflows rely on: lifecycle
 		// schedules keep the default, which no child here reaches.
@@ -172,56 +184,45 @@ func Generate(seed int64, i int) Schedule {
 		s.Replaced = r.Intn(3)
 		s.OtherDeployed = pick(r, 0, 2, 5-s.Replaced)
 	}
-	for n := r.Intn(6); n > 0; n-- {
-		f := Fault{N: 1 + r.Intn(4)}
-		if r.Intn(3) == 0 {
-			f.N = 1 // the first call is where most of the interest is
-		}
-		switch k := r.Intn(10); {
-		case k < 4:
-			f.Kind, f.Call, f.Code = Refuse, pick(r, "CancelOperation", pick(r, rpcs...)), pick(r, retryableCodes...)
-		case k < 5:
-			f.Kind, f.Call, f.Code = Refuse, pick(r, rpcs...), pick(r, nonRetryableCodes...)
-		case k < 8:
-			f.Kind, f.Call, f.Code = LostReply, pick(r, "CreateIssueModel", pick(r, rpcs...)), pick(r, lostReplyCodes...)
-		default:
-			f.Kind, f.Call = pick(r, DieBefore, DieAfter), pick(r, acts...)
-		}
-		s.Faults = append(s.Faults, f)
+	return s
+}
+
+// drawFault draws one fault on one of rpcs (Refuse, LostReply) or acts (DieBefore, DieAfter).
+func drawFault(r *rand.Rand, rpcs, acts []string) Fault {
+	f := Fault{N: 1 + r.Intn(4)}
+	if r.Intn(3) == 0 {
+		f.N = 1 // the first call is where most of the interest is
 	}
+	switch k := r.Intn(10); {
+	case k < 4:
+		f.Kind, f.Call, f.Code = Refuse, pick(r, "CancelOperation", pick(r, rpcs...)), pick(r, retryableCodes...)
+	case k < 5:
+		f.Kind, f.Call, f.Code = Refuse, pick(r, rpcs...), pick(r, nonRetryableCodes...)
+	case k < 8:
+		f.Kind, f.Call, f.Code = LostReply, pick(r, "CreateIssueModel", pick(r, rpcs...)), pick(r, lostReplyCodes...)
+	default:
+		f.Kind, f.Call = pick(r, DieBefore, DieAfter), pick(r, acts...)
+	}
+	return f
+}
+
+// drawEvents draws the events of schedule s (whose workflow and training time are drawn).
+func drawEvents(r *rand.Rand, s Schedule) []Event {
 	horizon := s.TrainingTime + 10*time.Minute
-	at := func() time.Duration {
-		switch r.Intn(4) {
-		case 0:
-			return time.Duration(r.Intn(15)) * time.Second
-		case 1:
-			return time.Duration(r.Intn(180)) * time.Second
-		case 2:
-			return time.Duration(r.Intn(30*60)) * time.Second
-		}
-		return time.Duration(r.Int63n(int64(horizon/time.Second))) * time.Second
-	}
 	kinds := []EventKind{CancelSignal, CancelSignal, TemporalCancel, TemporalCancel, PollNow, SlotTaken, SlotTaken, Vanish, ExternalCancel}
 	if s.Workflow == Lifecycle {
 		kinds = append(kinds, TerminateParent)
 	}
+	var events []Event
 	if r.Intn(6) == 0 {
-		// Another creator holds the location's creation slot from the start: the run's
-		// creates are refused for a long while (the create loop's backoff).
-		hold := pick(r, 15*time.Minute, time.Hour)
-		s.Events = append(s.Events, Event{Kind: SlotTaken, Hold: hold})
-		if r.Intn(2) == 0 {
-			// A cancel during that wait, when the create loop's backoff has grown to minutes.
-			at := 3*time.Minute + time.Duration(r.Int63n(int64((hold-3*time.Minute)/time.Second)))*time.Second
-			s.Events = append(s.Events, Event{Kind: pick(r, TemporalCancel, CancelSignal), At: at})
-		}
+		events = drawSlotHeldFromStart(r)
 	}
 	for n := r.Intn(5); n > 0; n-- {
-		e := Event{Kind: pick(r, kinds...), At: at()}
-		if len(s.Events) > 0 && (r.Intn(3) == 0 || s.Events[len(s.Events)-1].Kind == CancelSignal && r.Intn(2) == 0) {
+		e := Event{Kind: pick(r, kinds...), At: drawEventTime(r, horizon)}
+		if len(events) > 0 && (r.Intn(3) == 0 || events[len(events)-1].Kind == CancelSignal && r.Intn(2) == 0) {
 			// Close on the heels of the previous event: races between them (a `cancel` signal
 			// then `temporal workflow cancel`, say).
-			prev := s.Events[len(s.Events)-1]
+			prev := events[len(events)-1]
 			e.At = prev.At + pick(r, 0, 0, time.Second, 2*time.Second)
 			if prev.Kind == CancelSignal && r.Intn(2) == 0 {
 				e.Kind = TemporalCancel
@@ -236,9 +237,36 @@ func Generate(seed int64, i int) Schedule {
 				continue
 			}
 		}
-		s.Events = append(s.Events, e)
+		events = append(events, e)
 	}
-	return s
+	return events
+}
+
+// drawSlotHeldFromStart: another creator holds the location's creation slot from the start, so
+// the run's creates are refused for a long while (the create loop's backoff); maybe with a
+// cancel during that wait.
+func drawSlotHeldFromStart(r *rand.Rand) []Event {
+	hold := pick(r, 15*time.Minute, time.Hour)
+	events := []Event{{Kind: SlotTaken, Hold: hold}}
+	if r.Intn(2) == 0 {
+		// A cancel during that wait, when the create loop's backoff has grown to minutes.
+		at := 3*time.Minute + time.Duration(r.Int63n(int64((hold-3*time.Minute)/time.Second)))*time.Second
+		events = append(events, Event{Kind: pick(r, TemporalCancel, CancelSignal), At: at})
+	}
+	return events
+}
+
+// drawEventTime draws when an event happens: mostly early in the run, else before horizon.
+func drawEventTime(r *rand.Rand, horizon time.Duration) time.Duration {
+	switch r.Intn(4) {
+	case 0:
+		return time.Duration(r.Intn(15)) * time.Second
+	case 1:
+		return time.Duration(r.Intn(180)) * time.Second
+	case 2:
+		return time.Duration(r.Intn(30*60)) * time.Second
+	}
+	return time.Duration(r.Int63n(int64(horizon/time.Second))) * time.Second
 }
 
 // GoString renders the schedule as a Go composite literal of package explorer's types.

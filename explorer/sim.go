@@ -299,48 +299,17 @@ func (r *run) bound() time.Duration {
 // continue-as-new with the API's state carried over.
 func (r *run) execute(acts *activities.Activities) error {
 	r.start = base
-	var input any
-	wfType := workflows.CreateIssueModelWorkflowType
-	if r.s.Workflow == Lifecycle {
-		wfType = workflows.IssueModelLifecycleWorkflowType
-		input = workflows.LifecycleInput{Parent: parent, IssueModel: r.spec(), Polling: r.policy()}
-	} else {
-		input = workflows.CreateIssueModelInput{Parent: parent, IssueModel: r.spec(), Polling: r.policy(), DeleteModelIfCancelFails: r.s.DeleteModelIfCancelFails}
-	}
+	wfType, input := r.workflowAndInput()
 	cap := r.bound() + 24*time.Hour
-	terminateAt := time.Duration(0)
-	for i, e := range r.s.Events {
-		if e.Kind == TerminateParent && (terminateAt == 0 || fireAt(i, e) < terminateAt) {
-			terminateAt = fireAt(i, e)
-		}
-	}
+	terminateAt := r.terminateAt()
 	now := base
 	for {
-		env := tsuite.NewTestWorkflowEnvironment()
-		r.env = env
-		env.SetStartTime(now)
-		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflowID, TaskQueue: workflows.DefaultTaskQueue})
-		env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&dieInterceptor{r: r}}})
-		env.SetTestTimeout(30 * time.Second)
-		workflows.RegisterWorkflows(env)
-		env.RegisterActivity(acts)
 		elapsed := now.Sub(base)
 		runTimeout := cap - elapsed
 		if terminateAt > 0 && terminateAt-elapsed < runTimeout {
 			runTimeout = terminateAt - elapsed
 		}
-		env.SetWorkflowRunTimeout(runTimeout)
-		if r.canCount > 0 {
-			// As the server marks a continued run; the workflows tell their own continuation
-			// from a person's by it.
-			env.SetContinuedExecutionRunID(fmt.Sprintf("explored-run-%d", r.canCount))
-		}
-		env.SetOnChildWorkflowCompletedListener(r.childCompleted)
-		for i, e := range r.s.Events {
-			if at := fireAt(i, e); at > elapsed && e.Kind != TerminateParent {
-				env.RegisterDelayedCallback(func() { r.fire(env, i, e) }, at-elapsed)
-			}
-		}
+		env := r.newEnv(acts, now, runTimeout)
 		r.clock.follow(env)
 		env.ExecuteWorkflow(wfType, input)
 		now = env.Now()
@@ -362,35 +331,86 @@ func (r *run) execute(acts *activities.Activities) error {
 		}
 		r.end = now
 		r.err = err
-		if err == nil {
+		r.recordResult(env, err)
+		return nil
+	}
+}
+
+// workflowAndInput is the workflow type the schedule runs and its first input.
+func (r *run) workflowAndInput() (string, any) {
+	if r.s.Workflow == Lifecycle {
+		return workflows.IssueModelLifecycleWorkflowType, workflows.LifecycleInput{Parent: parent, IssueModel: r.spec(), Polling: r.policy()}
+	}
+	return workflows.CreateIssueModelWorkflowType, workflows.CreateIssueModelInput{Parent: parent, IssueModel: r.spec(), Polling: r.policy(), DeleteModelIfCancelFails: r.s.DeleteModelIfCancelFails}
+}
+
+// terminateAt is when the first TerminateParent event fires (0: none).
+func (r *run) terminateAt() time.Duration {
+	terminateAt := time.Duration(0)
+	for i, e := range r.s.Events {
+		if e.Kind == TerminateParent && (terminateAt == 0 || fireAt(i, e) < terminateAt) {
+			terminateAt = fireAt(i, e)
+		}
+	}
+	return terminateAt
+}
+
+// newEnv is a fresh test environment for the run's next execution, starting at now, with the
+// schedule's events still to come registered.
+func (r *run) newEnv(acts *activities.Activities, now time.Time, runTimeout time.Duration) *testsuite.TestWorkflowEnvironment {
+	env := tsuite.NewTestWorkflowEnvironment()
+	r.env = env
+	env.SetStartTime(now)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflowID, TaskQueue: workflows.DefaultTaskQueue})
+	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&dieInterceptor{r: r}}})
+	env.SetTestTimeout(30 * time.Second)
+	workflows.RegisterWorkflows(env)
+	env.RegisterActivity(acts)
+	elapsed := now.Sub(base)
+	env.SetWorkflowRunTimeout(runTimeout)
+	if r.canCount > 0 {
+		// As the server marks a continued run; the workflows tell their own continuation
+		// from a person's by it.
+		env.SetContinuedExecutionRunID(fmt.Sprintf("explored-run-%d", r.canCount))
+	}
+	env.SetOnChildWorkflowCompletedListener(r.childCompleted)
+	for i, e := range r.s.Events {
+		if at := fireAt(i, e); at > elapsed && e.Kind != TerminateParent {
+			env.RegisterDelayedCallback(func() { r.fire(env, i, e) }, at-elapsed)
+		}
+	}
+	return env
+}
+
+// recordResult keeps the ended run's result (or the details of its cancellation) and logs it.
+func (r *run) recordResult(env *testsuite.TestWorkflowEnvironment, err error) {
+	if err == nil {
+		if r.s.Workflow == Lifecycle {
+			r.lifeRes = &workflows.LifecycleResult{}
+			_ = env.GetWorkflowResult(r.lifeRes)
+		} else {
+			r.createRes = &workflows.CreateIssueModelResult{}
+			_ = env.GetWorkflowResult(r.createRes)
+		}
+	} else {
+		var canceled *temporal.CanceledError
+		if errors.As(err, &canceled) && canceled.HasDetails() {
 			if r.s.Workflow == Lifecycle {
 				r.lifeRes = &workflows.LifecycleResult{}
-				_ = env.GetWorkflowResult(r.lifeRes)
+				_ = canceled.Details(r.lifeRes)
 			} else {
 				r.createRes = &workflows.CreateIssueModelResult{}
-				_ = env.GetWorkflowResult(r.createRes)
-			}
-		} else {
-			var canceled *temporal.CanceledError
-			if errors.As(err, &canceled) && canceled.HasDetails() {
-				if r.s.Workflow == Lifecycle {
-					r.lifeRes = &workflows.LifecycleResult{}
-					_ = canceled.Details(r.lifeRes)
-				} else {
-					r.createRes = &workflows.CreateIssueModelResult{}
-					_ = canceled.Details(r.createRes)
-				}
+				_ = canceled.Details(r.createRes)
 			}
 		}
-		switch {
-		case r.createRes != nil:
-			r.logf("ended: outcome %s, operation %q, cancelReason %q (err %v)", r.createRes.Outcome, r.createRes.Operation, r.createRes.CancelReason, err)
-		case r.lifeRes != nil:
-			r.logf("ended: lifecycle %s, model %q state %s (err %v)", r.lifeRes.Outcome, r.lifeRes.Model, r.lifeRes.State, err)
-		default:
-			r.logf("ended: %v", err)
-		}
-		return nil
+	}
+	switch {
+	case r.createRes != nil:
+		r.logf("ended: outcome %s, operation %q, cancelReason %q (err %v)", r.createRes.Outcome, r.createRes.Operation, r.createRes.CancelReason, err)
+	case r.lifeRes != nil:
+		r.logf("ended: lifecycle %s, model %q state %s (err %v)", r.lifeRes.Outcome, r.lifeRes.Model, r.lifeRes.State, err)
+	default:
+		r.logf("ended: %v", err)
 	}
 }
 

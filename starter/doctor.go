@@ -211,14 +211,34 @@ func checkGoogle(ctx context.Context, parent string, add func(checkResult)) {
 			Fix: "check -parent's location and INSIGHTS_ENDPOINT_PATTERN (docs/CONFIGURATION.md, Locations and endpoints)"})
 		return
 	}
-	call := func(f func(ctx context.Context) error) error {
-		cctx, cancel := context.WithTimeout(ctx, doctorCallTimeout)
-		defer cancel()
-		return f(cctx)
+	api, models, listErr := checkInsightsAPI(ctx, c, parent, project, endpoint)
+	add(api)
+	if api.Status == statusFail {
+		add(checkResult{Name: "permissions", Status: statusSkipped, Detail: "the API does not answer"})
+		add(checkResult{Name: "quota headroom", Status: statusSkipped, Detail: "the API does not answer"})
+		return
 	}
-	// The API: one list, which also tells a disabled API from a missing permission.
+	perm, runningCreates := checkPermissions(ctx, c, parent, project, models, listErr)
+	add(perm)
+	if listErr != nil {
+		add(checkResult{Name: "quota headroom", Status: statusSkipped, Detail: "the models cannot be listed"})
+		return
+	}
+	add(quotaHeadroom(models, runningCreates, location))
+}
+
+// callWithTimeout makes one check's call, bounded by doctorCallTimeout.
+func callWithTimeout(ctx context.Context, f func(ctx context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, doctorCallTimeout)
+	defer cancel()
+	return f(cctx)
+}
+
+// checkInsightsAPI checks that the API answers for parent with one list, which also tells a
+// disabled API from a missing permission; it returns the models listed and the list's error.
+func checkInsightsAPI(ctx context.Context, c *contactcenterinsights.Client, parent, project, endpoint string) (checkResult, []*contactcenterinsightspb.IssueModel, error) {
 	var models []*contactcenterinsightspb.IssueModel
-	err = call(func(ctx context.Context) error {
+	err := callWithTimeout(ctx, func(ctx context.Context) error {
 		resp, err := c.ListIssueModels(ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: parent}, noRetry)
 		models = resp.GetIssueModels()
 		return err
@@ -232,23 +252,42 @@ func checkGoogle(ctx context.Context, parent string, add func(checkResult)) {
 		api.Status, api.Detail = statusFail, fmt.Sprintf("%s at %s: %s", parent, endpoint, codeOf(err))
 		api.Fix = apiFix(err, project)
 	}
-	add(api)
-	if api.Status == statusFail {
-		add(checkResult{Name: "permissions", Status: statusSkipped, Detail: "the API does not answer"})
-		add(checkResult{Name: "quota headroom", Status: statusSkipped, Detail: "the API does not answer"})
-		return
-	}
-	listErr := err
+	return api, models, err
+}
 
-	// Permissions, each through a harmless call: a read of something that exists where there is
-	// one, else of a name that does not (NOT_FOUND then shows the permission).
+// checkPermissions checks each permission through a harmless call: a read of something that
+// exists where there is one, else of a name that does not (NOT_FOUND then shows the
+// permission). It also returns the creations it saw running.
+func checkPermissions(ctx context.Context, c *contactcenterinsights.Client, parent, project string, models []*contactcenterinsightspb.IssueModel, listErr error) (checkResult, []string) {
 	modelName := parent + "/issueModels/doctor-probe"
 	if len(models) > 0 {
 		modelName = models[0].GetName()
 	}
 	var runningCreates []string
+	checks := permissionChecks(c, parent, modelName, listErr, &runningCreates)
+	var denied, failed, warned []string
+	var fixes []string
+	for _, pc := range checks {
+		err := callWithTimeout(ctx, pc.call)
+		switch {
+		case err == nil, status.Code(err) == codes.NotFound:
+		case status.Code(err) == codes.PermissionDenied && pc.optional != "":
+			warned = append(warned, pc.permission+" ("+pc.optional+")")
+		case status.Code(err) == codes.PermissionDenied:
+			denied = append(denied, pc.permission)
+		default:
+			failed = append(failed, pc.permission+": "+codeOf(err))
+			fixes = append(fixes, apiFix(err, project))
+		}
+	}
+	return permissionsResult(project, denied, failed, warned, fixes), runningCreates
+}
+
+// permissionChecks are the harmless calls, in order: the operations' list notes the running
+// creations in runningCreates and picks an operation for the get to read.
+func permissionChecks(c *contactcenterinsights.Client, parent, modelName string, listErr error, runningCreates *[]string) []permissionCheck {
 	opName := parent + "/operations/doctor-probe"
-	checks := []permissionCheck{
+	return []permissionCheck{
 		{permission: "contactcenterinsights.issueModels.list", call: func(context.Context) error { return listErr }},
 		{permission: "contactcenterinsights.issueModels.get", call: func(ctx context.Context) error {
 			_, err := c.GetIssueModel(ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: modelName}, noRetry)
@@ -259,7 +298,7 @@ func checkGoogle(ctx context.Context, parent string, add func(checkResult)) {
 			op, err := it.Next()
 			for ; err == nil; op, err = it.Next() {
 				if strings.HasSuffix(op.GetMetadata().GetTypeUrl(), ".CreateIssueModelMetadata") {
-					runningCreates = append(runningCreates, op.GetName())
+					*runningCreates = append(*runningCreates, op.GetName())
 				}
 				if opName == parent+"/operations/doctor-probe" {
 					opName = op.GetName()
@@ -282,21 +321,11 @@ func checkGoogle(ctx context.Context, parent string, add func(checkResult)) {
 			return err
 		}},
 	}
-	var denied, failed, warned []string
-	var fixes []string
-	for _, pc := range checks {
-		err := call(pc.call)
-		switch {
-		case err == nil, status.Code(err) == codes.NotFound:
-		case status.Code(err) == codes.PermissionDenied && pc.optional != "":
-			warned = append(warned, pc.permission+" ("+pc.optional+")")
-		case status.Code(err) == codes.PermissionDenied:
-			denied = append(denied, pc.permission)
-		default:
-			failed = append(failed, pc.permission+": "+codeOf(err))
-			fixes = append(fixes, apiFix(err, project))
-		}
-	}
+}
+
+// permissionsResult is the permissions line: FAIL on a denied or failed required permission,
+// warn on a denied optional one.
+func permissionsResult(project string, denied, failed, warned, fixes []string) checkResult {
 	perm := checkResult{Name: "permissions", Status: statusOK,
 		Detail: "list and get of issue models and operations, list of conversations (the writes, create, deploy, undeploy, delete and cancel, are not tried: grant roles/contactcenterinsights.editor)"}
 	switch {
@@ -315,13 +344,11 @@ func checkGoogle(ctx context.Context, parent string, add func(checkResult)) {
 		perm.Status, perm.Detail = statusWarn, "PERMISSION_DENIED for "+strings.Join(warned, ", ")
 		perm.Fix = "grant roles/contactcenterinsights.editor if you run those workflows"
 	}
-	add(perm)
+	return perm
+}
 
-	// Quota headroom: Google's per-location limits the lifecycle and create workflows meet.
-	if listErr != nil {
-		add(checkResult{Name: "quota headroom", Status: statusSkipped, Detail: "the models cannot be listed"})
-		return
-	}
+// quotaHeadroom checks Google's per-location limits the lifecycle and create workflows meet.
+func quotaHeadroom(models []*contactcenterinsightspb.IssueModel, runningCreates []string, location string) checkResult {
 	deployed := 0
 	for _, m := range models {
 		if s := m.GetState(); s == contactcenterinsightspb.IssueModel_DEPLOYED || s == contactcenterinsightspb.IssueModel_DEPLOYING {
@@ -344,7 +371,7 @@ func checkGoogle(ctx context.Context, parent string, add func(checkResult)) {
 		qfix = append(qfix, "a creation is already running in the location ("+strings.Join(runningCreates, ", ")+"): a new one waits for it (RESOURCE_EXHAUSTED, retried)")
 	}
 	q.Fix = strings.Join(qfix, "; ")
-	add(q)
+	return q
 }
 
 // apiFix says what to do about an API error other than a denied permission.
@@ -419,22 +446,34 @@ func (a *app) checkTemporal(ctx context.Context, cfg doctorConfig, add func(chec
 	}
 	add(checkResult{Name: "Temporal namespace", Status: statusOK, Detail: fmt.Sprintf("%s at %s (retention %s)", namespace, address,
 		ns.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration())})
+	add(checkSearchAttributes(dctx, c, namespace))
+	add(checkWorker(dctx, c, namespace, cfg.taskQueue))
+	add(checkAPIBudget(dctx, c, namespace, cfg.taskQueue))
+	if cfg.nexusEndpoint != "" {
+		add(checkNexusEndpoint(dctx, c, namespace, cfg.taskQueue, cfg.nexusEndpoint))
+	}
+}
 
-	missing, err := searchattr.Missing(dctx, c, namespace)
+// checkSearchAttributes checks that the workflows' search attributes are registered.
+func checkSearchAttributes(ctx context.Context, c client.Client, namespace string) checkResult {
+	missing, err := searchattr.Missing(ctx, c, namespace)
 	switch {
 	case err != nil:
-		add(checkResult{Name: "search attributes", Status: statusFail, Detail: err.Error(), Fix: "the identity needs to read the namespace's search attributes"})
+		return checkResult{Name: "search attributes", Status: statusFail, Detail: err.Error(), Fix: "the identity needs to read the namespace's search attributes"}
 	case len(missing) > 0:
-		add(checkResult{Name: "search attributes", Status: statusFail, Detail: fmt.Sprintf("%s lacks %s", namespace, strings.Join(missing, ", ")),
-			Fix: searchattr.RegisterCommand(namespace, missing) + " (or run the worker with -register-search-attributes)"})
+		return checkResult{Name: "search attributes", Status: statusFail, Detail: fmt.Sprintf("%s lacks %s", namespace, strings.Join(missing, ", ")),
+			Fix: searchattr.RegisterCommand(namespace, missing) + " (or run the worker with -register-search-attributes)"}
 	default:
-		add(checkResult{Name: "search attributes", Status: statusOK, Detail: "registered in " + namespace})
+		return checkResult{Name: "search attributes", Status: statusOK, Detail: "registered in " + namespace}
 	}
+}
 
+// checkWorker checks that a worker polled the task queue's workflow and activity tasks lately.
+func checkWorker(ctx context.Context, c client.Client, namespace, taskQueue string) checkResult {
 	var live, idle []string
 	var pollErr error
 	for _, kind := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
-		d, err := c.DescribeTaskQueue(dctx, cfg.taskQueue, kind)
+		d, err := c.DescribeTaskQueue(ctx, taskQueue, kind)
 		if err != nil {
 			pollErr = err
 			break
@@ -453,33 +492,32 @@ func (a *app) checkTemporal(ctx context.Context, cfg doctorConfig, add func(chec
 	if pollErr == nil && len(idle) > 0 {
 		pollErr = fmt.Errorf("no poller of %s tasks in the last %s", strings.Join(idle, " or "), pollerFreshness)
 	}
-	w := checkResult{Name: "worker", Status: statusOK, Detail: fmt.Sprintf("pollers on %s: %s", cfg.taskQueue, strings.Join(live, ", "))}
+	w := checkResult{Name: "worker", Status: statusOK, Detail: fmt.Sprintf("pollers on %s: %s", taskQueue, strings.Join(live, ", "))}
 	if pollErr != nil {
-		w.Status, w.Detail = statusFail, fmt.Sprintf("task queue %s in %s: %v", cfg.taskQueue, namespace, pollErr)
+		w.Status, w.Detail = statusFail, fmt.Sprintf("task queue %s in %s: %v", taskQueue, namespace, pollErr)
 		w.Fix = "start a worker on the task queue (go run ./worker, with the same TEMPORAL_* settings and -task-queue)"
 	}
-	add(w)
-	add(checkAPIBudget(dctx, c, namespace, cfg.taskQueue))
+	return w
+}
 
-	if cfg.nexusEndpoint == "" {
-		return
-	}
-	resp, err := c.OperatorService().ListNexusEndpoints(dctx, &operatorservice.ListNexusEndpointsRequest{Name: cfg.nexusEndpoint})
+// checkNexusEndpoint checks that the Nexus endpoint exists and targets the namespace's task queue.
+func checkNexusEndpoint(ctx context.Context, c client.Client, namespace, taskQueue, endpoint string) checkResult {
+	resp, err := c.OperatorService().ListNexusEndpoints(ctx, &operatorservice.ListNexusEndpointsRequest{Name: endpoint})
 	nx := checkResult{Name: "Nexus endpoint", Status: statusOK}
 	switch {
 	case err != nil:
-		nx.Status, nx.Detail, nx.Fix = statusFail, cfg.nexusEndpoint+": "+err.Error(), "check that the server has Nexus enabled and the identity may read endpoints"
+		nx.Status, nx.Detail, nx.Fix = statusFail, endpoint+": "+err.Error(), "check that the server has Nexus enabled and the identity may read endpoints"
 	case len(resp.GetEndpoints()) == 0:
-		nx.Status, nx.Detail = statusFail, cfg.nexusEndpoint+" does not exist"
-		nx.Fix = fmt.Sprintf("temporal operator nexus endpoint create --name %s --target-namespace %s --target-task-queue %s", cfg.nexusEndpoint, namespace, cfg.taskQueue)
+		nx.Status, nx.Detail = statusFail, endpoint+" does not exist"
+		nx.Fix = fmt.Sprintf("temporal operator nexus endpoint create --name %s --target-namespace %s --target-task-queue %s", endpoint, namespace, taskQueue)
 	default:
 		t := resp.GetEndpoints()[0].GetSpec().GetTarget().GetWorker()
-		nx.Detail = fmt.Sprintf("%s targets %s/%s", cfg.nexusEndpoint, t.GetNamespace(), t.GetTaskQueue())
-		if t.GetNamespace() != namespace || t.GetTaskQueue() != cfg.taskQueue {
-			nx.Status, nx.Fix = statusFail, fmt.Sprintf("point it at namespace %s, task queue %s (temporal operator nexus endpoint update)", namespace, cfg.taskQueue)
+		nx.Detail = fmt.Sprintf("%s targets %s/%s", endpoint, t.GetNamespace(), t.GetTaskQueue())
+		if t.GetNamespace() != namespace || t.GetTaskQueue() != taskQueue {
+			nx.Status, nx.Fix = statusFail, fmt.Sprintf("point it at namespace %s, task queue %s (temporal operator nexus endpoint update)", namespace, taskQueue)
 		}
 	}
-	add(nx)
+	return nx
 }
 
 // printChecklist prints the results as a checklist (or JSON) and a last line with the counts.

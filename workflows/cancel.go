@@ -50,7 +50,7 @@ func (p *poller) tryCancel() {
 	p.progress.phase = PhaseCancelling
 	ctx, _ := workflow.NewDisconnectedContext(p.root)
 	var res activities.CancelResult
-	err := workflow.ExecuteActivity(withShortActivity(ctx, p.state.Operation), acts.CancelOperation, p.state.Operation).Get(ctx, &res)
+	err := workflow.ExecuteActivity(withCancelActivity(ctx, p.state.Operation), acts.CancelOperation, p.state.Operation).Get(ctx, &res)
 	switch {
 	case err != nil:
 		p.setLastError(fmt.Sprintf("CancelOperation: %v; will try again before the next poll", rootMessage(err)))

@@ -196,6 +196,9 @@ func TestChildInputFromANewerReleaseIsRead(t *testing.T) {
 
 // Runs recorded before outcomeBeforeEndChange keep their commands: the timeout fails at once.
 func (s *createSuite) TestTimeoutOfARecordedRunFailsAtTheDeadline() {
+	for attempt := 1; attempt <= 50; attempt++ {
+		s.env.OnGetVersion(joinChangeID(attempt), workflow.DefaultVersion, pacedRunsJoinServerLimitsVersion).Return(workflow.DefaultVersion).Maybe()
+	}
 	s.env.OnGetVersion(apiCallsUnderServerLimitsChange, workflow.DefaultVersion, apiCallsUnderServerLimitsVersion).Return(workflow.DefaultVersion)
 	s.env.OnGetVersion(outcomeBeforeEndChange, workflow.DefaultVersion, outcomeBeforeEndVersion).Return(workflow.DefaultVersion)
 	start := s.env.Now()

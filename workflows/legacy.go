@@ -12,6 +12,25 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
+// joinServerLimits says whether a run paced by its worker now polls through the server-held
+// regular activity: a worker of this release keeps no poll budget, so a local poll would escape
+// every limit until the run continued as new. Each poll asks its own change ID: the SDK answers
+// a change ID first asked while replaying with DefaultVersion for the rest of the run, so one ID
+// asked at every poll would keep a run taken over mid-poll (its earlier polls replayed) local
+// for good. Polls replayed from before the change stay local; the first poll made live joins.
+func (p *poller) joinServerLimits() bool {
+	if workflow.GetVersion(p.ctx, joinChangeID(p.attempts), workflow.DefaultVersion, pacedRunsJoinServerLimitsVersion) == workflow.DefaultVersion {
+		return false
+	}
+	fenceOlderWorkers(p.ctx)
+	return true
+}
+
+// joinChangeID is the change ID of pacedRunsJoinServerLimitsChange at the run's attempt-th poll.
+func joinChangeID(attempt int) string {
+	return fmt.Sprintf("%s-%d", pacedRunsJoinServerLimitsChange, attempt)
+}
+
 // pollPacedByWorker runs PollOperation as a local activity: a poll then costs 6 history events
 // (timer started and fired, a workflow task, one marker). Its rate is bounded per worker
 // (PollLimiter), and it answers with the interval at which the worker's budget serves every
@@ -154,7 +173,7 @@ func (p *poller) sendCancelOnce() {
 	p.progress.phase = PhaseCancelling
 	p.state.BackoffFrom = p.state.Polls
 	var res activities.CancelResult
-	err := workflow.ExecuteActivity(withShortActivity(p.ctx, p.state.Operation), acts.CancelOperation, p.state.Operation).Get(p.ctx, &res)
+	err := workflow.ExecuteActivity(withCancelActivity(p.ctx, p.state.Operation), acts.CancelOperation, p.state.Operation).Get(p.ctx, &res)
 	switch {
 	case err != nil:
 		p.setLastError(fmt.Sprintf("CancelOperation: %v", rootMessage(err)))

@@ -15,11 +15,15 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
-// pacedByWorkerEnv is createdEnv for a run that began before apiCallsUnderServerLimitsChange:
-// its poll is a local activity that the loop paces by its worker's budget.
+// pacedByWorkerEnv is createdEnv for a run that began before apiCallsUnderServerLimitsChange and
+// is replayed from before pacedRunsJoinServerLimitsChange: its poll is a local activity that the
+// loop paces by its worker's budget.
 func pacedByWorkerEnv() *testsuite.TestWorkflowEnvironment {
 	env := createdEnv()
 	env.OnGetVersion(apiCallsUnderServerLimitsChange, workflow.DefaultVersion, apiCallsUnderServerLimitsVersion).Return(workflow.DefaultVersion)
+	for attempt := 1; attempt <= 50; attempt++ {
+		env.OnGetVersion(joinChangeID(attempt), workflow.DefaultVersion, pacedRunsJoinServerLimitsVersion).Return(workflow.DefaultVersion).Maybe()
+	}
 	return env
 }
 

@@ -43,6 +43,20 @@ func withShortActivity(ctx workflow.Context, operation string) workflow.Context 
 	}))
 }
 
+// cancelPriority is CancelOperation's priority (1 is the highest; unset is 3). A project's
+// backlog of polls at its rate limit can be longer than the cancel's schedule-to-close bound;
+// the server hands out a task of higher priority first within the fairness key, so a cancel
+// reaches Google ahead of the polls instead of timing out behind them at every try.
+const cancelPriority = 1
+
+// withCancelActivity is for the CancelOperation of operation: a quick call
+// (withShortActivity), served ahead of the project's polls.
+func withCancelActivity(ctx workflow.Context, operation string) workflow.Context {
+	o := workflow.GetActivityOptions(withShortActivity(ctx, operation))
+	o.Priority.PriorityKey = cancelPriority
+	return workflow.WithActivityOptions(ctx, o)
+}
+
 // withLocalPollActivity is for PollOperation and EstimateTraining as local activities, in runs
 // that began before apiCallsUnderServerLimitsChange.
 func withLocalPollActivity(ctx workflow.Context) workflow.Context {

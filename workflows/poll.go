@@ -180,6 +180,9 @@ func (p *poller) poll() (insights.Operation, error) {
 	p.attempts++
 	var op insights.Operation
 	var err error
+	if !p.serverLimits {
+		p.serverLimits = p.joinServerLimits()
+	}
 	if p.serverLimits {
 		var res activities.PollResult
 		err = workflow.ExecuteActivity(withShortActivity(p.ctx, p.state.Operation), acts.PollOperation, p.state.Operation).Get(p.ctx, &res)

@@ -134,3 +134,72 @@ func TestRefusalOfAWorkerThatPacesIsNotAPoll(t *testing.T) {
 	// are ignored.
 	require.Equal(t, []string{"30s", "30s", "30s", "1m0s"}, gapsFrom(start, at))
 }
+
+// TestCancelIsServedAheadOfPolls: the task queue serves a project's calls at its rate limit, and
+// a backlog of its polls may be minutes long (every run of the project keeps a poll waiting):
+// CancelOperation waiting its turn behind them would time out in the queue (its
+// schedule-to-close bound counts the wait) at every try while the training runs on. It carries
+// a higher priority than the polls, in the same project's fairness key, so that the server
+// hands it out before them (measured on the dev server with fairness on: a task of priority 1
+// scheduled behind 60 waiting ones of the same key was the second served).
+func TestCancelIsServedAheadOfPolls(t *testing.T) {
+	env := createdEnv()
+	calls := recordCalls(env)
+	pollAnswers(env, runningOp(), runningOp(), failedOp(insights.CodeCancelled, "cancelled"))
+	env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "stop"}) }, 45*time.Second)
+	env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(t, quietPolicy))
+	require.True(t, env.IsWorkflowCompleted())
+	priority := map[string]int{}
+	for _, c := range *calls {
+		require.Equal(t, "acme", c.options.Priority.FairnessKey, c.activity)
+		priority[c.activity] = c.options.Priority.PriorityKey
+	}
+	require.Contains(t, priority, "CancelOperation")
+	effective := func(key int) int {
+		if key == 0 {
+			return 3 // the server's default: the middle of 1..5
+		}
+		return key
+	}
+	require.Less(t, effective(priority["CancelOperation"]), effective(priority["PollOperation"]),
+		"a cancel waits behind the project's polls")
+}
+
+// TestRunsPacedByWorkerJoinTheServerLimits: a run that began paced by its worker (its history
+// has no apiCallsUnderServerLimitsChange marker) and goes on on a worker of this release, which
+// paces nothing, would poll through a local activity at the bare policy interval until it
+// continued as new (hundreds of polls): outside every limit, beside the fleet's budget. It moves
+// to the server-held poll at its next poll instead.
+func TestRunsPacedByWorkerJoinTheServerLimits(t *testing.T) {
+	env := createdEnv()
+	env.OnGetVersion(apiCallsUnderServerLimitsChange, workflow.DefaultVersion, apiCallsUnderServerLimitsVersion).Return(workflow.DefaultVersion)
+	calls := recordCalls(env)
+	pollAnswers(env, runningOp(), succeededOp())
+	createSucceeds(t, env)
+	require.Len(t, *calls, 3)
+	for _, c := range (*calls)[1:] {
+		require.Equal(t, "PollOperation", c.activity)
+		require.False(t, c.local, "a poll outside the server's limits")
+		require.Equal(t, "acme", c.options.Priority.FairnessKey)
+	}
+}
+
+// TestRunTakenOverMidPollJoinsTheServerLimits: a worker of this release that takes over a run
+// paced by its worker replays its earlier polls, where the change's GetVersion answers
+// DefaultVersion (no marker); its first poll made live still joins the server-held poll.
+func TestRunTakenOverMidPollJoinsTheServerLimits(t *testing.T) {
+	env := createdEnv()
+	env.OnGetVersion(apiCallsUnderServerLimitsChange, workflow.DefaultVersion, apiCallsUnderServerLimitsVersion).Return(workflow.DefaultVersion)
+	for attempt := 1; attempt <= 2; attempt++ { // replayed polls
+		env.OnGetVersion(joinChangeID(attempt), workflow.DefaultVersion, pacedRunsJoinServerLimitsVersion).Return(workflow.DefaultVersion)
+	}
+	calls := recordCalls(env)
+	pollAnswers(env, runningOp(), runningOp(), runningOp(), succeededOp())
+	createSucceeds(t, env)
+	var local []bool
+	for _, c := range (*calls)[1:] {
+		local = append(local, c.local)
+	}
+	require.Equal(t, []bool{true, true, false, false}, local, "polls 1-2 replayed, 3-4 live")
+}

@@ -48,4 +48,10 @@ const (
 	// loop paced by its worker's budget (legacy.go).
 	apiCallsUnderServerLimitsChange  = "api-calls-under-server-limits"
 	apiCallsUnderServerLimitsVersion = 1
+	// pacedRunsJoinServerLimitsChange: a run that polls paced by its worker (it began before
+	// apiCallsUnderServerLimitsChange) polls through the server-held regular activity from its
+	// next poll on, since no worker paces it any more; the ID has the poll's attempt appended
+	// (joinChangeID).
+	pacedRunsJoinServerLimitsChange  = "paced-runs-join-server-limits"
+	pacedRunsJoinServerLimitsVersion = 1
 )

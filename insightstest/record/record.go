@@ -222,10 +222,44 @@ func (r *Recorder) CallsPerSecond(method, project string) []SecondCount {
 		}
 	}
 	r.mu.Unlock()
+	return sortedCounts(bySec)
+}
+
+// sortedCounts is bySec in time order.
+func sortedCounts(bySec map[int64]int64) []SecondCount {
 	out := make([]SecondCount, 0, len(bySec))
 	for sec, n := range bySec {
 		out = append(out, SecondCount{Second: sec, Calls: n})
 	}
 	slices.SortFunc(out, func(a, b SecondCount) int { return cmp.Compare(a.Second, b.Second) })
 	return out
+}
+
+// AllCallsPerSecond is CallsPerSecond for every method together: what a per-project request
+// quota counts.
+func (r *Recorder) AllCallsPerSecond(project string) []SecondCount {
+	r.mu.Lock()
+	bySec := map[int64]int64{}
+	for k, n := range r.calls {
+		if project == "" || k.project == project {
+			bySec[k.unix] += n
+		}
+	}
+	r.mu.Unlock()
+	return sortedCounts(bySec)
+}
+
+// PeakWindow is the most calls in any width consecutive seconds of series (in time order).
+func PeakWindow(series []SecondCount, width int64) int64 {
+	var best, sum int64
+	lo := 0
+	for hi := range series {
+		sum += series[hi].Calls
+		for series[hi].Second-series[lo].Second >= width {
+			sum -= series[lo].Calls
+			lo++
+		}
+		best = max(best, sum)
+	}
+	return best
 }

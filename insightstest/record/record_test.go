@@ -117,6 +117,16 @@ func TestOperationsAndCallsPerSecond(t *testing.T) {
 	if got := rec.CallsPerSecond("CreateIssueModel", ""); sumCalls(t, got) != 2 {
 		t.Errorf("CreateIssueModel per second = %+v", got)
 	}
+	all := rec.AllCallsPerSecond("p1")
+	if n := sumCalls(t, all); n != 8 {
+		t.Errorf("all calls of p1 per second sum to %d, want 8 (2 creations, 6 polls with the refused one)", n)
+	}
+	if peak := record.PeakWindow(all, 1_000_000); peak != 8 {
+		t.Errorf("PeakWindow over everything = %d, want 8", peak)
+	}
+	if peak := record.PeakWindow([]record.SecondCount{{Second: 1, Calls: 2}, {Second: 2, Calls: 3}, {Second: 5, Calls: 4}}, 2); peak != 5 {
+		t.Errorf("PeakWindow of 2 s = %d, want 5 (seconds 1 and 2)", peak)
+	}
 	if rec.Refused("p1") != 1 || rec.Refused("") != 1 || rec.Refused("nope") != 0 {
 		t.Errorf("refused: p1 %d, all %d, other %d; want 1, 1, 0", rec.Refused("p1"), rec.Refused(""), rec.Refused("nope"))
 	}
