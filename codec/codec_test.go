@@ -236,19 +236,14 @@ func TestHTTPHandler(t *testing.T) {
 	other := mustCodec(t, "k1", map[string][]byte{"k1": key(2)})
 	bad, _ := other.Encode(in)
 	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: bad})
-	resp, err := post(srv.URL+"/decode", "Bearer s3cret", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("decode with the wrong key: HTTP %d, want 400", resp.StatusCode)
+	if code, _ := post(t, srv.URL+"/decode", "Bearer s3cret", body); code != http.StatusBadRequest {
+		t.Errorf("decode with the wrong key: HTTP %d, want 400", code)
 	}
 	// CORS preflight from the Web UI's origin.
 	req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/decode", nil)
 	req.Header.Set("Origin", "http://localhost:8233")
 	req.Header.Set("Access-Control-Request-Method", "POST")
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,16 +263,28 @@ func TestHTTPHandler(t *testing.T) {
 	}
 }
 
-func post(url, auth string, body []byte) (*http.Response, error) {
+// post sends body as JSON with the Authorization header auth (none if empty) and returns the
+// answer's status code and body; a request that gets no answer fails the test.
+func post(t *testing.T, url, auth string, body []byte) (int, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	return http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, out
 }
 
 // The codec server decrypts whatever it is sent: without the bearer token it answers 401 and
@@ -302,14 +309,9 @@ func TestHTTPHandlerRequiresToken(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(NewHTTPHandler(c, tc.opts))
 			defer srv.Close()
-			resp, err := post(srv.URL+"/decode", tc.auth, body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tc.want {
-				t.Fatalf("HTTP %d, want %d (%s)", resp.StatusCode, tc.want, out)
+			code, out := post(t, srv.URL+"/decode", tc.auth, body)
+			if code != tc.want {
+				t.Fatalf("HTTP %d, want %d (%s)", code, tc.want, out)
 			}
 			if tc.want != http.StatusOK && bytes.Contains(out, []byte("payloads")) {
 				t.Fatalf("refused request still answered payloads: %s", out)
@@ -325,19 +327,13 @@ func TestHTTPHandlerBodyLimit(t *testing.T) {
 	defer srv.Close()
 	big := &commonpb.Payloads{Payloads: []*commonpb.Payload{{Data: bytes.Repeat([]byte("x"), 4096)}}}
 	body, _ := protojson.Marshal(big)
-	resp, err := post(srv.URL+"/encode", "", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("HTTP %d for a 4 KiB body over a 1 KiB limit, want 413", resp.StatusCode)
+	if code, _ := post(t, srv.URL+"/encode", "", body); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("HTTP %d for a 4 KiB body over a 1 KiB limit, want 413", code)
 	}
 	small, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{jsonPayload(t)}})
-	if resp, err = post(srv.URL+"/encode", "", small); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("small body: %v %v", resp, err)
+	if code, out := post(t, srv.URL+"/encode", "", small); code != http.StatusOK {
+		t.Fatalf("small body: HTTP %d (%s)", code, out)
 	}
-	resp.Body.Close()
 }
 
 // "*" lets any origin call without credentials; it never reflects an origin with

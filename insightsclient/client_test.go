@@ -16,14 +16,22 @@ func TestEmulatorOptionsUnset(t *testing.T) {
 	}
 }
 
-func TestNewWithEmulator(t *testing.T) {
+// emulatorForTest starts an emulator on a fake clock for the test's life and points
+// EmulatorHostEnv at it.
+func emulatorForTest(t *testing.T) (*insightstest.Server, *insightstest.FakeClock) {
+	t.Helper()
 	clock := insightstest.NewFakeClock(time.Time{})
 	srv, err := insightstest.NewServer(insightstest.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	t.Setenv(EmulatorHostEnv, srv.Addr())
+	return srv, clock
+}
+
+func TestNewWithEmulator(t *testing.T) {
+	srv, clock := emulatorForTest(t)
 	if n := len(EmulatorOptions()); n != 3 {
 		t.Fatalf("got %d emulator options", n)
 	}

@@ -105,13 +105,7 @@ func TestCheckPattern(t *testing.T) {
 // TestRegionalOnTheEmulator: with the emulator's address, each location's client dials it and
 // names its endpoint, which the emulator checks; clients are built once per endpoint.
 func TestRegionalOnTheEmulator(t *testing.T) {
-	clock := insightstest.NewFakeClock(time.Time{})
-	srv, err := insightstest.NewServer(insightstest.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	t.Setenv(EmulatorHostEnv, srv.Addr())
+	emulatorForTest(t)
 	t.Setenv(EndpointPatternEnv, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

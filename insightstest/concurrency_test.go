@@ -34,9 +34,7 @@ func TestConcurrency(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, total)
 	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				i := next.Add(1) - 1
 				if i >= total {
@@ -66,7 +64,7 @@ func TestConcurrency(t *testing.T) {
 					}
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(stop)

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
-	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
-	"google.golang.org/api/iterator"
 )
 
 // The metadata echoes the request with the conversation count the server filled in, and the
@@ -75,16 +73,12 @@ func TestSeedFinishedTrainings(t *testing.T) {
 	if err := e.srv.SeedFinishedTrainings("projects/p1", nil); err == nil {
 		t.Error("a bad parent was accepted")
 	}
-	it := e.client.ListOperations(e.ctx, &longrunningpb.ListOperationsRequest{Name: parent, Filter: "done=true"}, noRetry)
+	ops, err := e.listOps(t, parent, "done=true", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got []time.Duration
-	for {
-		op, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, op := range ops {
 		var md contactcenterinsightspb.CreateIssueModelMetadata
 		if err := op.GetMetadata().UnmarshalTo(&md); err != nil {
 			t.Fatal(err)

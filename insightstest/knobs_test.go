@@ -85,6 +85,22 @@ func TestParseCancelMode(t *testing.T) {
 	}
 }
 
+// A JumpClock reads as its base until a jump, then as the base plus every jump so far.
+func TestJumpClock(t *testing.T) {
+	base := NewFakeClock(time.Time{})
+	c := NewJumpClock(base)
+	t0 := c.Now()
+	if !t0.Equal(base.Now()) {
+		t.Fatalf("before any jump: %v, want the base's %v", t0, base.Now())
+	}
+	base.Advance(time.Minute)
+	c.Jump(time.Hour)
+	c.Jump(time.Hour)
+	if d := c.Now().Sub(t0); d != 2*time.Hour+time.Minute {
+		t.Fatalf("after the base moved a minute and two jumps of an hour: %v later, want 2h1m", d)
+	}
+}
+
 func TestFakeAndRealClock(t *testing.T) {
 	c := NewFakeClock(time.Time{})
 	t0 := c.Now()

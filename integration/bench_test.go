@@ -29,16 +29,14 @@ func BenchmarkConcurrentCreations(b *testing.B) {
 	var mu sync.Mutex
 	var maxLatency time.Duration
 	for _, run := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if _, err := e.result(run); err != nil {
 				b.Error(err)
 			}
 			mu.Lock()
 			maxLatency = max(maxLatency, time.Since(start))
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)

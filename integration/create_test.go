@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightstest"
@@ -350,9 +349,7 @@ func TestInvalidInput(t *testing.T) {
 	if st := e.describeStatus(run.GetID(), ""); st != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
 		t.Errorf("execution status = %v, want FAILED", st)
 	}
-	if n := e.emu.Stats().RPCs["CreateIssueModel"]; n != 0 {
-		t.Errorf("CreateIssueModel RPCs = %d, want 0", n)
-	}
+	e.wantCreateCalls(0, "it fails before any API call")
 }
 
 // TestOperationFailed: a training that ends FAILED_PRECONDITION fails the run with
@@ -360,9 +357,7 @@ func TestInvalidInput(t *testing.T) {
 func TestOperationFailed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, insightstest.Options{
-		TrainingOutcome: func(*contactcenterinsightspb.CreateIssueModelRequest) *status.Status {
-			return status.New(codes.FailedPrecondition, insightstest.TooFewConversations)
-		},
+		TrainingOutcome: insightstest.RandomTrainingFailure(1, 0), // every training fails
 	})
 	run := e.start(createType, createInput("doomed", fastPolling))
 	_, err := e.result(run)
@@ -478,9 +473,7 @@ func TestContinueAsNew(t *testing.T) {
 	if got := e.models(); len(got) != 1 {
 		t.Errorf("emulator models = %v, want exactly one", got)
 	}
-	if n := e.emu.Stats().RPCs["CreateIssueModel"]; n != 1 {
-		t.Errorf("CreateIssueModel RPCs = %d, want 1 (later runs must not create again)", n)
-	}
+	e.wantCreateCalls(1, "later runs must not create again")
 }
 
 // TestServerRestart restarts the Temporal server (same port, same SQLite file) while a run

@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/workflows"
@@ -57,26 +54,7 @@ func TestLifecycleCancelDuringDeployAtQuotaRedeploysThePrevious(t *testing.T) {
 		deployedModel(e, fmt.Sprintf("other-%d", i))
 	}
 	run := e.start(workflows.IssueModelLifecycleWorkflowType, createInput("weekly", fastPolling))
-	e.waitFor("the new model's deployment", func() bool {
-		for _, m := range e.emu.Models(parent) {
-			if m.GetName() != old && m.GetState() == contactcenterinsightspb.IssueModel_DEPLOYING {
-				return true
-			}
-		}
-		return e.lifecycleStatus(run.GetID()).Done
-	})
-	if err := e.c.SignalWorkflow(e.ctx(), run.GetID(), "", workflows.CancelSignal, workflows.CancelRequest{Reason: "stop"}); err != nil {
-		t.Fatal(err)
-	}
-	err := run.Get(e.ctx(), nil)
-	canceled, ok := errorsAs[*temporal.CanceledError](err)
-	if !ok {
-		t.Fatalf("lifecycle ended with %v, want cancelled", err)
-	}
-	var res workflows.LifecycleResult
-	if err := canceled.Details(&res); err != nil {
-		t.Fatal(err)
-	}
+	res := cancelDuringNewDeploy(t, e, run, old)
 	states := e.modelStates()
 	if states[old] != "DEPLOYED" || states[res.Model] != "UNDEPLOYED" {
 		t.Errorf("emulator models = %v, want old %s DEPLOYED and new %s UNDEPLOYED", states, old, res.Model)

@@ -6,6 +6,7 @@ import (
 
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/issuemodels/durable-lro/insightstest"
@@ -53,6 +54,34 @@ func (e *env) lifecycleStatus(id string) workflows.LifecycleStatus {
 	return st
 }
 
+// cancelDuringNewDeploy waits until the lifecycle run deploys a model other than old (or ends),
+// signals it to cancel, and returns the result its cancellation carries; a run that was not
+// cancelled fails the test.
+func cancelDuringNewDeploy(t *testing.T, e *env, run client.WorkflowRun, old string) workflows.LifecycleResult {
+	t.Helper()
+	e.waitFor("the new model's deployment", func() bool {
+		for _, m := range e.emu.Models(parent) {
+			if m.GetName() != old && m.GetState() == contactcenterinsightspb.IssueModel_DEPLOYING {
+				return true
+			}
+		}
+		return e.lifecycleStatus(run.GetID()).Done
+	})
+	if err := e.c.SignalWorkflow(e.ctx(), run.GetID(), "", workflows.CancelSignal, workflows.CancelRequest{Reason: "stop"}); err != nil {
+		t.Fatal(err)
+	}
+	err := run.Get(e.ctx(), nil)
+	canceled, ok := errorsAs[*temporal.CanceledError](err)
+	if !ok {
+		t.Fatalf("lifecycle ended with %v, want cancelled (was the deployment already over? deploy time too short)", err)
+	}
+	var res workflows.LifecycleResult
+	if err := canceled.Details(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func TestLifecycleReplacesTheDeployedModel(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, insightstest.Options{})
@@ -91,26 +120,7 @@ func TestLifecycleCancelDuringDeployKeepsThePreviousDeployment(t *testing.T) {
 	e := newEnv(t, insightstest.Options{DeployTime: time.Hour})
 	old := deployedModel(e, "weekly")
 	run := e.start(workflows.IssueModelLifecycleWorkflowType, createInput("weekly", fastPolling))
-	e.waitFor("the deploy step", func() bool {
-		for _, m := range e.emu.Models(parent) {
-			if m.GetState() == contactcenterinsightspb.IssueModel_DEPLOYING {
-				return true
-			}
-		}
-		return e.lifecycleStatus(run.GetID()).Done
-	})
-	if err := e.c.SignalWorkflow(e.ctx(), run.GetID(), "", workflows.CancelSignal, workflows.CancelRequest{Reason: "stop"}); err != nil {
-		t.Fatal(err)
-	}
-	err := run.Get(e.ctx(), nil)
-	canceled, ok := errorsAs[*temporal.CanceledError](err)
-	if !ok {
-		t.Fatalf("lifecycle ended with %v, want cancelled (was the deployment already over? deploy time too short)", err)
-	}
-	var res workflows.LifecycleResult
-	if err := canceled.Details(&res); err != nil {
-		t.Fatal(err)
-	}
+	res := cancelDuringNewDeploy(t, e, run, old)
 	if res.Outcome != workflows.LifecycleCancelled || res.State != "UNDEPLOYED" || len(res.Undeployed) != 0 {
 		t.Errorf("result = %+v, want CANCELLED with the new model UNDEPLOYED and nothing undeployed", res)
 	}

@@ -322,7 +322,17 @@ func (e *env) checkSucceededOnce(run client.WorkflowRun, op string) {
 	if got := e.models(); len(got) != 1 {
 		e.t.Errorf("emulator models = %v, want exactly one", got)
 	}
-	if n := e.emu.Stats().RPCs["CreateIssueModel"]; n != 1 {
-		e.t.Errorf("CreateIssueModel RPCs = %d, want 1", n)
+	e.wantCreateCalls(1, "")
+}
+
+// wantCreateCalls fails the test unless the emulator saw want CreateIssueModel calls in all; why
+// says, in parentheses, where that number comes from.
+func (e *env) wantCreateCalls(want int64, why string) {
+	e.t.Helper()
+	if n := e.emu.Stats().RPCs["CreateIssueModel"]; n != want {
+		if why != "" {
+			why = " (" + why + ")"
+		}
+		e.t.Errorf("CreateIssueModel RPCs = %d, want %d%s", n, want, why)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 
@@ -103,7 +102,7 @@ func (n *nexusEnv) backing(request string) client.WorkflowRun {
 func TestNexusCallerTrainsOnceAcrossNamespaces(t *testing.T) {
 	t.Parallel()
 	// The training lasts until both callers are attached; then the clock jumps past its end.
-	clock := &jumpClock{base: insightstest.RealClock(timeScale)}
+	clock := insightstest.NewJumpClock(insightstest.RealClock(timeScale))
 	n := newNexusEnv(t, insightstest.Options{Clock: clock, TrainingTime: trainingTime(1000 * time.Hour)})
 	request := createInput("nexus-"+n.idPrefix, fastPolling)
 	first := n.startPipeline(n.idPrefix+"-a", request)
@@ -114,7 +113,7 @@ func TestNexusCallerTrainsOnceAcrossNamespaces(t *testing.T) {
 		d, err := n.c.DescribeWorkflow(n.ctx(), backing.GetID(), "")
 		return err == nil && len(d.RawResponse.GetCallbacks()) == 2
 	})
-	clock.jump(1001 * time.Hour)
+	clock.Jump(1001 * time.Hour)
 
 	for _, run := range []client.WorkflowRun{first, second} {
 		var res gocaller.PipelineResult
@@ -132,9 +131,7 @@ func TestNexusCallerTrainsOnceAcrossNamespaces(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "already ran to completion") {
 		t.Errorf("a start after the training completed: %v, want refused as already completed", err)
 	}
-	if got := n.emu.Stats().RPCs["CreateIssueModel"]; got != 1 {
-		t.Errorf("CreateIssueModel RPCs = %d after the third start, want 1", got)
-	}
+	n.wantCreateCalls(1, "none for the third start")
 }
 
 // A failed training reaches the caller as the operation's failure, its cause the workflow's
@@ -142,10 +139,8 @@ func TestNexusCallerTrainsOnceAcrossNamespaces(t *testing.T) {
 func TestNexusCallerSeesFailedTraining(t *testing.T) {
 	t.Parallel()
 	n := newNexusEnv(t, insightstest.Options{
-		TrainingTime: trainingTime(10 * time.Minute),
-		TrainingOutcome: func(*contactcenterinsightspb.CreateIssueModelRequest) *status.Status {
-			return status.New(codes.FailedPrecondition, "too few conversations")
-		},
+		TrainingTime:    trainingTime(10 * time.Minute),
+		TrainingOutcome: insightstest.RandomTrainingFailure(1, 0), // every training fails
 	})
 	err := n.startPipeline(n.idPrefix, createInput("nexus-fail-"+n.idPrefix, fastPolling)).Get(n.ctx(), nil)
 	var nexusErr *temporal.NexusOperationError
@@ -157,7 +152,7 @@ func TestNexusCallerSeesFailedTraining(t *testing.T) {
 		t.Fatalf("cause = %v, want an ApplicationError of type %s", err, insights.ErrOperationFailed)
 	}
 	var st insights.Status
-	if err := appErr.Details(&st); err != nil || st.Code != int32(codes.FailedPrecondition) || st.Message != "too few conversations" {
+	if err := appErr.Details(&st); err != nil || st.Code != int32(codes.FailedPrecondition) || st.Message != insightstest.TooFewConversations {
 		t.Errorf("details = %+v (%v), want the google.rpc.Status", st, err)
 	}
 }
@@ -272,9 +267,7 @@ func TestNexusAwaitAndLifecycleOperations(t *testing.T) {
 	if !errors.As(err, &appErr) || !strings.Contains(err.Error(), "parent") {
 		t.Errorf("an invalid input: %v, want the workflow's InvalidArgument", err)
 	}
-	if got := n.emu.Stats().RPCs["CreateIssueModel"]; got != 2 {
-		t.Errorf("CreateIssueModel RPCs = %d, want 2 (ours and the lifecycle's)", got)
-	}
+	n.wantCreateCalls(2, "ours and the lifecycle's")
 }
 
 // When the server cannot cancel the training, the cancelled caller still gets the outcome: the
@@ -282,7 +275,7 @@ func TestNexusAwaitAndLifecycleOperations(t *testing.T) {
 func TestNexusCallerCancelTheServerCannotHonour(t *testing.T) {
 	t.Parallel()
 	// The training lasts until the cancel was refused; then the clock jumps past its end.
-	clock := &jumpClock{base: insightstest.RealClock(timeScale)}
+	clock := insightstest.NewJumpClock(insightstest.RealClock(timeScale))
 	n := newNexusEnv(t, insightstest.Options{Clock: clock, CancelMode: insightstest.CancelUnimplemented, TrainingTime: trainingTime(1000 * time.Hour)})
 	request := createInput("nexus-unimplemented-"+n.idPrefix, fastPolling)
 	pipeline := n.startPipeline(n.idPrefix, request)
@@ -292,29 +285,10 @@ func TestNexusCallerCancelTheServerCannotHonour(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.waitStatus(backing, "the cancel refused", func(s workflows.PollStatus) bool { return s.CancelUnimplemented })
-	clock.jump(1001 * time.Hour)
+	clock.Jump(1001 * time.Hour)
 	var res gocaller.PipelineResult
 	err := pipeline.Get(n.ctx(), &res)
 	if err != nil || res.Outcome != workflows.OutcomeCompletedDespiteCancel || len(res.Model) == 0 {
 		t.Fatalf("pipeline: %v %+v, want COMPLETED_DESPITE_CANCEL with the model", err, res)
 	}
-}
-
-// jumpClock is base plus a jump the test makes.
-type jumpClock struct {
-	base insightstest.Clock
-	mu   sync.Mutex
-	off  time.Duration
-}
-
-func (c *jumpClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.base.Now().Add(c.off)
-}
-
-func (c *jumpClock) jump(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
 }

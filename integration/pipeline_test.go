@@ -7,9 +7,9 @@ import (
 
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"go.temporal.io/sdk/temporal"
-	"google.golang.org/api/iterator"
 
 	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/internal/testkit"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -46,14 +46,7 @@ func TestPipelineFromABucketThenPromotion(t *testing.T) {
 	}
 	// What the user sees through the real client: every conversation analyzed, the model trained on them.
 	it := e.google.ListConversations(e.ctx(), &contactcenterinsightspb.ListConversationsRequest{Parent: parent, Filter: "latest_analysis:*"})
-	n := 0
-	for _, err := it.Next(); err != iterator.Done; _, err = it.Next() {
-		if err != nil {
-			t.Fatal(err)
-		}
-		n++
-	}
-	if n != objects {
+	if n := len(testkit.All(t, it.Next)); n != objects {
 		t.Errorf("analyzed conversations listed = %d, want %d", n, objects)
 	}
 	m, err := e.google.GetIssueModel(e.ctx(), &contactcenterinsightspb.GetIssueModelRequest{Name: res.Model})

@@ -88,9 +88,7 @@ func TestTypeScriptCallers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the TypeScript callers failed: %v", err)
 	}
-	if got := n.emu.Stats().RPCs["CreateIssueModel"]; got != 3 {
-		t.Errorf("CreateIssueModel RPCs = %d, want 3 (one per training)", got)
-	}
+	n.wantCreateCalls(3, "one per training")
 	if n.emu.Stats().RPCs["CancelOperation"] < 1 {
 		t.Error("no CancelOperation: the TypeScript caller's cancel did not reach the training")
 	}

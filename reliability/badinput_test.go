@@ -75,9 +75,7 @@ func TestBadInputEndToEnd(t *testing.T) {
 		} else {
 			run = startCreate(t, devServer.Client, id, tq, tc.Input)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			err := run.Get(ctx, nil)
@@ -106,7 +104,7 @@ func TestBadInputEndToEnd(t *testing.T) {
 			if ok {
 				failedOK++
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	var rpcs int64

@@ -79,20 +79,9 @@ func clusterFaults(t *testing.T, c *cluster.Server) {
 
 	outs := awaitAll(runs, 15*time.Minute)
 	f.stopAll()
-	completed := 0
-	for _, o := range outs {
-		if succeeded(t, o) {
-			completed++
-		}
-	}
+	completed := countSucceeded(t, outs)
 	st := emu.Stats()
-	duplicates := 0
-	for _, p := range parents {
-		if got := st.ModelsCreated[p]; got != 1 {
-			duplicates += max(int(got)-1, 0)
-			t.Errorf("%s: %d models created, want 1", p, got)
-		}
-	}
+	duplicates := extraModels(t, st, parents)
 	var wfTaskFailed int
 	var lateness []time.Duration
 	for _, r := range runs {

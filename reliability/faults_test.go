@@ -14,7 +14,6 @@ import (
 
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightstest"
-	"github.com/issuemodels/durable-lro/workflows"
 )
 
 // TestTransientFaults answers 20% of every RPC with UNAVAILABLE, RESOURCE_EXHAUSTED or
@@ -37,21 +36,9 @@ func TestTransientFaults(t *testing.T) {
 	parents, runs := startCreations(t, devServer.Client, n, tq, prefix, "transient", `{"initialInterval":"1s","multiplier":1.5,"maxInterval":"3s","notFoundGrace":"20s"}`)
 	outs := awaitAll(runs, 8*time.Minute)
 	f.stopAll()
-	failed := 0
-	for _, o := range outs {
-		if o.err != nil || o.res.Outcome != workflows.OutcomeSucceeded {
-			failed++
-			t.Errorf("workflow %s: outcome %q, error %v", o.id, o.res.Outcome, o.err)
-		}
-	}
+	failed := len(outs) - countSucceeded(t, outs)
 	st := emu.Stats()
-	duplicates := 0
-	for _, p := range parents {
-		if c := st.ModelsCreated[p]; c != 1 {
-			duplicates += int(max(c-1, 0))
-			t.Errorf("%s: %d models created, want 1", p, c)
-		}
-	}
+	duplicates := extraModels(t, st, parents)
 	var rpcs, faults int64
 	for _, v := range st.RPCs {
 		rpcs += v

@@ -249,14 +249,12 @@ func awaitAll(runs []client.WorkflowRun, timeout time.Duration) []outcome {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for i, r := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			out[i].id = r.GetID()
 			out[i].err = r.Get(ctx, &out[i].res)
-		}()
+		})
 	}
 	wg.Wait()
 	return out
@@ -274,6 +272,33 @@ func succeeded(t *testing.T, o outcome) bool {
 		return true
 	}
 	return false
+}
+
+// countSucceeded is how many of outs are successful creations with their model; it fails the
+// test for each other one.
+func countSucceeded(t *testing.T, outs []outcome) int {
+	t.Helper()
+	n := 0
+	for _, o := range outs {
+		if succeeded(t, o) {
+			n++
+		}
+	}
+	return n
+}
+
+// extraModels fails the test for each parent in which the emulator did not create exactly one
+// model, and returns how many models it created beyond one per parent (the duplicates).
+func extraModels(t *testing.T, st insightstest.Stats, parents []string) int {
+	t.Helper()
+	extra := 0
+	for _, p := range parents {
+		if got := st.ModelsCreated[p]; got != 1 {
+			extra += max(int(got)-1, 0)
+			t.Errorf("%s: %d models created, want 1", p, got)
+		}
+	}
+	return extra
 }
 
 // ---- history ----

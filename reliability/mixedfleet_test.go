@@ -15,7 +15,6 @@ import (
 	"time"
 
 	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
-	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	enumspb "go.temporal.io/api/enums/v1"
 	failurepb "go.temporal.io/api/failure/v1"
@@ -79,12 +78,7 @@ func mixedFleetRollout(t *testing.T, from string) {
 	long := uniform(time.Duration(size(15, 30))*time.Minute, time.Duration(size(30, 60))*time.Minute, 2)
 	emu := newEmulator(t, 60, insightstest.Options{
 		CancelMode: insightstest.CancelUnimplemented, DeployTime: 15 * time.Minute,
-		TrainingTimeFor: func(req *contactcenterinsightspb.CreateIssueModelRequest) time.Duration {
-			if strings.HasPrefix(req.GetIssueModel().GetDisplayName(), "quick") {
-				return time.Minute
-			}
-			return long()
-		},
+		TrainingTimeFor: quickOr(long),
 	})
 	// A fifth of the creations' replies are lost after the server committed: the retry, on
 	// whichever release runs the next task, must adopt the training the other may have started.
@@ -98,27 +92,8 @@ func mixedFleetRollout(t *testing.T, from string) {
 	}
 
 	const polling = `"polling":{"initialInterval":"1s","multiplier":1.5,"maxInterval":"3s","continueAsNewAfterPolls":3}`
-	var runs []upgradeRun
-	add := func(kind, wfType, input string) {
-		i := len(runs)
-		id := fmt.Sprintf("%s-%s-%d", prefix, kind, i)
-		runs = append(runs, upgradeRun{kind: kind, parent: mixedParent(i), quick: strings.Contains(input, `"quick-`),
-			run: startRaw(t, devServer.Client, id, tq, wfType, input)})
-	}
 	began := time.Now()
-	for i := range creations {
-		add("create", workflows.CreateIssueModelWorkflowType, createInput(mixedParent(len(runs)), fmt.Sprintf("mixed-%d", i), polling))
-	}
-	for i := range cancels {
-		add("cancel", workflows.CreateIssueModelWorkflowType, createInput(mixedParent(len(runs)), fmt.Sprintf("mixed-cancel-%d", i), polling, `"deleteModelIfCancelFails":true`))
-	}
-	for i := range lifecycles {
-		name := fmt.Sprintf("mixed-lifecycle-%d", i)
-		if i%2 == 0 {
-			name = "quick-" + name
-		}
-		add("lifecycle", workflows.IssueModelLifecycleWorkflowType, createInput(mixedParent(len(runs)), name, polling))
-	}
+	runs := startUpgradeRuns(t, tq, prefix, "mixed", mixedParent, polling, creations, cancels, lifecycles)
 
 	// Kills alternate between the releases, a few seconds apart, while runs poll and continue as
 	// new; each victim is replaced by a worker of its own release 0–1.5 s later.
@@ -129,12 +104,10 @@ func mixedFleetRollout(t *testing.T, from string) {
 	var wg sync.WaitGroup
 	var finished atomic.Int32
 	for i, r := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			ends[i] = awaitMixedRun(t, emu, r, time.Duration(size(6, 15))*time.Minute)
 			finished.Add(1)
-		}()
+		})
 	}
 	// The cancels are signalled once the run polls (its operation exists), on whichever worker. A
 	// run that ended first (its tasks failed meanwhile, say: a failing task answers no query) is

@@ -9,7 +9,6 @@ import (
 
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/internal/devserver"
-	"github.com/issuemodels/durable-lro/workflows"
 )
 
 // TestServerRestart stops the dev server (SQLite file) in the middle of many pollings and starts
@@ -43,22 +42,9 @@ func TestServerRestart(t *testing.T) {
 
 	outs := awaitAll(runs, 8*time.Minute)
 	f.stopAll()
-	completed := 0
-	for _, o := range outs {
-		if o.err != nil || o.res.Outcome != workflows.OutcomeSucceeded {
-			t.Errorf("workflow %s: outcome %q, error %v", o.id, o.res.Outcome, o.err)
-			continue
-		}
-		completed++
-	}
+	completed := countSucceeded(t, outs)
 	st := emu.Stats()
-	duplicates := 0
-	for i, p := range parents {
-		if c := st.ModelsCreated[p]; c != 1 {
-			duplicates += int(max(c-1, 0))
-			t.Errorf("workflow %d: %d models created, want 1", i, c)
-		}
-	}
+	duplicates := extraModels(t, st, parents)
 
 	// Timers: lateness = TimerFired time - (TimerStarted time + duration). A timer that fell due
 	// while the server was down can only fire once it is back: its lateness is counted from then.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,7 +35,7 @@ func TestUpdatesInAMixedFleet(t *testing.T) {
 	}
 	oldBin := buildRelease(t, from)
 	// The training lasts until the test is done switching workers; then the clock jumps past it.
-	clock := &jumpClock{base: insightstest.RealClock(60)}
+	clock := insightstest.NewJumpClock(insightstest.RealClock(60))
 	emu := newEmulator(t, 60, insightstest.Options{Clock: clock, TrainingTime: fixed(1000 * time.Hour)})
 	tq, prefix := names(t)
 	env := workerEnv(devServer.HostPort, emu.Addr(), tq)
@@ -100,7 +99,7 @@ func TestUpdatesInAMixedFleet(t *testing.T) {
 
 	// This release's worker is back beside the old one: the run goes on to its outcome.
 	startWorker(t, t.TempDir(), env)
-	clock.jump(1001 * time.Hour)
+	clock.Jump(1001 * time.Hour)
 	var res struct {
 		Outcome string `json:"outcome"`
 	}
@@ -111,23 +110,4 @@ func TestUpdatesInAMixedFleet(t *testing.T) {
 		t.Errorf("CreateIssueModel RPCs = %d, want 1", n)
 	}
 	t.Logf("FIGURE mixed-fleet-update from=%s oldWorkerTaskFailures=%d (0: the old worker got no task to replay)", from, oldFailed)
-}
-
-// jumpClock is base plus a jump the test makes.
-type jumpClock struct {
-	base insightstest.Clock
-	mu   sync.Mutex
-	off  time.Duration
-}
-
-func (c *jumpClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.base.Now().Add(c.off)
-}
-
-func (c *jumpClock) jump(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
 }

@@ -48,38 +48,14 @@ func rollingUpgrade(t *testing.T, from string) {
 	long := uniform(20*time.Minute, 40*time.Minute, 0)
 	emu := newEmulator(t, 60, insightstest.Options{
 		CancelMode: insightstest.CancelUnimplemented, DeployTime: 20 * time.Minute,
-		TrainingTimeFor: func(req *contactcenterinsightspb.CreateIssueModelRequest) time.Duration {
-			if strings.HasPrefix(req.GetIssueModel().GetDisplayName(), "quick") {
-				return time.Minute
-			}
-			return long()
-		},
+		TrainingTimeFor: quickOr(long),
 	})
 	tq, prefix := names(t)
 	env := workerEnv(devServer.HostPort, emu.Addr(), tq)
 	old := startWorkerBinary(t, oldWorker, env)
 
 	const polling = `"polling":{"initialInterval":"1s","multiplier":1.5,"maxInterval":"3s"}`
-	var runs []upgradeRun
-	add := func(kind, wfType, input string) {
-		i := len(runs)
-		id := fmt.Sprintf("%s-%s-%d", prefix, kind, i)
-		runs = append(runs, upgradeRun{kind: kind, parent: upgradeParent(i), quick: strings.Contains(input, `"quick-`),
-			run: startRaw(t, devServer.Client, id, tq, wfType, input)})
-	}
-	for i := range creations {
-		add("create", workflows.CreateIssueModelWorkflowType, createInput(upgradeParent(len(runs)), fmt.Sprintf("upgrade-%d", i), polling))
-	}
-	for i := range cancels {
-		add("cancel", workflows.CreateIssueModelWorkflowType, createInput(upgradeParent(len(runs)), fmt.Sprintf("upgrade-cancel-%d", i), polling, `"deleteModelIfCancelFails":true`))
-	}
-	for i := range lifecycles {
-		name := fmt.Sprintf("upgrade-lifecycle-%d", i)
-		if i%2 == 0 {
-			name = "quick-" + name
-		}
-		add("lifecycle", workflows.IssueModelLifecycleWorkflowType, createInput(upgradeParent(len(runs)), name, polling))
-	}
+	runs := startUpgradeRuns(t, tq, prefix, "upgrade", upgradeParent, polling, creations, cancels, lifecycles)
 
 	// Everything in flight on the old worker: creations polling, cancels being confirmed,
 	// lifecycles mid-create and mid-deploy.
@@ -151,6 +127,46 @@ type upgradeRun struct {
 	kind, parent string
 	quick        bool // a lifecycle that trains at once and is mid-deploy at the switch
 	run          client.WorkflowRun
+}
+
+// startUpgradeRuns starts, in this order, creations, cancels (runs the test will cancel, which
+// delete their model if the cancel fails) and lifecycles (every other one named "quick-", see
+// quickOr), each run i in its own location parentOf(i), all with the polling given.
+func startUpgradeRuns(t *testing.T, tq, prefix, name string, parentOf func(int) string, polling string, creations, cancels, lifecycles int) []upgradeRun {
+	t.Helper()
+	var runs []upgradeRun
+	add := func(kind, wfType, displayName string, extra ...string) {
+		i := len(runs)
+		id := fmt.Sprintf("%s-%s-%d", prefix, kind, i)
+		input := createInput(parentOf(i), displayName, append([]string{polling}, extra...)...)
+		runs = append(runs, upgradeRun{kind: kind, parent: parentOf(i), quick: strings.HasPrefix(displayName, "quick-"),
+			run: startRaw(t, devServer.Client, id, tq, wfType, input)})
+	}
+	for i := range creations {
+		add("create", workflows.CreateIssueModelWorkflowType, fmt.Sprintf("%s-%d", name, i))
+	}
+	for i := range cancels {
+		add("cancel", workflows.CreateIssueModelWorkflowType, fmt.Sprintf("%s-cancel-%d", name, i), `"deleteModelIfCancelFails":true`)
+	}
+	for i := range lifecycles {
+		displayName := fmt.Sprintf("%s-lifecycle-%d", name, i)
+		if i%2 == 0 {
+			displayName = "quick-" + displayName
+		}
+		add("lifecycle", workflows.IssueModelLifecycleWorkflowType, displayName)
+	}
+	return runs
+}
+
+// quickOr trains the models whose display name starts with "quick" in one emulated minute and
+// the others for long().
+func quickOr(long func() time.Duration) func(*contactcenterinsightspb.CreateIssueModelRequest) time.Duration {
+	return func(req *contactcenterinsightspb.CreateIssueModelRequest) time.Duration {
+		if strings.HasPrefix(req.GetIssueModel().GetDisplayName(), "quick") {
+			return time.Minute
+		}
+		return long()
+	}
 }
 
 func upgradeParent(i int) string { return fmt.Sprintf("projects/upgrade-%d/locations/us-central1", i) }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/issuemodels/durable-lro/insightsclient"
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/internal/devserver"
+	"github.com/issuemodels/durable-lro/internal/testkit"
 	"github.com/issuemodels/durable-lro/searchattr"
 )
 
@@ -71,6 +71,16 @@ func TestDoctor(t *testing.T) {
 		code := run(context.Background(), append([]string{"doctor", "-task-queue", taskQueue}, args...), &out, &errb, dial)
 		t.Logf("starter doctor %v: exit %d\n%s%s", args, code, out.String(), errb.String())
 		return code, out.String()
+	}
+	// doctorExits runs doctor and fails the test unless it exits with want (exitOK also for
+	// a warning).
+	doctorExits := func(t *testing.T, want int, args ...string) string {
+		t.Helper()
+		code, out := doctor(t, args...)
+		if code != want {
+			t.Errorf("exit %d, want %d", code, want)
+		}
+		return out
 	}
 	wantLines := func(t *testing.T, out string, lines ...string) {
 		t.Helper()
@@ -133,6 +143,14 @@ func TestDoctor(t *testing.T) {
 		}
 	})
 
+	// Each fault the API checks must find, injected on one method or on all ("*").
+	type apiFault struct {
+		name, method string
+		fault        insightstest.Fault
+		exit         int
+		lines        []string
+	}
+	var apiFaults []apiFault
 	// Each method the permission check calls, denied in turn.
 	for method, permission := range map[string]string{
 		"ListIssueModels": "contactcenterinsights.issueModels.list",
@@ -140,44 +158,29 @@ func TestDoctor(t *testing.T) {
 		"ListOperations":  "contactcenterinsights.operations.list",
 		"GetOperation":    "contactcenterinsights.operations.get",
 	} {
-		t.Run("permission denied on "+method, func(t *testing.T) {
-			emu.SetFaults(method, insightstest.Fault{Code: codes.PermissionDenied, Probability: 1})
-			defer emu.SetFaults(method)
-			code, out := doctor(t, "-parent", parent)
-			if code != exitFailed {
-				t.Errorf("exit %d, want 1", code)
-			}
-			wantLines(t, out, "[FAIL   ] permissions", "PERMISSION_DENIED for "+permission, "fix: grant the identity above roles/contactcenterinsights.editor on project healthy")
+		apiFaults = append(apiFaults, apiFault{"permission denied on " + method, method,
+			insightstest.Fault{Code: codes.PermissionDenied, Probability: 1}, exitFailed,
+			[]string{"[FAIL   ] permissions", "PERMISSION_DENIED for " + permission, "fix: grant the identity above roles/contactcenterinsights.editor on project healthy"}})
+	}
+	apiFaults = append(apiFaults,
+		apiFault{"permission denied on ListConversations warns", "ListConversations",
+			insightstest.Fault{Code: codes.PermissionDenied, Probability: 1}, exitOK,
+			[]string{"[warn   ] permissions", "contactcenterinsights.conversations.list (the pipeline workflows"}},
+		apiFault{"API disabled", "*",
+			insightstest.Fault{Code: codes.PermissionDenied, Probability: 1, Reason: insightstest.ReasonServiceDisabled}, exitFailed,
+			[]string{"[FAIL   ] Contact Center Insights API", "not enabled for project healthy",
+				"fix: gcloud services enable contactcenterinsights.googleapis.com --project healthy", "[skipped] permissions"}},
+		apiFault{"API unreachable", "*",
+			insightstest.Fault{Code: codes.Unavailable, Probability: 1}, exitFailed,
+			[]string{"[FAIL   ] Contact Center Insights API", "UNAVAILABLE", "fix: the endpoint cannot be reached"}},
+	)
+	for _, c := range apiFaults {
+		t.Run(c.name, func(t *testing.T) {
+			emu.SetFaults(c.method, c.fault)
+			defer emu.SetFaults(c.method)
+			wantLines(t, doctorExits(t, c.exit, "-parent", parent), c.lines...)
 		})
 	}
-	t.Run("permission denied on ListConversations warns", func(t *testing.T) {
-		emu.SetFaults("ListConversations", insightstest.Fault{Code: codes.PermissionDenied, Probability: 1})
-		defer emu.SetFaults("ListConversations")
-		code, out := doctor(t, "-parent", parent)
-		if code != exitOK {
-			t.Errorf("exit %d, want 0 for a warning", code)
-		}
-		wantLines(t, out, "[warn   ] permissions", "contactcenterinsights.conversations.list (the pipeline workflows")
-	})
-	t.Run("API disabled", func(t *testing.T) {
-		emu.SetFaults("*", insightstest.Fault{Code: codes.PermissionDenied, Probability: 1, Reason: insightstest.ReasonServiceDisabled})
-		defer emu.SetFaults("*")
-		code, out := doctor(t, "-parent", parent)
-		if code != exitFailed {
-			t.Errorf("exit %d, want 1", code)
-		}
-		wantLines(t, out, "[FAIL   ] Contact Center Insights API", "not enabled for project healthy",
-			"fix: gcloud services enable contactcenterinsights.googleapis.com --project healthy", "[skipped] permissions")
-	})
-	t.Run("API unreachable", func(t *testing.T) {
-		emu.SetFaults("*", insightstest.Fault{Code: codes.Unavailable, Probability: 1})
-		defer emu.SetFaults("*")
-		code, out := doctor(t, "-parent", parent)
-		if code != exitFailed {
-			t.Errorf("exit %d, want 1", code)
-		}
-		wantLines(t, out, "[FAIL   ] Contact Center Insights API", "UNAVAILABLE", "fix: the endpoint cannot be reached")
-	})
 
 	google, err := contactcenterinsights.NewClient(context.Background(), emu.ClientOptions()...)
 	if err != nil {
@@ -210,50 +213,32 @@ func TestDoctor(t *testing.T) {
 				}
 			}
 		}
-		code, out := doctor(t, "-parent", full)
-		if code != exitFailed {
-			t.Errorf("exit %d, want 1", code)
-		}
+		out := doctorExits(t, exitFailed, "-parent", full)
 		wantLines(t, out, "[FAIL   ] quota headroom", "10 of 10 models, 5 of 5 deployed", "fix: delete models you no longer use", "undeploy a model")
 	})
 	t.Run("creation running", func(t *testing.T) {
 		const busy = "projects/busy/locations/us-central1"
 		create(t, busy, "slow")
-		code, out := doctor(t, "-parent", busy)
-		if code != exitOK {
-			t.Errorf("exit %d, want 0 for a warning", code)
-		}
+		out := doctorExits(t, exitOK, "-parent", busy)
 		wantLines(t, out, "[warn   ] quota headroom", "1 of 10 models, 0 of 5 deployed, 1 creation(s) running", "a creation is already running in the location ("+busy+"/operations/")
 	})
 	t.Run("no worker", func(t *testing.T) {
-		code, out := doctor(t, "-parent", parent, "-task-queue", "nobody-polls-this")
-		if code != exitFailed {
-			t.Errorf("exit %d, want 1", code)
-		}
+		out := doctorExits(t, exitFailed, "-parent", parent, "-task-queue", "nobody-polls-this")
 		wantLines(t, out, "[FAIL   ] worker", "task queue nobody-polls-this in default: no poller of workflow or activity tasks", "fix: start a worker on the task queue")
 	})
 	t.Run("Nexus endpoint missing", func(t *testing.T) {
-		code, out := doctor(t, "-parent", parent, "-nexus-endpoint", "issue-models")
-		if code != exitFailed {
-			t.Errorf("exit %d, want 1", code)
-		}
+		out := doctorExits(t, exitFailed, "-parent", parent, "-nexus-endpoint", "issue-models")
 		wantLines(t, out, "[FAIL   ] Nexus endpoint", "fix: temporal operator nexus endpoint create --name issue-models --target-namespace default --target-task-queue "+taskQueue)
 	})
 	t.Run("no credentials", func(t *testing.T) {
 		t.Setenv(insightsclient.EmulatorHostEnv, "")
 		t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", t.TempDir()+"/missing.json")
-		code, out := doctor(t, "-parent", parent)
-		if code != exitFailed {
-			t.Errorf("exit %d, want 1", code)
-		}
+		out := doctorExits(t, exitFailed, "-parent", parent)
 		wantLines(t, out, "[FAIL   ] credentials", "fix: run `gcloud auth application-default login`", "[skipped] Contact Center Insights API")
 	})
 	t.Run("Temporal unreachable", func(t *testing.T) {
-		t.Setenv("TEMPORAL_ADDRESS", freeAddr(t))
-		code, out := doctor(t, "-parent", parent)
-		if code != exitFailed {
-			t.Errorf("exit %d, want 1", code)
-		}
+		t.Setenv("TEMPORAL_ADDRESS", testkit.FreeAddr(t))
+		out := doctorExits(t, exitFailed, "-parent", parent)
 		wantLines(t, out, "[FAIL   ] Temporal", "cannot connect to", "fix: check TEMPORAL_ADDRESS")
 	})
 	// Last: it changes the namespace.
@@ -268,22 +253,9 @@ func TestDoctor(t *testing.T) {
 				t.Error(err)
 			}
 		}()
-		code, out := doctor(t, "-parent", parent)
-		if code != exitFailed {
-			t.Errorf("exit %d, want 1", code)
-		}
+		out := doctorExits(t, exitFailed, "-parent", parent)
 		wantLines(t, out, "[FAIL   ] search attributes", "default lacks InsightsPhase", "fix: "+searchattr.RegisterCommand(srv.Namespace, []string{"InsightsPhase"}))
 	})
 }
 
 func activityName(name string) activity.RegisterOptions { return activity.RegisterOptions{Name: name} }
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}

@@ -15,23 +15,13 @@ import (
 	"github.com/googleapis/gax-go/v2"
 	"github.com/issuemodels/durable-lro/insightsclient"
 	"github.com/issuemodels/durable-lro/insightstest"
-	"google.golang.org/api/iterator"
+	"github.com/issuemodels/durable-lro/internal/testkit"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func TestRunServesAndShutsDown(t *testing.T) {
-	addr, statusAddr := freeAddr(t), freeAddr(t)
+	addr, statusAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -87,14 +77,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	own := op.Name()
 	it := c.LROClient.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent})
 	finished := 0
-	for {
-		op, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, op := range testkit.All(t, it.Next) {
 		md := &contactcenterinsightspb.CreateIssueModelMetadata{}
 		if err := op.GetMetadata().UnmarshalTo(md); err != nil {
 			t.Fatal(err)

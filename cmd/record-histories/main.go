@@ -197,9 +197,7 @@ func (r *recorder) runScenarios(ctx context.Context, only string) error {
 		if only != "" && !strings.Contains(sc.name, only) {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
 			s := &scene{r: r, ctx: sctx, name: sc.name, prefix: fmt.Sprintf("rec-%02d-%s", i+1, sc.name), parent: fmt.Sprintf("projects/rec-%02d/locations/us-central1", i+1)}
@@ -211,7 +209,7 @@ func (r *recorder) runScenarios(ctx context.Context, only string) error {
 				return
 			}
 			fmt.Printf("  %-46s %d histories\n", sc.name, s.files)
-		}()
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
