@@ -7,13 +7,15 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
+
+	"github.com/issuemodels/durable-lro/internal/testkit"
 )
 
 // TestMetricsEndpointStopsWithTheWorker: the endpoint serves until the closer runs and then
 // refuses connections (a stopped worker must look down to Prometheus), and a busy address is an
 // error at startup rather than a worker running without metrics.
 func TestMetricsEndpointStopsWithTheWorker(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	scope, closeMetrics, err := newMetricsScope(addr, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)

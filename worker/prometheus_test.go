@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/issuemodels/durable-lro/insightstest"
+	"github.com/issuemodels/durable-lro/internal/testkit"
 )
 
 // TestPrometheusScrapesTheWorker runs a real Prometheus (Debian's prometheus package) with the
@@ -36,7 +36,7 @@ func TestPrometheusScrapesTheWorker(t *testing.T) {
 	// A training of 5 real seconds, polled every second: the GetOperation counter grows over
 	// several scrapes (rate() sees no increase in a series' first sample).
 	srv, _ := startStack(t, insightstest.Options{TrainingTime: func() time.Duration { return 50 * time.Minute }})
-	metricsAddr, promAddr := freeAddr(t), freeAddr(t)
+	metricsAddr, promAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	cfg, err := parseFlags([]string{"-metrics-addr", metricsAddr, "-api-time-scale", "600"}, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -220,15 +220,6 @@ func checkDashboard(t *testing.T, prom *promAPI, rules string) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // promAPI is a tiny client of Prometheus's HTTP API.
 type promAPI struct {
