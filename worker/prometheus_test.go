@@ -220,7 +220,6 @@ func checkDashboard(t *testing.T, prom *promAPI, rules string) {
 	}
 }
 
-
 // promAPI is a tiny client of Prometheus's HTTP API.
 type promAPI struct {
 	t    *testing.T
