@@ -46,14 +46,7 @@ func TestSmoke(t *testing.T) {
 	}
 	t.Logf("bench output:\n%s", out.String())
 
-	b, err := os.ReadFile(jsonFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readReport(t, jsonFile)
 	want := []string{stratOpWait, stratWorkflow, "workflow-slow", stratRetry}
 	if len(rep.Results) != len(want) {
 		t.Fatalf("%d results, want %d", len(rep.Results), len(want))
@@ -288,14 +281,7 @@ func TestCluster(t *testing.T) {
 	if !strings.Contains(out.String(), "db CPU-s/1k") || !strings.Contains(out.String(), "held by the Temporal server") {
 		t.Errorf("the table has no db CPU column or no note of the server-held budget")
 	}
-	b, err := os.ReadFile(jsonFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := readReport(t, jsonFile)
 	if !strings.HasPrefix(rep.Server, "cluster (") || rep.Workers != 3 || rep.ServerCPUSeconds <= 0 || rep.DBCPUSeconds <= 0 {
 		t.Errorf("server %q, workers %d, server CPU %v s, PostgreSQL CPU %v s", rep.Server, rep.Workers, rep.ServerCPUSeconds, rep.DBCPUSeconds)
 	}
@@ -307,4 +293,18 @@ func TestCluster(t *testing.T) {
 		t.Errorf("%s: completed %d, lost %d, %v ops/s, worker CPU %v s, server CPU %v s, PostgreSQL CPU %v s, calls/op %v (%v)",
 			r.Strategy, r.Completed, r.Lost, r.Throughput, r.WorkerCPUSeconds, r.ServerCPUSeconds, r.DBCPUSeconds, r.CallsPerOp, r.Failures)
 	}
+}
+
+// readReport reads a report the bench wrote with -json.
+func readReport(t *testing.T, file string) Report {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }

@@ -384,25 +384,12 @@ func (r *run) newEnv(acts *activities.Activities, now time.Time, runTimeout time
 
 // recordResult keeps the ended run's result (or the details of its cancellation) and logs it.
 func (r *run) recordResult(env *testsuite.TestWorkflowEnvironment, err error) {
-	if err == nil {
-		if r.s.Workflow == Lifecycle {
-			r.lifeRes = &workflows.LifecycleResult{}
-			_ = env.GetWorkflowResult(r.lifeRes)
-		} else {
-			r.createRes = &workflows.CreateIssueModelResult{}
-			_ = env.GetWorkflowResult(r.createRes)
-		}
-	} else {
-		var canceled *temporal.CanceledError
-		if errors.As(err, &canceled) && canceled.HasDetails() {
-			if r.s.Workflow == Lifecycle {
-				r.lifeRes = &workflows.LifecycleResult{}
-				_ = canceled.Details(r.lifeRes)
-			} else {
-				r.createRes = &workflows.CreateIssueModelResult{}
-				_ = canceled.Details(r.createRes)
-			}
-		}
+	var canceled *temporal.CanceledError
+	switch {
+	case err == nil:
+		r.decodeResult(func(v any) error { return env.GetWorkflowResult(v) })
+	case errors.As(err, &canceled) && canceled.HasDetails():
+		r.decodeResult(func(v any) error { return canceled.Details(v) })
 	}
 	switch {
 	case r.createRes != nil:
@@ -412,6 +399,18 @@ func (r *run) recordResult(env *testsuite.TestWorkflowEnvironment, err error) {
 	default:
 		r.logf("ended: %v", err)
 	}
+}
+
+// decodeResult decodes the run's result (a completed run's, or a cancelled one's details) into
+// the result of its workflow type.
+func (r *run) decodeResult(decode func(any) error) {
+	if r.s.Workflow == Lifecycle {
+		r.lifeRes = &workflows.LifecycleResult{}
+		_ = decode(r.lifeRes)
+		return
+	}
+	r.createRes = &workflows.CreateIssueModelResult{}
+	_ = decode(r.createRes)
 }
 
 func (r *run) childCompleted(info *workflow.Info, result converter.EncodedValue, err error) {
