@@ -36,23 +36,42 @@ import (
 // Rows "m=6m" have every operation's median 6m; rows "data size" spread m = 6m·n/5000 with n
 // log-uniform over 500..50,000 (the bench's datasize workload at -median 6m), the oracle knowing
 // each m.
+// Constants of the floor simulation: operations per row, the operations' median and clip, and
+// the low quantile the oracle's first poll waits for.
+const (
+	floorOps    = 20000
+	floorMedian = 6 * time.Minute
+	floorLo     = time.Minute
+	floorHi     = 2 * time.Hour
+	floorPLow   = 0.01
+)
+
+// floorRow is one workload and noise level, with the calls and lag of each polling policy.
+type floorRow struct {
+	name                     string
+	sigma                    float64
+	opwait, dflt, learn, bot stats
+}
+
 func TestLearnedPollingFloor(t *testing.T) {
-	const (
-		n      = 20000
-		median = 6 * time.Minute
-		lo, hi = time.Minute, 2 * time.Hour
-		pLow   = 0.01
-	)
 	maxInterval := workflows.DefaultMaxInterval
+	rows := simulateFloorRows(maxInterval)
+	t.Log("\n" + floorTable(rows, maxInterval))
+	checkFloorRows(t, rows, maxInterval)
+}
+
+// simulateFloorRows runs every policy over the same simulated operations, per workload and σ.
+func simulateFloorRows(maxInterval time.Duration) []floorRow {
+	const (
+		n      = floorOps
+		median = floorMedian
+		lo, hi = floorLo, floorHi
+		pLow   = floorPLow
+	)
 	zLow := math.Sqrt2 * math.Erfinv(2*pLow-1) // Φ⁻¹(0.01) ≈ -2.326
 	early := earlyPolls(workflows.DefaultInitialInterval, workflows.DefaultMultiplier, maxInterval)
 
-	type row struct {
-		name                     string
-		sigma                    float64
-		opwait, dflt, learn, bot stats
-	}
-	var rows []row
+	var rows []floorRow
 	for _, spread := range []bool{false, true} {
 		for _, sigma := range []float64{0.1, 0.2, 0.3} {
 			rng := rand.New(rand.NewSource(int64(1000*sigma) + map[bool]int64{false: 0, true: 7}[spread]))
@@ -79,12 +98,16 @@ func TestLearnedPollingFloor(t *testing.T) {
 			if spread {
 				name = "data size"
 			}
-			rows = append(rows, row{name, sigma, ow, df, le, sk})
+			rows = append(rows, floorRow{name, sigma, ow, df, le, sk})
 		}
 	}
+	return rows
+}
 
+// floorTable is the report the test logs: one line per row, each policy's calls against op.Wait's.
+func floorTable(rows []floorRow, maxInterval time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "oracle floor: %d operations per row, d = m·exp(σz) clipped %s..%s, q_low = %g %% quantile, then every %s\n", n, lo, hi, 100*pLow, maxInterval)
+	fmt.Fprintf(&b, "oracle floor: %d operations per row, d = m·exp(σz) clipped %s..%s, q_low = %g %% quantile, then every %s\n", floorOps, floorLo, floorHi, 100*floorPLow, maxInterval)
 	fmt.Fprintf(&b, "%-10s %4s | %-22s | %-22s | %-30s | %-30s\n", "workload", "σ", "op.Wait calls, lag p50/p99", "default calls (ratio)", "early+skip calls (ratio), lag", "skip calls (ratio), lag")
 	for _, r := range rows {
 		ow := r.opwait.mean()
@@ -94,8 +117,12 @@ func TestLearnedPollingFloor(t *testing.T) {
 			r.learn.mean(), r.learn.mean()/ow, r.learn.lag(0.5), r.learn.lag(0.99), 100*r.learn.rel(0.5), 100*r.learn.rel(0.99),
 			r.bot.mean(), r.bot.mean()/ow, r.bot.lag(0.5), r.bot.lag(0.99), 100*r.bot.rel(0.5), 100*r.bot.rel(0.99))
 	}
-	t.Log("\n" + b.String())
+	return b.String()
+}
 
+// checkFloorRows asserts the model's sanity per row, then the finding.
+func checkFloorRows(t *testing.T, rows []floorRow, maxInterval time.Duration) {
+	t.Helper()
 	for _, r := range rows {
 		ow := r.opwait.mean()
 		// op.Wait polls about every 30 s once capped: d/30s + a handful.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/googleapis/gax-go/v2"
@@ -36,18 +37,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		})
 	}()
 	url := "http://" + statusAddr + "/status"
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, err := http.Get("http://" + statusAddr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("emulator did not come up: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitHealthy(t, statusAddr)
 
 	t.Setenv(insightsclient.EmulatorHostEnv, addr)
 	c, err := insightsclient.New(ctx)
@@ -73,8 +63,41 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		t.Fatalf("deploy: %v", err)
 	}
 
-	// The location's history: 25 finished trainings of -training-time's lengths, and ours.
-	own := op.Name()
+	checkSeededHistory(t, ctx, c, parent, op.Name())
+	checkStatus(t, url, parent)
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after shutdown")
+	}
+}
+
+// waitHealthy waits for the emulator's status server to answer.
+func waitHealthy(t *testing.T, statusAddr string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get("http://" + statusAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("emulator did not come up: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkSeededHistory checks the location's history: 25 finished trainings of -training-time's
+// lengths, and ours (own).
+func checkSeededHistory(t *testing.T, ctx context.Context, c *contactcenterinsights.Client, parent, own string) {
+	t.Helper()
 	it := c.LROClient.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: parent})
 	finished := 0
 	for _, op := range testkit.All(t, it.Next) {
@@ -91,7 +114,11 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if finished != 26 {
 		t.Errorf("ListOperations: %d operations, want 25 seeded + 1", finished)
 	}
+}
 
+// checkStatus checks /status counted the model, the operation and both injected faults.
+func checkStatus(t *testing.T, url, parent string) {
+	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -104,16 +131,6 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 	if st.ModelsCreated[parent] != 1 || st.Operations["succeeded"] != 1 || st.Faults["DeployIssueModel"] != 1 || st.Faults["GetIssueModel"] != 1 {
 		t.Fatalf("status: %+v", st)
-	}
-
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after shutdown")
 	}
 }
 
