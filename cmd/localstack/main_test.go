@@ -43,18 +43,8 @@ func freePorts(t *testing.T, n int) []int {
 // a temporary data folder): the sample completes, the stack stays up, and Ctrl-C stops every
 // child cleanly.
 func TestOneCommandLocalStack(t *testing.T) {
-	root, err := proc.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := temporalcli.Ensure(context.Background(), filepath.Join(root, "bin"), io.Discard); err != nil {
-		t.Fatalf("Temporal CLI: %v", err)
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "localstack")
-	if err := proc.Build(context.Background(), root, "./cmd/localstack", bin); err != nil {
-		t.Fatal(err)
-	}
+	bin := buildLocalstack(t, dir)
 	ports := freePorts(t, 3)
 	port, ui, emu := ports[0], ports[1], ports[2]
 	cmd := exec.Command(bin, "-port", fmt.Sprint(port), "-ui-port", fmt.Sprint(ui), "-emulator-port", fmt.Sprint(emu),
@@ -122,7 +112,31 @@ func TestOneCommandLocalStack(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("localstack did not stop within 30 s of Ctrl-C:\n%s", transcript.String())
 	}
-	for _, p := range []int{port, ui, emu, emu + 1} {
+	checkNothingLeftBehind(t, dir, []int{port, ui, emu, emu + 1})
+}
+
+// buildLocalstack makes sure the Temporal CLI is there and builds the command into dir.
+func buildLocalstack(t *testing.T, dir string) string {
+	t.Helper()
+	root, err := proc.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := temporalcli.Ensure(context.Background(), filepath.Join(root, "bin"), io.Discard); err != nil {
+		t.Fatalf("Temporal CLI: %v", err)
+	}
+	bin := filepath.Join(dir, "localstack")
+	if err := proc.Build(context.Background(), root, "./cmd/localstack", bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// checkNothingLeftBehind checks that after Ctrl-C no child still listens and Temporal's state
+// was kept in the data dir.
+func checkNothingLeftBehind(t *testing.T, dir string, ports []int) {
+	t.Helper()
+	for _, p := range ports {
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), time.Second); err == nil {
 			c.Close()
 			t.Errorf("port %d still answers after Ctrl-C: a child was left behind", p)
