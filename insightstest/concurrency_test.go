@@ -74,7 +74,13 @@ func TestConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.Advance(time.Hour)
+	checkAllSettled(t, e, parents, total, cancelled.Load())
+}
 
+// checkAllSettled checks that every one of the total creates ended, cancelled or succeeded, and
+// that the listings, the stats and the models agree (cancelRequests: cancels sent).
+func checkAllSettled(t *testing.T, e *env, parents []string, total int, cancelRequests int64) {
+	t.Helper()
 	var done, failed int
 	for _, p := range parents {
 		ops, err := e.listOps(t, p, "done=true", 1000)
@@ -96,15 +102,15 @@ func TestConcurrency(t *testing.T) {
 	}
 	// A cancel may race with the clock and find the op already done.
 	st := e.srv.Stats()
-	if st.Operations["cancelled"] != int64(failed) || st.Operations["cancelled"] > cancelled.Load() ||
-		st.Operations["succeeded"]+st.Operations["cancelled"] != total || st.Operations["running"] != 0 {
-		t.Fatalf("stats %v (cancel requests %d, errors %d)", st.Operations, cancelled.Load(), failed)
+	if st.Operations["cancelled"] != int64(failed) || st.Operations["cancelled"] > cancelRequests ||
+		st.Operations["succeeded"]+st.Operations["cancelled"] != int64(total) || st.Operations["running"] != 0 {
+		t.Fatalf("stats %v (cancel requests %d, errors %d)", st.Operations, cancelRequests, failed)
 	}
 	var created int64
 	for _, n := range st.ModelsCreated {
 		created += n
 	}
-	if created != total {
+	if created != int64(total) {
 		t.Fatalf("models created %d", created)
 	}
 	var models int

@@ -642,53 +642,83 @@ func TestTrainingFailure(t *testing.T) {
 	}
 }
 
+// The issue model states the state machine test walks through.
+const (
+	UNDEPLOYED  = contactcenterinsightspb.IssueModel_UNDEPLOYED
+	DEPLOYING   = contactcenterinsightspb.IssueModel_DEPLOYING
+	DEPLOYED    = contactcenterinsightspb.IssueModel_DEPLOYED
+	UNDEPLOYING = contactcenterinsightspb.IssueModel_UNDEPLOYING
+	DELETING    = contactcenterinsightspb.IssueModel_DELETING
+)
+
 func TestStateMachine(t *testing.T) {
 	e := newEnv(t, Options{})
-	const (
-		UNDEPLOYED  = contactcenterinsightspb.IssueModel_UNDEPLOYED
-		DEPLOYING   = contactcenterinsightspb.IssueModel_DEPLOYING
-		DEPLOYED    = contactcenterinsightspb.IssueModel_DEPLOYED
-		UNDEPLOYING = contactcenterinsightspb.IssueModel_UNDEPLOYING
-		DELETING    = contactcenterinsightspb.IssueModel_DELETING
-	)
-	deploy := func(name string) (*contactcenterinsightspb.DeployIssueModelResponse, error) {
-		op, err := e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
-		if err != nil {
-			return nil, err
-		}
-		e.clock.Advance(DefaultDeployTime)
-		return op.Wait(e.ctx)
-	}
-	deployReq := func(name string) error {
-		return errOf(e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry))
-	}
-	undeployReq := func(name string) error {
-		return errOf(e.client.UndeployIssueModel(e.ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name}, noRetry))
-	}
-	deleteReq := func(name string) error {
-		return errOf(e.client.DeleteIssueModel(e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name}, noRetry))
-	}
-	// refused checks that each of these requests on name fails with FAILED_PRECONDITION.
-	refused := func(name string, reqs ...func(string) error) {
-		t.Helper()
-		for _, req := range reqs {
-			wantCode(t, req(name), codes.FailedPrecondition)
-		}
-	}
+	m := modelRequests{t: t, e: e}
+	name := trainRefusingChanges(t, e, m)
+	deployThroughDeploying(t, e, m, name)
+	undeployThroughUndeploying(t, e, m, name)
+	deleteThroughDeleting(t, e, m, name)
+}
 
+// modelRequests sends one change request on a model without retries.
+type modelRequests struct {
+	t *testing.T
+	e *env
+}
+
+// deploy deploys name and waits for the deployment, advancing the clock past it.
+func (m modelRequests) deploy(name string) (*contactcenterinsightspb.DeployIssueModelResponse, error) {
+	e := m.e
+	op, err := e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
+	if err != nil {
+		return nil, err
+	}
+	e.clock.Advance(DefaultDeployTime)
+	return op.Wait(e.ctx)
+}
+
+func (m modelRequests) deployReq(name string) error {
+	return errOf(m.e.client.DeployIssueModel(m.e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry))
+}
+
+func (m modelRequests) undeployReq(name string) error {
+	return errOf(m.e.client.UndeployIssueModel(m.e.ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name}, noRetry))
+}
+
+func (m modelRequests) deleteReq(name string) error {
+	return errOf(m.e.client.DeleteIssueModel(m.e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name}, noRetry))
+}
+
+// refused checks that each of these requests on name fails with FAILED_PRECONDITION.
+func (m modelRequests) refused(name string, reqs ...func(string) error) {
+	m.t.Helper()
+	for _, req := range reqs {
+		wantCode(m.t, req(name), codes.FailedPrecondition)
+	}
+}
+
+// trainRefusingChanges trains a model, checking every change is refused meanwhile, and returns its name.
+func trainRefusingChanges(t *testing.T, e *env, m modelRequests) string {
+	t.Helper()
 	// While training, every change is refused.
 	cop := e.create(t, parent, "m")
 	md, _ := cop.Metadata()
 	_ = md
 	name := e.srv.Models(parent)[0].GetName()
-	refused(name, deployReq, undeployReq, deleteReq)
+	m.refused(name, m.deployReq, m.undeployReq, m.deleteReq)
 	e.clock.Advance(2 * time.Minute)
 	if _, err := cop.Wait(e.ctx); err != nil {
 		t.Fatal(err)
 	}
 
+	return name
+}
+
+// deployThroughDeploying deploys the trained model: UNDEPLOYED -> DEPLOYING -> DEPLOYED.
+func deployThroughDeploying(t *testing.T, e *env, m modelRequests, name string) {
+	t.Helper()
 	// UNDEPLOYED: undeploy refused.
-	wantCode(t, undeployReq(name), codes.FailedPrecondition)
+	wantCode(t, m.undeployReq(name), codes.FailedPrecondition)
 
 	// Deploy: UNDEPLOYED -> DEPLOYING -> DEPLOYED.
 	dop, err := e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
@@ -698,7 +728,7 @@ func TestStateMachine(t *testing.T) {
 	if s := e.state(t, name); s != DEPLOYING {
 		t.Fatalf("state %v, want DEPLOYING", s)
 	}
-	refused(name, deployReq, undeployReq, deleteReq)
+	m.refused(name, m.deployReq, m.undeployReq, m.deleteReq)
 	e.clock.Advance(DefaultDeployTime)
 	resp, err := dop.Wait(e.ctx)
 	if err != nil || resp == nil {
@@ -711,10 +741,15 @@ func TestStateMachine(t *testing.T) {
 	if s := e.state(t, name); s != DEPLOYED {
 		t.Fatalf("state %v, want DEPLOYED", s)
 	}
-	_, err = deploy(name)
+	_, err = m.deploy(name)
 	wantCode(t, err, codes.FailedPrecondition)
-	wantCode(t, deleteReq(name), codes.FailedPrecondition)
+	wantCode(t, m.deleteReq(name), codes.FailedPrecondition)
 
+}
+
+// undeployThroughUndeploying undeploys the model: DEPLOYED -> UNDEPLOYING -> UNDEPLOYED.
+func undeployThroughUndeploying(t *testing.T, e *env, m modelRequests, name string) {
+	t.Helper()
 	// Undeploy: DEPLOYED -> UNDEPLOYING -> UNDEPLOYED.
 	uop, err := e.client.UndeployIssueModel(e.ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name}, noRetry)
 	if err != nil {
@@ -723,8 +758,8 @@ func TestStateMachine(t *testing.T) {
 	if s := e.state(t, name); s != UNDEPLOYING {
 		t.Fatalf("state %v, want UNDEPLOYING", s)
 	}
-	wantCode(t, deleteReq(name), codes.FailedPrecondition)
-	wantCode(t, undeployReq(name), codes.FailedPrecondition)
+	wantCode(t, m.deleteReq(name), codes.FailedPrecondition)
+	wantCode(t, m.undeployReq(name), codes.FailedPrecondition)
 	e.clock.Advance(DefaultUndeployTime)
 	if _, err := uop.Wait(e.ctx); err != nil {
 		t.Fatal(err)
@@ -733,6 +768,11 @@ func TestStateMachine(t *testing.T) {
 		t.Fatalf("state %v, want UNDEPLOYED", s)
 	}
 
+}
+
+// deleteThroughDeleting deletes the model (UNDEPLOYED -> DELETING -> gone) and checks the stats.
+func deleteThroughDeleting(t *testing.T, e *env, m modelRequests, name string) {
+	t.Helper()
 	// Delete: UNDEPLOYED -> DELETING -> gone.
 	delop, err := e.client.DeleteIssueModel(e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name}, noRetry)
 	if err != nil {
@@ -741,7 +781,7 @@ func TestStateMachine(t *testing.T) {
 	if s := e.state(t, name); s != DELETING {
 		t.Fatalf("state %v, want DELETING", s)
 	}
-	wantCode(t, deleteReq(name), codes.FailedPrecondition)
+	wantCode(t, m.deleteReq(name), codes.FailedPrecondition)
 	_, err = e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
 	wantCode(t, err, codes.FailedPrecondition)
 	e.clock.Advance(DefaultDeleteTime)
