@@ -28,6 +28,33 @@ import (
 // Google client use the same telemetry package as the worker binary.
 func TestTraceOfARun(t *testing.T) {
 	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	e, exp := newTracedEnv(ctx, t)
+	emu := e.emu
+
+	run := e.start(workflows.CreateIssueModelWorkflowType, createInput("traced", fastPolling))
+	res := e.mustResult(run)
+	if res.Outcome != workflows.OutcomeSucceeded {
+		t.Fatalf("outcome %q", res.Outcome)
+	}
+	if n := emu.Stats().Faults["CreateIssueModel"]; n != 1 {
+		t.Fatalf("CreateIssueModel faults = %d, want the one refusal", n)
+	}
+	// The worker ends its spans as the tasks complete; the last ones (the run's end) may land
+	// just after the result.
+	var spans tracetest.SpanStubs
+	e.waitFor("the workflow's span to end", func() bool {
+		spans = exp.GetSpans()
+		return find(spans, "RunWorkflow:"+workflows.CreateIssueModelWorkflowType) != nil
+	})
+	checkOneTrace(t, spans)
+}
+
+// newTracedEnv starts a traced client and worker against an emulator that refuses the first
+// creation by the quota; exp receives every span.
+func newTracedEnv(ctx context.Context, t *testing.T) (*env, *tracetest.InMemoryExporter) {
+	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
@@ -48,8 +75,6 @@ func TestTraceOfARun(t *testing.T) {
 	t.Cleanup(emu.Close)
 	// One refusal by the quota, as Google answers a second creation in a region.
 	emu.SetFaults("CreateIssueModel", insightstest.Fault{Code: codes.ResourceExhausted, Probability: 1, Times: 1})
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
 	google, err := contactcenterinsights.NewClient(ctx, append(emu.ClientOptions(), tr.GoogleClientOptions()...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -59,22 +84,13 @@ func TestTraceOfARun(t *testing.T) {
 	e := &env{t: t, emu: emu, google: google, c: c,
 		taskQueue: workflows.DefaultTaskQueue + "-trace-" + suffix, idPrefix: "itest-trace-" + suffix}
 	e.worker = e.startWorker()
+	return e, exp
+}
 
-	run := e.start(workflows.CreateIssueModelWorkflowType, createInput("traced", fastPolling))
-	res := e.mustResult(run)
-	if res.Outcome != workflows.OutcomeSucceeded {
-		t.Fatalf("outcome %q", res.Outcome)
-	}
-	if n := emu.Stats().Faults["CreateIssueModel"]; n != 1 {
-		t.Fatalf("CreateIssueModel faults = %d, want the one refusal", n)
-	}
-	// The worker ends its spans as the tasks complete; the last ones (the run's end) may land
-	// just after the result.
-	var spans tracetest.SpanStubs
-	e.waitFor("the workflow's span to end", func() bool {
-		spans = exp.GetSpans()
-		return find(spans, "RunWorkflow:"+workflows.CreateIssueModelWorkflowType) != nil
-	})
+// checkOneTrace checks the spans make one trace, StartWorkflow > RunWorkflow > StartActivity >
+// RunActivity > Google call, and logs it with the calls' codes.
+func checkOneTrace(t *testing.T, spans tracetest.SpanStubs) {
+	t.Helper()
 	byID := map[string]tracetest.SpanStub{}
 	for _, s := range spans {
 		byID[s.SpanContext.SpanID().String()] = s
