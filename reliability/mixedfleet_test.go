@@ -109,10 +109,40 @@ func mixedFleetRollout(t *testing.T, from string) {
 			finished.Add(1)
 		})
 	}
+	unsignalled := signalCancelsOncePolling(t, runs)
+	// Then the rollout completes as Kubernetes does it: a current worker starts, a previous one
+	// gets SIGTERM (and drains), one at a time, while the last runs are in flight.
+	<-killsDone
+	inFlightAtRollout, rolloutAt := len(runs)-int(finished.Load()), time.Since(began)
+	f.completeRollout()
+	wg.Wait()
+	took := time.Since(began)
+
+	k := checkMixedRunEnds(t, emu, runs, ends, unsignalled)
+	outcomes, decodeFailedRuns, stranded, models, durations, slowest, stats := k.outcomes, k.decodeFailedRuns, k.stranded, k.models, k.durations, k.slowest, k.stats
+
+	h := mixedHistories(t, prefix, f)
+	checkMixedHistories(t, h)
+	t.Logf("FIGURE mixed-fleet from=%s workers=%d+%d runs=%d creations=%d lifecycles=%d cancels=%d cancelsNotSent=%d outcomes=%v kills=%s rolloutBeganAt=%s inFlightThen=%d executions=%d continuedAsNew=%d children=%d handoffs=%s spannedBothReleases=%d wftCompleted=%s wftFailedNondeterminism=%s nondeterminismExecutions=%d healedOnOtherRelease=%d wftFailedOther=%s decodeFailedRuns=%d decodeFailedExecutions=%d lostReplies=%d adopted=%d strandedTrainings=%d modelsCreated=%d runP50=%s slowest=%s(%s) took=%s",
+		from, workersPerRelease, workersPerRelease, len(runs), creations, lifecycles, cancels, len(unsignalled), sortedCounts(outcomes), sortedCounts(f.killCounts()), rolloutAt.Round(time.Second), inFlightAtRollout,
+		h.executions, h.continuedAsNew, h.children, sortedCounts(h.handoffs), h.spanned, sortedCounts(h.completed), sortedCounts(h.nondeterminism), h.ndExecutions, h.ndHealed,
+		sortedCounts(h.otherFailed), decodeFailedRuns, h.decodeFailed, stats.Faults["CreateIssueModel"], h.adopted, stranded, models, percentile(durations, 0.5).Round(time.Second), runs[slowest].run.GetID(), ends[slowest].took.Round(time.Second), took.Round(time.Second))
+	if len(h.ndIDs) > 0 {
+		t.Logf("nondeterminism failures (healed %d of %d): %s", h.ndHealed, h.ndExecutions, strings.Join(h.ndIDs, "; "))
+	}
+	if decodeFailedRuns > 0 || h.decodeFailed > 0 {
+		t.Logf("decoding failures: %s", strings.Join(h.decodeMessages, "; "))
+	}
+}
+
+// signalCancelsOncePolling sends each cancel run its cancel and returns the runs that ended before
+// it could be sent.
+func signalCancelsOncePolling(t *testing.T, runs []upgradeRun) map[string]bool {
+	t.Helper()
+	unsignalled := map[string]bool{}
 	// The cancels are signalled once the run polls (its operation exists), on whichever worker. A
 	// run that ended first (its tasks failed meanwhile, say: a failing task answers no query) is
 	// expected to succeed and is counted as a cancel not sent.
-	unsignalled := map[string]bool{}
 	for _, r := range runs {
 		if r.kind != "cancel" {
 			continue
@@ -130,14 +160,20 @@ func mixedFleetRollout(t *testing.T, from string) {
 			unsignalled[r.run.GetID()] = true
 		}
 	}
-	// Then the rollout completes as Kubernetes does it: a current worker starts, a previous one
-	// gets SIGTERM (and drains), one at a time, while the last runs are in flight.
-	<-killsDone
-	inFlightAtRollout, rolloutAt := len(runs)-int(finished.Load()), time.Since(began)
-	f.completeRollout()
-	wg.Wait()
-	took := time.Since(began)
+	return unsignalled
+}
 
+// mixedRunEnds is the tally of how the runs of a mixed-fleet rollout ended.
+type mixedRunEnds struct {
+	outcomes                                    map[string]int
+	decodeFailedRuns, stranded, models, slowest int
+	durations                                   []time.Duration
+	stats                                       insightstest.Stats
+}
+
+// checkMixedRunEnds checks each run's outcome and what it left behind, and tallies them.
+func checkMixedRunEnds(t *testing.T, emu *insightstest.Server, runs []upgradeRun, ends []mixedEnd, unsignalled map[string]bool) mixedRunEnds {
+	t.Helper()
 	outcomes := map[string]int{}
 	var decodeFailedRuns, stranded, models int
 	var durations []time.Duration
@@ -174,8 +210,13 @@ func mixedFleetRollout(t *testing.T, from string) {
 	if decodeFailedRuns != 0 {
 		t.Errorf("%d of %d runs failed by decoding (InvalidArgument): a release rejected what the other wrote", decodeFailedRuns, len(runs))
 	}
+	return mixedRunEnds{outcomes: outcomes, decodeFailedRuns: decodeFailedRuns, stranded: stranded, models: models, slowest: slowest, durations: durations, stats: stats}
+}
 
-	h := mixedHistories(t, prefix, f)
+// checkMixedHistories checks no execution failed by decoding or by a panic, and that the
+// releases did hand work to each other.
+func checkMixedHistories(t *testing.T, h mixedFigures) {
+	t.Helper()
 	if h.decodeFailed != 0 {
 		t.Errorf("%d executions (continued runs and children included) failed by decoding, e.g. %s", h.decodeFailed, strings.Join(h.decodeMessages, "; "))
 	}
@@ -184,16 +225,6 @@ func mixedFleetRollout(t *testing.T, from string) {
 	}
 	if n := h.otherFailed[enumspb.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE.String()]; n != 0 {
 		t.Errorf("%d workflow task failures by a panic (not nondeterminism), e.g. %s", n, h.panicMessage)
-	}
-	t.Logf("FIGURE mixed-fleet from=%s workers=%d+%d runs=%d creations=%d lifecycles=%d cancels=%d cancelsNotSent=%d outcomes=%v kills=%s rolloutBeganAt=%s inFlightThen=%d executions=%d continuedAsNew=%d children=%d handoffs=%s spannedBothReleases=%d wftCompleted=%s wftFailedNondeterminism=%s nondeterminismExecutions=%d healedOnOtherRelease=%d wftFailedOther=%s decodeFailedRuns=%d decodeFailedExecutions=%d lostReplies=%d adopted=%d strandedTrainings=%d modelsCreated=%d runP50=%s slowest=%s(%s) took=%s",
-		from, workersPerRelease, workersPerRelease, len(runs), creations, lifecycles, cancels, len(unsignalled), sortedCounts(outcomes), sortedCounts(f.killCounts()), rolloutAt.Round(time.Second), inFlightAtRollout,
-		h.executions, h.continuedAsNew, h.children, sortedCounts(h.handoffs), h.spanned, sortedCounts(h.completed), sortedCounts(h.nondeterminism), h.ndExecutions, h.ndHealed,
-		sortedCounts(h.otherFailed), decodeFailedRuns, h.decodeFailed, stats.Faults["CreateIssueModel"], h.adopted, stranded, models, percentile(durations, 0.5).Round(time.Second), runs[slowest].run.GetID(), ends[slowest].took.Round(time.Second), took.Round(time.Second))
-	if len(h.ndIDs) > 0 {
-		t.Logf("nondeterminism failures (healed %d of %d): %s", h.ndHealed, h.ndExecutions, strings.Join(h.ndIDs, "; "))
-	}
-	if decodeFailedRuns > 0 || h.decodeFailed > 0 {
-		t.Logf("decoding failures: %s", strings.Join(h.decodeMessages, "; "))
 	}
 }
 
