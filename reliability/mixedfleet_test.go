@@ -434,8 +434,7 @@ func mixedHistories(t *testing.T, prefix string, f *mixedFleet) mixedFigures {
 	// An execution is keyed by workflow id and run id, or run id "" for a child's first run (its
 	// parent's history names the child's id only). writtenBy: "can:" or "child:" and the release
 	// that started it; firstReader: the release that completed its first workflow task.
-	type key struct{ id, runID string }
-	writtenBy, firstReader := map[key]string{}, map[key]string{}
+	writtenBy, firstReader := map[executionKey]string{}, map[executionKey]string{}
 	var token []byte
 	for {
 		resp, err := devServer.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
@@ -445,68 +444,7 @@ func mixedHistories(t *testing.T, prefix string, f *mixedFleet) mixedFigures {
 			t.Fatal(err)
 		}
 		for _, e := range resp.GetExecutions() {
-			id, runID := e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId()
-			evs := history(t, devServer.Client, id, runID)
-			fig.executions++
-			fig.adopted += adoptedCreates(evs)
-			byID := map[int64]*historypb.HistoryEvent{}
-			releases := map[string]bool{}
-			first, ndFailedOn := "", ""
-			for _, ev := range evs {
-				byID[ev.GetEventId()] = ev
-				switch {
-				case ev.GetWorkflowTaskCompletedEventAttributes() != nil:
-					rel := f.releaseOf(ev.GetWorkflowTaskCompletedEventAttributes().GetIdentity())
-					fig.completed[rel]++
-					releases[rel] = true
-					if first == "" {
-						first = rel
-					}
-					if ndFailedOn != "" && rel != ndFailedOn {
-						fig.ndHealed++
-						ndFailedOn = ""
-					}
-				case ev.GetWorkflowTaskFailedEventAttributes() != nil:
-					a := ev.GetWorkflowTaskFailedEventAttributes()
-					rel := f.releaseOf(a.GetIdentity())
-					if a.GetCause() == enumspb.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR || strings.Contains(strings.ToLower(a.GetFailure().GetMessage()), "nondetermin") {
-						fig.nondeterminism[rel]++
-						if ndFailedOn == "" {
-							fig.ndExecutions++
-							fig.ndIDs = append(fig.ndIDs, id+" at "+ev.GetEventTime().AsTime().Format(time.TimeOnly)+": "+truncate(a.GetFailure().GetMessage(), 300))
-						}
-						ndFailedOn = rel
-					} else {
-						fig.otherFailed[a.GetCause().String()]++
-						if a.GetCause() == enumspb.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE && fig.panicMessage == "" {
-							fig.panicMessage = id + " on the " + rel + " release: " + a.GetFailure().GetMessage()
-						}
-					}
-				case ev.GetStartChildWorkflowExecutionInitiatedEventAttributes() != nil:
-					a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes()
-					fig.children++
-					writtenBy[key{a.GetWorkflowId(), ""}] = "child:" + f.releaseOf(byID[a.GetWorkflowTaskCompletedEventId()].GetWorkflowTaskCompletedEventAttributes().GetIdentity())
-				case ev.GetWorkflowExecutionContinuedAsNewEventAttributes() != nil:
-					a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes()
-					fig.continuedAsNew++
-					writtenBy[key{id, a.GetNewExecutionRunId()}] = "can:" + f.releaseOf(byID[a.GetWorkflowTaskCompletedEventId()].GetWorkflowTaskCompletedEventAttributes().GetIdentity())
-				case ev.GetWorkflowExecutionFailedEventAttributes() != nil:
-					if fl := ev.GetWorkflowExecutionFailedEventAttributes().GetFailure(); isInvalidArgument(fl) {
-						fig.decodeFailed++
-						if len(fig.decodeMessages) < 5 {
-							fig.decodeMessages = append(fig.decodeMessages, id+": "+fl.GetMessage())
-						}
-					}
-				}
-			}
-			if len(releases) > 1 {
-				fig.spanned++
-			}
-			firstReader[key{id, runID}] = first
-			if len(evs) > 0 && evs[0].GetWorkflowExecutionStartedEventAttributes().GetParentWorkflowExecution() != nil &&
-				evs[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId() == "" {
-				firstReader[key{id, ""}] = first // a child's first run
-			}
+			fig.readExecution(t, f, e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId(), writtenBy, firstReader)
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
 			break
@@ -518,6 +456,77 @@ func mixedHistories(t *testing.T, prefix string, f *mixedFleet) mixedFigures {
 		}
 	}
 	return fig
+}
+
+// executionKey names an execution by workflow id and run id, or run id "" for a child's first run
+// (its parent's history names the child's id only).
+type executionKey struct{ id, runID string }
+
+// readExecution adds one execution's history to the figures, and records which release wrote
+// the executions it started (writtenBy) and which first read this one (firstReader).
+func (fig *mixedFigures) readExecution(t *testing.T, f *mixedFleet, id, runID string, writtenBy, firstReader map[executionKey]string) {
+	t.Helper()
+	evs := history(t, devServer.Client, id, runID)
+	fig.executions++
+	fig.adopted += adoptedCreates(evs)
+	byID := map[int64]*historypb.HistoryEvent{}
+	releases := map[string]bool{}
+	first, ndFailedOn := "", ""
+	for _, ev := range evs {
+		byID[ev.GetEventId()] = ev
+		switch {
+		case ev.GetWorkflowTaskCompletedEventAttributes() != nil:
+			rel := f.releaseOf(ev.GetWorkflowTaskCompletedEventAttributes().GetIdentity())
+			fig.completed[rel]++
+			releases[rel] = true
+			if first == "" {
+				first = rel
+			}
+			if ndFailedOn != "" && rel != ndFailedOn {
+				fig.ndHealed++
+				ndFailedOn = ""
+			}
+		case ev.GetWorkflowTaskFailedEventAttributes() != nil:
+			a := ev.GetWorkflowTaskFailedEventAttributes()
+			rel := f.releaseOf(a.GetIdentity())
+			if a.GetCause() == enumspb.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR || strings.Contains(strings.ToLower(a.GetFailure().GetMessage()), "nondetermin") {
+				fig.nondeterminism[rel]++
+				if ndFailedOn == "" {
+					fig.ndExecutions++
+					fig.ndIDs = append(fig.ndIDs, id+" at "+ev.GetEventTime().AsTime().Format(time.TimeOnly)+": "+truncate(a.GetFailure().GetMessage(), 300))
+				}
+				ndFailedOn = rel
+			} else {
+				fig.otherFailed[a.GetCause().String()]++
+				if a.GetCause() == enumspb.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE && fig.panicMessage == "" {
+					fig.panicMessage = id + " on the " + rel + " release: " + a.GetFailure().GetMessage()
+				}
+			}
+		case ev.GetStartChildWorkflowExecutionInitiatedEventAttributes() != nil:
+			a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes()
+			fig.children++
+			writtenBy[executionKey{a.GetWorkflowId(), ""}] = "child:" + f.releaseOf(byID[a.GetWorkflowTaskCompletedEventId()].GetWorkflowTaskCompletedEventAttributes().GetIdentity())
+		case ev.GetWorkflowExecutionContinuedAsNewEventAttributes() != nil:
+			a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes()
+			fig.continuedAsNew++
+			writtenBy[executionKey{id, a.GetNewExecutionRunId()}] = "can:" + f.releaseOf(byID[a.GetWorkflowTaskCompletedEventId()].GetWorkflowTaskCompletedEventAttributes().GetIdentity())
+		case ev.GetWorkflowExecutionFailedEventAttributes() != nil:
+			if fl := ev.GetWorkflowExecutionFailedEventAttributes().GetFailure(); isInvalidArgument(fl) {
+				fig.decodeFailed++
+				if len(fig.decodeMessages) < 5 {
+					fig.decodeMessages = append(fig.decodeMessages, id+": "+fl.GetMessage())
+				}
+			}
+		}
+	}
+	if len(releases) > 1 {
+		fig.spanned++
+	}
+	firstReader[executionKey{id, runID}] = first
+	if len(evs) > 0 && evs[0].GetWorkflowExecutionStartedEventAttributes().GetParentWorkflowExecution() != nil &&
+		evs[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId() == "" {
+		firstReader[executionKey{id, ""}] = first // a child's first run
+	}
 }
 
 // isInvalidArgument reports whether the failure is (directly, not through a child's failure) an
