@@ -26,19 +26,7 @@ func TestServerRestart(t *testing.T) {
 
 	parents, runs := startCreations(t, srv.Client, n, tq, prefix, "restart", `{"initialInterval":"1s","multiplier":1.5,"maxInterval":"4s"}`)
 	time.Sleep(6 * time.Second)
-	stopAt := time.Now()
-	if err := srv.Stop(); err != nil {
-		t.Fatalf("stop the dev server: %v", err)
-	}
-	time.Sleep(outage)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	err := srv.StartAgain(ctx)
-	cancel()
-	if err != nil {
-		t.Fatalf("start the dev server again: %v", err)
-	}
-	backAt := time.Now()
-	t.Logf("dev server down from %s to %s (%s, including the stop and the start)", stopAt.Format(time.TimeOnly), backAt.Format(time.TimeOnly), backAt.Sub(stopAt).Round(time.Millisecond))
+	stopAt, backAt := restartAfterOutage(t, srv, outage)
 
 	outs := awaitAll(runs, 8*time.Minute)
 	f.stopAll()
@@ -97,4 +85,24 @@ func TestServerRestart(t *testing.T) {
 		n, backAt.Sub(stopAt).Round(100*time.Millisecond), completed, duplicates, len(normal)+len(overOutage), len(overOutage),
 		maxDur(normal).Round(time.Millisecond), percentile(normal, 0.99).Round(time.Millisecond),
 		maxDur(overOutage).Round(time.Millisecond), early, wfTaskFailed)
+}
+
+// restartAfterOutage stops the dev server, waits for the outage and starts it again on the same
+// port and file; it returns when the server went down and when it was back.
+func restartAfterOutage(t *testing.T, srv *devserver.Server, outage time.Duration) (stopAt, backAt time.Time) {
+	t.Helper()
+	stopAt = time.Now()
+	if err := srv.Stop(); err != nil {
+		t.Fatalf("stop the dev server: %v", err)
+	}
+	time.Sleep(outage)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	err := srv.StartAgain(ctx)
+	cancel()
+	if err != nil {
+		t.Fatalf("start the dev server again: %v", err)
+	}
+	backAt = time.Now()
+	t.Logf("dev server down from %s to %s (%s, including the stop and the start)", stopAt.Format(time.TimeOnly), backAt.Format(time.TimeOnly), backAt.Sub(stopAt).Round(time.Millisecond))
+	return stopAt, backAt
 }
