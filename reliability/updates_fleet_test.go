@@ -52,20 +52,7 @@ func TestUpdatesInAMixedFleet(t *testing.T) {
 	// tasks as non-deterministic instead of advancing the run on its old path; the run waits.
 	old := startWorkerBinary(t, oldBin, env)
 	current.Kill()
-	takeover := time.Now().Add(90 * time.Second)
-	for {
-		completed, _, failed, _ := taskCompletions(t, run.GetID(), old.Pid())
-		if completed != 0 {
-			t.Fatalf("the old worker completed %d workflow tasks of a run this release started\n%s", completed, workerLog(old))
-		}
-		if failed >= 1 {
-			break
-		}
-		if time.Now().After(takeover) {
-			t.Fatalf("the old worker neither completed nor failed a workflow task of the run\n%s", workerLog(old))
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	waitOldWorkerFailsATask(t, run, old)
 	current = startWorker(t, t.TempDir(), env)
 	old.Kill()
 	h, err := devServer.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
@@ -82,17 +69,7 @@ func TestUpdatesInAMixedFleet(t *testing.T) {
 	// Only the old release is left: it must take the run's next workflow tasks.
 	current.Kill()
 	old = startWorkerBinary(t, oldBin, env)
-	deadline := time.Now().Add(90 * time.Second)
-	oldFailed := 0
-	for time.Now().Before(deadline) && oldFailed == 0 {
-		for _, ev := range history(t, devServer.Client, run.GetID(), "") {
-			if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
-				oldFailed++
-				t.Logf("the old worker's workflow task failed (%s): %.300s", a.GetCause(), a.GetFailure().GetMessage())
-			}
-		}
-		time.Sleep(time.Second)
-	}
+	oldFailed := oldWorkerTaskFailures(t, run)
 	if d, err := devServer.Client.DescribeWorkflow(ctx, run.GetID(), ""); err != nil || d.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		t.Fatalf("with only the old release's worker the run must wait, open: %v %v", d, err)
 	}
@@ -110,4 +87,42 @@ func TestUpdatesInAMixedFleet(t *testing.T) {
 		t.Errorf("CreateIssueModel RPCs = %d, want 1", n)
 	}
 	t.Logf("FIGURE mixed-fleet-update from=%s oldWorkerTaskFailures=%d (0: the old worker got no task to replay)", from, oldFailed)
+}
+
+// waitOldWorkerFailsATask waits until the old worker failed one of the run's workflow tasks,
+// failing the test if it completes one instead.
+func waitOldWorkerFailsATask(t *testing.T, run client.WorkflowRun, old *workerProc) {
+	t.Helper()
+	takeover := time.Now().Add(90 * time.Second)
+	for {
+		completed, _, failed, _ := taskCompletions(t, run.GetID(), old.Pid())
+		if completed != 0 {
+			t.Fatalf("the old worker completed %d workflow tasks of a run this release started\n%s", completed, workerLog(old))
+		}
+		if failed >= 1 {
+			break
+		}
+		if time.Now().After(takeover) {
+			t.Fatalf("the old worker neither completed nor failed a workflow task of the run\n%s", workerLog(old))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// oldWorkerTaskFailures waits up to 90 s for the run's workflow tasks to fail on the old worker
+// (the only one left), logging each failure, and returns how many did.
+func oldWorkerTaskFailures(t *testing.T, run client.WorkflowRun) int {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	oldFailed := 0
+	for time.Now().Before(deadline) && oldFailed == 0 {
+		for _, ev := range history(t, devServer.Client, run.GetID(), "") {
+			if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
+				oldFailed++
+				t.Logf("the old worker's workflow task failed (%s): %.300s", a.GetCause(), a.GetFailure().GetMessage())
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	return oldFailed
 }
