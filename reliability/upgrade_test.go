@@ -57,6 +57,42 @@ func rollingUpgrade(t *testing.T, from string) {
 	const polling = `"polling":{"initialInterval":"1s","multiplier":1.5,"maxInterval":"3s"}`
 	runs := startUpgradeRuns(t, tq, prefix, "upgrade", upgradeParent, polling, creations, cancels, lifecycles)
 
+	inFlight := bringEverythingInFlight(t, runs)
+	oldPid := old.Pid()
+	switchAt := time.Now()
+	if err := old.Stop(); err != nil {
+		t.Logf("old worker: %v", err)
+	}
+	startWorker(t, t.TempDir(), env)
+
+	outcomes := map[string]int{}
+	for _, r := range runs {
+		outcomes[r.kind+"-"+checkUpgradedRun(t, emu, r)]++
+	}
+	took := time.Since(switchAt)
+
+	var failed, oldTasks, newTasks, spanned, histories int
+	for _, r := range runs {
+		o, n, f, h := taskCompletions(t, r.run.GetID(), oldPid)
+		oldTasks, newTasks, failed, histories = oldTasks+o, newTasks+n, failed+f, histories+h
+		if o > 0 && n > 0 {
+			spanned++
+		}
+	}
+	if failed != 0 {
+		t.Errorf("%d WorkflowTaskFailed events after the upgrade", failed)
+	}
+	if spanned != len(runs) {
+		t.Errorf("%d of %d runs had workflow tasks on both releases", spanned, len(runs))
+	}
+	t.Logf("FIGURE rolling-upgrade from=%s runs=%d inFlightAtSwitch=%v outcomes=%v spannedBothReleases=%d histories=%d oldWorkerTasks=%d newWorkerTasks=%d workflowTaskFailed=%d allDoneAfterSwitch=%s",
+		from, len(runs), sortedCounts(inFlight), sortedCounts(outcomes), spanned, histories, oldTasks, newTasks, failed, took.Round(time.Second))
+}
+
+// bringEverythingInFlight sends the cancels and waits until every run is mid-way on the old
+// worker; it returns how many runs are in each step or phase.
+func bringEverythingInFlight(t *testing.T, runs []upgradeRun) map[string]int {
+	t.Helper()
 	// Everything in flight on the old worker: creations polling, cancels being confirmed,
 	// lifecycles mid-create and mid-deploy.
 	for _, r := range runs {
@@ -92,35 +128,7 @@ func rollingUpgrade(t *testing.T, from string) {
 			inFlight[r.kind+"-"+fmt.Sprint(st["phase"])]++
 		}
 	}
-	oldPid := old.Pid()
-	switchAt := time.Now()
-	if err := old.Stop(); err != nil {
-		t.Logf("old worker: %v", err)
-	}
-	startWorker(t, t.TempDir(), env)
-
-	outcomes := map[string]int{}
-	for _, r := range runs {
-		outcomes[r.kind+"-"+checkUpgradedRun(t, emu, r)]++
-	}
-	took := time.Since(switchAt)
-
-	var failed, oldTasks, newTasks, spanned, histories int
-	for _, r := range runs {
-		o, n, f, h := taskCompletions(t, r.run.GetID(), oldPid)
-		oldTasks, newTasks, failed, histories = oldTasks+o, newTasks+n, failed+f, histories+h
-		if o > 0 && n > 0 {
-			spanned++
-		}
-	}
-	if failed != 0 {
-		t.Errorf("%d WorkflowTaskFailed events after the upgrade", failed)
-	}
-	if spanned != len(runs) {
-		t.Errorf("%d of %d runs had workflow tasks on both releases", spanned, len(runs))
-	}
-	t.Logf("FIGURE rolling-upgrade from=%s runs=%d inFlightAtSwitch=%v outcomes=%v spannedBothReleases=%d histories=%d oldWorkerTasks=%d newWorkerTasks=%d workflowTaskFailed=%d allDoneAfterSwitch=%s",
-		from, len(runs), sortedCounts(inFlight), sortedCounts(outcomes), spanned, histories, oldTasks, newTasks, failed, took.Round(time.Second))
+	return inFlight
 }
 
 type upgradeRun struct {
