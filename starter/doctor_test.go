@@ -27,12 +27,43 @@ import (
 	"github.com/issuemodels/durable-lro/searchattr"
 )
 
+// doctorTaskQueue is polled by the test's worker, a stand-in for the issue-models worker.
+const doctorTaskQueue = "issue-models-doctor"
+
 // TestDoctor runs `starter doctor` with the worker's connection settings against a dev server
 // and the emulator: it passes on a healthy stack, and finds each injected fault (a permission
 // denied per method, the API disabled, the quota full, a creation running, no worker, a missing
 // search attribute, no credentials, Temporal unreachable), says what to do, and exits 1 on each
 // failure (0 on a warning).
 func TestDoctor(t *testing.T) {
+	s := startDoctorStack(t)
+	const parent = "projects/healthy/locations/us-central1"
+	testDoctorBudget(t, s, parent)
+	testDoctorHealthy(t, s, parent)
+	testDoctorAPIFaults(t, s, parent)
+
+	google, err := contactcenterinsights.NewClient(context.Background(), s.emu.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer google.Close()
+	s.google = google
+	testDoctorQuota(t, s)
+	testDoctorTemporalFaults(t, s, parent)
+}
+
+// doctorStack is what `starter doctor` checks: a dev server with a worker and the emulator,
+// and a Google client to fill the emulator's locations.
+type doctorStack struct {
+	srv    *devserver.Server
+	emu    *insightstest.Server
+	google *contactcenterinsights.Client
+}
+
+// startDoctorStack starts the dev server, the emulator and a worker, and points the doctor's
+// environment at them.
+func startDoctorStack(t *testing.T) *doctorStack {
+	t.Helper()
 	srv := devserver.Start(t)
 	emu, err := insightstest.NewServer(insightstest.Options{
 		MaxConcurrentCreates: insightstest.Unlimited,
@@ -56,8 +87,7 @@ func TestDoctor(t *testing.T) {
 	t.Setenv(insightsclient.EmulatorHostEnv, emu.Addr())
 	t.Setenv(insightsclient.EndpointPatternEnv, "")
 
-	const taskQueue = "issue-models-doctor"
-	w := worker.New(srv.Client, taskQueue, worker.Options{})
+	w := worker.New(srv.Client, doctorTaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(func(workflow.Context) error { return nil }, workflow.RegisterOptions{Name: "Noop"})
 	w.RegisterActivityWithOptions(func(context.Context) error { return nil }, activityName("noop"))
 	if err := w.Start(); err != nil {
@@ -65,73 +95,107 @@ func TestDoctor(t *testing.T) {
 	}
 	t.Cleanup(w.Stop)
 
-	doctor := func(t *testing.T, args ...string) (int, string) {
-		t.Helper()
-		var out, errb bytes.Buffer
-		code := run(context.Background(), append([]string{"doctor", "-task-queue", taskQueue}, args...), &out, &errb, dial)
-		t.Logf("starter doctor %v: exit %d\n%s%s", args, code, out.String(), errb.String())
-		return code, out.String()
-	}
-	// doctorExits runs doctor and fails the test unless it exits with want (exitOK also for
-	// a warning).
-	doctorExits := func(t *testing.T, want int, args ...string) string {
-		t.Helper()
-		code, out := doctor(t, args...)
-		if code != want {
-			t.Errorf("exit %d, want %d", code, want)
-		}
-		return out
-	}
-	wantLines := func(t *testing.T, out string, lines ...string) {
-		t.Helper()
-		for _, l := range lines {
-			if !strings.Contains(out, l) {
-				t.Errorf("the checklist lacks %q", l)
-			}
-		}
-	}
-	const parent = "projects/healthy/locations/us-central1"
+	return &doctorStack{srv: srv, emu: emu}
+}
 
-	setProjectLimit := func(t *testing.T, rps float32) {
-		t.Helper()
-		_, err := srv.Client.WorkflowService().UpdateTaskQueueConfig(context.Background(), &workflowservice.UpdateTaskQueueConfigRequest{
-			Namespace: srv.Namespace, TaskQueue: taskQueue, TaskQueueType: enumspb.TASK_QUEUE_TYPE_ACTIVITY,
-			UpdateFairnessKeyRateLimitDefault: &workflowservice.UpdateTaskQueueConfigRequest_RateLimitUpdate{
-				RateLimit: &taskqueuepb.RateLimit{RequestsPerSecond: rps}, Reason: "doctor test"}})
-		if err != nil {
-			t.Fatal(err)
+// doctor runs `starter doctor` with args and returns its exit code and output.
+func (s *doctorStack) doctor(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"doctor", "-task-queue", doctorTaskQueue}, args...), &out, &errb, dial)
+	t.Logf("starter doctor %v: exit %d\n%s%s", args, code, out.String(), errb.String())
+	return code, out.String()
+}
+
+// doctorExits runs doctor and fails the test unless it exits with want (exitOK also for
+// a warning).
+func (s *doctorStack) doctorExits(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	code, out := s.doctor(t, args...)
+	if code != want {
+		t.Errorf("exit %d, want %d", code, want)
+	}
+	return out
+}
+
+// wantLines checks the doctor's output has each of lines.
+func wantLines(t *testing.T, out string, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if !strings.Contains(out, l) {
+			t.Errorf("the checklist lacks %q", l)
 		}
 	}
+}
+
+// setProjectLimit sets the task queue's activity rate limit per fairness key (Google project).
+func (s *doctorStack) setProjectLimit(t *testing.T, rps float32) {
+	t.Helper()
+	_, err := s.srv.Client.WorkflowService().UpdateTaskQueueConfig(context.Background(), &workflowservice.UpdateTaskQueueConfigRequest{
+		Namespace: s.srv.Namespace, TaskQueue: doctorTaskQueue, TaskQueueType: enumspb.TASK_QUEUE_TYPE_ACTIVITY,
+		UpdateFairnessKeyRateLimitDefault: &workflowservice.UpdateTaskQueueConfigRequest_RateLimitUpdate{
+			RateLimit: &taskqueuepb.RateLimit{RequestsPerSecond: rps}, Reason: "doctor test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// create starts training a model name in parent and, unless it is the hour-long "slow" one,
+// waits for it and returns its name.
+func (s *doctorStack) create(t *testing.T, parent, name string) string {
+	t.Helper()
+	op, err := s.google.CreateIssueModel(context.Background(), &contactcenterinsightspb.CreateIssueModelRequest{Parent: parent,
+		IssueModel: &contactcenterinsightspb.IssueModel{DisplayName: name, InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{Filter: `medium="CHAT"`}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name == "slow" {
+		return ""
+	}
+	m, err := op.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.GetName()
+}
+
+// testDoctorBudget: the doctor warns without a per-project limit and over Google's quota; then
+// the limit is set to one under it for the rest of the test.
+func testDoctorBudget(t *testing.T, s *doctorStack, parent string) {
 	t.Run("no per-project limit warns", func(t *testing.T) {
-		_, out := doctor(t, "-parent", parent)
+		_, out := s.doctor(t, "-parent", parent)
 		wantLines(t, out, "[warn   ] API budget", "no limit per Google project", "--fairness-key-rps-limit-default 40")
 	})
 	t.Run("per-project limit over Google's quota warns", func(t *testing.T) {
-		setProjectLimit(t, 60)
-		_, out := doctor(t, "-parent", parent)
+		s.setProjectLimit(t, 60)
+		_, out := s.doctor(t, "-parent", parent)
 		wantLines(t, out, "[warn   ] API budget", "per Google project 60 calls/s = 3600/min of its 3000/min", "over Google's quota")
 	})
-	setProjectLimit(t, 40)
+	s.setProjectLimit(t, 40)
 
+}
+
+// testDoctorHealthy: on the healthy stack every check passes, in text and in JSON.
+func testDoctorHealthy(t *testing.T, s *doctorStack, parent string) {
 	t.Run("healthy", func(t *testing.T) {
 		// The worker's pollers show once they have polled.
 		deadline := time.Now().Add(30 * time.Second)
-		code, out := doctor(t, "-parent", parent)
+		code, out := s.doctor(t, "-parent", parent)
 		for code != 0 && time.Now().Before(deadline) {
 			time.Sleep(500 * time.Millisecond)
-			code, out = doctor(t, "-parent", parent)
+			code, out = s.doctor(t, "-parent", parent)
 		}
 		if code != exitOK || strings.Contains(out, "FAIL ]") || strings.Contains(out, "[warn") {
 			t.Fatalf("exit %d on a healthy stack", code)
 		}
-		wantLines(t, out, "[ok     ] credentials", "the emulator at "+emu.Addr(),
+		wantLines(t, out, "[ok     ] credentials", "the emulator at "+s.emu.Addr(),
 			"[ok     ] Contact Center Insights API", "[ok     ] permissions", "0 of 10 models, 0 of 5 deployed, 0 creation(s) running",
 			"[ok     ] Temporal namespace", "[ok     ] search attributes", "[ok     ] worker", "[ok     ] API budget",
 			"per Google project 40 calls/s = 2400/min of its 3000/min (doctor test)", "8 ok, 0 warn, 0 FAIL, 0 skipped")
 	})
 
 	t.Run("json", func(t *testing.T) {
-		code, out := doctor(t, "-parent", parent, "-json")
+		code, out := s.doctor(t, "-parent", parent, "-json")
 		var results []checkResult
 		if err := json.Unmarshal([]byte(out), &results); err != nil || code != exitOK || len(results) != 8 {
 			t.Fatalf("exit %d, %d results, %v", code, len(results), err)
@@ -142,7 +206,10 @@ func TestDoctor(t *testing.T) {
 			}
 		}
 	})
+}
 
+// testDoctorAPIFaults: the API checks find each fault, injected on one method or on all ("*").
+func testDoctorAPIFaults(t *testing.T, s *doctorStack, parent string) {
 	// Each fault the API checks must find, injected on one method or on all ("*").
 	type apiFault struct {
 		name, method string
@@ -176,85 +243,72 @@ func TestDoctor(t *testing.T) {
 	)
 	for _, c := range apiFaults {
 		t.Run(c.name, func(t *testing.T) {
-			emu.SetFaults(c.method, c.fault)
-			defer emu.SetFaults(c.method)
-			wantLines(t, doctorExits(t, c.exit, "-parent", parent), c.lines...)
+			s.emu.SetFaults(c.method, c.fault)
+			defer s.emu.SetFaults(c.method)
+			wantLines(t, s.doctorExits(t, c.exit, "-parent", parent), c.lines...)
 		})
 	}
+}
 
-	google, err := contactcenterinsights.NewClient(context.Background(), emu.ClientOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer google.Close()
-	create := func(t *testing.T, parent, name string) string {
-		t.Helper()
-		op, err := google.CreateIssueModel(context.Background(), &contactcenterinsightspb.CreateIssueModelRequest{Parent: parent,
-			IssueModel: &contactcenterinsightspb.IssueModel{DisplayName: name, InputDataConfig: &contactcenterinsightspb.IssueModel_InputDataConfig{Filter: `medium="CHAT"`}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if name == "slow" {
-			return ""
-		}
-		m, err := op.Wait(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m.GetName()
-	}
+// testDoctorQuota: a full location fails the quota check, a running creation warns.
+func testDoctorQuota(t *testing.T, s *doctorStack) {
 	t.Run("quota full", func(t *testing.T) {
 		const full = "projects/full/locations/us-central1"
 		for i := range 10 {
-			name := create(t, full, fmt.Sprintf("m%d", i))
+			name := s.create(t, full, fmt.Sprintf("m%d", i))
 			if i < 5 {
-				if _, err := google.DeployIssueModel(context.Background(), &contactcenterinsightspb.DeployIssueModelRequest{Name: name}); err != nil {
+				if _, err := s.google.DeployIssueModel(context.Background(), &contactcenterinsightspb.DeployIssueModelRequest{Name: name}); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		out := doctorExits(t, exitFailed, "-parent", full)
+		out := s.doctorExits(t, exitFailed, "-parent", full)
 		wantLines(t, out, "[FAIL   ] quota headroom", "10 of 10 models, 5 of 5 deployed", "fix: delete models you no longer use", "undeploy a model")
 	})
 	t.Run("creation running", func(t *testing.T) {
 		const busy = "projects/busy/locations/us-central1"
-		create(t, busy, "slow")
-		out := doctorExits(t, exitOK, "-parent", busy)
+		s.create(t, busy, "slow")
+		out := s.doctorExits(t, exitOK, "-parent", busy)
 		wantLines(t, out, "[warn   ] quota headroom", "1 of 10 models, 0 of 5 deployed, 1 creation(s) running", "a creation is already running in the location ("+busy+"/operations/")
 	})
+}
+
+// testDoctorTemporalFaults: no worker, no Nexus endpoint, no credentials, Temporal unreachable,
+// and a missing search attribute each fail.
+func testDoctorTemporalFaults(t *testing.T, s *doctorStack, parent string) {
 	t.Run("no worker", func(t *testing.T) {
-		out := doctorExits(t, exitFailed, "-parent", parent, "-task-queue", "nobody-polls-this")
+		out := s.doctorExits(t, exitFailed, "-parent", parent, "-task-queue", "nobody-polls-this")
 		wantLines(t, out, "[FAIL   ] worker", "task queue nobody-polls-this in default: no poller of workflow or activity tasks", "fix: start a worker on the task queue")
 	})
 	t.Run("Nexus endpoint missing", func(t *testing.T) {
-		out := doctorExits(t, exitFailed, "-parent", parent, "-nexus-endpoint", "issue-models")
-		wantLines(t, out, "[FAIL   ] Nexus endpoint", "fix: temporal operator nexus endpoint create --name issue-models --target-namespace default --target-task-queue "+taskQueue)
+		out := s.doctorExits(t, exitFailed, "-parent", parent, "-nexus-endpoint", "issue-models")
+		wantLines(t, out, "[FAIL   ] Nexus endpoint", "fix: temporal operator nexus endpoint create --name issue-models --target-namespace default --target-task-queue "+doctorTaskQueue)
 	})
 	t.Run("no credentials", func(t *testing.T) {
 		t.Setenv(insightsclient.EmulatorHostEnv, "")
 		t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", t.TempDir()+"/missing.json")
-		out := doctorExits(t, exitFailed, "-parent", parent)
+		out := s.doctorExits(t, exitFailed, "-parent", parent)
 		wantLines(t, out, "[FAIL   ] credentials", "fix: run `gcloud auth application-default login`", "[skipped] Contact Center Insights API")
 	})
 	t.Run("Temporal unreachable", func(t *testing.T) {
 		t.Setenv("TEMPORAL_ADDRESS", testkit.FreeAddr(t))
-		out := doctorExits(t, exitFailed, "-parent", parent)
+		out := s.doctorExits(t, exitFailed, "-parent", parent)
 		wantLines(t, out, "[FAIL   ] Temporal", "cannot connect to", "fix: check TEMPORAL_ADDRESS")
 	})
 	// Last: it changes the namespace.
 	t.Run("missing search attribute", func(t *testing.T) {
 		ctx := context.Background()
-		if _, err := srv.Client.OperatorService().RemoveSearchAttributes(ctx, &operatorservice.RemoveSearchAttributesRequest{
-			SearchAttributes: []string{"InsightsPhase"}, Namespace: srv.Namespace}); err != nil {
+		if _, err := s.srv.Client.OperatorService().RemoveSearchAttributes(ctx, &operatorservice.RemoveSearchAttributesRequest{
+			SearchAttributes: []string{"InsightsPhase"}, Namespace: s.srv.Namespace}); err != nil {
 			t.Fatal(err)
 		}
 		defer func() {
-			if _, err := searchattr.Ensure(ctx, srv.Client, srv.Namespace); err != nil {
+			if _, err := searchattr.Ensure(ctx, s.srv.Client, s.srv.Namespace); err != nil {
 				t.Error(err)
 			}
 		}()
-		out := doctorExits(t, exitFailed, "-parent", parent)
-		wantLines(t, out, "[FAIL   ] search attributes", "default lacks InsightsPhase", "fix: "+searchattr.RegisterCommand(srv.Namespace, []string{"InsightsPhase"}))
+		out := s.doctorExits(t, exitFailed, "-parent", parent)
+		wantLines(t, out, "[FAIL   ] search attributes", "default lacks InsightsPhase", "fix: "+searchattr.RegisterCommand(s.srv.Namespace, []string{"InsightsPhase"}))
 	})
 }
 

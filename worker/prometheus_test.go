@@ -49,6 +49,54 @@ func TestPrometheusScrapesTheWorker(t *testing.T) {
 		}
 	}()
 
+	prom := startPrometheus(t, prometheus, rules, metricsAddr, promAddr)
+
+	// The SDK's Prometheus naming writes label values with '_' for '-': the task queue
+	// issue-models is task_queue="issue_models".
+	prom.waitFor("the pollers' recording rule to see the worker", func() bool {
+		v, ok := prom.value(`issue_models:pollers:sum{task_queue="issue_models"}`)
+		return ok && v > 0
+	})
+	// One run through the worker, so that its API calls and outcome are scraped too.
+	trainOnce(t, srv.Client, "prometheus-run", "us-central1")
+
+	prom.waitFor("the run's GetOperation calls to reach the poll rule", func() bool {
+		v, ok := prom.value(`issue_models:poll_ok:rate5m{task_queue="issue_models"}`)
+		return ok && v > 0
+	})
+	prom.waitFor("the run's outcome to be scraped", func() bool {
+		v, ok := prom.value(`sum(insights_outcomes_total{outcome="SUCCEEDED"})`)
+		return ok && v == 1
+	})
+	checkRulesHealthy(t, prom, rules)
+
+	checkDashboard(t, prom, rules)
+
+	stopWorker()
+	workerStopped = true
+	prom.waitFor("IssueModelNoWorkerPolling to go pending once the worker stops", func() bool {
+		var alerts struct {
+			Data struct {
+				Alerts []struct {
+					Labels map[string]string `json:"labels"`
+					State  string            `json:"state"`
+				} `json:"alerts"`
+			} `json:"data"`
+		}
+		prom.get("/api/v1/alerts", nil, &alerts)
+		for _, a := range alerts.Data.Alerts {
+			if a.Labels["alertname"] == "IssueModelNoWorkerPolling" && a.State == "pending" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// startPrometheus runs Prometheus with the alert rules, scraping the worker's metrics every
+// second, and returns its API; its log is shown if the test fails.
+func startPrometheus(t *testing.T, prometheus, rules, metricsAddr, promAddr string) *promAPI {
+	t.Helper()
 	dir := t.TempDir()
 	conf := fmt.Sprintf(`global:
   scrape_interval: 1s
@@ -80,25 +128,13 @@ scrape_configs:
 			t.Logf("prometheus log:\n%s", b)
 		}
 	})
-	prom := &promAPI{t: t, base: "http://" + promAddr}
+	return &promAPI{t: t, base: "http://" + promAddr}
+}
 
-	// The SDK's Prometheus naming writes label values with '_' for '-': the task queue
-	// issue-models is task_queue="issue_models".
-	prom.waitFor("the pollers' recording rule to see the worker", func() bool {
-		v, ok := prom.value(`issue_models:pollers:sum{task_queue="issue_models"}`)
-		return ok && v > 0
-	})
-	// One run through the worker, so that its API calls and outcome are scraped too.
-	trainOnce(t, srv.Client, "prometheus-run", "us-central1")
-
-	prom.waitFor("the run's GetOperation calls to reach the poll rule", func() bool {
-		v, ok := prom.value(`issue_models:poll_ok:rate5m{task_queue="issue_models"}`)
-		return ok && v > 0
-	})
-	prom.waitFor("the run's outcome to be scraped", func() bool {
-		v, ok := prom.value(`sum(insights_outcomes_total{outcome="SUCCEEDED"})`)
-		return ok && v == 1
-	})
+// checkRulesHealthy checks every rule loaded and evaluates without error, no alert firing or
+// pending, against the healthy worker's series.
+func checkRulesHealthy(t *testing.T, prom *promAPI, rules string) {
+	t.Helper()
 	// Every rule loaded and evaluated without error against the worker's series.
 	var rulesResp struct {
 		Data struct {
@@ -126,28 +162,6 @@ scrape_configs:
 	if n < 10 {
 		t.Errorf("Prometheus loaded %d rules from %s, want them all", n, rules)
 	}
-
-	checkDashboard(t, prom, rules)
-
-	stopWorker()
-	workerStopped = true
-	prom.waitFor("IssueModelNoWorkerPolling to go pending once the worker stops", func() bool {
-		var alerts struct {
-			Data struct {
-				Alerts []struct {
-					Labels map[string]string `json:"labels"`
-					State  string            `json:"state"`
-				} `json:"alerts"`
-			} `json:"data"`
-		}
-		prom.get("/api/v1/alerts", nil, &alerts)
-		for _, a := range alerts.Data.Alerts {
-			if a.Labels["alertname"] == "IssueModelNoWorkerPolling" && a.State == "pending" {
-				return true
-			}
-		}
-		return false
-	})
 }
 
 // onlyOnFailure are metrics the worker exposes only once something failed or was throttled,
