@@ -52,9 +52,37 @@ func TestServerHoldsTheAPIBudgetPerProject(t *testing.T) {
 	for i := range calmRuns {
 		started = append(started, e.start(createType, strings.Replace(createInput(fmt.Sprintf("calm-%d", i), everySecond), parent, calmParent, 1)))
 	}
-	polls, events := 0, int64(0)
-	for _, run := range started {
-		// Held runs take longer than waitTimeout in all.
+	polls, events := awaitSucceeded(t, e, started)
+	if got := len(e.emu.Models(parent)) + len(e.emu.Models(calmParent)); got != floodRuns+calmRuns {
+		t.Errorf("%d models, want %d", got, floodRuns+calmRuns)
+	}
+	const window = 10 // seconds
+	peak, calls := map[string]int64{}, map[string]int64{}
+	for _, project := range []string{"itest", "calm"} {
+		series := rec.AllCallsPerSecond(project)
+		for _, c := range series {
+			calls[project] += c.Calls
+		}
+		peak[project] = record.PeakWindow(series, window)
+	}
+	perRun := func(project string, runs int) float64 { return float64(calls[project]) / float64(runs) }
+	t.Logf("FIGURE server-rate-limit flood=%d calm=%d limit=%d/s/project peakPer%ds flood=%d calm=%d calls flood=%d calm=%d callsPerRun flood=%.1f calm=%.1f polls=%d historyEventsPerPoll=%.1f",
+		floodRuns, calmRuns, perProject, window, peak["itest"], peak["calm"], calls["itest"], calls["calm"], perRun("itest", floodRuns), perRun("calm", calmRuns), polls, float64(events)/float64(polls))
+	for project, n := range peak {
+		if n > perProject*(window+1) {
+			t.Errorf("project %s: %d calls in %d s, limit %d/s", project, n, window, perProject)
+		}
+	}
+	if perRun("calm", calmRuns) < 3*perRun("itest", floodRuns) {
+		t.Errorf("the calm run made %.1f calls, a flood run %.1f: the flood's backlog held the calm project back", perRun("calm", calmRuns), perRun("itest", floodRuns))
+	}
+}
+
+// awaitSucceeded waits for every run (held runs take longer than waitTimeout in all), checks
+// each succeeded, and returns their polls and history events.
+func awaitSucceeded(t *testing.T, e *env, runs []client.WorkflowRun) (polls int, events int64) {
+	t.Helper()
+	for _, run := range runs {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		var res createResult
 		err := run.Get(ctx, &res)
@@ -70,42 +98,5 @@ func TestServerHoldsTheAPIBudgetPerProject(t *testing.T) {
 			t.Errorf("%s: outcome %q", run.GetID(), res.Outcome)
 		}
 	}
-	if got := len(e.emu.Models(parent)) + len(e.emu.Models(calmParent)); got != floodRuns+calmRuns {
-		t.Errorf("%d models, want %d", got, floodRuns+calmRuns)
-	}
-	const window = 10 // seconds
-	peak := map[string]int64{}
-	calls := map[string]int64{}
-	for _, project := range []string{"itest", "calm"} {
-		perSecond := map[int64]int64{}
-		var first, last int64
-		for _, m := range []string{"CreateIssueModel", "GetOperation", "ListOperations", "CancelOperation"} {
-			for _, s := range rec.CallsPerSecond(m, project) {
-				perSecond[s.Second] += s.Calls
-				calls[project] += s.Calls
-				if first == 0 || s.Second < first {
-					first = s.Second
-				}
-				last = max(last, s.Second)
-			}
-		}
-		for from := first; from <= last; from++ {
-			var n int64
-			for s := from; s < from+window; s++ {
-				n += perSecond[s]
-			}
-			peak[project] = max(peak[project], n)
-		}
-	}
-	perRun := func(project string, runs int) float64 { return float64(calls[project]) / float64(runs) }
-	t.Logf("FIGURE server-rate-limit flood=%d calm=%d limit=%d/s/project peakPer%ds flood=%d calm=%d calls flood=%d calm=%d callsPerRun flood=%.1f calm=%.1f polls=%d historyEventsPerPoll=%.1f",
-		floodRuns, calmRuns, perProject, window, peak["itest"], peak["calm"], calls["itest"], calls["calm"], perRun("itest", floodRuns), perRun("calm", calmRuns), polls, float64(events)/float64(polls))
-	for project, n := range peak {
-		if n > perProject*(window+1) {
-			t.Errorf("project %s: %d calls in %d s, limit %d/s", project, n, window, perProject)
-		}
-	}
-	if perRun("calm", calmRuns) < 3*perRun("itest", floodRuns) {
-		t.Errorf("the calm run made %.1f calls, a flood run %.1f: the flood's backlog held the calm project back", perRun("calm", calmRuns), perRun("itest", floodRuns))
-	}
+	return polls, events
 }

@@ -150,32 +150,9 @@ func serverBudget(t *testing.T, c *cluster.Server) {
 	time.Sleep(30 * time.Second) // the joiners' first minute, in full
 	t3 := time.Now()
 
-	calls := map[string]map[int64]int64{}
-	methods := []string{"CreateIssueModel", "GetOperation", "ListOperations", "CancelOperation"}
-	for _, project := range []string{"flood", "calm"} {
-		calls[project] = map[int64]int64{}
-		for _, m := range methods {
-			for _, s := range rec.CallsPerSecond(m, project) {
-				calls[project][s.Second] += s.Calls
-			}
-		}
-	}
-	sum := func(project string, from, to time.Time) (n int64) {
-		for s := from.Unix(); s < to.Unix(); s++ {
-			n += calls[project][s]
-		}
-		return n
-	}
-	worst := func(project string) (n int64, at time.Time) {
-		for s := t0.Unix(); s+60 <= t3.Unix(); s++ {
-			if m := sum(project, time.Unix(s, 0), time.Unix(s+60, 0)); m > n {
-				n, at = m, time.Unix(s, 0)
-			}
-		}
-		return n, at
-	}
-	floodWorst, floodAt := worst("flood")
-	calmWorst, _ := worst("calm")
+	flood, calm := callsOf(rec, "flood"), callsOf(rec, "calm")
+	floodWorst, floodAt := flood.worstMinute(t0, t3)
+	calmWorst, _ := calm.worstMinute(t0, t3)
 	if floodWorst > int64(perProject*60) {
 		t.Errorf("%d calls of project flood in the minute from %s, over its budget of %d", floodWorst, floodAt.Format(time.TimeOnly), int64(perProject*60))
 	}
@@ -189,18 +166,48 @@ func serverBudget(t *testing.T, c *cluster.Server) {
 	if refused > 0 {
 		t.Errorf("the emulator refused %d calls with RESOURCE_EXHAUSTED: the server let more than the budget through", refused)
 	}
-	rate := func(project string, from, to time.Time) float64 {
-		return float64(sum(project, from, to)) / float64(max(to.Unix()-from.Unix(), 1))
-	}
 	// Calm wants calmRuns polls a second; without a limit per project the flood's runs would
 	// take nearly all of the queue's budget and leave it about 2*perProject*calmRuns/(floodRuns+calmRuns).
-	if calm := rate("calm", t0, t3); calm < 0.5*float64(calmRuns) {
-		t.Errorf("project calm got %.2f calls/s of the %d it wanted: starved by the flood", calm, calmRuns)
+	if got := calm.rate(t0, t3); got < 0.5*float64(calmRuns) {
+		t.Errorf("project calm got %.2f calls/s of the %d it wanted: starved by the flood", got, calmRuns)
 	}
 	t.Logf("FIGURE server-budget perProject=%g/s (%d/min) flood=%d runs calm=%d runs phase=%s floodWorstMinute=%d calmWorstMinute=%d "+
 		"flood/s: 3 workers %.2f, 1 worker %.2f, 3 again %.2f; calm/s: %.2f, %.2f, %.2f; refused=%d",
 		perProject, int64(perProject*60), floodRuns, calmRuns, phase, floodWorst, calmWorst,
-		rate("flood", t0, t1), rate("flood", t1, t2), rate("flood", t2, t3), rate("calm", t0, t1), rate("calm", t1, t2), rate("calm", t2, t3), refused)
+		flood.rate(t0, t1), flood.rate(t1, t2), flood.rate(t2, t3), calm.rate(t0, t1), calm.rate(t1, t2), calm.rate(t2, t3), refused)
+}
+
+// projectCalls is one project's calls (every method) per second of real time.
+type projectCalls map[int64]int64
+
+func callsOf(rec *record.Recorder, project string) projectCalls {
+	calls := projectCalls{}
+	for _, c := range rec.AllCallsPerSecond(project) {
+		calls[c.Second] = c.Calls
+	}
+	return calls
+}
+
+func (c projectCalls) sum(from, to time.Time) (n int64) {
+	for s := from.Unix(); s < to.Unix(); s++ {
+		n += c[s]
+	}
+	return n
+}
+
+// rate is the calls per second from from to to.
+func (c projectCalls) rate(from, to time.Time) float64 {
+	return float64(c.sum(from, to)) / float64(max(to.Unix()-from.Unix(), 1))
+}
+
+// worstMinute is the most calls in any 60 s from from to to, and when that minute began.
+func (c projectCalls) worstMinute(from, to time.Time) (n int64, at time.Time) {
+	for s := from.Unix(); s+60 <= to.Unix(); s++ {
+		if m := c.sum(time.Unix(s, 0), time.Unix(s+60, 0)); m > n {
+			n, at = m, time.Unix(s, 0)
+		}
+	}
+	return n, at
 }
 
 // measure returns how long fn took.

@@ -108,28 +108,7 @@ func TestOperationsAndCallsPerSecond(t *testing.T) {
 		t.Errorf("all parents: %d records", len(got))
 	}
 
-	if calls := sumCalls(t, rec.CallsPerSecond("GetOperation", "p1")); calls != 6 {
-		t.Errorf("GetOperation calls per second sum to %d, want 6 (the rejected one too)", calls)
-	}
-	if got := rec.CallsPerSecond("GetOperation", "nope"); len(got) != 0 {
-		t.Errorf("other project: %+v", got)
-	}
-	if got := rec.CallsPerSecond("CreateIssueModel", ""); sumCalls(t, got) != 2 {
-		t.Errorf("CreateIssueModel per second = %+v", got)
-	}
-	all := rec.AllCallsPerSecond("p1")
-	if n := sumCalls(t, all); n != 8 {
-		t.Errorf("all calls of p1 per second sum to %d, want 8 (2 creations, 6 polls with the refused one)", n)
-	}
-	if peak := record.PeakWindow(all, 1_000_000); peak != 8 {
-		t.Errorf("PeakWindow over everything = %d, want 8", peak)
-	}
-	if peak := record.PeakWindow([]record.SecondCount{{Second: 1, Calls: 2}, {Second: 2, Calls: 3}, {Second: 5, Calls: 4}}, 2); peak != 5 {
-		t.Errorf("PeakWindow of 2 s = %d, want 5 (seconds 1 and 2)", peak)
-	}
-	if rec.Refused("p1") != 1 || rec.Refused("") != 1 || rec.Refused("nope") != 0 {
-		t.Errorf("refused: p1 %d, all %d, other %d; want 1, 1, 0", rec.Refused("p1"), rec.Refused(""), rec.Refused("nope"))
-	}
+	checkCallCounts(t, rec)
 }
 
 // TestDeployKind: a deploy is recorded with its kind from its first reply.
@@ -152,6 +131,34 @@ func TestDeployKind(t *testing.T) {
 	recs := rec.Operations(parent)
 	if len(recs) != 2 || recs[0].Kind != "create" || recs[1].Kind != "deploy" || recs[1].DisplayName != "" {
 		t.Fatalf("records = %+v", recs)
+	}
+}
+
+// checkCallCounts checks the counts of TestOperationsAndCallsPerSecond's calls: 2 creations and
+// 6 polls of project p1, the last refused.
+func checkCallCounts(t *testing.T, rec *record.Recorder) {
+	t.Helper()
+	if calls := sumCalls(t, rec.CallsPerSecond("GetOperation", "p1")); calls != 6 {
+		t.Errorf("GetOperation calls per second sum to %d, want 6 (the rejected one too)", calls)
+	}
+	if got := rec.CallsPerSecond("GetOperation", "nope"); len(got) != 0 {
+		t.Errorf("other project: %+v", got)
+	}
+	if got := rec.CallsPerSecond("CreateIssueModel", ""); sumCalls(t, got) != 2 {
+		t.Errorf("CreateIssueModel per second = %+v", got)
+	}
+	all := rec.AllCallsPerSecond("p1")
+	if n := sumCalls(t, all); n != 8 {
+		t.Errorf("all calls of p1 per second sum to %d, want 8 (2 creations, 6 polls with the refused one)", n)
+	}
+	if peak := record.PeakWindow(all, 1_000_000); peak != 8 {
+		t.Errorf("PeakWindow over everything = %d, want 8", peak)
+	}
+	if peak := record.PeakWindow([]record.SecondCount{{Second: 1, Calls: 2}, {Second: 2, Calls: 3}, {Second: 5, Calls: 4}}, 2); peak != 5 {
+		t.Errorf("PeakWindow of 2 s = %d, want 5 (seconds 1 and 2)", peak)
+	}
+	if rec.Refused("p1") != 1 || rec.Refused("") != 1 || rec.Refused("nope") != 0 {
+		t.Errorf("refused: p1 %d, all %d, other %d; want 1, 1, 0", rec.Refused("p1"), rec.Refused(""), rec.Refused("nope"))
 	}
 }
 
