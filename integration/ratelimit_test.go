@@ -3,7 +3,6 @@ package integration_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/issuemodels/durable-lro/insightstest"
 	"github.com/issuemodels/durable-lro/insightstest/record"
+	"github.com/issuemodels/durable-lro/internal/testkit"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -67,7 +67,14 @@ func TestServerHoldsTheAPIBudgetPerProject(t *testing.T) {
 		}
 		peak[project] = record.PeakWindow(series, window)
 	}
-	calmWait, floodWait := medianPollWait(t, e, started[floodRuns:]), medianPollWait(t, e, started[:floodRuns])
+	ids := func(runs []client.WorkflowRun) (out []string) {
+		for _, r := range runs {
+			out = append(out, r.GetID())
+		}
+		return out
+	}
+	calmWait := testkit.MedianActivityWait(t, e.c, ids(started[floodRuns:]), "PollOperation")
+	floodWait := testkit.MedianActivityWait(t, e.c, ids(started[:floodRuns]), "PollOperation")
 	perRun := func(project string, runs int) float64 { return float64(calls[project]) / float64(runs) }
 	t.Logf("FIGURE server-rate-limit flood=%d calm=%d limit=%d/s/project peakPer%ds flood=%d calm=%d calls flood=%d calm=%d callsPerRun flood=%.1f calm=%.1f medianPollWait flood=%s calm=%s polls=%d historyEventsPerPoll=%.1f",
 		floodRuns, calmRuns, perProject, window, peak["itest"], peak["calm"], calls["itest"], calls["calm"], perRun("itest", floodRuns), perRun("calm", calmRuns), floodWait, calmWait, polls, float64(events)/float64(polls))
@@ -102,32 +109,4 @@ func awaitSucceeded(t *testing.T, e *env, runs []client.WorkflowRun) (polls int,
 		}
 	}
 	return polls, events
-}
-
-// medianPollWait is the median time the runs' PollOperation activities waited in the task queue
-// (scheduled to started).
-func medianPollWait(t *testing.T, e *env, runs []client.WorkflowRun) time.Duration {
-	t.Helper()
-	var waits []time.Duration
-	for _, run := range runs {
-		scheduled := map[int64]time.Time{}
-		it := e.c.GetWorkflowHistory(e.ctx(), run.GetID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				t.Fatalf("%s: history: %v", run.GetID(), err)
-			}
-			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "PollOperation" {
-				scheduled[ev.GetEventId()] = ev.GetEventTime().AsTime()
-			}
-			if at, ok := scheduled[ev.GetActivityTaskStartedEventAttributes().GetScheduledEventId()]; ok && ev.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED {
-				waits = append(waits, ev.GetEventTime().AsTime().Sub(at))
-			}
-		}
-	}
-	if len(waits) == 0 {
-		t.Fatal("no PollOperation activity started")
-	}
-	slices.Sort(waits)
-	return waits[len(waits)/2].Round(time.Millisecond)
 }
