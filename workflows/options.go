@@ -49,6 +49,18 @@ func withShortActivity(ctx workflow.Context, operation string) workflow.Context 
 // reaches Google ahead of the polls instead of timing out behind them at every try.
 const cancelPriority = 1
 
+// startPriority is the priority of the calls that start or change something (CreateIssueModel,
+// Deploy, Undeploy, Delete, the pipeline steps): ahead of the project's polls, which only
+// observe, so a backlog of polls does not hold a new training back; behind a cancel.
+const startPriority = 2
+
+// startCall is apiCall at startPriority.
+func startCall(resource string, o workflow.ActivityOptions) workflow.ActivityOptions {
+	o = apiCall(resource, o)
+	o.Priority.PriorityKey = startPriority
+	return o
+}
+
 // withCancelActivity is for the CancelOperation of operation: a quick call
 // (withShortActivity), served ahead of the project's polls.
 func withCancelActivity(ctx workflow.Context, operation string) workflow.Context {
@@ -71,7 +83,7 @@ func withLocalPollActivity(ctx workflow.Context) workflow.Context {
 // because the workflow decides each retry from how the previous attempt failed (see
 // createOperation).
 func withCreateActivity(ctx workflow.Context, parent string) workflow.Context {
-	return workflow.WithActivityOptions(ctx, apiCall(parent, workflow.ActivityOptions{
+	return workflow.WithActivityOptions(ctx, startCall(parent, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	}))
@@ -80,7 +92,7 @@ func withCreateActivity(ctx workflow.Context, parent string) workflow.Context {
 // withChangeActivity is for the calls that start or list (Deploy, Undeploy, DeleteIssueModel,
 // ListIssueModels) on resource: idempotent, so retried by Temporal until scheduleToClose.
 func withChangeActivity(ctx workflow.Context, resource string, scheduleToClose time.Duration) workflow.Context {
-	return workflow.WithActivityOptions(ctx, apiCall(resource, workflow.ActivityOptions{
+	return workflow.WithActivityOptions(ctx, startCall(resource, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: scheduleToClose,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
@@ -91,7 +103,7 @@ func withChangeActivity(ctx workflow.Context, resource string, scheduleToClose t
 
 // withDeleteActivity is for the DeleteIssueModel of model, which a cancel could not stop.
 func withDeleteActivity(ctx workflow.Context, model string) workflow.Context {
-	return workflow.WithActivityOptions(ctx, apiCall(model, workflow.ActivityOptions{
+	return workflow.WithActivityOptions(ctx, startCall(model, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,

@@ -96,6 +96,10 @@ func TestEveryAPICallIsARegularActivityKeyedByProject(t *testing.T) {
 	poll := (*calls)[1].options
 	require.Equal(t, shortRetry.NonRetryableErrorTypes, poll.RetryPolicy.NonRetryableErrorTypes, "non-retryable types fail fast")
 	require.Positive(t, poll.StartToCloseTimeout)
+	// A creation is served ahead of the project's waiting polls (which only observe).
+	require.Equal(t, startPriority, (*calls)[0].options.Priority.PriorityKey, "CreateIssueModel")
+	require.Zero(t, poll.Priority.PriorityKey, "PollOperation: the default priority")
+	require.Less(t, cancelPriority, startPriority, "a cancel goes before a start")
 }
 
 // TestRunsPacedByWorkerKeepTheLocalPoll: a run whose history predates the change polls through
