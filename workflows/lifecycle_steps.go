@@ -177,6 +177,13 @@ type awaitedStep struct {
 	progress bool
 }
 
+// startBound bounds a step's start activity, its attempts' waits in the rate-limited task queue
+// included (a poll backlog keeps each under the polls' 3-minute bound; starts go ahead of polls).
+// It is long because a step that gives up after an attempt that may have committed leaves that
+// operation untracked (the start-once records live in this activity's heartbeats); it is bounded
+// so that a start refused for hours (a quota) fails the step, whose rollback then runs.
+const startBound = time.Hour
+
 // startAndAwaitOp is startAndAwait for any start activity; it returns the done operation (empty
 // when there was nothing to do). The step's status shows the operation and its metadata.
 func (l *lifecycle) startAndAwaitOp(s awaitedStep) (insights.Operation, error) {
@@ -188,10 +195,7 @@ func (l *lifecycle) startAndAwaitOp(s awaitedStep) (insights.Operation, error) {
 // when the child fails, the operation it could not await to its end.
 func (l *lifecycle) startAndAwaitStarted(s awaitedStep) (activities.StartedOperation, insights.Operation, error) {
 	var started activities.StartedOperation
-	// No schedule-to-close bound: it would count the time attempts wait in the rate-limited
-	// queue, and a step that gave up after an attempt that may have committed would leave that
-	// operation untracked (the start-once records live in this activity's heartbeats).
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, 0), s.start, s.params).Get(l.ctx, &started); err != nil {
+	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, startBound), s.start, s.params).Get(l.ctx, &started); err != nil {
 		return started, insights.Operation{}, err
 	}
 	if started.AlreadyDone {
