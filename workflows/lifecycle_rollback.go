@@ -58,7 +58,7 @@ func (l *lifecycle) rollBack(r deployRollback) error {
 		}
 	}
 	if r.deployed {
-		if err := l.startAndAwait("rollback-deploy", acts.UndeployIssueModel, l.result.Model, false); err != nil {
+		if err := l.restore("rollback-deploy", acts.UndeployIssueModel, l.result.Model); err != nil {
 			problem("could not undeploy "+l.result.Model, err)
 		} else {
 			l.result.State = stateUndeployed
@@ -66,7 +66,7 @@ func (l *lifecycle) rollBack(r deployRollback) error {
 		}
 	}
 	if r.previous != "" {
-		if err := l.startAndAwait("redeploy-previous", acts.DeployIssueModel, r.previous, false); err != nil {
+		if err := l.restore("redeploy-previous", acts.DeployIssueModel, r.previous); err != nil {
 			problem("could not redeploy "+r.previous+", which undeploy-first undeployed", err)
 			if !slices.Contains(l.result.Undeployed, r.previous) {
 				l.result.Undeployed = append(l.result.Undeployed, r.previous)
