@@ -109,6 +109,27 @@ func (s *lifecycleSuite) TestRestoreStopsAtANonRetryableError() {
 	s.Contains(err.Error(), "model gone")
 }
 
+// TestRedeployIsNotWaitedForWhileTheNewModelHoldsTheSlot: the new model could not be undeployed
+// (refused for good), so it holds the slot the previous model needs: the location is not short,
+// and waiting for the quota would wait for ever. The redeploy is tried once, as a step.
+func (s *lifecycleSuite) TestRedeployIsNotWaitedForWhileTheNewModelHoldsTheSlot() {
+	s.models(deployedModels(MaxDeployedPerLocation)...)
+	s.trains(900, 12)
+	s.changes(acts.UndeployIssueModel, oldModel, retireOp)
+	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: deployOp}, nil).Once()
+	s.awaitChild(deployOp, internalErrorOp(deployOp))
+	refused := temporal.NewNonRetryableApplicationError("model is busy", "FailedPrecondition", nil)
+	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{}, refused).Once()
+	tries := s.quotaRefusedFor(100 * time.Hour)
+	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
+
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.Contains(err.Error(), "could not undeploy "+testModel)
+	s.Contains(err.Error(), "could not redeploy "+oldModel)
+	s.Len(*tries, defaultTestAttempts, "one start activity, retried by Temporal only")
+}
+
 // TestRestoreOfEarlierReleasesGivesUp: a run that recorded no restore-until-done marker keeps
 // its commands: the refused redeploy fails once its start activity gives up.
 func (s *lifecycleSuite) TestRestoreOfEarlierReleasesGivesUp() {

@@ -57,16 +57,24 @@ func (l *lifecycle) rollBack(r deployRollback) error {
 			problem("the outcome of "+r.pending+" is unknown", err)
 		}
 	}
+	newModelHoldsASlot := false
 	if r.deployed {
 		if err := l.restore("rollback-deploy", acts.UndeployIssueModel, l.result.Model); err != nil {
 			problem("could not undeploy "+l.result.Model, err)
+			newModelHoldsASlot = !insights.IsErrorType(err, insights.ErrNotFound)
 		} else {
 			l.result.State = stateUndeployed
 			done = append(done, l.result.Model+" is UNDEPLOYED")
 		}
 	}
 	if r.previous != "" {
-		if err := l.restore("redeploy-previous", acts.DeployIssueModel, r.previous); err != nil {
+		// While the new model may hold the slot the previous one needs, the location is not
+		// short, and a quota refusal would not lift: the redeploy is tried, not waited for.
+		redeploy := l.restore
+		if newModelHoldsASlot {
+			redeploy = func(suffix string, start any, model string) error { return l.startAndAwait(suffix, start, model, false) }
+		}
+		if err := redeploy("redeploy-previous", acts.DeployIssueModel, r.previous); err != nil {
 			problem("could not redeploy "+r.previous+", which undeploy-first undeployed", err)
 			if !slices.Contains(l.result.Undeployed, r.previous) {
 				l.result.Undeployed = append(l.result.Undeployed, r.previous)
