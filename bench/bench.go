@@ -16,10 +16,13 @@ import (
 
 	"github.com/prometheus/procfs"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	taskqueue "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/issuemodels/durable-lro/insights"
 	"github.com/issuemodels/durable-lro/insightstest"
@@ -562,6 +565,7 @@ func workerEnv(cfg config, hostPort, namespace, taskQueue, emulator string) []st
 // startWorkflows starts one workflow per operation, -concurrency at a time.
 func (r *runner) startWorkflows(ctx context.Context, s, workflowType, taskQueue, idPrefix string) error {
 	timeout := r.phaseTimeout()
+	deadline := time.Now().Add(timeout)
 	sem := make(chan struct{}, r.cfg.concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -570,10 +574,13 @@ func (r *runner) startWorkflows(ctx context.Context, s, workflowType, taskQueue,
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			_, err := r.dev.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID: fmt.Sprintf("%s%05d", idPrefix, i), TaskQueue: taskQueue,
-				WorkflowExecutionTimeout: timeout,
-			}, workflowType, r.workflowInput(s, i))
+			err := startRetrying(ctx, deadline, func(ctx context.Context) error {
+				_, err := r.dev.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+					ID: fmt.Sprintf("%s%05d", idPrefix, i), TaskQueue: taskQueue,
+					WorkflowExecutionTimeout: timeout,
+				}, workflowType, r.workflowInput(s, i))
+				return err
+			})
 			if err != nil {
 				mu.Lock()
 				startErr = errors.Join(startErr, fmt.Errorf("start %s: %w", displayName(i), err))
@@ -583,6 +590,40 @@ func (r *runner) startWorkflows(ctx context.Context, s, workflowType, taskQueue,
 	}
 	wg.Wait()
 	return startErr
+}
+
+// startRetrying calls start until it succeeds, the workflow turns out to be started already
+// (an earlier attempt's reply was lost), or the deadline passes: a loaded server answers a
+// start past the client's deadline, and one slow start must not end the whole bench.
+func startRetrying(ctx context.Context, deadline time.Time, start func(context.Context) error) error {
+	backoff := time.Second
+	for {
+		err := start(ctx)
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		switch {
+		case err == nil, errors.As(err, &started):
+			return nil
+		case ctx.Err() != nil, time.Now().Add(backoff).After(deadline), !retryableStart(err):
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// retryableStart says whether a failed start may succeed if tried again: the server was slow
+// or busy, not refusing the request itself.
+func retryableStart(err error) bool {
+	var busy *serviceerror.ResourceExhausted
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &busy) ||
+		errors.As(err, &unavailable) || errors.As(err, &deadline) ||
+		status.Code(err) == codes.DeadlineExceeded || status.Code(err) == codes.Unavailable
 }
 
 // workflowInput is the input of operation i's workflow in strategy s.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	contactcenterinsightspb "cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/issuemodels/durable-lro/internal/cluster"
 )
@@ -307,4 +308,28 @@ func readReport(t *testing.T, file string) Report {
 		t.Fatal(err)
 	}
 	return rep
+}
+
+// TestStartRetryingOutlastsASlowServer: starts past the client's deadline are tried again, a
+// start whose earlier attempt took counts as started, and a refusal ends at once.
+func TestStartRetryingOutlastsASlowServer(t *testing.T) {
+	ctx := context.Background()
+	deadline := time.Now().Add(time.Minute)
+	calls := 0
+	err := startRetrying(ctx, deadline, func(context.Context) error {
+		calls++
+		if calls == 1 {
+			return context.DeadlineExceeded
+		}
+		return serviceerror.NewWorkflowExecutionAlreadyStarted("started", "", "")
+	})
+	if err != nil || calls != 2 {
+		t.Fatalf("a start past its deadline, then found started: err %v after %d calls, want nil after 2", err, calls)
+	}
+	calls = 0
+	refused := serviceerror.NewInvalidArgument("bad input")
+	err = startRetrying(ctx, deadline, func(context.Context) error { calls++; return refused })
+	if !errors.Is(err, refused) || calls != 1 {
+		t.Fatalf("a refused start: err %v after %d calls, want the refusal after 1", err, calls)
+	}
 }
