@@ -72,7 +72,9 @@ func (l *lifecycle) rollBack(r deployRollback) error {
 		// short, and a quota refusal would not lift: the redeploy is tried, not waited for.
 		redeploy := l.restore
 		if newModelHoldsASlot {
-			redeploy = func(suffix string, start any, model string) error { return l.startAndAwait(suffix, start, model, false) }
+			redeploy = func(suffix string, start any, model string) error {
+				return l.startAndAwait(suffix, start, model, false)
+			}
 		}
 		if err := redeploy("redeploy-previous", acts.DeployIssueModel, r.previous); err != nil {
 			problem("could not redeploy "+r.previous+", which undeploy-first undeployed", err)
