@@ -52,8 +52,9 @@ const (
 	disconnectedDeletionVersion = 1
 	// restoreUntilDoneChange: a start that puts the location back (rollback-deploy,
 	// redeploy-previous) is tried again, after a growing wait, until it starts or meets a
-	// non-retryable error, the status showing that it waits and why; runs that recorded no
-	// marker give up after startBound, as they did, leaving a refused redeploy undone.
+	// non-retryable error (FAILED_PRECONDITION for a model mid-change is waited out), the
+	// status showing that it waits and why; runs that recorded no marker give up after
+	// startBound, as they did, leaving a refused redeploy undone.
 	restoreUntilDoneChange  = "restore-until-done"
 	restoreUntilDoneVersion = 1
 )

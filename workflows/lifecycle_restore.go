@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/grpc/codes"
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insights"
@@ -54,7 +56,7 @@ func (l *lifecycle) startRestoring(s awaitedStep) (activities.StartedOperation, 
 	for try := 1; ; try++ {
 		var started activities.StartedOperation
 		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, restoreTryBound), s.start, s.params).Get(l.ctx, &started)
-		if err == nil || endsRestoring(err) {
+		if err == nil || endsRestoring(err) && !l.midChange(err, s.params) {
 			if try > 1 {
 				l.currentStep().Detail, l.status.LastError = "", ""
 			}
@@ -69,6 +71,28 @@ func (l *lifecycle) startRestoring(s awaitedStep) (activities.StartedOperation, 
 		}
 		wait = min(2*wait, restoreMaxWait)
 	}
+}
+
+// midChange says whether a start refused FAILED_PRECONDITION was refused because its model is
+// mid-change (DEPLOYING, UNDEPLOYING), which will end: the API refuses to undeploy a model
+// that is deploying, or to deploy one that is undeploying. That is how a restore finds an
+// operation the run does not track: a deploy or undeploy whose start committed but gave up
+// without its answer (a lost reply, then refusals past startBound), or whose child gave up
+// awaiting it. A model that cannot be read for now counts as mid-change, to be read again.
+func (l *lifecycle) midChange(err error, model any) bool {
+	name, ok := model.(string)
+	if !ok || !insights.IsErrorType(err, codes.FailedPrecondition.String()) {
+		return false
+	}
+	raw, gerr := l.getModel(name)
+	if gerr != nil {
+		return !endsRestoring(gerr)
+	}
+	var m struct {
+		State string `json:"state"`
+	}
+	_ = json.Unmarshal(raw, &m)
+	return m.State == stateDeploying || m.State == stateUndeploying
 }
 
 // endsRestoring: err is a failure that trying again cannot change (the model is gone, the

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/stretchr/testify/mock"
@@ -110,7 +111,7 @@ func (s *lifecycleSuite) TestRestoreStopsAtANonRetryableError() {
 }
 
 // TestRedeployIsNotWaitedForWhileTheNewModelHoldsTheSlot: the new model could not be undeployed
-// (refused for good), so it holds the slot the previous model needs: the location is not short,
+// (refused for good, and not mid-change), so it holds the slot the previous model needs: the location is not short,
 // and waiting for the quota would wait for ever. The redeploy is tried once, as a step.
 func (s *lifecycleSuite) TestRedeployIsNotWaitedForWhileTheNewModelHoldsTheSlot() {
 	s.models(deployedModels(MaxDeployedPerLocation)...)
@@ -120,6 +121,7 @@ func (s *lifecycleSuite) TestRedeployIsNotWaitedForWhileTheNewModelHoldsTheSlot(
 	s.awaitChild(deployOp, internalErrorOp(deployOp))
 	refused := temporal.NewNonRetryableApplicationError("model is busy", "FailedPrecondition", nil)
 	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{}, refused).Once()
+	s.env.OnActivity(acts.GetIssueModel, mock.Anything, testModel).Return(json.RawMessage(`{"state":"DEPLOYED"}`), nil).Once()
 	tries := s.quotaRefusedFor(100 * time.Hour)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 
@@ -146,3 +148,52 @@ func (s *lifecycleSuite) TestRestoreOfEarlierReleasesGivesUp() {
 // defaultTestAttempts is the testsuite's cap on the attempts of an activity whose retry policy
 // sets no maximum (the server sets none: it retries until the schedule-to-close bound).
 const defaultTestAttempts = 10
+
+// TestRollbackWaitsOutADeployItDoesNotTrack (the deploy's start committed, its reply was lost,
+// then refusals outlasted startBound: the step failed without the operation, which runs on
+// untracked). The rollback's undeploy is refused FAILED_PRECONDITION while the new model is
+// DEPLOYING: it waits for the model to leave DEPLOYING, then undeploys it, so the deployment the
+// run lost track of cannot outlive the run, and redeploys the previous model.
+func (s *lifecycleSuite) TestRollbackWaitsOutADeployItDoesNotTrack() {
+	s.models(deployedModels(MaxDeployedPerLocation)...)
+	s.trains(900, 12)
+	s.changes(acts.UndeployIssueModel, oldModel, retireOp)
+	quota := temporal.NewApplicationError("quota", insights.ErrResourceExhausted)
+	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{}, quota)
+	busy := temporal.NewNonRetryableApplicationError("Cannot undeploy issue model in state DEPLOYING", "FailedPrecondition", nil)
+	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{}, busy).Twice()
+	reads := 0
+	s.env.OnActivity(acts.GetIssueModel, mock.Anything, testModel).Return(func(context.Context, string) (json.RawMessage, error) {
+		reads++
+		return json.RawMessage(`{"name":"` + testModel + `","state":"DEPLOYING"}`), nil
+	})
+	s.changes(acts.UndeployIssueModel, testModel, rollbackOp)
+	s.changes(acts.DeployIssueModel, oldModel, redeployOp)
+	var waiting LifecycleStatus
+	s.env.RegisterDelayedCallback(func() { waiting = s.status() }, 7*time.Minute) // during the second wait
+	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
+
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	s.True(insights.IsErrorType(err, insights.ErrResourceExhausted), "%v", err)
+	s.Contains(err.Error(), testModel+" is UNDEPLOYED, "+oldModel+" redeployed")
+	s.NotContains(err.Error(), "not rolled back")
+	s.Equal(2, reads, "the model is read after each refusal")
+	s.Contains(waiting.Steps[len(waiting.Steps)-1].Detail, "waiting to restore: rollback-deploy of "+testModel)
+	s.Contains(waiting.LastError, "DEPLOYING")
+}
+
+// TestRestoreRefusedForAModelNotMidChangeStops: FAILED_PRECONDITION for a model that is not
+// mid-change will not lift: the restore is not tried again.
+func (s *lifecycleSuite) TestRestoreRefusedForAModelNotMidChangeStops() {
+	s.atDeployedQuota()
+	s.awaitChild(deployOp, internalErrorOp(deployOp))
+	s.nothingToDo(acts.UndeployIssueModel, testModel)
+	refused := temporal.NewNonRetryableApplicationError("Cannot deploy issue model in state TRAINING", "FailedPrecondition", nil)
+	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{}, refused).Once()
+	s.env.OnActivity(acts.GetIssueModel, mock.Anything, oldModel).Return(json.RawMessage(`{"state":"TRAINING"}`), nil).Once()
+	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
+
+	s.requireOperationFailed()
+	s.Contains(s.env.GetWorkflowError().Error(), "could not redeploy "+oldModel)
+}

@@ -230,9 +230,10 @@ func (l *lifecycle) startAndAwaitStarted(s awaitedStep) (activities.StartedOpera
 
 // Model states the lifecycle decides on.
 var (
-	stateDeployed   = contactcenterinsightspb.IssueModel_DEPLOYED.String()
-	stateDeploying  = contactcenterinsightspb.IssueModel_DEPLOYING.String()
-	stateUndeployed = contactcenterinsightspb.IssueModel_UNDEPLOYED.String()
+	stateDeployed    = contactcenterinsightspb.IssueModel_DEPLOYED.String()
+	stateDeploying   = contactcenterinsightspb.IssueModel_DEPLOYING.String()
+	stateUndeployed  = contactcenterinsightspb.IssueModel_UNDEPLOYED.String()
+	stateUndeploying = contactcenterinsightspb.IssueModel_UNDEPLOYING.String()
 )
 
 // isDeployed: the model counts against the deployed-model quota.
