@@ -70,13 +70,13 @@ func (l *lifecycle) rollBack(r deployRollback) error {
 	if r.previous != "" {
 		// While the new model may hold the slot the previous one needs, the location is not
 		// short, and a quota refusal would not lift: the redeploy is tried, not waited for.
-		redeploy := l.restore
+		var err error
 		if newModelHoldsASlot {
-			redeploy = func(suffix string, start any, model string) error {
-				return l.startAndAwait(suffix, start, model, false)
-			}
+			err = l.startAndAwait("redeploy-previous", acts.DeployIssueModel, r.previous, false)
+		} else {
+			err = l.restore("redeploy-previous", acts.DeployIssueModel, r.previous)
 		}
-		if err := redeploy("redeploy-previous", acts.DeployIssueModel, r.previous); err != nil {
+		if err != nil {
 			problem("could not redeploy "+r.previous+", which undeploy-first undeployed", err)
 			if !slices.Contains(l.result.Undeployed, r.previous) {
 				l.result.Undeployed = append(l.result.Undeployed, r.previous)
