@@ -23,7 +23,8 @@ import (
 // between tries the run waits, from restoreFirstWait doubling to restoreMaxWait, so a refusal of
 // days costs a few hundred history events a day. A new try is safe after a lost reply: Deploy and
 // Undeploy read the model's state first and adopt the operation of a model mid-change
-// (activities.transition), so no start-once record has to outlive a try.
+// (activities.transition), and a refusal for the opposite change is waited out (midChange), so
+// no start-once record has to outlive a try.
 const (
 	restoreTryBound  = 10 * time.Minute
 	restoreFirstWait = time.Minute
