@@ -142,5 +142,11 @@ func (a *Activities) transition(ctx context.Context, name string, t transition) 
 	if m.GetState() == t.inFlight {
 		r.known = knownRunning
 	}
+	if isLooking(ctx) {
+		if r.known != knownRunning {
+			return StartedOperation{}, nil // nothing of t runs
+		}
+		r.lookOnly = true
+	}
 	return a.startOnce(ctx, r)
 }

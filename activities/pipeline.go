@@ -181,14 +181,18 @@ func startPipeline[M pipelineMetadata[R], R, Q any, O interface{ Name() string }
 		return StartedOperation{}, err
 	}
 	created := createdSince(ctx, since)
-	return a.startOnce(ctx, startRequest{
+	r := startRequest{
 		method: method, parent: parent,
 		ours: func(op *longrunningpb.Operation) bool {
 			md := newMessage[M]()
 			return op.GetMetadata().UnmarshalTo(md) == nil && same(md.GetRequest()) && created(md.GetCreateTime())
 		},
 		start: func() (string, error) { return opName(call(c, ctx, req, noRetry)) },
-	})
+	}
+	if isLooking(ctx) {
+		r.known, r.lookOnly = knownMayHaveStarted, true
+	}
+	return a.startOnce(ctx, r)
 }
 
 // newMessage returns a new, empty message of type M (a pointer to a generated message).

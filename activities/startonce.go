@@ -96,7 +96,10 @@ func (a *Activities) startOnce(ctx context.Context, r startRequest) (StartedOper
 			rec.AmbiguousEnd = time.Now()
 		}
 		activity.RecordHeartbeat(ctx, rec)
-		return StartedOperation{}, err
+		return StartedOperation{}, withAttempts(err, rec)
+	}
+	if l, ok := ctx.Value(lookingKey{}).(looking); ok && l.ambiguousEnd.After(ambiguousEnd) {
+		ambiguousEnd = l.ambiguousEnd
 	}
 	if r.known == knownNotRunning {
 		look = false

@@ -57,6 +57,12 @@ const (
 	// startBound, as they did, leaving a refused redeploy undone.
 	restoreUntilDoneChange  = "restore-until-done"
 	restoreUntilDoneVersion = 1
+	// lookAfterGivenUpStartChange: a pipeline step's or retirement's start that gave up after
+	// an attempt that may have started its operation is followed by a look-up for that
+	// operation (activity FindStartedOperation), which the step then awaits; runs that recorded
+	// no marker fail the step, or keep the model, and leave that operation untracked.
+	lookAfterGivenUpStartChange  = "look-after-given-up-start"
+	lookAfterGivenUpStartVersion = 1
 )
 
 // parentClosePolicy is the policy of a child awaiting an operation (see parentCloseChange).
@@ -81,8 +87,9 @@ type lifecycle struct {
 	vis         *visibility
 	// rolledBack says what a failed or cancelled deploy step put back (status detail).
 	rolledBack string
-	// restoreFenced: fenceOlderWorkers was recorded for restoreUntilDoneChange.
-	restoreFenced bool
+	// restoreFenced, lookFenced: fenceOlderWorkers was recorded for restoreUntilDoneChange,
+	// lookAfterGivenUpStartChange.
+	restoreFenced, lookFenced bool
 }
 
 // IssueModelLifecycleWorkflow trains, gates, deploys and swaps an issue model:

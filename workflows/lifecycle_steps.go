@@ -141,7 +141,7 @@ func (l *lifecycle) retire(replaced []string) {
 			return
 		}
 		if !slices.Contains(l.result.Undeployed, name) {
-			if err := l.startAndAwait("undeploy-"+lastSegment(name), acts.UndeployIssueModel, name, false); err != nil {
+			if _, err := l.startAndAwaitOp(awaitedStep{suffix: "undeploy-" + lastSegment(name), start: acts.UndeployIssueModel, params: name, lookAs: "UndeployIssueModel"}); err != nil {
 				l.status.LastError = rootMessage(err)
 				l.result.Kept = append(l.result.Kept, name)
 				continue
@@ -149,7 +149,7 @@ func (l *lifecycle) retire(replaced []string) {
 			l.result.Undeployed = append(l.result.Undeployed, name)
 		}
 		if l.in.DeleteReplaced {
-			if err := l.startAndAwait("delete-"+lastSegment(name), acts.DeleteIssueModel, name, false); err != nil {
+			if _, err := l.startAndAwaitOp(awaitedStep{suffix: "delete-" + lastSegment(name), start: acts.DeleteIssueModel, params: name, lookAs: "DeleteIssueModel"}); err != nil {
 				l.status.LastError = rootMessage(err)
 				continue
 			}
@@ -177,6 +177,9 @@ type awaitedStep struct {
 	progress bool
 	// restoring: the start puts the location back; it is tried until done (restore).
 	restoring bool
+	// lookAs is the start's activity type when a start that gave up is looked for
+	// (lookForGivenUpStart).
+	lookAs string
 }
 
 // startBound bounds a step's start activity, its attempts' waits in the rate-limited task queue
@@ -202,6 +205,9 @@ func (l *lifecycle) startAndAwaitStarted(s awaitedStep) (activities.StartedOpera
 		started, err = l.startRestoring(s)
 	} else {
 		err = workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, startBound), s.start, s.params).Get(l.ctx, &started)
+		if err != nil && s.lookAs != "" {
+			started, err = l.lookForGivenUpStart(s, err)
+		}
 	}
 	if err != nil {
 		return started, insights.Operation{}, err

@@ -101,12 +101,18 @@ func withChangeActivity(ctx workflow.Context, resource string, scheduleToClose t
 	}))
 }
 
-// withDeleteActivity is for the DeleteIssueModel of model, which a cancel could not stop. No
-// schedule-to-close bound: the server then bounds a regular activity by the run's timeout only
-// (the SDK copies StartToClose into it for local activities alone), so the deletion is retried
-// until it starts or meets a non-retryable error.
+// withDeleteActivity is for the DeleteIssueModel of model, which a cancel could not stop: it is
+// retried until it starts (withUntilAnsweredActivity).
 func withDeleteActivity(ctx workflow.Context, model string) workflow.Context {
-	return workflow.WithActivityOptions(ctx, startCall(model, workflow.ActivityOptions{
+	return withUntilAnsweredActivity(ctx, model)
+}
+
+// withUntilAnsweredActivity is for a call on resource that must not give up on a refusal. No
+// schedule-to-close bound: the server then bounds a regular activity by the run's timeout only
+// (the SDK copies StartToClose into it for local activities alone), so the call is retried
+// until it answers or meets a non-retryable error.
+func withUntilAnsweredActivity(ctx workflow.Context, resource string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, startCall(resource, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,

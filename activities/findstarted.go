@@ -1,0 +1,126 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/issuemodels/durable-lro/insights"
+)
+
+// A start activity that gives up (its schedule-to-close bound passed, or a non-retryable error)
+// after an attempt that may have committed leaves an operation nobody tracks: its start-once
+// records die with it. Its error therefore carries the last record (withAttempts), so that the
+// workflow can tell (MayHaveStarted) and look for that operation with FindStartedOperation.
+
+// FindStartedOperationParams is the input of FindStartedOperation.
+type FindStartedOperationParams struct {
+	// Start is the start activity that gave up: IngestConversations, BulkAnalyzeConversations,
+	// ExportIssueModel, ImportIssueModel, UndeployIssueModel or DeleteIssueModel.
+	Start string `json:"start"`
+	// Input is that activity's input, as it was given.
+	Input json.RawMessage `json:"input"`
+	// AmbiguousEnd is when the last attempt that may have started the operation failed: an empty
+	// look-up is trusted only ListLagGrace after it.
+	AmbiguousEnd time.Time `json:"ambiguousEnd"`
+}
+
+// FoundOperation is what FindStartedOperation found: the operation the start may have started
+// (running or done), or Done when the model already is where the start leads (nothing runs),
+// or neither: no such operation, so the start started nothing.
+type FoundOperation struct {
+	Operation string `json:"operation,omitempty"`
+	Done      bool   `json:"done,omitempty"`
+}
+
+// FindStartedOperation looks, never starting anything, for the operation a start activity that
+// gave up may have started: a pipeline step's operation by its request and Since (as a retry of
+// the step would adopt it), an undeploy's or delete's by its model being mid-change. The
+// workflow runs it without a time bound: looking cannot duplicate anything, and a refusal that
+// outlasted the start must not end the look too.
+func (a *Activities) FindStartedOperation(ctx context.Context, p FindStartedOperationParams) (FoundOperation, error) {
+	ctx = context.WithValue(ctx, lookingKey{}, looking{ambiguousEnd: p.AmbiguousEnd})
+	switch p.Start {
+	case "IngestConversations":
+		return findBy(ctx, p.Input, a.IngestConversations, false)
+	case "BulkAnalyzeConversations":
+		return findBy(ctx, p.Input, a.BulkAnalyzeConversations, false)
+	case "ExportIssueModel":
+		return findBy(ctx, p.Input, a.ExportIssueModel, false)
+	case "ImportIssueModel":
+		return findBy(ctx, p.Input, a.ImportIssueModel, false)
+	case "UndeployIssueModel":
+		return findBy(ctx, p.Input, a.UndeployIssueModel, true)
+	case "DeleteIssueModel":
+		return findBy(ctx, p.Input, a.DeleteIssueModel, true)
+	}
+	return FoundOperation{}, insights.InvalidArgument("start", fmt.Sprintf("%q is not a start activity that can be looked for", p.Start))
+}
+
+// findBy runs start in look-only mode on input. A look-only pipeline start answers AlreadyDone
+// when it finds nothing; a look-only model change answers it when the model is already where
+// the change leads (doneMeansModel), and an empty answer when nothing is running.
+func findBy[P any](ctx context.Context, input json.RawMessage, start func(context.Context, P) (StartedOperation, error), doneMeansModel bool) (FoundOperation, error) {
+	var p P
+	if err := json.Unmarshal(input, &p); err != nil {
+		return FoundOperation{}, insights.InvalidArgument("input", err.Error())
+	}
+	started, err := start(ctx, p)
+	if err != nil {
+		return FoundOperation{}, err
+	}
+	return FoundOperation{Operation: started.Operation, Done: doneMeansModel && started.AlreadyDone}, nil
+}
+
+// looking, in a start's context, makes it look only (FindStartedOperation).
+type (
+	looking    struct{ ambiguousEnd time.Time }
+	lookingKey struct{}
+)
+
+func isLooking(ctx context.Context) bool {
+	_, ok := ctx.Value(lookingKey{}).(looking)
+	return ok
+}
+
+// withAttempts adds a failing attempt's record to its error, as the details' second value (the
+// first stays the error's own: a google.rpc.Status, or null).
+func withAttempts(err error, rec startAttempts) error {
+	appErr, ok := err.(*temporal.ApplicationError)
+	if !ok {
+		return err
+	}
+	var own any = json.RawMessage("null")
+	if appErr.HasDetails() {
+		_ = appErr.Details(&own)
+	}
+	return temporal.NewApplicationErrorWithOptions(appErr.Message(), appErr.Type(), temporal.ApplicationErrorOptions{
+		NonRetryable: appErr.NonRetryable(), Cause: appErr.Unwrap(), NextRetryDelay: appErr.NextRetryDelay(),
+		Details: []any{own, rec},
+	})
+}
+
+// MayHaveStarted says, from the error of a start activity that gave up as its workflow sees it,
+// whether an attempt may have started an operation, and when the last such attempt failed (zero
+// when unknown). An attempt that timed out may have; an error without a record (from a worker
+// that does not attach one) tells by its own type.
+func MayHaveStarted(err error) (bool, time.Time) {
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return true, time.Time{}
+	}
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		return false, time.Time{}
+	}
+	var own any
+	var rec startAttempts
+	if appErr.HasDetails() && appErr.Details(&own, &rec) == nil && rec.Attempt > 0 {
+		return rec.MayHaveCommitted, rec.AmbiguousEnd
+	}
+	return insights.MayHaveCommitted(appErr) || appErr.Type() == insights.ErrOperationNotListed, time.Time{}
+}
