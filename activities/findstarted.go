@@ -88,10 +88,11 @@ func isLooking(ctx context.Context) bool {
 }
 
 // withAttempts adds a failing attempt's record to its error, as the details' second value (the
-// first stays the error's own: a google.rpc.Status, or null).
+// first stays the error's own: a google.rpc.Status, or null), when an attempt may have
+// committed; otherwise the error's own type tells (see MayHaveStarted).
 func withAttempts(err error, rec startAttempts) error {
 	appErr, ok := err.(*temporal.ApplicationError)
-	if !ok {
+	if !ok || !rec.MayHaveCommitted {
 		return err
 	}
 	var own any = json.RawMessage("null")
@@ -106,8 +107,8 @@ func withAttempts(err error, rec startAttempts) error {
 
 // MayHaveStarted says, from the error of a start activity that gave up as its workflow sees it,
 // whether an attempt may have started an operation, and when the last such attempt failed (zero
-// when unknown). An attempt that timed out may have; an error without a record (from a worker
-// that does not attach one) tells by its own type.
+// when unknown). An attempt that timed out may have; an error without a record (no attempt may
+// have committed, or a worker that does not attach one) tells by its own type.
 func MayHaveStarted(err error) (bool, time.Time) {
 	var timeout *temporal.TimeoutError
 	if errors.As(err, &timeout) {

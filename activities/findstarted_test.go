@@ -1,14 +1,17 @@
 package activities_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/issuemodels/durable-lro/activities"
 	"github.com/issuemodels/durable-lro/insights"
+	"github.com/issuemodels/durable-lro/insightstest"
 )
 
 // A start that gives up after its committed attempt lost the reply (here: the look-ups of the
@@ -54,4 +57,33 @@ func TestAStartRefusedOnlySaysItStartedNothing(t *testing.T) {
 	require.Error(t, err)
 	mayHaveStarted, _ := activities.MayHaveStarted(err)
 	require.False(t, mayHaveStarted)
+}
+
+// For an undeploy that gave up, the look-up reads the model: UNDEPLOYING is the undeploy to
+// await, UNDEPLOYED is done, DEPLOYED means no undeploy was started. It never starts one.
+func TestFindStartedOperationOfAnUndeployReadsTheModel(t *testing.T) {
+	srv, clock, a := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return time.Minute }, DeployTime: 10 * time.Minute})
+	env := activityEnv(a)
+	created := startCreation(t, env, a)
+	clock.Advance(time.Minute)
+	op, _ := srv.Operation(created.Operation)
+	model := &contactcenterinsightspb.IssueModel{}
+	require.NoError(t, op.GetResponse().UnmarshalTo(model))
+	execute[activities.StartedOperation](t, env, a.DeployIssueModel, model.GetName())
+	clock.Advance(time.Hour)
+	input, err := json.Marshal(model.GetName())
+	require.NoError(t, err)
+	find := func() activities.FoundOperation {
+		t.Helper()
+		return execute[activities.FoundOperation](t, env, a.FindStartedOperation,
+			activities.FindStartedOperationParams{Start: "UndeployIssueModel", Input: input, AmbiguousEnd: clock.Now()})
+	}
+
+	require.Equal(t, activities.FoundOperation{}, find(), "DEPLOYED: no undeploy runs")
+	lost, err := a.Client.UndeployIssueModel(context.Background(), &contactcenterinsightspb.UndeployIssueModelRequest{Name: model.GetName()})
+	require.NoError(t, err) // the given-up start's undeploy: committed, its reply lost
+	require.Equal(t, activities.FoundOperation{Operation: lost.Name()}, find(), "UNDEPLOYING: its undeploy")
+	clock.Advance(time.Hour)
+	require.Equal(t, activities.FoundOperation{Done: true}, find(), "UNDEPLOYED: done")
+	require.EqualValues(t, 1, srv.Stats().RPCs["UndeployIssueModel"], "the look-ups undeployed nothing")
 }
