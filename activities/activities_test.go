@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -269,4 +270,29 @@ func TestDeployRetryWaitsForTheListToShowTheRunningOperation(t *testing.T) {
 	clock.Advance(time.Minute)
 	adopted := execute[activities.StartedOperation](t, env, acts.DeployIssueModel, model.GetName())
 	require.Equal(t, lost.Name(), adopted.Operation)
+}
+
+// For an undeploy that gave up, the look-up reads the model: UNDEPLOYING is the undeploy to
+// await, UNDEPLOYED is done, DEPLOYED means no undeploy was started. It never starts one.
+func TestFindStartedOperationOfAnUndeployReadsTheModel(t *testing.T) {
+	srv, clock, a := setup(t, insightstest.Options{TrainingTime: func() time.Duration { return time.Minute }, DeployTime: 10 * time.Minute})
+	env := activityEnv(a)
+	model := trainedModel(t, a, clock)
+	execute[activities.StartedOperation](t, env, a.DeployIssueModel, model)
+	clock.Advance(time.Hour)
+	input, err := json.Marshal(model)
+	require.NoError(t, err)
+	find := func() activities.FoundOperation {
+		t.Helper()
+		return execute[activities.FoundOperation](t, env, a.FindStartedOperation,
+			activities.FindStartedOperationParams{Start: "UndeployIssueModel", Input: input, AmbiguousEnd: clock.Now()})
+	}
+
+	require.Equal(t, activities.FoundOperation{}, find(), "DEPLOYED: no undeploy runs")
+	lost, err := a.Client.UndeployIssueModel(context.Background(), &contactcenterinsightspb.UndeployIssueModelRequest{Name: model})
+	require.NoError(t, err) // the given-up start's undeploy: committed, its reply lost
+	require.Equal(t, activities.FoundOperation{Operation: lost.Name()}, find(), "UNDEPLOYING: its undeploy")
+	clock.Advance(time.Hour)
+	require.Equal(t, activities.FoundOperation{Done: true}, find(), "UNDEPLOYED: done")
+	require.EqualValues(t, 1, srv.Stats().RPCs["UndeployIssueModel"], "the look-ups undeployed nothing")
 }

@@ -44,36 +44,35 @@ type FoundOperation struct {
 // outlasted the start must not end the look too.
 func (a *Activities) FindStartedOperation(ctx context.Context, p FindStartedOperationParams) (FoundOperation, error) {
 	ctx = context.WithValue(ctx, lookingKey{}, looking{ambiguousEnd: p.AmbiguousEnd})
-	switch p.Start {
-	case "IngestConversations":
-		return findBy(ctx, p.Input, a.IngestConversations, false)
-	case "BulkAnalyzeConversations":
-		return findBy(ctx, p.Input, a.BulkAnalyzeConversations, false)
-	case "ExportIssueModel":
-		return findBy(ctx, p.Input, a.ExportIssueModel, false)
-	case "ImportIssueModel":
-		return findBy(ctx, p.Input, a.ImportIssueModel, false)
-	case "UndeployIssueModel":
-		return findBy(ctx, p.Input, a.UndeployIssueModel, true)
-	case "DeleteIssueModel":
-		return findBy(ctx, p.Input, a.DeleteIssueModel, true)
+	find, ok := map[string]func(context.Context, json.RawMessage) (FoundOperation, error){
+		"IngestConversations":      findBy(a.IngestConversations, false),
+		"BulkAnalyzeConversations": findBy(a.BulkAnalyzeConversations, false),
+		"ExportIssueModel":         findBy(a.ExportIssueModel, false),
+		"ImportIssueModel":         findBy(a.ImportIssueModel, false),
+		"UndeployIssueModel":       findBy(a.UndeployIssueModel, true),
+		"DeleteIssueModel":         findBy(a.DeleteIssueModel, true),
+	}[p.Start]
+	if !ok {
+		return FoundOperation{}, insights.InvalidArgument("start", fmt.Sprintf("%q is not a start activity that can be looked for", p.Start))
 	}
-	return FoundOperation{}, insights.InvalidArgument("start", fmt.Sprintf("%q is not a start activity that can be looked for", p.Start))
+	return find(ctx, p.Input)
 }
 
-// findBy runs start in look-only mode on input. A look-only pipeline start answers AlreadyDone
+// findBy runs start in look-only mode on its input. A look-only pipeline start answers AlreadyDone
 // when it finds nothing; a look-only model change answers it when the model is already where
 // the change leads (doneMeansModel), and an empty answer when nothing is running.
-func findBy[P any](ctx context.Context, input json.RawMessage, start func(context.Context, P) (StartedOperation, error), doneMeansModel bool) (FoundOperation, error) {
-	var p P
-	if err := json.Unmarshal(input, &p); err != nil {
-		return FoundOperation{}, insights.InvalidArgument("input", err.Error())
+func findBy[P any](start func(context.Context, P) (StartedOperation, error), doneMeansModel bool) func(context.Context, json.RawMessage) (FoundOperation, error) {
+	return func(ctx context.Context, input json.RawMessage) (FoundOperation, error) {
+		var p P
+		if err := json.Unmarshal(input, &p); err != nil {
+			return FoundOperation{}, insights.InvalidArgument("input", err.Error())
+		}
+		started, err := start(ctx, p)
+		if err != nil {
+			return FoundOperation{}, err
+		}
+		return FoundOperation{Operation: started.Operation, Done: doneMeansModel && started.AlreadyDone}, nil
 	}
-	started, err := start(ctx, p)
-	if err != nil {
-		return FoundOperation{}, err
-	}
-	return FoundOperation{Operation: started.Operation, Done: doneMeansModel && started.AlreadyDone}, nil
 }
 
 // looking, in a start's context, makes it look only (FindStartedOperation).
