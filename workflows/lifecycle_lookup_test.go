@@ -98,3 +98,20 @@ func (s *lifecycleSuite) TestRetireAwaitsTheUndeployItsGivenUpStartStarted() {
 	s.Equal([]string{oldModel}, res.Deleted)
 	s.Empty(res.Kept)
 }
+
+// TestRejectedModelsDeletionItsGivenUpStartStartedIsAwaited: the deletion of the rejected model
+// committed, lost its reply, then was refused until it gave up; the run finds it and awaits it
+// instead of failing with the deletion running untracked.
+func (s *lifecycleSuite) TestRejectedModelsDeletionItsGivenUpStartStartedIsAwaited() {
+	s.models()
+	s.trains(100, 2)
+	s.env.OnActivity(acts.DeleteIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{}, refusedAfterLostReply(true))
+	s.looksFor("DeleteIssueModel", testModel, activities.FoundOperation{Operation: deleteOp1})
+	s.awaitChild(deleteOp1, doneOp(deleteOp1))
+	in := lifecycleInput(QualityGate{MinIssueCount: 5})
+	in.DeleteRejected = true
+	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, in)
+
+	s.True(insights.IsErrorType(s.env.GetWorkflowError(), insights.ErrQualityGate), "%v", s.env.GetWorkflowError())
+	s.Contains(s.env.GetWorkflowError().Error(), "was deleted")
+}

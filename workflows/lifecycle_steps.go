@@ -56,7 +56,7 @@ func (l *lifecycle) checkQuotas() error {
 		}
 		sort.Slice(prunable, func(i, j int) bool { return prunable[i].CreateTime < prunable[j].CreateTime })
 		for _, m := range prunable[:excess] {
-			if err := l.startAndAwait("prune-"+lastSegment(m.Name), acts.DeleteIssueModel, m.Name, false); err != nil {
+			if _, err := l.startAndAwaitOp(awaitedStep{suffix: "prune-" + lastSegment(m.Name), start: acts.DeleteIssueModel, params: m.Name, lookAs: "DeleteIssueModel"}); err != nil {
 				return err
 			}
 			l.result.Deleted = append(l.result.Deleted, m.Name)
@@ -117,7 +117,7 @@ func (l *lifecycle) qualityGate(res *CreateIssueModelResult) error {
 	}
 	msg := fmt.Sprintf("model %s failed the quality gate: %s", l.result.Model, strings.Join(problems, "; "))
 	if l.in.DeleteRejected {
-		if err := l.startAndAwait("delete-rejected", acts.DeleteIssueModel, l.result.Model, false); err != nil {
+		if _, err := l.startAndAwaitOp(awaitedStep{suffix: "delete-rejected", start: acts.DeleteIssueModel, params: l.result.Model, lookAs: "DeleteIssueModel"}); err != nil {
 			return err
 		}
 		l.result.Deleted = append(l.result.Deleted, l.result.Model)
