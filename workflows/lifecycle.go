@@ -57,10 +57,10 @@ const (
 	// startBound, as they did, leaving a refused redeploy undone.
 	restoreUntilDoneChange  = "restore-until-done"
 	restoreUntilDoneVersion = 1
-	// lookAfterGivenUpStartChange: a pipeline step's or retirement's start that gave up after
-	// an attempt that may have started its operation is followed by a look-up for that
-	// operation (activity FindStartedOperation), which the step then awaits; runs that recorded
-	// no marker fail the step, or keep the model, and leave that operation untracked.
+	// lookAfterGivenUpStartChange: a pipeline step's, retirement's or deletion's start that
+	// gave up after an attempt that may have started its operation is followed by a look-up
+	// for that operation (activity FindStartedOperation), which the step then awaits; runs that
+	// recorded no marker fail the step, or keep the model, and leave that operation untracked.
 	lookAfterGivenUpStartChange  = "look-after-given-up-start"
 	lookAfterGivenUpStartVersion = 1
 )

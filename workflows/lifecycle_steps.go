@@ -184,9 +184,10 @@ type awaitedStep struct {
 
 // startBound bounds a step's start activity, its attempts' waits in the rate-limited task queue
 // included (a poll backlog keeps each under the polls' 3-minute bound; starts go ahead of polls).
-// It is long because a step that gives up after an attempt that may have committed leaves that
-// operation untracked (the start-once records live in this activity's heartbeats); it is bounded
-// so that a start refused for hours (a quota) fails the step, whose rollback then runs.
+// It is long because a step that gives up after an attempt that may have committed loses the
+// start-once records (this activity's heartbeats) that would adopt that operation: the run must
+// look for it afterwards (lookForGivenUpStart), or the rollback settle it (midChange). It is
+// bounded so that a start refused for hours (a quota) fails the step, whose rollback then runs.
 const startBound = time.Hour
 
 // startAndAwaitOp is startAndAwait for any start activity; it returns the done operation (empty
