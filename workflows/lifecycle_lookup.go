@@ -2,6 +2,9 @@ package workflows
 
 import (
 	"encoding/json"
+	"reflect"
+	"runtime"
+	"strings"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -33,7 +36,7 @@ func (l *lifecycle) lookForGivenUpStart(s awaitedStep, startErr error) (activiti
 	l.currentStep().Detail = "the start gave up after an attempt that may have started its operation; looking for it: " + rootMessage(startErr)
 	var found activities.FoundOperation
 	err = workflow.ExecuteActivity(withUntilAnsweredActivity(l.ctx, l.in.Parent), acts.FindStartedOperation,
-		activities.FindStartedOperationParams{Start: s.lookAs, Input: input, AmbiguousEnd: ambiguousEnd}).Get(l.ctx, &found)
+		activities.FindStartedOperationParams{Start: activityName(s.start), Input: input, AmbiguousEnd: ambiguousEnd}).Get(l.ctx, &found)
 	l.currentStep().Detail = ""
 	switch {
 	case err != nil:
@@ -46,4 +49,11 @@ func (l *lifecycle) lookForGivenUpStart(s awaitedStep, startErr error) (activiti
 		return activities.StartedOperation{AlreadyDone: true}, nil
 	}
 	return activities.StartedOperation{}, startErr
+}
+
+// activityName is the type name under which the worker registers the activity method fn (the
+// SDK's own rule: the method's name).
+func activityName(fn any) string {
+	name := strings.TrimSuffix(runtime.FuncForPC(reflect.ValueOf(fn).Pointer()).Name(), "-fm")
+	return name[strings.LastIndex(name, ".")+1:]
 }

@@ -132,7 +132,7 @@ func (l *lifecycle) prepare() error {
 		if g.ConversationConfig != nil {
 			p.AgentID = g.ConversationConfig.AgentID
 		}
-		op, err := l.startAndAwaitOp(awaitedStep{suffix: StepIngest, start: acts.IngestConversations, params: p, lookAs: "IngestConversations", cancellable: true, progress: true})
+		op, err := l.startAndAwaitOp(awaitedStep{suffix: StepIngest, start: acts.IngestConversations, params: p, lookUp: true, cancellable: true, progress: true})
 		if err != nil || l.cancelled {
 			return err
 		}
@@ -152,7 +152,7 @@ func (l *lifecycle) prepare() error {
 		if p.AnalysisPercentage == 0 {
 			p.AnalysisPercentage = 100
 		}
-		op, err := l.startAndAwaitOp(awaitedStep{suffix: StepAnalyze, start: acts.BulkAnalyzeConversations, params: p, lookAs: "BulkAnalyzeConversations", cancellable: true, progress: true})
+		op, err := l.startAndAwaitOp(awaitedStep{suffix: StepAnalyze, start: acts.BulkAnalyzeConversations, params: p, lookUp: true, cancellable: true, progress: true})
 		if err != nil || l.cancelled {
 			return err
 		}
@@ -188,7 +188,7 @@ func (l *lifecycle) exportSource() error {
 	_ = json.Unmarshal(raw, &src)
 	l.in.IssueModel.DisplayName = src.DisplayName
 	p := activities.ExportIssueModelParams{Name: from, ObjectURI: l.in.Promote.ObjectURI, Since: workflow.Now(l.ctx)}
-	if _, err := l.startAndAwaitOp(awaitedStep{suffix: StepExport, start: acts.ExportIssueModel, params: p, lookAs: "ExportIssueModel", cancellable: true}); err != nil || l.cancelled {
+	if _, err := l.startAndAwaitOp(awaitedStep{suffix: StepExport, start: acts.ExportIssueModel, params: p, lookUp: true, cancellable: true}); err != nil || l.cancelled {
 		return err
 	}
 	l.result.ExportedTo = p.ObjectURI
@@ -221,7 +221,7 @@ func (l *lifecycle) importModel() (*CreateIssueModelResult, error) {
 		return nil, err
 	}
 	p := activities.ImportIssueModelParams{Parent: l.in.Parent, ObjectURI: l.in.Promote.ObjectURI, CreateNewModel: true, Since: workflow.Now(l.ctx)}
-	op, err := l.startAndAwaitOp(awaitedStep{suffix: StepImport, start: acts.ImportIssueModel, params: p, lookAs: "ImportIssueModel", cancellable: true})
+	op, err := l.startAndAwaitOp(awaitedStep{suffix: StepImport, start: acts.ImportIssueModel, params: p, lookUp: true, cancellable: true})
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +272,7 @@ func (l *lifecycle) importModel() (*CreateIssueModelResult, error) {
 func (l *lifecycle) export() error {
 	l.setStep(StepExport)
 	p := activities.ExportIssueModelParams{Name: l.result.Model, ObjectURI: l.in.Export.GcsDestination.ObjectURI, Since: workflow.Now(l.ctx)}
-	if _, err := l.startAndAwaitOp(awaitedStep{suffix: StepExport, start: acts.ExportIssueModel, params: p, lookAs: "ExportIssueModel", cancellable: true}); err != nil || l.cancelled {
+	if _, err := l.startAndAwaitOp(awaitedStep{suffix: StepExport, start: acts.ExportIssueModel, params: p, lookUp: true, cancellable: true}); err != nil || l.cancelled {
 		return err
 	}
 	l.result.ExportedTo = p.ObjectURI

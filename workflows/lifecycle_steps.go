@@ -56,7 +56,7 @@ func (l *lifecycle) checkQuotas() error {
 		}
 		sort.Slice(prunable, func(i, j int) bool { return prunable[i].CreateTime < prunable[j].CreateTime })
 		for _, m := range prunable[:excess] {
-			if _, err := l.startAndAwaitOp(awaitedStep{suffix: "prune-" + lastSegment(m.Name), start: acts.DeleteIssueModel, params: m.Name, lookAs: "DeleteIssueModel"}); err != nil {
+			if _, err := l.startAndAwaitOp(awaitedStep{suffix: "prune-" + lastSegment(m.Name), start: acts.DeleteIssueModel, params: m.Name, lookUp: true}); err != nil {
 				return err
 			}
 			l.result.Deleted = append(l.result.Deleted, m.Name)
@@ -117,7 +117,7 @@ func (l *lifecycle) qualityGate(res *CreateIssueModelResult) error {
 	}
 	msg := fmt.Sprintf("model %s failed the quality gate: %s", l.result.Model, strings.Join(problems, "; "))
 	if l.in.DeleteRejected {
-		if _, err := l.startAndAwaitOp(awaitedStep{suffix: "delete-rejected", start: acts.DeleteIssueModel, params: l.result.Model, lookAs: "DeleteIssueModel"}); err != nil {
+		if _, err := l.startAndAwaitOp(awaitedStep{suffix: "delete-rejected", start: acts.DeleteIssueModel, params: l.result.Model, lookUp: true}); err != nil {
 			return err
 		}
 		l.result.Deleted = append(l.result.Deleted, l.result.Model)
@@ -141,7 +141,7 @@ func (l *lifecycle) retire(replaced []string) {
 			return
 		}
 		if !slices.Contains(l.result.Undeployed, name) {
-			if _, err := l.startAndAwaitOp(awaitedStep{suffix: "undeploy-" + lastSegment(name), start: acts.UndeployIssueModel, params: name, lookAs: "UndeployIssueModel"}); err != nil {
+			if _, err := l.startAndAwaitOp(awaitedStep{suffix: "undeploy-" + lastSegment(name), start: acts.UndeployIssueModel, params: name, lookUp: true}); err != nil {
 				l.status.LastError = rootMessage(err)
 				l.result.Kept = append(l.result.Kept, name)
 				continue
@@ -149,7 +149,7 @@ func (l *lifecycle) retire(replaced []string) {
 			l.result.Undeployed = append(l.result.Undeployed, name)
 		}
 		if l.in.DeleteReplaced {
-			if _, err := l.startAndAwaitOp(awaitedStep{suffix: "delete-" + lastSegment(name), start: acts.DeleteIssueModel, params: name, lookAs: "DeleteIssueModel"}); err != nil {
+			if _, err := l.startAndAwaitOp(awaitedStep{suffix: "delete-" + lastSegment(name), start: acts.DeleteIssueModel, params: name, lookUp: true}); err != nil {
 				l.status.LastError = rootMessage(err)
 				continue
 			}
@@ -177,9 +177,9 @@ type awaitedStep struct {
 	progress bool
 	// restoring: the start puts the location back; it is tried until done (restore).
 	restoring bool
-	// lookAs is the start's activity type when a start that gave up is looked for
+	// lookUp: after a start that gave up, the run looks for the operation it may have started
 	// (lookForGivenUpStart).
-	lookAs string
+	lookUp bool
 }
 
 // startBound bounds a step's start activity, its attempts' waits in the rate-limited task queue
@@ -206,7 +206,7 @@ func (l *lifecycle) startAndAwaitStarted(s awaitedStep) (activities.StartedOpera
 		started, err = l.startRestoring(s)
 	} else {
 		err = workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, startBound), s.start, s.params).Get(l.ctx, &started)
-		if err != nil && s.lookAs != "" {
+		if err != nil && s.lookUp {
 			started, err = l.lookForGivenUpStart(s, err)
 		}
 	}
