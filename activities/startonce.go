@@ -79,7 +79,8 @@ const (
 // The retries are Temporal's, so an attempt knows how earlier ones ended only from what they
 // recorded: each failing attempt heartbeats startAttempts just before it returns (the first
 // heartbeat of an attempt is sent at once), and Temporal hands the last details to the next
-// attempt. The times are the workers' clocks (time.Now), assumed synchronized (NTP) to well
+// attempt. Once an attempt may have committed, the record also rides on the error (withAttempts),
+// which outlives the activity: the workflow looks for the operation of a start that gave up. The times are the workers' clocks (time.Now), assumed synchronized (NTP) to well
 // within ListLagGrace; a skew of s between the worker that recorded a failure and the one that
 // reads it shifts the grace by s.
 //
@@ -98,6 +99,7 @@ func (a *Activities) startOnce(ctx context.Context, r startRequest) (StartedOper
 		activity.RecordHeartbeat(ctx, rec)
 		return StartedOperation{}, withAttempts(err, rec)
 	}
+	// A look-up for a start that gave up knows that start's last ambiguous attempt (FindStartedOperation).
 	if l, ok := ctx.Value(lookingKey{}).(looking); ok && l.ambiguousEnd.After(ambiguousEnd) {
 		ambiguousEnd = l.ambiguousEnd
 	}
