@@ -227,17 +227,34 @@ func createSucceeds(t *testing.T, env *testsuite.TestWorkflowEnvironment) Create
 	return res
 }
 
+// cancelTaken records whether a cancel reached the server, for the activities' mocks (each
+// runs on its own goroutine) and the test.
+type cancelTaken struct {
+	mu    sync.Mutex
+	taken bool
+}
+
+func (c *cancelTaken) set() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.taken = true
+}
+
+func (c *cancelTaken) get() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.taken
+}
+
 // pollsEndCancelledOnceTaken answers the polls of testOp: the training ends cancelled once a
-// cancel reached the server (*taken, guarded by mu); nobody cancelled it, it completes after
-// limit polls; until then it runs.
-func (s *createSuite) pollsEndCancelledOnceTaken(mu *sync.Mutex, taken *bool, limit int) {
+// cancel reached the server (cancel); nobody cancelled it, it completes after limit polls;
+// until then it runs.
+func (s *createSuite) pollsEndCancelledOnceTaken(cancel *cancelTaken, limit int) {
 	polls := 0
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
-		mu.Lock()
-		defer mu.Unlock()
 		polls++
 		switch {
-		case *taken:
+		case cancel.get():
 			return failedOp(insights.CodeCancelled, "cancelled"), nil
 		case polls > limit:
 			return succeededOp(), nil
