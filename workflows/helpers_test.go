@@ -59,6 +59,10 @@ func input(t testing.TB, js string) CreateIssueModelInput {
 
 const quietPolicy = `"polling":{"initialInterval":"30s","multiplier":2,"maxInterval":"2m","jitter":0}`
 
+// laggingListPolicy polls every 30 s and gives the operation list a minute to show a new
+// operation (notFoundGrace), the lag the look-up tests play against.
+const laggingListPolicy = `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`
+
 func sampleInput(t testing.TB, extra string) CreateIssueModelInput {
 	return input(t, `{"parent":"`+testParent+`","issueModel":{"displayName":"weekly","inputDataConfig":{"medium":"CHAT","filter":"medium=\"CHAT\""}},`+extra+`}`)
 }
@@ -192,11 +196,33 @@ func (s *createSuite) cancelDeletingTheModel() {
 
 // deletedAfterCancel asserts the run completed with outcome DELETED_AFTER_CANCEL.
 func (s *createSuite) deletedAfterCancel() CreateIssueModelResult {
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res CreateIssueModelResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	res := s.succeeded()
 	s.Equal(OutcomeDeletedAfterCancel, res.Outcome)
 	return res
+}
+
+// succeededWith asserts the run completed without error and decodes its result into res.
+func (s *workflowSuite) succeededWith(res any) {
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Require().NoError(s.env.GetWorkflowResult(res))
+}
+
+// succeeded asserts the run completed without error and returns its result.
+func (s *createSuite) succeeded() CreateIssueModelResult {
+	var res CreateIssueModelResult
+	s.succeededWith(&res)
+	return res
+}
+
+// cancelSignalledAt runs a creation on policy with a cancel signal at the given time: the server
+// takes one cancel of testOp, and the next poll finds the training cancelled. It returns the
+// result of the run, which must have ended cancelled.
+func (s *createSuite) cancelSignalledAt(at time.Duration, policy string) CreateIssueModelResult {
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
+	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, at)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), policy))
+	return s.cancelledResult()
 }
 
 // failedWith asserts the run failed with an ApplicationError of type errType and returns it.
