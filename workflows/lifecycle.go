@@ -40,6 +40,13 @@ const (
 	// cancel signal no longer cancels the deletion the user asked for.
 	disconnectedDeletionChange  = "delete-after-cancel-disconnected"
 	disconnectedDeletionVersion = 1
+	// restoreUntilDoneChange: a start that puts the location back (rollback-deploy,
+	// redeploy-previous) is tried again, after a growing wait, until it starts or meets a
+	// non-retryable error (FAILED_PRECONDITION for a model mid-change is waited out), the
+	// status showing that it waits and why; runs that recorded no marker give up after
+	// startBound, as they did, leaving a refused redeploy undone.
+	restoreUntilDoneChange  = "restore-until-done"
+	restoreUntilDoneVersion = 1
 )
 
 // parentClosePolicy is the policy of a child awaiting an operation (see parentCloseChange).
@@ -64,6 +71,8 @@ type lifecycle struct {
 	vis         *visibility
 	// rolledBack says what a failed or cancelled deploy step put back (status detail).
 	rolledBack string
+	// restoreFenced: fenceOlderWorkers was recorded for restoreUntilDoneChange.
+	restoreFenced bool
 }
 
 // IssueModelLifecycleWorkflow trains, gates, deploys and swaps an issue model:

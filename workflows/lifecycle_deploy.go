@@ -58,7 +58,7 @@ func (l *lifecycle) deploy() (replaced []string, err error) {
 		}
 		if l.cancelled {
 			// Put the previous model back: a cancel must not leave the location with less served.
-			return nil, l.startAndAwait("redeploy-previous", acts.DeployIssueModel, first, false)
+			return nil, l.restore("redeploy-previous", acts.DeployIssueModel, first)
 		}
 		l.result.Undeployed = append(l.result.Undeployed, first)
 	}
@@ -71,7 +71,7 @@ func (l *lifecycle) deploy() (replaced []string, err error) {
 	}
 	if l.cancelled {
 		// Roll back: the previous deployment stays as it was, the new model ends UNDEPLOYED.
-		if rerr := l.startAndAwait("rollback-deploy", acts.UndeployIssueModel, l.result.Model, false); rerr != nil {
+		if rerr := l.restore("rollback-deploy", acts.UndeployIssueModel, l.result.Model); rerr != nil {
 			return nil, rerr
 		}
 		l.result.State = stateUndeployed

@@ -57,16 +57,26 @@ func (l *lifecycle) rollBack(r deployRollback) error {
 			problem("the outcome of "+r.pending+" is unknown", err)
 		}
 	}
+	newModelHoldsASlot := false
 	if r.deployed {
-		if err := l.startAndAwait("rollback-deploy", acts.UndeployIssueModel, l.result.Model, false); err != nil {
+		if err := l.restore("rollback-deploy", acts.UndeployIssueModel, l.result.Model); err != nil {
 			problem("could not undeploy "+l.result.Model, err)
+			newModelHoldsASlot = !insights.IsErrorType(err, insights.ErrNotFound)
 		} else {
 			l.result.State = stateUndeployed
 			done = append(done, l.result.Model+" is UNDEPLOYED")
 		}
 	}
 	if r.previous != "" {
-		if err := l.startAndAwait("redeploy-previous", acts.DeployIssueModel, r.previous, false); err != nil {
+		// While the new model may hold the slot the previous one needs, the location is not
+		// short, and a quota refusal would not lift: the redeploy is tried, not waited for.
+		var err error
+		if newModelHoldsASlot {
+			err = l.startAndAwait("redeploy-previous", acts.DeployIssueModel, r.previous, false)
+		} else {
+			err = l.restore("redeploy-previous", acts.DeployIssueModel, r.previous)
+		}
+		if err != nil {
 			problem("could not redeploy "+r.previous+", which undeploy-first undeployed", err)
 			if !slices.Contains(l.result.Undeployed, r.previous) {
 				l.result.Undeployed = append(l.result.Undeployed, r.previous)

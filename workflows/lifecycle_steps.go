@@ -175,6 +175,8 @@ type awaitedStep struct {
 	cancellable bool
 	// progress asks the child to signal the operation's metadata at each poll (ReportProgress).
 	progress bool
+	// restoring: the start puts the location back; it is tried until done (restore).
+	restoring bool
 }
 
 // startBound bounds a step's start activity, its attempts' waits in the rate-limited task queue
@@ -195,7 +197,13 @@ func (l *lifecycle) startAndAwaitOp(s awaitedStep) (insights.Operation, error) {
 // when the child fails, the operation it could not await to its end.
 func (l *lifecycle) startAndAwaitStarted(s awaitedStep) (activities.StartedOperation, insights.Operation, error) {
 	var started activities.StartedOperation
-	if err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, startBound), s.start, s.params).Get(l.ctx, &started); err != nil {
+	var err error
+	if s.restoring && l.restoresUntilDone() {
+		started, err = l.startRestoring(s)
+	} else {
+		err = workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, startBound), s.start, s.params).Get(l.ctx, &started)
+	}
+	if err != nil {
 		return started, insights.Operation{}, err
 	}
 	if started.AlreadyDone {
@@ -222,9 +230,10 @@ func (l *lifecycle) startAndAwaitStarted(s awaitedStep) (activities.StartedOpera
 
 // Model states the lifecycle decides on.
 var (
-	stateDeployed   = contactcenterinsightspb.IssueModel_DEPLOYED.String()
-	stateDeploying  = contactcenterinsightspb.IssueModel_DEPLOYING.String()
-	stateUndeployed = contactcenterinsightspb.IssueModel_UNDEPLOYED.String()
+	stateDeployed    = contactcenterinsightspb.IssueModel_DEPLOYED.String()
+	stateDeploying   = contactcenterinsightspb.IssueModel_DEPLOYING.String()
+	stateUndeployed  = contactcenterinsightspb.IssueModel_UNDEPLOYED.String()
+	stateUndeploying = contactcenterinsightspb.IssueModel_UNDEPLOYING.String()
 )
 
 // isDeployed: the model counts against the deployed-model quota.

@@ -101,7 +101,10 @@ func withChangeActivity(ctx workflow.Context, resource string, scheduleToClose t
 	}))
 }
 
-// withDeleteActivity is for the DeleteIssueModel of model, which a cancel could not stop.
+// withDeleteActivity is for the DeleteIssueModel of model, which a cancel could not stop. No
+// schedule-to-close bound: the server then bounds a regular activity by the run's timeout only
+// (the SDK copies StartToClose into it for local activities alone), so the deletion is retried
+// until it starts or meets a non-retryable error.
 func withDeleteActivity(ctx workflow.Context, model string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, startCall(model, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
