@@ -58,10 +58,7 @@ Temporal side the namespace, the search attributes, a worker polling the task qu
 Nexus endpoint if one is named. Prints a checklist with what to do for each failure; exits 1 on
 any FAIL, 0 otherwise (warnings included).`,
 		FlagSet: fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := noArgs("doctor", args); err != nil {
-				return err
-			}
+		Exec: flagsOnly("doctor", func(ctx context.Context) error {
 			if err := insights.ValidateParent("parent", cfg.parent); err != nil {
 				return usage("doctor: %s", errorMessage(err))
 			}
@@ -76,7 +73,7 @@ any FAIL, 0 otherwise (warnings included).`,
 				}
 			}
 			return nil
-		},
+		}),
 	}
 }
 
