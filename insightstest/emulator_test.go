@@ -644,17 +644,6 @@ type modelRequests struct {
 	e *env
 }
 
-// deploy deploys name and waits for the deployment, advancing the clock past it.
-func (m modelRequests) deploy(name string) (*contactcenterinsightspb.DeployIssueModelResponse, error) {
-	e := m.e
-	op, err := e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
-	if err != nil {
-		return nil, err
-	}
-	e.clock.Advance(DefaultDeployTime)
-	return op.Wait(e.ctx)
-}
-
 func (m modelRequests) deployReq(name string) error {
 	return errOf(m.e.client.DeployIssueModel(m.e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry))
 }
