@@ -78,6 +78,23 @@ func (a *Activities) clientOf(field, resource string, valid func(field, value st
 	return a.clientFor(field, resource)
 }
 
+// callOn makes one call of the API, call(client, ctx, req), with the client of resource's
+// location, resource (the value of input field field) first checked with valid (clientOf); an
+// error the API answers is typed for the workflows under method's name (insights.FromAPIError).
+func callOn[Q, R any](ctx context.Context, a *Activities, field, resource string, valid func(field, value string) error,
+	method string, call func(*contactcenterinsights.Client, context.Context, Q, ...gax.CallOption) (R, error), req Q) (R, error) {
+	c, err := a.clientOf(field, resource, valid)
+	if err != nil {
+		var none R
+		return none, err
+	}
+	resp, err := call(c, ctx, req, noRetry)
+	if err != nil {
+		return resp, insights.FromAPIError(method, err)
+	}
+	return resp, nil
+}
+
 // noRetry turns off the client library's retries: one layer of retries (Temporal's) is visible
 // in history and bounded by the activity's policy, and a hidden retry of a create after a lost
 // reply would make a second issue model.
@@ -174,13 +191,10 @@ func sameCreateRequest(echoed, ours *contactcenterinsightspb.CreateIssueModelReq
 
 // GetOperation reads the operation's current state.
 func (a *Activities) GetOperation(ctx context.Context, name string) (insights.Operation, error) {
-	c, err := a.clientOf("operation", name, insights.ValidateOperationName)
+	op, err := callOn(ctx, a, "operation", name, insights.ValidateOperationName,
+		"GetOperation", (*contactcenterinsights.Client).GetOperation, &longrunningpb.GetOperationRequest{Name: name})
 	if err != nil {
 		return insights.Operation{}, err
-	}
-	op, err := c.GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: name}, noRetry)
-	if err != nil {
-		return insights.Operation{}, insights.FromAPIError("GetOperation", err)
 	}
 	out, err := insights.OperationFromProto(op)
 	if err != nil {

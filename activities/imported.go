@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	contactcenterinsights "cloud.google.com/go/contactcenterinsights/apiv1"
 	"cloud.google.com/go/contactcenterinsights/apiv1/contactcenterinsightspb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"go.temporal.io/sdk/temporal"
@@ -39,13 +40,10 @@ type ImportedIssueModelParams struct {
 // location's imports in the same window, while the import's own model was deleted before the
 // listing. The result is non-retryable when ambiguous; API errors keep their retryability.
 func (a *Activities) ImportedIssueModel(ctx context.Context, p ImportedIssueModelParams) (IssueModelSummary, error) {
-	c, err := a.clientOf("operation", p.Operation, insights.ValidateOperationName)
+	op, err := callOn(ctx, a, "operation", p.Operation, insights.ValidateOperationName,
+		"GetOperation", (*contactcenterinsights.Client).GetOperation, &longrunningpb.GetOperationRequest{Name: p.Operation})
 	if err != nil {
 		return IssueModelSummary{}, err
-	}
-	op, err := c.GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: p.Operation}, noRetry)
-	if err != nil {
-		return IssueModelSummary{}, insights.FromAPIError("GetOperation", err)
 	}
 	md := &contactcenterinsightspb.ImportIssueModelMetadata{}
 	if err := op.GetMetadata().UnmarshalTo(md); err != nil || !op.GetDone() || op.GetError() != nil {

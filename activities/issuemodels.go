@@ -18,13 +18,10 @@ import (
 
 // GetIssueModel returns the model in its REST JSON shape.
 func (a *Activities) GetIssueModel(ctx context.Context, name string) (json.RawMessage, error) {
-	c, err := a.clientOf("name", name, insights.ValidateIssueModelName)
+	m, err := callOn(ctx, a, "name", name, insights.ValidateIssueModelName,
+		"GetIssueModel", (*contactcenterinsights.Client).GetIssueModel, &contactcenterinsightspb.GetIssueModelRequest{Name: name})
 	if err != nil {
 		return nil, err
-	}
-	m, err := c.GetIssueModel(ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: name}, noRetry)
-	if err != nil {
-		return nil, insights.FromAPIError("GetIssueModel", err)
 	}
 	return insights.MarshalREST(m), nil
 }
@@ -39,13 +36,10 @@ type IssueModelSummary struct {
 
 // ListIssueModels lists the models of a location (the API does not page this call).
 func (a *Activities) ListIssueModels(ctx context.Context, parent string) ([]IssueModelSummary, error) {
-	c, err := a.clientOf("parent", parent, insights.ValidateParent)
+	resp, err := callOn(ctx, a, "parent", parent, insights.ValidateParent,
+		"ListIssueModels", (*contactcenterinsights.Client).ListIssueModels, &contactcenterinsightspb.ListIssueModelsRequest{Parent: parent})
 	if err != nil {
 		return nil, err
-	}
-	resp, err := c.ListIssueModels(ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: parent}, noRetry)
-	if err != nil {
-		return nil, insights.FromAPIError("ListIssueModels", err)
 	}
 	out := make([]IssueModelSummary, 0, len(resp.GetIssueModels()))
 	for _, m := range resp.GetIssueModels() {

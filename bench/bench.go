@@ -1,26 +1,20 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/prometheus/procfs"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	taskqueue "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -30,7 +24,6 @@ import (
 	"github.com/issuemodels/durable-lro/internal/cluster"
 	"github.com/issuemodels/durable-lro/internal/devserver"
 	"github.com/issuemodels/durable-lro/internal/proc"
-	"github.com/issuemodels/durable-lro/internal/temporalcli"
 	"github.com/issuemodels/durable-lro/workflows"
 )
 
@@ -148,125 +141,6 @@ func strategyPolicies(cfg config) (map[string]workflows.PollingPolicy, error) {
 	return policies, nil
 }
 
-// buildBinaries builds the worker (when a workflow strategy runs) and finds this binary, which
-// runs the other strategies' processes.
-func (r *runner) buildBinaries(ctx context.Context) error {
-	var err error
-	if r.selfBin, err = os.Executable(); err != nil {
-		return err
-	}
-	if len(r.policies) == 0 {
-		return nil
-	}
-	root, err := proc.RepoRoot()
-	if err != nil {
-		return err
-	}
-	r.workerBin = filepath.Join(r.tmp, "worker")
-	r.logf("go build -o %s ./worker", r.workerBin)
-	return proc.Build(ctx, root, "./worker", r.workerBin)
-}
-
-// startServer starts the Temporal server of -temporal: the dev server, or the Temporal server on
-// PostgreSQL (internal/cluster, its schema and namespace set up by the compose stack's scripts).
-func (r *runner) startServer(ctx context.Context) error {
-	sctx, cancel := context.WithTimeout(ctx, 25*time.Minute)
-	defer cancel()
-	if r.cfg.server == serverCluster {
-		r.logf("starting the Temporal %s server on PostgreSQL (builds ./bin/temporal-server on first use)", temporalcli.ServerVersion)
-		c, err := cluster.New(sctx)
-		if err != nil {
-			return fmt.Errorf("-temporal cluster: %w", err)
-		}
-		r.cluster, r.dev = c, c.Server
-		r.logf("Temporal server %s (pid %d), PostgreSQL %d (pid %d, port %d), emulator %s",
-			r.dev.HostPort, r.dev.Pid(), c.PG.Version(), c.PG.Pid(), c.PG.Port, r.emu.Addr())
-		return nil
-	}
-	r.logf("starting the Temporal dev server (builds ./bin/temporal on first use)")
-	var err error
-	if r.dev, err = devserver.New(sctx); err != nil {
-		return err
-	}
-	r.logf("dev server %s (pid %d), emulator %s", r.dev.HostPort, r.dev.Pid(), r.emu.Addr())
-	return nil
-}
-
-// serverDescription names the server for the report, e.g. "cluster (Temporal 1.29.1 on
-// PostgreSQL 17, 4 history shards)".
-func (r *runner) serverDescription() string {
-	if r.cluster == nil {
-		return serverDev + " (Temporal CLI dev server, " + strings.TrimPrefix(temporalcli.Module, "github.com/temporalio/cli/cmd/") + ", SQLite in memory, 1 history shard)"
-	}
-	pg := "PostgreSQL"
-	if v := r.cluster.PG.Version(); v > 0 {
-		pg = fmt.Sprintf("PostgreSQL %d", v)
-	}
-	return fmt.Sprintf("%s (Temporal %s on %s, %d history shards)", serverCluster,
-		strings.TrimPrefix(temporalcli.ServerVersion, "v"), pg, cluster.HistoryShards)
-}
-
-// startEmulator starts the in-process emulator.
-func (r *runner) startEmulator() error {
-	cfg := r.cfg
-	var err error
-	// The emulator: the clock runs scale times faster than wall time; the request limit is
-	// counted in real time, so the per-minute limit is scaled too. The creation quotas (one
-	// concurrent creation and 10 models per location) are lifted: every strategy creates all
-	// its operations in one project.
-	clock := insightstest.RealClock(cfg.scale)
-	r.rec = record.New(clock)
-	r.emu, err = insightstest.NewServer(insightstest.Options{
-		Clock:                clock,
-		Interceptors:         []grpc.UnaryServerInterceptor{r.rec.Intercept},
-		TrainingTimeFor:      r.plan.trainingTimeFor,
-		RequestsPerMinute:    int(float64(cfg.apiRPM) * cfg.scale),
-		MaxConcurrentCreates: insightstest.Unlimited,
-		MaxModels:            insightstest.Unlimited,
-		Seed:                 cfg.seed,
-	})
-	if err != nil {
-		return err
-	}
-	return r.seedHistory()
-}
-
-// seedHistory is -history: every strategy's location gets the same finished trainings.
-func (r *runner) seedHistory() error {
-	history := newHistory(r.cfg, r.cfg.history, r.cfg.historyShift)
-	if len(history) == 0 {
-		return nil
-	}
-	for _, s := range r.cfg.strategies {
-		if err := r.emu.SeedFinishedTrainings(parentFor(s), history); err != nil {
-			return err
-		}
-	}
-	r.logf("seeded %d finished trainings (durations x %g) in each strategy's location", len(history), r.cfg.historyShift)
-	return nil
-}
-
-// serverCPU is the CPU time of the Temporal server and, on the cluster, of PostgreSQL, over all
-// phases; DB is -1 without PostgreSQL.
-type serverCPU struct{ Server, DB float64 }
-
-// cpuNow reads the servers' CPU times so far.
-func (r *runner) cpuNow() serverCPU {
-	c := serverCPU{Server: procCPUSeconds(r.dev.Pid()), DB: -1}
-	if r.cluster != nil {
-		c.DB = treeCPUSeconds(r.cluster.PG.Pid())
-	}
-	return c
-}
-
-func (c serverCPU) minus(o serverCPU) serverCPU {
-	d := serverCPU{Server: c.Server - o.Server, DB: -1}
-	if c.DB >= 0 && o.DB >= 0 {
-		d.DB = c.DB - o.DB
-	}
-	return d
-}
-
 // runPhases runs every strategy, one after the other or side by side, and measures the
 // server's CPU time (the Temporal server's, and PostgreSQL's on the cluster): in all, and per
 // phase where a phase has the server to itself.
@@ -320,25 +194,6 @@ func (r *runner) runPhases(ctx context.Context) (map[string]*phase, serverCPU, e
 		}
 	}
 	return phases, serverTotal, nil
-}
-
-// writeOutputs writes the -json and -plot files.
-func writeOutputs(cfg config, rep *Report) error {
-	if cfg.jsonFile != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(cfg.jsonFile, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	if cfg.plotFile != "" {
-		if err := writePlot(rep, cfg.plotFile); err != nil {
-			return fmt.Errorf("plot: %w", err)
-		}
-	}
-	return nil
 }
 
 // scaledDefaultPolicy is the workflow's default polling policy with every duration divided by
@@ -411,62 +266,6 @@ func (r *runner) runPhase(ctx context.Context, s string) (*phase, error) {
 		r.logf("%s: %d/%d completed in %s", s, len(p.completed), r.cfg.ops, p.end.Sub(p.start).Round(time.Second))
 	}
 	return p, err
-}
-
-func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
-	out := filepath.Join(r.tmp, "opwait.jsonl")
-	f, err := os.Create(out)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, unfinished: map[int]bool{}, serverCPU: -1, dbCPU: -1}
-	p.start = time.Now()
-	c, err := r.startChild("opwait", r.selfBin, []string{"-role", "opwait", "-ops", fmt.Sprint(r.cfg.ops),
-		"-parent", parentFor(stratOpWait), "-scale", fmt.Sprint(r.cfg.scale), "-concurrency", fmt.Sprint(r.cfg.concurrency),
-		"-workload", r.cfg.workload},
-		[]string{"INSIGHTS_EMULATOR_HOST=" + r.emu.Addr()}, f)
-	if err != nil {
-		return nil, err
-	}
-	timedOut := false
-	select {
-	case <-c.Done():
-	case <-time.After(r.phaseTimeout()):
-		r.logf("opwait: timed out; stopping it")
-		timedOut = true
-	case <-ctx.Done():
-		_ = c.Stop()
-		return nil, ctx.Err()
-	}
-	if err := c.Stop(); err != nil {
-		return nil, fmt.Errorf("opwait process: %v\n%s", err, proc.Tail(c.LogPath, 40))
-	}
-	p.procs = []*os.ProcessState{c.State()}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	p.end = p.start
-	for sc.Scan() {
-		var l opWaitLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return nil, fmt.Errorf("opwait output: %v: %q", err, sc.Text())
-		}
-		if l.OK {
-			p.completed[l.Index] = true
-			if l.DoneAt.After(p.end) {
-				p.end = l.DoneAt
-			}
-		} else {
-			p.failures[l.Index] = l.Error
-			if timedOut {
-				p.unfinished[l.Index] = true // stopped by the bench, not failed
-			}
-		}
-	}
-	return p, sc.Err()
 }
 
 // runTemporal runs a Temporal-based strategy: its worker processes, one workflow per
@@ -786,82 +585,3 @@ func (r *runner) listRuns(ctx context.Context, taskQueue string) ([]runInfo, err
 		}
 	}
 }
-
-// ---- subprocesses ----
-
-// startChild starts bin with args and env (on top of internal/proc's scrubbed environment);
-// stderr, and stdout unless given, go to a log file. Stop gives it 30 s to drain.
-func (r *runner) startChild(name, bin string, args, env []string, stdout io.Writer) (*proc.Process, error) {
-	return proc.Start(proc.Options{Name: name, Path: bin, Args: args, Env: env,
-		Log: filepath.Join(r.tmp, name+".log"), Stdout: stdout, Grace: 30 * time.Second})
-}
-
-// rusage returns the CPU-seconds (user + system) and the peak RSS (MiB) of ended processes,
-// each summed over them.
-func rusage(states ...*os.ProcessState) (cpu, rssMiB float64) {
-	for _, ps := range states {
-		if ps == nil {
-			continue
-		}
-		cpu += ps.UserTime().Seconds() + ps.SystemTime().Seconds()
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			rssMiB += float64(ru.Maxrss) / 1024 // KiB on Linux
-		}
-	}
-	return cpu, rssMiB
-}
-
-// procCPUSeconds is the CPU time (user + system) of a running process, 0 if unknown.
-func procCPUSeconds(pid int) float64 {
-	if pid == 0 {
-		return 0
-	}
-	p, err := procfs.NewProc(pid)
-	if err != nil {
-		return 0
-	}
-	st, err := p.Stat()
-	if err != nil {
-		return 0
-	}
-	return st.CPUTime()
-}
-
-// treeCPUSeconds is the CPU time (user + system) of a running process and its children: its
-// own, its live children's (theirs and their reaped children's) and that of the children it
-// has reaped (PostgreSQL's backends come and go). 0 if unknown.
-func treeCPUSeconds(pid int) float64 {
-	if pid == 0 {
-		return 0
-	}
-	fs, err := procfs.NewDefaultFS()
-	if err != nil {
-		return 0
-	}
-	withReaped := func(st procfs.ProcStat) float64 {
-		return st.CPUTime() + float64(st.CUTime+st.CSTime)/userHZ
-	}
-	p, err := fs.Proc(pid)
-	if err != nil {
-		return 0
-	}
-	st, err := p.Stat()
-	if err != nil {
-		return 0
-	}
-	total := withReaped(st)
-	all, err := fs.AllProcs()
-	if err != nil {
-		return total
-	}
-	for _, c := range all {
-		cst, err := c.Stat()
-		if err == nil && cst.PPID == pid {
-			total += withReaped(cst)
-		}
-	}
-	return total
-}
-
-// userHZ is the kernel's clock ticks per second of /proc/PID/stat (procfs's own CPUTime uses it).
-const userHZ = 100

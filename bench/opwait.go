@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/googleapis/gax-go/v2"
 
 	"github.com/issuemodels/durable-lro/insightsclient"
+	"github.com/issuemodels/durable-lro/internal/proc"
 )
 
 // opWaitLine is what the opwait role prints for each operation, one JSON object per line.
@@ -101,4 +105,60 @@ func waitScaled(ctx context.Context, op *contactcenterinsights.CreateIssueModelO
 			return err
 		}
 	}
+}
+
+func (r *runner) runOpWait(ctx context.Context) (*phase, error) {
+	out := filepath.Join(r.tmp, "opwait.jsonl")
+	f, err := os.Create(out)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	p := &phase{completed: map[int]bool{}, failures: map[int]string{}, unfinished: map[int]bool{}, serverCPU: -1, dbCPU: -1}
+	p.start = time.Now()
+	c, err := r.startChild("opwait", r.selfBin, []string{"-role", "opwait", "-ops", fmt.Sprint(r.cfg.ops),
+		"-parent", parentFor(stratOpWait), "-scale", fmt.Sprint(r.cfg.scale), "-concurrency", fmt.Sprint(r.cfg.concurrency),
+		"-workload", r.cfg.workload},
+		[]string{"INSIGHTS_EMULATOR_HOST=" + r.emu.Addr()}, f)
+	if err != nil {
+		return nil, err
+	}
+	timedOut := false
+	select {
+	case <-c.Done():
+	case <-time.After(r.phaseTimeout()):
+		r.logf("opwait: timed out; stopping it")
+		timedOut = true
+	case <-ctx.Done():
+		_ = c.Stop()
+		return nil, ctx.Err()
+	}
+	if err := c.Stop(); err != nil {
+		return nil, fmt.Errorf("opwait process: %v\n%s", err, proc.Tail(c.LogPath, 40))
+	}
+	p.procs = []*os.ProcessState{c.State()}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	p.end = p.start
+	for sc.Scan() {
+		var l opWaitLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return nil, fmt.Errorf("opwait output: %v: %q", err, sc.Text())
+		}
+		if l.OK {
+			p.completed[l.Index] = true
+			if l.DoneAt.After(p.end) {
+				p.end = l.DoneAt
+			}
+		} else {
+			p.failures[l.Index] = l.Error
+			if timedOut {
+				p.unfinished[l.Index] = true // stopped by the bench, not failed
+			}
+		}
+	}
+	return p, sc.Err()
 }

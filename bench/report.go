@@ -667,3 +667,22 @@ func machine() Machine {
 	}
 	return m
 }
+
+// writeOutputs writes the -json and -plot files.
+func writeOutputs(cfg config, rep *Report) error {
+	if cfg.jsonFile != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg.jsonFile, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if cfg.plotFile != "" {
+		if err := writePlot(rep, cfg.plotFile); err != nil {
+			return fmt.Errorf("plot: %w", err)
+		}
+	}
+	return nil
+}

@@ -20,17 +20,6 @@ import (
 	"github.com/issuemodels/durable-lro/insightsclient"
 )
 
-// The retry-policy polling pattern of Temporal's samples (samples-go polling/infrequent,
-// "InfrequentPolling"): the poll is an activity that fails until the operation is done, and the
-// activity's retry policy, BackoffCoefficient 1 and InitialInterval = the polling interval,
-// no maximum of attempts, makes the server retry it at a fixed interval. Retries of an activity
-// are not written to the history, so the history stays small however long the wait.
-const (
-	retryWorkflowType   = "BenchRetryPollingWorkflow"
-	retryCreateActivity = "BenchCreateIssueModel"
-	retryCheckActivity  = "BenchCheckDone"
-)
-
 // RetryInput is the input of the retry-pattern workflow.
 type RetryInput struct {
 	Parent      string `json:"parent"`
@@ -40,7 +29,19 @@ type RetryInput struct {
 	Interval time.Duration `json:"interval"` // already divided by the time scale
 }
 
-// RetryPollingWorkflow creates the operation, then awaits it with the sample's pattern.
+// The names the retry-pattern workflow and its activities are registered under.
+const (
+	retryWorkflowType   = "BenchRetryPollingWorkflow"
+	retryCreateActivity = "BenchCreateIssueModel"
+	retryCheckActivity  = "BenchCheckDone"
+)
+
+// RetryPollingWorkflow creates the operation, then awaits it with the retry-policy polling
+// pattern of Temporal's samples (samples-go polling/infrequent, "InfrequentPolling"): the poll is
+// an activity that fails until the operation is done, and the activity's retry policy,
+// BackoffCoefficient 1 and InitialInterval = the polling interval, no maximum of attempts, makes
+// the server retry it at a fixed interval. Retries of an activity are not written to the
+// history, so the history stays small however long the wait.
 func RetryPollingWorkflow(ctx workflow.Context, in RetryInput) (string, error) {
 	createCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,

@@ -257,17 +257,13 @@ func TestCancelHonorRevertsDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := e.state(t, m.GetName()); s != contactcenterinsightspb.IssueModel_DEPLOYING {
-		t.Fatalf("state %v", s)
-	}
+	e.wantState(t, m.GetName(), contactcenterinsightspb.IssueModel_DEPLOYING)
 	if err := e.cancel(dop.Name()); err != nil {
 		t.Fatal(err)
 	}
 	_, err = dop.Poll(e.ctx, noRetry)
 	wantCode(t, err, codes.Canceled)
-	if s := e.state(t, m.GetName()); s != contactcenterinsightspb.IssueModel_UNDEPLOYED {
-		t.Fatalf("state after cancelled deploy %v", s)
-	}
+	e.wantState(t, m.GetName(), contactcenterinsightspb.IssueModel_UNDEPLOYED)
 	// Cancelled delete keeps the model.
 	del, err := e.client.DeleteIssueModel(e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: m.GetName()}, noRetry)
 	if err != nil {
@@ -277,9 +273,7 @@ func TestCancelHonorRevertsDeploy(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.Advance(time.Hour)
-	if s := e.state(t, m.GetName()); s != contactcenterinsightspb.IssueModel_UNDEPLOYED {
-		t.Fatalf("state after cancelled delete %v", s)
-	}
+	e.wantState(t, m.GetName(), contactcenterinsightspb.IssueModel_UNDEPLOYED)
 }
 
 func TestCancelUnimplemented(t *testing.T) {
@@ -549,50 +543,34 @@ func errOf[T any](_ T, err error) error { return err }
 
 func TestBadNames(t *testing.T) {
 	e := newEnv(t, Options{})
+	c, ctx := e.client, e.ctx
 	for _, tc := range []struct {
 		name  string
-		call  func() error
+		err   error // the call's, made as the table is built: none changes what the others see
 		code  codes.Code
 		field string
 	}{
-		{"create bad parent", func() error { return errOf(e.client.CreateIssueModel(e.ctx, createReq("projects/p1", "m"), noRetry)) }, codes.InvalidArgument, "parent"},
-		{"create no model", func() error {
-			return errOf(e.client.CreateIssueModel(e.ctx, &contactcenterinsightspb.CreateIssueModelRequest{Parent: parent}, noRetry))
-		}, codes.InvalidArgument, "issue_model"},
-		{"create no display name", func() error { return errOf(e.client.CreateIssueModel(e.ctx, createReq(parent, ""), noRetry)) }, codes.InvalidArgument, "issue_model.display_name"},
-		{"get bad name", func() error {
-			return errOf(e.client.GetIssueModel(e.ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: parent + "/models/1"}, noRetry))
-		}, codes.InvalidArgument, "name"},
-		{"get unknown", func() error {
-			return errOf(e.client.GetIssueModel(e.ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: parent + "/issueModels/1"}, noRetry))
-		}, codes.NotFound, ""},
-		{"list bad parent", func() error {
-			return errOf(e.client.ListIssueModels(e.ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: "p1"}, noRetry))
-		}, codes.InvalidArgument, "parent"},
-		{"deploy bad name", func() error {
-			return errOf(e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: "x"}, noRetry))
-		}, codes.InvalidArgument, "name"},
-		{"undeploy unknown", func() error {
-			return errOf(e.client.UndeployIssueModel(e.ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: parent + "/issueModels/9"}, noRetry))
-		}, codes.NotFound, ""},
-		{"delete unknown", func() error {
-			return errOf(e.client.DeleteIssueModel(e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: parent + "/issueModels/9"}, noRetry))
-		}, codes.NotFound, ""},
-		{"get op bad name", func() error {
-			return errOf(e.client.GetOperation(e.ctx, &longrunningpb.GetOperationRequest{Name: "operations/1"}, noRetry))
-		}, codes.InvalidArgument, "name"},
-		{"get op unknown", func() error {
-			return errOf(e.client.GetOperation(e.ctx, &longrunningpb.GetOperationRequest{Name: parent + "/operations/1"}, noRetry))
-		}, codes.NotFound, ""},
-		{"cancel op bad name", func() error {
-			return e.client.CancelOperation(e.ctx, &longrunningpb.CancelOperationRequest{Name: "nope"}, noRetry)
-		}, codes.InvalidArgument, "name"},
-		{"cancel op unknown", func() error {
-			return e.client.CancelOperation(e.ctx, &longrunningpb.CancelOperationRequest{Name: parent + "/operations/1"}, noRetry)
-		}, codes.NotFound, ""},
+		{"create bad parent", errOf(c.CreateIssueModel(ctx, createReq("projects/p1", "m"), noRetry)), codes.InvalidArgument, "parent"},
+		{"create no model", errOf(c.CreateIssueModel(ctx, &contactcenterinsightspb.CreateIssueModelRequest{Parent: parent}, noRetry)),
+			codes.InvalidArgument, "issue_model"},
+		{"create no display name", errOf(c.CreateIssueModel(ctx, createReq(parent, ""), noRetry)), codes.InvalidArgument, "issue_model.display_name"},
+		{"get bad name", errOf(c.GetIssueModel(ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: parent + "/models/1"}, noRetry)),
+			codes.InvalidArgument, "name"},
+		{"get unknown", errOf(c.GetIssueModel(ctx, &contactcenterinsightspb.GetIssueModelRequest{Name: parent + "/issueModels/1"}, noRetry)),
+			codes.NotFound, ""},
+		{"list bad parent", errOf(c.ListIssueModels(ctx, &contactcenterinsightspb.ListIssueModelsRequest{Parent: "p1"}, noRetry)), codes.InvalidArgument, "parent"},
+		{"deploy bad name", errOf(c.DeployIssueModel(ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: "x"}, noRetry)), codes.InvalidArgument, "name"},
+		{"undeploy unknown", errOf(c.UndeployIssueModel(ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: parent + "/issueModels/9"}, noRetry)),
+			codes.NotFound, ""},
+		{"delete unknown", errOf(c.DeleteIssueModel(ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: parent + "/issueModels/9"}, noRetry)),
+			codes.NotFound, ""},
+		{"get op bad name", errOf(c.GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: "operations/1"}, noRetry)), codes.InvalidArgument, "name"},
+		{"get op unknown", errOf(c.GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: parent + "/operations/1"}, noRetry)), codes.NotFound, ""},
+		{"cancel op bad name", c.CancelOperation(ctx, &longrunningpb.CancelOperationRequest{Name: "nope"}, noRetry), codes.InvalidArgument, "name"},
+		{"cancel op unknown", c.CancelOperation(ctx, &longrunningpb.CancelOperationRequest{Name: parent + "/operations/1"}, noRetry), codes.NotFound, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.call()
+			err := tc.err
 			wantCode(t, err, tc.code)
 			if tc.field != "" && !strings.HasPrefix(status.Convert(err).Message(), tc.field+":") {
 				t.Fatalf("message %q does not start with %q", status.Convert(err).Message(), tc.field+":")
@@ -666,17 +644,6 @@ type modelRequests struct {
 	e *env
 }
 
-// deploy deploys name and waits for the deployment, advancing the clock past it.
-func (m modelRequests) deploy(name string) (*contactcenterinsightspb.DeployIssueModelResponse, error) {
-	e := m.e
-	op, err := e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
-	if err != nil {
-		return nil, err
-	}
-	e.clock.Advance(DefaultDeployTime)
-	return op.Wait(e.ctx)
-}
-
 func (m modelRequests) deployReq(name string) error {
 	return errOf(m.e.client.DeployIssueModel(m.e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry))
 }
@@ -725,9 +692,7 @@ func deployThroughDeploying(t *testing.T, e *env, m modelRequests, name string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := e.state(t, name); s != DEPLOYING {
-		t.Fatalf("state %v, want DEPLOYING", s)
-	}
+	e.wantState(t, name, DEPLOYING)
 	m.refused(name, m.deployReq, m.undeployReq, m.deleteReq)
 	e.clock.Advance(DefaultDeployTime)
 	resp, err := dop.Wait(e.ctx)
@@ -738,13 +703,8 @@ func deployThroughDeploying(t *testing.T, e *env, m modelRequests, name string) 
 	if err != nil || dmd.GetRequest().GetName() != name || dmd.GetEndTime() == nil {
 		t.Fatalf("deploy metadata %v %v", dmd, err)
 	}
-	if s := e.state(t, name); s != DEPLOYED {
-		t.Fatalf("state %v, want DEPLOYED", s)
-	}
-	_, err = m.deploy(name)
-	wantCode(t, err, codes.FailedPrecondition)
-	wantCode(t, m.deleteReq(name), codes.FailedPrecondition)
-
+	e.wantState(t, name, DEPLOYED)
+	m.refused(name, m.deployReq, m.deleteReq)
 }
 
 // undeployThroughUndeploying undeploys the model: DEPLOYED -> UNDEPLOYING -> UNDEPLOYED.
@@ -755,19 +715,13 @@ func undeployThroughUndeploying(t *testing.T, e *env, m modelRequests, name stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := e.state(t, name); s != UNDEPLOYING {
-		t.Fatalf("state %v, want UNDEPLOYING", s)
-	}
-	wantCode(t, m.deleteReq(name), codes.FailedPrecondition)
-	wantCode(t, m.undeployReq(name), codes.FailedPrecondition)
+	e.wantState(t, name, UNDEPLOYING)
+	m.refused(name, m.deleteReq, m.undeployReq)
 	e.clock.Advance(DefaultUndeployTime)
 	if _, err := uop.Wait(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s := e.state(t, name); s != UNDEPLOYED {
-		t.Fatalf("state %v, want UNDEPLOYED", s)
-	}
-
+	e.wantState(t, name, UNDEPLOYED)
 }
 
 // deleteThroughDeleting deletes the model (UNDEPLOYED -> DELETING -> gone) and checks the stats.
@@ -778,12 +732,8 @@ func deleteThroughDeleting(t *testing.T, e *env, m modelRequests, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := e.state(t, name); s != DELETING {
-		t.Fatalf("state %v, want DELETING", s)
-	}
-	wantCode(t, m.deleteReq(name), codes.FailedPrecondition)
-	_, err = e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
-	wantCode(t, err, codes.FailedPrecondition)
+	e.wantState(t, name, DELETING)
+	m.refused(name, m.deleteReq, m.deployReq)
 	e.clock.Advance(DefaultDeleteTime)
 	if err := delop.Wait(e.ctx); err != nil {
 		t.Fatal(err)

@@ -109,6 +109,14 @@ func (e *env) state(t *testing.T, name string) contactcenterinsightspb.IssueMode
 	return m.GetState()
 }
 
+// wantState fails the test unless the model name is in state want.
+func (e *env) wantState(t *testing.T, name string, want contactcenterinsightspb.IssueModel_State) {
+	t.Helper()
+	if s := e.state(t, name); s != want {
+		t.Fatalf("%s: state %v, want %v", name, s, want)
+	}
+}
+
 func (e *env) listOps(t *testing.T, p, filter string, pageSize int32) ([]*longrunningpb.Operation, error) {
 	t.Helper()
 	it := e.client.ListOperations(e.ctx, &longrunningpb.ListOperationsRequest{Name: p, Filter: filter, PageSize: pageSize}, noRetry)

@@ -26,16 +26,11 @@ func newLockedRand(seed int64) *lockedRand {
 	return &lockedRand{r: rand.New(rand.NewSource(seed))}
 }
 
-func (l *lockedRand) float64() float64 {
+// draw returns draw(source), one caller at a time: e.g. (*rand.Rand).Float64.
+func (l *lockedRand) draw(draw func(*rand.Rand) float64) float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.r.Float64()
-}
-
-func (l *lockedRand) expFloat64() float64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.ExpFloat64()
+	return draw(l.r)
 }
 
 // ParseTrainingTime parses a training-time specification into a function
@@ -77,7 +72,7 @@ func ParseTrainingTime(spec string, seed int64) (func() time.Duration, error) {
 		if hi < lo {
 			return bad(fmt.Errorf("max < min"))
 		}
-		return func() time.Duration { return lo + time.Duration(rng.float64()*float64(hi-lo)) }, nil
+		return func() time.Duration { return lo + time.Duration(rng.draw((*rand.Rand).Float64)*float64(hi-lo)) }, nil
 	case "exp":
 		mean, max, err := parseRange(arg)
 		if !strings.Contains(arg, "-") {
@@ -91,7 +86,7 @@ func ParseTrainingTime(spec string, seed int64) (func() time.Duration, error) {
 			return bad(fmt.Errorf("mean must be positive"))
 		}
 		return func() time.Duration {
-			d := time.Duration(rng.expFloat64() * float64(mean))
+			d := time.Duration(rng.draw((*rand.Rand).ExpFloat64) * float64(mean))
 			if max > 0 && d > max {
 				d = max
 			}
@@ -127,7 +122,7 @@ const TooFewConversations = "Issue model training failed: too few conversations 
 func RandomTrainingFailure(rate float64, seed int64) func(*contactcenterinsightspb.CreateIssueModelRequest) *status.Status {
 	rng := newLockedRand(seed)
 	return func(*contactcenterinsightspb.CreateIssueModelRequest) *status.Status {
-		if rate > 0 && (rate >= 1 || rng.float64() < rate) {
+		if rate > 0 && (rate >= 1 || rng.draw((*rand.Rand).Float64) < rate) {
 			return status.New(codes.FailedPrecondition, TooFewConversations)
 		}
 		return nil

@@ -49,9 +49,7 @@ func TestInstantChanges(t *testing.T) {
 	}
 	dop, err := e.client.DeployIssueModel(e.ctx, &contactcenterinsightspb.DeployIssueModelRequest{Name: name}, noRetry)
 	done(dop, err)
-	if s := e.state(t, name); s != contactcenterinsightspb.IssueModel_DEPLOYED {
-		t.Fatalf("state %v, want DEPLOYED", s)
-	}
+	e.wantState(t, name, contactcenterinsightspb.IssueModel_DEPLOYED)
 	uop, err := e.client.UndeployIssueModel(e.ctx, &contactcenterinsightspb.UndeployIssueModelRequest{Name: name}, noRetry)
 	done(uop, err)
 	delop, err := e.client.DeleteIssueModel(e.ctx, &contactcenterinsightspb.DeleteIssueModelRequest{Name: name}, noRetry)

@@ -95,17 +95,8 @@ func signalCancel(e *env, run client.WorkflowRun, reason string) {
 func checkCancelled(e *env, run client.WorkflowRun, op, reason string) {
 	e.t.Helper()
 	_, err := e.result(run)
-	canceled, ok := errorsAs[*temporal.CanceledError](err)
-	if !ok {
-		e.t.Fatalf("run.Get = %v (%T), want a *temporal.CanceledError", err, err)
-	}
 	var details createResult
-	if !canceled.HasDetails() {
-		e.t.Fatal("the CanceledError has no details")
-	}
-	if err := canceled.Details(&details); err != nil {
-		e.t.Fatalf("decode cancellation details: %v", err)
-	}
+	e.cancelledWith(err, &details)
 	if details.Outcome != workflows.OutcomeCancelled || details.Operation != op {
 		e.t.Errorf("details outcome/operation = %q/%q, want CANCELLED/%s", details.Outcome, details.Operation, op)
 	}
@@ -506,13 +497,10 @@ func TestIdenticalRequestsDoNotShareAnOperation(t *testing.T) {
 	}
 	signalCancel(e, second, "duplicate")
 	_, err := e.result(second)
-	canceled, ok := errorsAs[*temporal.CanceledError](err)
-	if !ok {
-		t.Fatalf("second run.Get = %v, want a CanceledError", err)
-	}
 	var details createResult
-	if err := canceled.Details(&details); err != nil || details.Operation != "" || details.Outcome != workflows.OutcomeCancelled {
-		t.Errorf("second details = %+v (%v), want CANCELLED with no operation", details, err)
+	e.cancelledWith(err, &details)
+	if details.Operation != "" || details.Outcome != workflows.OutcomeCancelled {
+		t.Errorf("second details = %+v, want CANCELLED with no operation", details)
 	}
 
 	res := e.mustResult(first)

@@ -22,6 +22,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/issuemodels/durable-lro/activities"
@@ -303,6 +304,22 @@ func (e *env) models() []string {
 func (e *env) opDone(name string) bool {
 	op, ok := e.emu.Operation(name)
 	return ok && op.GetDone()
+}
+
+// cancelledWith requires err, a run's end, to be its cancellation, and decodes the result the
+// cancellation carries into details.
+func (e *env) cancelledWith(err error, details any) {
+	e.t.Helper()
+	canceled, ok := errorsAs[*temporal.CanceledError](err)
+	if !ok {
+		e.t.Fatalf("the run ended with %v (%T), want a *temporal.CanceledError", err, err)
+	}
+	if !canceled.HasDetails() {
+		e.t.Fatal("the CanceledError has no details")
+	}
+	if err := canceled.Details(details); err != nil {
+		e.t.Fatalf("decode cancellation details: %v", err)
+	}
 }
 
 func errorsAs[T error](err error) (T, bool) {

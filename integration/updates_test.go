@@ -2,14 +2,12 @@ package integration_test
 
 import (
 	"context"
-	"errors"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/temporal"
 	"google.golang.org/grpc/codes"
 
 	"github.com/issuemodels/durable-lro/insightstest"
@@ -52,10 +50,10 @@ func TestUpdatesThroughTheCLI(t *testing.T) {
 	}
 	t.Logf("cancel:\n%s", out)
 	_, err = e.result(run)
-	var canceled *temporal.CanceledError
 	var details workflows.CreateIssueModelResult
-	if !errors.As(err, &canceled) || canceled.Details(&details) != nil || details.Outcome != workflows.OutcomeCancelled || details.CancelReason != "wrong filter" {
-		t.Fatalf("run: %v (details %+v), want CANCELLED for \"wrong filter\"", err, details)
+	e.cancelledWith(err, &details)
+	if details.Outcome != workflows.OutcomeCancelled || details.CancelReason != "wrong filter" {
+		t.Fatalf("details %+v, want CANCELLED for \"wrong filter\"", details)
 	}
 	if op, _ := e.emu.Operation(st.Operation); op.GetError().GetCode() != int32(codes.Canceled) {
 		t.Errorf("operation error %v, want CANCELLED", op.GetError())

@@ -113,6 +113,17 @@ func noArgs(cmd string, args []string) error {
 	return nil
 }
 
+// flagsOnly is the Exec of a command that takes flags and no arguments (cmd names it in the
+// usage error): it refuses arguments, then runs do.
+func flagsOnly(cmd string, do func(ctx context.Context) error) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		if err := noArgs(cmd, args); err != nil {
+			return err
+		}
+		return do(ctx)
+	}
+}
+
 // setFlags names the flags given on the command line (or set from the environment).
 func setFlags(fs *flag.FlagSet) map[string]bool {
 	set := map[string]bool{}
@@ -128,15 +139,12 @@ func (a *app) idCommand(name, help string, fs *flag.FlagSet, do func(ctx context
 		ShortUsage: "starter " + name + " -workflow-id ID",
 		ShortHelp:  help,
 		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := noArgs(name, args); err != nil {
-				return err
-			}
+		Exec: flagsOnly(name, func(ctx context.Context) error {
 			if strings.TrimSpace(*id) == "" {
 				return usage("%s: -workflow-id is required", name)
 			}
 			return a.withClient(ctx, func(c client.Client) error { return do(ctx, c, *id) })
-		},
+		}),
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -101,10 +100,9 @@ func startDoctorStack(t *testing.T) *doctorStack {
 // doctor runs `starter doctor` with args and returns its exit code and output.
 func (s *doctorStack) doctor(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := run(context.Background(), append([]string{"doctor", "-task-queue", doctorTaskQueue}, args...), &out, &errb, dial)
-	t.Logf("starter doctor %v: exit %d\n%s%s", args, code, out.String(), errb.String())
-	return code, out.String()
+	code, out, stderr := runStarter(dial, append([]string{"doctor", "-task-queue", doctorTaskQueue}, args...)...)
+	t.Logf("starter doctor %v: exit %d\n%s%s", args, code, out, stderr)
+	return code, out
 }
 
 // doctorExits runs doctor and fails the test unless it exits with want (exitOK also for
@@ -158,6 +156,8 @@ func (s *doctorStack) create(t *testing.T, parent, name string) string {
 	}
 	return m.GetName()
 }
+
+func activityName(name string) activity.RegisterOptions { return activity.RegisterOptions{Name: name} }
 
 // testDoctorBudget: the doctor warns without a per-project limit and over Google's quota; then
 // the limit is set to one under it for the rest of the test.
@@ -311,5 +311,3 @@ func testDoctorTemporalFaults(t *testing.T, s *doctorStack, parent string) {
 		wantLines(t, out, "[FAIL   ] search attributes", "default lacks InsightsPhase", "fix: "+searchattr.RegisterCommand(s.srv.Namespace, []string{"InsightsPhase"}))
 	})
 }
-
-func activityName(name string) activity.RegisterOptions { return activity.RegisterOptions{Name: name} }

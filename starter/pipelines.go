@@ -187,10 +187,7 @@ func (a *app) operationsCommand() *ffcli.Command {
 		ShortUsage: "starter operations list -parent P [-filter done=false] [-page-size N] [-page-token T]",
 		ShortHelp:  "one page of a location's operations, from the API directly, on the location's endpoint (INSIGHTS_ENDPOINT_PATTERN, INSIGHTS_EMULATOR_HOST or Application Default Credentials)",
 		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := noArgs("operations list", args); err != nil {
-				return err
-			}
+		Exec: flagsOnly("operations list", func(ctx context.Context) error {
 			if err := insights.ValidateParent("parent", *parent); err != nil {
 				return usage("%s", errorMessage(err))
 			}
@@ -198,7 +195,7 @@ func (a *app) operationsCommand() *ffcli.Command {
 				return usage("-page-size must be within 1..1000")
 			}
 			return listOperations(ctx, a.stdout, &longrunningpb.ListOperationsRequest{Name: *parent, Filter: *filter}, *pageSize, *pageToken)
-		},
+		}),
 	}
 	return a.groupOf("operations", list)
 }

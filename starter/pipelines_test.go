@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,15 +14,6 @@ import (
 )
 
 const lifecycleSample = `{"parent":"projects/acme/locations/us-central1","issueModel":{"displayName":"weekly"},"qualityGate":{"minIssueCount":3}}`
-
-func writeTemp(t *testing.T, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "in.json")
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func TestPipelineCommandsRefuseBadInputWithoutDialing(t *testing.T) {
 	for _, tc := range []struct {
@@ -49,12 +37,12 @@ func TestPipelineCommandsRefuseBadInputWithoutDialing(t *testing.T) {
 				args[i] = writeTemp(t, strings.TrimPrefix(a, "IN:"))
 			}
 		}
-		var stderr bytes.Buffer
-		if code := run(context.Background(), args, &bytes.Buffer{}, &stderr, noDial(t)); code != exitInvalid {
-			t.Errorf("%q: exit %d, want %d (%s)", tc.args, code, exitInvalid, stderr.String())
+		code, _, stderr := runStarter(noDial(t), args...)
+		if code != exitInvalid {
+			t.Errorf("%q: exit %d, want %d (%s)", tc.args, code, exitInvalid, stderr)
 		}
-		if !strings.Contains(stderr.String(), tc.want) {
-			t.Errorf("%q: stderr %q does not mention %q", tc.args, stderr.String(), tc.want)
+		if !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: stderr %q does not mention %q", tc.args, stderr, tc.want)
 		}
 	}
 }
@@ -70,11 +58,10 @@ func TestAttachStartsAwaitOperationWorkflow(t *testing.T) {
 			return err == nil && decoded.Operation == op && decoded.Polling.InitialInterval == "10s"
 		})).Return(r, nil)
 	c.On("Close").Return()
-	var out, stderr bytes.Buffer
-	code := run(context.Background(), []string{"attach", op, "-initial-interval", "10s"}, &out, &stderr,
-		func(context.Context) (client.Client, error) { return c, nil })
-	if code != exitOK || !strings.Contains(out.String(), `"workflowType": "AwaitOperationWorkflow"`) {
-		t.Fatalf("exit %d, stdout %s, stderr %s", code, out.String(), stderr.String())
+	code, out, stderr := runStarter(func(context.Context) (client.Client, error) { return c, nil },
+		"attach", op, "-initial-interval", "10s")
+	if code != exitOK || !strings.Contains(out, `"workflowType": "AwaitOperationWorkflow"`) {
+		t.Fatalf("exit %d, stdout %s, stderr %s", code, out, stderr)
 	}
 }
 
@@ -90,10 +77,9 @@ func TestScheduleCreateRunsTheLifecycleWeekly(t *testing.T) {
 			a.Workflow == workflows.IssueModelLifecycleWorkflowType && a.TaskQueue == "issue-models" &&
 			string(a.Args[0].(json.RawMessage)) == lifecycleSample
 	})).Return(h, nil)
-	var out, stderr bytes.Buffer
-	code := run(context.Background(), []string{"schedule", "create", "-schedule-id", "weekly", "-input-file", writeTemp(t, lifecycleSample)},
-		&out, &stderr, func(context.Context) (client.Client, error) { return c, nil })
+	code, _, stderr := runStarter(func(context.Context) (client.Client, error) { return c, nil },
+		"schedule", "create", "-schedule-id", "weekly", "-input-file", writeTemp(t, lifecycleSample))
 	if code != exitOK {
-		t.Fatalf("exit %d, stderr %s", code, stderr.String())
+		t.Fatalf("exit %d, stderr %s", code, stderr)
 	}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
 
@@ -22,20 +20,18 @@ func TestOperationsListCallsTheLocationsEndpoint(t *testing.T) {
 	t.Setenv(insightsclient.EmulatorHostEnv, srv.Addr())
 	t.Setenv(insightsclient.EndpointPatternEnv, "")
 
-	var out, stderr bytes.Buffer
-	code := run(context.Background(), []string{"operations", "list", "-parent", "projects/acme/locations/europe-west1"}, &out, &stderr, noDial(t))
-	if code != exitOK || !strings.Contains(out.String(), `"operations": []`) {
-		t.Fatalf("exit %d, stdout %s, stderr %s", code, out.String(), stderr.String())
+	code, out, stderr := runStarter(noDial(t), "operations", "list", "-parent", "projects/acme/locations/europe-west1")
+	if code != exitOK || !strings.Contains(out, `"operations": []`) {
+		t.Fatalf("exit %d, stdout %s, stderr %s", code, out, stderr)
 	}
 	want := map[string]int64{"europe-west1-contactcenterinsights.googleapis.com:443": 1}
 	if got := srv.Stats().Authorities; len(got) != 1 || got["europe-west1-contactcenterinsights.googleapis.com:443"] != 1 {
 		t.Errorf("the emulator saw calls naming %v, want %v", got, want)
 	}
 
-	stderr.Reset()
-	code = run(context.Background(), []string{"operations", "list", "-parent", "projects/acme/locations/asia-east1"}, &out, &stderr, noDial(t))
-	if code != exitInvalid || !strings.Contains(stderr.String(), `location "asia-east1" has no Contact Center Insights endpoint`) {
-		t.Errorf("asia-east1: exit %d, stderr %s", code, stderr.String())
+	code, _, stderr = runStarter(noDial(t), "operations", "list", "-parent", "projects/acme/locations/asia-east1")
+	if code != exitInvalid || !strings.Contains(stderr, `location "asia-east1" has no Contact Center Insights endpoint`) {
+		t.Errorf("asia-east1: exit %d, stderr %s", code, stderr)
 	}
 	if n := srv.Stats().RPCs["ListOperations"]; n != 1 {
 		t.Errorf("%d ListOperations calls, want only europe-west1's", n)

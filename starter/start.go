@@ -26,17 +26,14 @@ func (a *app) startCommand() *ffcli.Command {
 		ShortUsage: "starter start [-input-file F | -parent P -display-name N ...] [-workflow-id ID] [-wait]",
 		ShortHelp:  "start a CreateIssueModelWorkflow (from -input-file or from flags); -wait waits for it",
 		FlagSet:    fs,
-		Exec: func(ctx context.Context, args []string) error {
-			if err := noArgs("start", args); err != nil {
-				return err
-			}
+		Exec: flagsOnly("start", func(ctx context.Context) error {
 			f.set = setFlags(fs)
 			req, err := startRequest(f, readInputFile)
 			if err != nil {
 				return err
 			}
 			return a.withClient(ctx, func(c client.Client) error { return Start(ctx, c, a.stdout, req) })
-		},
+		}),
 	}
 }
 

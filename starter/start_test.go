@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/mocks"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -28,7 +31,7 @@ func TestDefaultWorkflowIDIsDerivedFromTheRequest(t *testing.T) {
 				args[i] = writeTemp(t, strings.TrimPrefix(a, "IN:"))
 			}
 		}
-		f, err := parseStartFlags(args, &bytes.Buffer{})
+		f, err := parseStartFlags(args)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,15 +104,14 @@ func TestRepeatedStartsMakeOneRun(t *testing.T) {
 	in := writeTemp(t, sampleInput)
 	start := func(extra ...string) (map[string]string, int, string) {
 		t.Helper()
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), append([]string{"start", "-input-file", in, "-task-queue", tq}, extra...), &stdout, &stderr, dial)
+		code, stdout, stderr := runStarter(dial, append([]string{"start", "-input-file", in, "-task-queue", tq}, extra...)...)
 		var out map[string]string
 		if code == exitOK {
-			if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-				t.Fatalf("stdout %q: %v", stdout.String(), err)
+			if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+				t.Fatalf("stdout %q: %v", stdout, err)
 			}
 		}
-		return out, code, stderr.String()
+		return out, code, stderr
 	}
 	var outs []map[string]string
 	for i := range 3 {
@@ -157,4 +159,132 @@ func TestRepeatedStartsMakeOneRun(t *testing.T) {
 		t.Fatalf("start with a new -workflow-id: exit %d %v %s", code, out, stderr)
 	}
 	_ = srv.Client.TerminateWorkflow(ctx, id+"-again", "", "test over")
+}
+
+func TestBuildInputFromFlags(t *testing.T) {
+	f, err := parseStartFlags([]string{
+		"-parent", "projects/acme/locations/us-central1", "-display-name", "weekly",
+		"-medium", "CHAT", "-filter", `medium="CHAT"`, "-model-type", "TYPE_V2", "-language-code", "en-US",
+		"-initial-interval", "10s", "-max-interval", "1m", "-timeout", "2h",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := buildInput(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"parent":"projects/acme/locations/us-central1","issueModel":{"displayName":"weekly",` +
+		`"inputDataConfig":{"medium":"CHAT","filter":"medium=\"CHAT\""},"modelType":"TYPE_V2","languageCode":"en-US"},` +
+		`"polling":{"initialInterval":"10s","maxInterval":"1m","timeout":"2h"}}`
+	if string(b) != want {
+		t.Fatalf("input:\n got %s\nwant %s", b, want)
+	}
+	in, err := workflows.DecodeCreateIssueModelInput(b)
+	if err != nil {
+		t.Fatalf("built input does not validate: %v", err)
+	}
+	if in.IssueModel.InputDataConfig.Filter != `medium="CHAT"` || in.Polling.Timeout != "2h" {
+		t.Fatalf("decoded %+v", in)
+	}
+}
+
+func TestBuildInputWithoutPollingFlagsOmitsPolling(t *testing.T) {
+	f, err := parseStartFlags([]string{"-parent", "projects/p/locations/l", "-display-name", "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := buildInput(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "polling") {
+		t.Fatalf("unexpected polling in %s", b)
+	}
+}
+
+func TestBuildInputFromFileKeepsBytes(t *testing.T) {
+	f, err := parseStartFlags([]string{"-input-file", writeTemp(t, sampleInput)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := buildInput(f, os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != sampleInput {
+		t.Fatalf("got %s", b)
+	}
+}
+
+func TestInputFileConflictsWithModelFlags(t *testing.T) {
+	code, _, stderr := runStarter(noDial(t), "start", "-input-file", "x.json", "-display-name", "y")
+	if code != exitInvalid || !strings.Contains(stderr, "-display-name cannot be combined with -input-file") {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestStartRefusesInvalidInput(t *testing.T) {
+	cases := []struct {
+		name  string
+		args  []string
+		input string // written to a file when set
+		want  string
+	}{
+		{name: "missing display name", args: []string{"-parent", "projects/acme/locations/us-central1"}, want: "issueModel.displayName: is required"},
+		{name: "bad parent", args: []string{"-parent", "acme", "-display-name", "weekly"}, want: "parent"},
+		{name: "bad medium", args: []string{"-parent", "projects/acme/locations/us-central1", "-display-name", "weekly", "-medium", "FAX"}, want: "issueModel.inputDataConfig.medium"},
+		{name: "bad duration", args: []string{"-parent", "projects/acme/locations/us-central1", "-display-name", "weekly", "-timeout", "soon"}, want: "polling.timeout"},
+		{name: "unknown field in file", input: `{"parent":"projects/acme/locations/us-central1","issueModel":{"displayName":"w"},"extra":1}`, want: "extra: is not a known field"},
+		{name: "empty file", input: " ", want: "input: is empty"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"start"}, tc.args...)
+			if tc.input != "" {
+				args = append(args, "-input-file", writeTemp(t, tc.input))
+			}
+			code, stdout, stderr := runStarter(noDial(t), args...)
+			if code != exitInvalid {
+				t.Fatalf("exit code %d, want %d; stderr %q", code, exitInvalid, stderr)
+			}
+			if !strings.Contains(stderr, "invalid input: ") || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("stderr %q does not name %q", stderr, tc.want)
+			}
+			if stdout != "" {
+				t.Fatalf("stdout %q", stdout)
+			}
+		})
+	}
+}
+
+func TestStartSendsInputVerbatim(t *testing.T) {
+	c := mocks.NewClient(t)
+	r := mockRun(t, "wf-1")
+	c.On("ExecuteWorkflow", mock.Anything,
+		mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == "wf-1" && o.TaskQueue == "issue-models" }),
+		workflows.CreateIssueModelWorkflowType, json.RawMessage(sampleInput)).Return(r, nil)
+	var out bytes.Buffer
+	if err := Start(context.Background(), c, &out, StartRequest{WorkflowID: "wf-1", TaskQueue: "issue-models", Input: []byte(sampleInput)}); err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"action\": \"started\",\n  \"runId\": \"run-1\",\n  \"taskQueue\": \"issue-models\",\n  \"workflowId\": \"wf-1\",\n  \"workflowType\": \"CreateIssueModelWorkflow\"\n}\n"
+	if out.String() != want {
+		t.Fatalf("stdout:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+func TestHelpShowsThePolicyDefaults(t *testing.T) {
+	code, _, stderr := runStarter(noDial(t), "start", "-h")
+	if code != exitOK {
+		t.Fatalf("start -h: exit %d", code)
+	}
+	for _, want := range []string{"(default 10s)", "(default 45s)", "(default 24h)", "-task-queue issue-models"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("start -h lacks %q:\n%s", want, stderr)
+		}
+	}
+	if got := shortDuration(90 * time.Minute); got != "1h30m" {
+		t.Errorf("shortDuration(90m) = %q", got)
+	}
 }

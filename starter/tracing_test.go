@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,13 +28,9 @@ func TestStartIsTraced(t *testing.T) {
 	tracing = telemetry.New(tp)
 	t.Cleanup(func() { tracing = nil })
 
-	path := filepath.Join(t.TempDir(), "in.json")
-	if err := os.WriteFile(path, []byte(sampleInput), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"start", "-input-file", path, "-workflow-id", "traced", "-task-queue", "nobody"}, &out, &errb, dial); code != exitOK {
-		t.Fatalf("start: exit %d: %s%s", code, out.String(), errb.String())
+	code, out, stderr := runStarter(dial, "start", "-input-file", writeTemp(t, sampleInput), "-workflow-id", "traced", "-task-queue", "nobody")
+	if code != exitOK {
+		t.Fatalf("start: exit %d: %s%s", code, out, stderr)
 	}
 	var root *tracetest.SpanStub
 	for _, s := range exp.GetSpans() {

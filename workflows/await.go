@@ -6,40 +6,6 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
-// AwaitOperationInput is the input of AwaitOperationWorkflow.
-type AwaitOperationInput struct {
-	// Operation is any google.longrunning operation name of the API:
-	// projects/{project}/locations/{location}/operations/{operation}.
-	Operation string         `json:"operation"`
-	Polling   *PollingPolicy `json:"polling,omitempty"`
-	// Continuation is set by the workflow itself when it continues as new.
-	Continuation *PollState `json:"continuation,omitempty"`
-	// ReportProgress: a child signals its parent the operation's metadata (ProgressSignal)
-	// whenever a poll finds it changed, so the parent's status shows live progress.
-	ReportProgress bool `json:"reportProgress,omitempty"`
-
-	decoding decoding
-}
-
-// UnmarshalJSON decodes strictly but never fails; see decodeKeepingError.
-func (in *AwaitOperationInput) UnmarshalJSON(b []byte) error {
-	type plain AwaitOperationInput
-	return decodeKeepingError(b, (*plain)(in), &in.decoding)
-}
-
-// Validate checks the input as a person typed it; errors are InvalidArgument naming the field.
-func (in *AwaitOperationInput) Validate() (validPolicy, error) {
-	if in.Continuation != nil {
-		return validPolicy{}, errPersonsContinuation
-	}
-	return in.validate(in.decoding.strict)
-}
-
-// validate checks the input given the decoding error that counts (see decoding).
-func (in *AwaitOperationInput) validate(decodeErr error) (validPolicy, error) {
-	return checkedPolicy(in.Polling, decodeErr, insights.ValidateOperationName("operation", in.Operation))
-}
-
 // AwaitOperationWorkflow durably polls any operation of the API until it is done and returns it
 // decoded: done, error (google.rpc.Status) or response, and metadata, each Any as JSON with its
 // "@type". An operation that ends with an error is a result, not a failure: the caller decides

@@ -42,9 +42,7 @@ func (s *createSuite) TestCancelUnimplementedReportsModelExists() {
 	}, 50*time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res CreateIssueModelResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	res := s.succeeded()
 	s.Equal(OutcomeCompletedDespiteCancel, res.Outcome)
 	s.True(res.CancelUnimplemented)
 	s.Contains(string(res.IssueModel), testModel)

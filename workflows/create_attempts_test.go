@@ -18,6 +18,23 @@ func apiError(method string, code codes.Code) error {
 	return insights.FromAPIError(method, status.Error(code, code.String()))
 }
 
+// createReplyLost answers a create attempt as one whose reply was lost (UNAVAILABLE): it may
+// have committed.
+func createReplyLost() (activities.StartedOperation, error) {
+	return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
+}
+
+// afterALostReply answers the first create attempt as one whose reply was lost, and the later
+// ones (n from 2) with then.
+func afterALostReply(then func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error)) func(int, activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+	return func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+		if n == 1 {
+			return createReplyLost()
+		}
+		return then(n, p)
+	}
+}
+
 // createAttempts answers CreateIssueModel with answer(n, params) for the n-th attempt (from 1)
 // and records each attempt's params and time.
 type createAttempts struct {
@@ -50,10 +67,8 @@ func (s *createSuite) createAttempts(answer func(n int, p activities.CreateIssue
 // the very training the lost attempt started). The refusal must not make the next attempt create
 // without looking, and an empty look-up must not be trusted while the list may lag.
 func (s *createSuite) TestRefusalAfterAnAmbiguousCreateDoesNotForgetIt() {
-	attempts := s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+	attempts := s.createAttempts(afterALostReply(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
 		switch {
-		case n == 1:
-			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
 		case n == 2:
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
 		case p.LookFrom != nil && n >= 5:
@@ -62,12 +77,10 @@ func (s *createSuite) TestRefusalAfterAnAmbiguousCreateDoesNotForgetIt() {
 			return activities.StartedOperation{AlreadyDone: true}, nil // the list lags
 		}
 		return activities.StartedOperation{Operation: testParent + "/operations/second-model"}, nil
-	})
+	}))
 	s.pollSequence(succeededOp())
-	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`))
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res CreateIssueModelResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), laggingListPolicy))
+	res := s.succeeded()
 	s.Equal(testOp, res.Operation, "the run adopted its first attempt's training instead of making a second model")
 	for i, p := range attempts.params[1:] {
 		s.NotNil(p.LookFrom, "attempt %d after an ambiguous one must look first", i+2)
@@ -91,31 +104,21 @@ func (s *createSuite) TestCancelAfterAmbiguousThenRefusedCreateFindsTheTraining(
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil
 	})
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
-	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
-	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 8*time.Second)
-	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
-	res := s.cancelledResult()
+	res := s.cancelSignalledAt(8*time.Second, quietPolicy)
 	s.Equal(testOp, res.Operation, "the training the lost reply started is found and cancelled")
 }
 
 // Finding A with a lagging list: a cancel right after a lost create reply must not trust a
 // look-up made before the operation list could show the new operation.
 func (s *createSuite) TestCancelAfterLostCreateReplyLooksAgainUntilTheListCaughtUp() {
-	s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+	s.createAttempts(afterALostReply(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
 		switch {
-		case n == 1:
-			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
 		case p.LookFrom != nil && s.env.Now().Sub(*p.LookFrom) >= time.Minute:
 			return activities.StartedOperation{Operation: testOp}, nil
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil // not listed yet
-	})
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
-	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
-	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Second)
-	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`))
-	res := s.cancelledResult()
+	}))
+	res := s.cancelSignalledAt(time.Second, laggingListPolicy)
 	s.Equal(testOp, res.Operation)
 }
 
@@ -137,15 +140,13 @@ func (s *createSuite) TestTemporalCancelDuringCreateBackoffIsNoticedAtOnce() {
 // look-up.
 func (s *createSuite) TestCreateOfARecordedRunForgetsAfterARefusal() {
 	s.env.OnGetVersion(createLooksAfterAmbiguityChange, workflow.DefaultVersion, createLooksAfterAmbiguityVersion).Return(workflow.DefaultVersion)
-	attempts := s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+	attempts := s.createAttempts(afterALostReply(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
 		switch n {
-		case 1:
-			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
 		case 2:
 			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.ResourceExhausted)
 		}
 		return activities.StartedOperation{Operation: testOp}, nil
-	})
+	}))
 	s.pollSequence(succeededOp())
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	s.Require().NoError(s.env.GetWorkflowError())
@@ -158,46 +159,39 @@ func (s *createSuite) TestCreateOfARecordedRunForgetsAfterARefusal() {
 // window, so a cancel does not trust an empty look-up made before that training is listed.
 func (s *createSuite) TestCancelAfterASecondLostCreateReplyWaitsForTheListAgain() {
 	var secondCommit time.Time
-	s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+	s.createAttempts(afterALostReply(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
 		switch {
-		case n == 1:
-			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
 		case !p.LookOnly:
 			secondCommit = s.env.Now() // committed, reply lost
-			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
+			return createReplyLost()
 		case !secondCommit.IsZero() && s.env.Now().Sub(secondCommit) >= time.Minute:
 			return activities.StartedOperation{Operation: testOp}, nil
 		}
 		return activities.StartedOperation{AlreadyDone: true}, nil // nothing listed yet
-	})
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
-	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
+	}))
 	// Attempts at 0, 5, 15, 35 s only look (the first failed at 0 s); the one at 75 s creates.
-	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 80*time.Second)
-	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`))
-	res := s.cancelledResult()
+	res := s.cancelSignalledAt(80*time.Second, laggingListPolicy)
 	s.Equal(testOp, res.Operation, "the training of the second lost reply is found and cancelled")
 }
 
 // Found by the explorer (Q): after an attempt that may have committed, a refused look-up does not
 // end the run while that training may run on untracked.
 func (s *createSuite) TestRefusedLookUpAfterALostCreateReplyIsOutlasted() {
-	s.createAttempts(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
+	s.createAttempts(afterALostReply(func(n int, p activities.CreateIssueModelParams) (activities.StartedOperation, error) {
 		switch {
-		case n == 1:
-			return activities.StartedOperation{}, apiError("CreateIssueModel", codes.Unavailable)
 		case n < 5:
 			return activities.StartedOperation{}, apiError("ListOperations", codes.PermissionDenied)
 		}
 		return activities.StartedOperation{Operation: testOp}, nil
-	})
+	}))
 	s.pollSequence(succeededOp())
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res CreateIssueModelResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	res := s.succeeded()
 	s.Equal(testOp, res.Operation)
 }
+
+// errCreationSlotTaken is the region's one creation slot refusing a create.
+var errCreationSlotTaken = insights.FromAPIError("CreateIssueModel", status.Error(codes.ResourceExhausted, "one creation per region"))
 
 func createParams(lookFrom, lookOnly bool) any {
 	return mock.MatchedBy(func(p activities.CreateIssueModelParams) bool {
@@ -217,7 +211,7 @@ func (s *createSuite) TestCreateAfterAmbiguousFailureLooksForTheEarlierAttempt()
 
 func (s *createSuite) TestCreateAfterRefusalDoesNotLookForOthersOperations() {
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
-		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.ResourceExhausted, "one creation per region"))).Twice()
+		Return(activities.StartedOperation{}, errCreationSlotTaken).Twice()
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
 		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
 	s.pollSequence(succeededOp())
@@ -230,7 +224,7 @@ func (s *createSuite) TestCreateAfterRefusalDoesNotLookForOthersOperations() {
 
 func (s *createSuite) TestQuotaWaitIsBoundedByTheTimeout() {
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).
-		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.ResourceExhausted, "one creation per region")))
+		Return(activities.StartedOperation{}, errCreationSlotTaken)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"timeout":"30m"}`))
 	appErr := s.failedWith(insights.ErrPollTimeout)
 	s.Contains(appErr.Error(), "one creation per region")
@@ -238,7 +232,7 @@ func (s *createSuite) TestQuotaWaitIsBoundedByTheTimeout() {
 
 func (s *createSuite) TestCancelWhileWaitingForQuotaCreatesNothing() {
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, createParams(false, false)).
-		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.ResourceExhausted, "one creation per region")))
+		Return(activities.StartedOperation{}, errCreationSlotTaken)
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "not now"}) }, 2*time.Minute)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	res := s.cancelledResult()
@@ -251,10 +245,6 @@ func (s *createSuite) TestCancelAfterAmbiguousCreateOnlyLooksUp() {
 		Return(activities.StartedOperation{}, insights.FromAPIError("CreateIssueModel", status.Error(codes.DeadlineExceeded, "deadline"))).Once()
 	s.env.OnActivity(acts.FindIssueModelCreation, mock.Anything, createParams(true, true)).
 		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
-	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
-	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
-	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, time.Second)
-	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
-	res := s.cancelledResult()
+	res := s.cancelSignalledAt(time.Second, quietPolicy)
 	s.Equal(testOp, res.Operation)
 }

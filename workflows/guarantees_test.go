@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,17 +27,14 @@ import (
 // call that carries the cancel must not be aborted and forgotten.
 func (s *createSuite) TestTemporalCancelAfterCancelSignalDoesNotAbortTheCancelCall() {
 	s.expectCreate()
-	var mu sync.Mutex
-	taken := false
+	var cancel cancelTaken
 	s.env.SetOnActivityCompletedListener(func(info *activity.Info, _ converter.EncodedValue, err error) {
 		if info.ActivityType.Name == "CancelOperation" && err == nil {
-			mu.Lock()
-			taken = true
-			mu.Unlock()
+			cancel.set()
 		}
 	})
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).After(20*time.Second).Return(activities.CancelResult{}, nil)
-	s.pollsEndCancelledOnceTaken(&mu, &taken, 20)
+	s.pollsEndCancelledOnceTaken(&cancel, 20)
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, CancelRequest{Reason: "stop"}) }, 45*time.Second)
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 50*time.Second)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
@@ -52,19 +48,17 @@ func (s *createSuite) TestCancelRefusedWhileTheOperationIsNotListedYetIsRetried(
 	// The create call takes a second: the cancel arrives while it is in flight.
 	s.env.OnActivity(acts.CreateIssueModel, mock.Anything, mock.Anything).After(time.Second).
 		Return(activities.StartedOperation{Operation: testOp}, nil).Once()
-	var mu sync.Mutex
-	cancels, taken := 0, false
+	var cancel cancelTaken
+	cancels := 0
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(func(context.Context, string) (activities.CancelResult, error) {
-		mu.Lock()
-		defer mu.Unlock()
 		cancels++
 		if cancels == 1 {
 			return activities.CancelResult{}, apiError("CancelOperation", codes.NotFound)
 		}
-		taken = true
+		cancel.set()
 		return activities.CancelResult{}, nil
 	})
-	s.pollsEndCancelledOnceTaken(&mu, &taken, 10)
+	s.pollsEndCancelledOnceTaken(&cancel, 10)
 	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, 500*time.Millisecond)
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 	res := s.cancelledResult()
@@ -76,19 +70,14 @@ func (s *createSuite) TestCancelRefusedWhileTheOperationIsNotListedYetIsRetried(
 // it fails, instead of failing while the training may still run.
 func (s *createSuite) TestTimeoutAwaitsTheCancelsOutcome() {
 	s.expectCreate()
-	var mu sync.Mutex
-	taken := false
+	var cancel cancelTaken
 	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(func(context.Context, string) (activities.CancelResult, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		taken = true
+		cancel.set()
 		return activities.CancelResult{}, nil
 	}).Once()
 	pollsAfterCancel := 0
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if taken {
+		if cancel.get() {
 			pollsAfterCancel++
 			return failedOp(insights.CodeCancelled, "cancelled"), nil
 		}
@@ -159,9 +148,7 @@ func (s *createSuite) TestContinuationFromANewerReleaseIsRead() {
 	// Raw JSON, as the server hands it over: a struct would drop the unknown fields on the way.
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflowType, json.RawMessage(`{"parent":"`+testParent+`","issueModel":{"displayName":"weekly","futureModelOption":1},`+
 		`"futureOption":true,"continuation":{"operation":"`+testOp+`","startedAt":"2026-01-01T00:00:00Z","polls":7,"futureState":{"x":1}}}`))
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res CreateIssueModelResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	res := s.succeeded()
 	s.Equal(8, res.Polls)
 }
 

@@ -59,6 +59,10 @@ func input(t testing.TB, js string) CreateIssueModelInput {
 
 const quietPolicy = `"polling":{"initialInterval":"30s","multiplier":2,"maxInterval":"2m","jitter":0}`
 
+// laggingListPolicy polls every 30 s and gives the operation list a minute to show a new
+// operation (notFoundGrace), the lag the look-up tests play against.
+const laggingListPolicy = `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`
+
 func sampleInput(t testing.TB, extra string) CreateIssueModelInput {
 	return input(t, `{"parent":"`+testParent+`","issueModel":{"displayName":"weekly","inputDataConfig":{"medium":"CHAT","filter":"medium=\"CHAT\""}},`+extra+`}`)
 }
@@ -192,11 +196,33 @@ func (s *createSuite) cancelDeletingTheModel() {
 
 // deletedAfterCancel asserts the run completed with outcome DELETED_AFTER_CANCEL.
 func (s *createSuite) deletedAfterCancel() CreateIssueModelResult {
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res CreateIssueModelResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	res := s.succeeded()
 	s.Equal(OutcomeDeletedAfterCancel, res.Outcome)
 	return res
+}
+
+// succeededWith asserts the run completed without error and decodes its result into res.
+func (s *workflowSuite) succeededWith(res any) {
+	s.Require().NoError(s.env.GetWorkflowError())
+	s.Require().NoError(s.env.GetWorkflowResult(res))
+}
+
+// succeeded asserts the run completed without error and returns its result.
+func (s *createSuite) succeeded() CreateIssueModelResult {
+	var res CreateIssueModelResult
+	s.succeededWith(&res)
+	return res
+}
+
+// cancelSignalledAt runs a creation on policy with a cancel signal at the given time: the server
+// takes one cancel of testOp, and the next poll finds the training cancelled. It returns the
+// result of the run, which must have ended cancelled.
+func (s *createSuite) cancelSignalledAt(at time.Duration, policy string) CreateIssueModelResult {
+	s.env.OnActivity(acts.CancelOperation, mock.Anything, testOp).Return(activities.CancelResult{}, nil).Once()
+	s.pollSequence(failedOp(insights.CodeCancelled, "cancelled"))
+	s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(CancelSignal, nil) }, at)
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), policy))
+	return s.cancelledResult()
 }
 
 // failedWith asserts the run failed with an ApplicationError of type errType and returns it.
@@ -227,17 +253,34 @@ func createSucceeds(t *testing.T, env *testsuite.TestWorkflowEnvironment) Create
 	return res
 }
 
+// cancelTaken records whether a cancel reached the server, for the activities' mocks (each
+// runs on its own goroutine) and the test.
+type cancelTaken struct {
+	mu    sync.Mutex
+	taken bool
+}
+
+func (c *cancelTaken) set() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.taken = true
+}
+
+func (c *cancelTaken) get() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.taken
+}
+
 // pollsEndCancelledOnceTaken answers the polls of testOp: the training ends cancelled once a
-// cancel reached the server (*taken, guarded by mu); nobody cancelled it, it completes after
-// limit polls; until then it runs.
-func (s *createSuite) pollsEndCancelledOnceTaken(mu *sync.Mutex, taken *bool, limit int) {
+// cancel reached the server (cancel); nobody cancelled it, it completes after limit polls;
+// until then it runs.
+func (s *createSuite) pollsEndCancelledOnceTaken(cancel *cancelTaken, limit int) {
 	polls := 0
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(func(context.Context, string) (insights.Operation, error) {
-		mu.Lock()
-		defer mu.Unlock()
 		polls++
 		switch {
-		case *taken:
+		case cancel.get():
 			return failedOp(insights.CodeCancelled, "cancelled"), nil
 		case polls > limit:
 			return succeededOp(), nil

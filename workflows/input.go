@@ -31,10 +31,7 @@ func (in *CreateIssueModelInput) UnmarshalJSON(b []byte) error {
 // Validate checks the whole input as a person typed it; the error is a non-retryable
 // ApplicationError of type InvalidArgument whose message starts with the offending field.
 func (in *CreateIssueModelInput) Validate() (validPolicy, error) {
-	if in.Continuation != nil {
-		return validPolicy{}, errPersonsContinuation
-	}
-	return in.validate(in.decoding.strict)
+	return validateTyped(in.Continuation, in.decoding, in.validate)
 }
 
 // validate checks the input given the decoding error that counts (see decoding).
@@ -50,6 +47,15 @@ func (in *CreateIssueModelInput) validate(decodeErr error) (validPolicy, error) 
 		}
 	}
 	return policy, nil
+}
+
+// validateTyped validates an input as a person typed it: a continuation is refused (only the
+// workflow itself writes one), and the strict decoding's error counts.
+func validateTyped(continuation *PollState, d decoding, validate func(decodeErr error) (validPolicy, error)) (validPolicy, error) {
+	if continuation != nil {
+		return validPolicy{}, errPersonsContinuation
+	}
+	return validate(d.strict)
 }
 
 // checkedPolicy is the first of the errors of decoding and of the (pure) field checks, if any;
@@ -99,4 +105,35 @@ func (in CreateIssueModelInput) Details() string {
 		b.WriteString("- deletes the model if a cancel cannot stop the training\n")
 	}
 	return b.String()
+}
+
+// AwaitOperationInput is the input of AwaitOperationWorkflow.
+type AwaitOperationInput struct {
+	// Operation is any google.longrunning operation name of the API:
+	// projects/{project}/locations/{location}/operations/{operation}.
+	Operation string         `json:"operation"`
+	Polling   *PollingPolicy `json:"polling,omitempty"`
+	// Continuation is set by the workflow itself when it continues as new.
+	Continuation *PollState `json:"continuation,omitempty"`
+	// ReportProgress: a child signals its parent the operation's metadata (ProgressSignal)
+	// whenever a poll finds it changed, so the parent's status shows live progress.
+	ReportProgress bool `json:"reportProgress,omitempty"`
+
+	decoding decoding
+}
+
+// UnmarshalJSON decodes strictly but never fails; see decodeKeepingError.
+func (in *AwaitOperationInput) UnmarshalJSON(b []byte) error {
+	type plain AwaitOperationInput
+	return decodeKeepingError(b, (*plain)(in), &in.decoding)
+}
+
+// Validate checks the input as a person typed it; errors are InvalidArgument naming the field.
+func (in *AwaitOperationInput) Validate() (validPolicy, error) {
+	return validateTyped(in.Continuation, in.decoding, in.validate)
+}
+
+// validate checks the input given the decoding error that counts (see decoding).
+func (in *AwaitOperationInput) validate(decodeErr error) (validPolicy, error) {
+	return checkedPolicy(in.Polling, decodeErr, insights.ValidateOperationName("operation", in.Operation))
 }

@@ -31,13 +31,6 @@ type LearnedSchedule struct {
 	Why           string `json:"why"`
 }
 
-// Versions of the learned schedule (README, "Changing a workflow"). Runs of earlier releases
-// cannot reach it: their inputs could not ask for it.
-const (
-	learnedScheduleChange  = "learned-schedule"
-	learnedScheduleVersion = 1
-)
-
 // learnDecisionDue: the learned mode decides once, after the early polls (when the backoff has
 // reached the policy's maximum interval), so that requests that fail fast are noticed as fast as
 // without it, and once a poll has shown the operation's metadata.

@@ -15,16 +15,6 @@ const (
 	MaxDeployedPerLocation = 5
 )
 
-// Lifecycle steps, in order, as the status query reports them.
-const (
-	StepCheckQuotas = "check-quotas"
-	StepCreate      = "create"
-	StepQualityGate = "quality-gate"
-	StepDeploy      = "deploy"
-	StepRetire      = "retire-previous"
-	StepDone        = "done"
-)
-
 // Versions of the lifecycle's (and deleteModel's) command-changing edits of issue 25
 // (workflow.GetVersion change IDs; README, "Changing a workflow"). Each is asked where its path
 // first differs, so runs that never reach that point record no marker.

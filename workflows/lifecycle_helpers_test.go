@@ -136,9 +136,8 @@ func (s *lifecycleSuite) stepNames() (names, states []string) {
 
 // result is the run's result; it must have succeeded.
 func (s *lifecycleSuite) result() LifecycleResult {
-	s.Require().NoError(s.env.GetWorkflowError())
 	var res LifecycleResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	s.succeededWith(&res)
 	return res
 }
 

@@ -13,14 +13,6 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
-// The pipeline's optional lifecycle steps, as the status query and InsightsPhase name them.
-const (
-	StepIngest  = "ingest"
-	StepAnalyze = "analyze"
-	StepExport  = "export"
-	StepImport  = "import"
-)
-
 // IngestStep ingests conversations before training: the REST body of IngestConversations
 // (its parent is the lifecycle's).
 type IngestStep struct {

@@ -2,14 +2,6 @@ package workflows
 
 import "encoding/json"
 
-// States of a lifecycle step.
-const (
-	StepStateRunning   = "running"
-	StepStateDone      = "done"
-	StepStateFailed    = "failed"
-	StepStateCancelled = "cancelled"
-)
-
 // StepStatus is one step of the lifecycle as the status query shows it.
 type StepStatus struct {
 	Name            string `json:"name"`
@@ -34,12 +26,6 @@ type LifecycleStatus struct {
 	Outcome         string       `json:"outcome,omitempty"`
 	LastError       string       `json:"lastError,omitempty"`
 }
-
-// Lifecycle outcomes.
-const (
-	LifecycleDeployed  = "DEPLOYED"
-	LifecycleCancelled = "CANCELLED"
-)
 
 // LifecycleResult is the result of IssueModelLifecycleWorkflow (and the details of its
 // cancellation): what the cloud looks like afterwards.

@@ -9,20 +9,6 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
-// Outcomes of an awaited operation, as the status query and the results report them.
-const (
-	OutcomeSucceeded = "SUCCEEDED"
-	// OutcomeCancelled: the operation ended CANCELLED; no model was created.
-	OutcomeCancelled = "CANCELLED"
-	// OutcomeCompletedDespiteCancel: a cancel was requested, but the server could not
-	// (UNIMPLEMENTED) or did not stop the training: the model exists.
-	OutcomeCompletedDespiteCancel = "COMPLETED_DESPITE_CANCEL"
-	// OutcomeDeletedAfterCancel: as above, and the model was then deleted as the input asked.
-	OutcomeDeletedAfterCancel = "DELETED_AFTER_CANCEL"
-	// OutcomeFailed: the operation ended with an error (other than CANCELLED).
-	OutcomeFailed = "FAILED"
-)
-
 // operationOutcome classifies a done operation by the google.longrunning contract: an error of
 // code CANCELLED is OutcomeCancelled, any other error OutcomeFailed (with failure, the
 // non-retryable OperationFailed error carrying the google.rpc.Status), else OutcomeSucceeded.

@@ -54,9 +54,7 @@ func (s *createSuite) TestResumesFromContinuationWithoutCreating() {
 	in.Continuation = &PollState{Operation: testOp, StartedAt: s.env.Now(), Polls: 40, ContinuedAsNew: 2}
 	s.env.SetContinuedExecutionRunID("the-previous-run")
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, in)
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res CreateIssueModelResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	res := s.succeeded()
 	s.Equal(41, res.Polls)
 }
 
@@ -164,9 +162,7 @@ func (s *createSuite) TestSucceedsAfterPollsWithBackoffIntervals() {
 	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), quietPolicy))
 
 	s.Require().True(s.env.IsWorkflowCompleted())
-	s.Require().NoError(s.env.GetWorkflowError())
-	var res CreateIssueModelResult
-	s.Require().NoError(s.env.GetWorkflowResult(&res))
+	res := s.succeeded()
 	s.Equal(OutcomeSucceeded, res.Outcome)
 	s.Equal(testOp, res.Operation)
 	s.Equal(5, res.Polls)

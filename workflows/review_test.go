@@ -106,7 +106,7 @@ func (s *createSuite) TestReviewMixedFleetOldWorkerReadsLookOnlyResultAsNothingC
 		}).Maybe()
 	e1.OnActivity(acts.PollOperation, mock.Anything, mock.Anything).Return(asPoll(
 		func(context.Context, string) (insights.Operation, error) { return succeededOp(), nil }))
-	e1.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`))
+	e1.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), laggingListPolicy))
 	s.Require().NoError(e1.GetWorkflowError())
 	if len(recorded) < 2 {
 		return // the second step is not a CreateIssueModel activity: an old worker's replay fails the task
@@ -121,7 +121,7 @@ func (s *createSuite) TestReviewMixedFleetOldWorkerReadsLookOnlyResultAsNothingC
 	})
 	s.env.OnActivity(acts.PollOperation, mock.Anything, testOp).Return(asPoll(
 		func(context.Context, string) (insights.Operation, error) { return succeededOp(), nil })).Maybe()
-	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), `"polling":{"initialInterval":"30s","notFoundGrace":"1m","jitter":0}`))
+	s.env.ExecuteWorkflow(CreateIssueModelWorkflow, sampleInput(s.T(), laggingListPolicy))
 	s.Require().True(s.env.IsWorkflowCompleted())
 	s.NoError(s.env.GetWorkflowError(), "no one asked to cancel: the old worker must go on to the training, not end 'cancelled before an operation was created'")
 }

@@ -8,15 +8,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Phases reported by the status query.
-const (
-	PhaseValidating = "validating"
-	PhaseCreating   = "creating"
-	PhasePolling    = "polling"
-	PhaseCancelling = "cancelling"
-	PhaseDone       = "done"
-)
-
 // PollStatus is the answer of the status query of CreateIssueModelWorkflow and
 // AwaitOperationWorkflow. It is built from the run's state at each query, never kept in sync
 // by hand.

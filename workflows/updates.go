@@ -19,23 +19,6 @@ const (
 	PollNowUpdate = "poll-now"
 )
 
-// CancelAnswer values: how the cancel update ended.
-const (
-	// CancelAccepted: CancelOperation answered OK (best effort: the training may still finish;
-	// the run polls on to the outcome).
-	CancelAccepted = "ACCEPTED"
-	// CancelUnimplemented: the server cannot cancel this operation (UNIMPLEMENTED); the run
-	// awaits its outcome.
-	CancelUnimplementedAnswer = "UNIMPLEMENTED"
-	// CancelAlreadyDone: the operation was done before a cancel reached the server.
-	CancelAlreadyDone = "ALREADY_DONE"
-	// CancelNothingCreated: the run was still creating; it ends without an operation.
-	CancelNothingCreated = "NOTHING_CREATED"
-	// CancelPending: the server has not taken the cancel yet (it was refused, e.g. NOT_FOUND
-	// from a list that lags) when the run continued as new; the next run keeps trying it.
-	CancelPending = "PENDING"
-)
-
 // CancelAnswer is the result of the cancel update.
 type CancelAnswer struct {
 	Operation string `json:"operation,omitempty"`
@@ -44,18 +27,6 @@ type CancelAnswer struct {
 	// Reason is the run's cancel reason: this request's, or an earlier one's.
 	Reason string `json:"reason"`
 }
-
-// updatesChange: the run serves the cancel and poll-now updates. Decided once, at the run's
-// start, so that a run an older release started (no marker) never accepts an update, and a worker
-// of that release that replays its own runs meets no update it has no handler for. An update
-// accepted by this release's worker on a run it started cannot be replayed by an older worker
-// (which replays without the update's effect: TMPRL1100, and the task is retried until a worker
-// of this release takes it; reliability's TestUpdatesInAMixedFleet): updates need this
-// release's workers; during a rolling deploy, use the signals (README, "Steering by Update").
-const (
-	updatesChange  = "updates-cancel-poll-now"
-	updatesVersion = 1
-)
 
 // listenForUpdates registers the update handlers on runs that serve them (updatesChange).
 // The handlers only change the poller's state and await what the loop does, so a run that gets

@@ -15,6 +15,20 @@ func fenceOlderWorkers(ctx workflow.Context) {
 // Versions of the workflows' command-changing edits (workflow.GetVersion change IDs; README,
 // "Changing a workflow").
 const (
+	// updatesChange: the run serves the cancel and poll-now updates. Decided once, at the run's
+	// start, so that a run an older release started (no marker) never accepts an update, and a
+	// worker of that release that replays its own runs meets no update it has no handler for. An
+	// update accepted by this release's worker on a run it started cannot be replayed by an
+	// older worker (which replays without the update's effect: TMPRL1100, and the task is
+	// retried until a worker of this release takes it; reliability's TestUpdatesInAMixedFleet):
+	// updates need this release's workers; during a rolling deploy, use the signals (README,
+	// "Steering by Update").
+	updatesChange  = "updates-cancel-poll-now"
+	updatesVersion = 1
+	// learnedScheduleChange: the learned schedule (PollingPolicy.Learn). Runs of earlier
+	// releases cannot reach it: their inputs could not ask for it.
+	learnedScheduleChange  = "learned-schedule"
+	learnedScheduleVersion = 1
 	// awaitDeletionChange: a run that deletes the model a cancel could not stop awaits the
 	// deletion (child AwaitOperationWorkflow "<id>-delete") before it reports
 	// DELETED_AFTER_CANCEL; runs of release f634c2d, which recorded no marker, only started it.

@@ -286,9 +286,6 @@ func (p *Postgres) tail(n int) string { return proc.Tail(p.LogFile, n) }
 func (p *Postgres) Pid() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.proc == nil {
-		return 0
-	}
 	return p.proc.Pid()
 }
 

@@ -237,9 +237,6 @@ func (s *Server) dialWhenReady(ctx context.Context, p *proc.Process) (client.Cli
 func (s *Server) Pid() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc == nil {
-		return 0
-	}
 	return s.proc.Pid()
 }
 

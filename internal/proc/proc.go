@@ -129,8 +129,13 @@ func Start(o Options) (*Process, error) {
 	return p, nil
 }
 
-// Pid is the child's process id.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+// Pid is the child's process id; 0 for no process (nil), so that an owner that has none reads 0.
+func (p *Process) Pid() int {
+	if p == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // Done is closed once the child has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
