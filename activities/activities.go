@@ -143,7 +143,7 @@ func (a *Activities) CreateIssueModel(ctx context.Context, p CreateIssueModelPar
 	if p.LookFrom != nil {
 		since = *p.LookFrom
 	}
-	created := createdSince(ctx, since)
+	created := a.createdSince(ctx, since)
 	known := knownNothing
 	if p.LookFrom != nil {
 		known = knownMayHaveStarted

@@ -25,7 +25,8 @@ type FindStartedOperationParams struct {
 	// Input is that activity's input, as it was given.
 	Input json.RawMessage `json:"input"`
 	// AmbiguousEnd is when the last attempt that may have started the operation failed: an empty
-	// look-up is trusted only ListLagGrace after it.
+	// look-up is trusted only ListLagGrace after it, and a pipeline operation created after it
+	// (plus CreateSkew) is not ours (createdSince).
 	AmbiguousEnd time.Time `json:"ambiguousEnd"`
 }
 

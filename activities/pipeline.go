@@ -169,7 +169,8 @@ type pipelineMetadata[R any] interface {
 // startPipeline starts one of the pipeline's operations, call(client, ctx, req), through
 // startOnce with the client of parent's location (carried by input field field): a retry after
 // an attempt that may have committed adopts an operation whose metadata (of type M) has a
-// request that same accepts and a createTime since since (see createdSince).
+// request that same accepts and a createTime since since (in a look-up for a start that gave
+// up, also not after its last ambiguous attempt: see createdSince).
 func startPipeline[M pipelineMetadata[R], R, Q any, O interface{ Name() string }](
 	ctx context.Context, a *Activities, method, field, parent string, since time.Time,
 	call func(*contactcenterinsights.Client, context.Context, Q, ...gax.CallOption) (O, error), req Q, same func(R) bool) (StartedOperation, error) {
@@ -180,7 +181,7 @@ func startPipeline[M pipelineMetadata[R], R, Q any, O interface{ Name() string }
 	if err != nil {
 		return StartedOperation{}, err
 	}
-	created := createdSince(ctx, since)
+	created := a.createdSince(ctx, since)
 	r := startRequest{
 		method: method, parent: parent,
 		ours: func(op *longrunningpb.Operation) bool {

@@ -160,13 +160,23 @@ func (a *Activities) distrustEmptyList(ctx context.Context, r startRequest, ambi
 // createdSince says whether an operation created at created counts as made by a request first
 // made at since: not before since-CreateSkew. A zero since is the time Temporal first scheduled
 // the activity (its clock, which CreateSkew absorbs too), so that an identical operation from
-// an earlier run is never taken for ours.
-func createdSince(ctx context.Context, since time.Time) func(created *timestamppb.Timestamp) bool {
+// an earlier run is never taken for ours. A look-up for a start that gave up
+// (FindStartedOperation), which may run hours later, also requires it not after that start's
+// last ambiguous attempt ended, plus CreateSkew: an identical operation created later is another
+// run's. Against an emulator whose clock runs faster (APITimeScale above 1) the API's times run
+// ahead of the worker's without bound, so there only the lower bound holds.
+func (a *Activities) createdSince(ctx context.Context, since time.Time) func(created *timestamppb.Timestamp) bool {
 	if since.IsZero() {
 		since = activity.GetInfo(ctx).ScheduledTime
 	}
 	from := since.Add(-CreateSkew)
-	return func(created *timestamppb.Timestamp) bool { return created != nil && !created.AsTime().Before(from) }
+	var to time.Time
+	if l, ok := ctx.Value(lookingKey{}).(looking); ok && !l.ambiguousEnd.IsZero() && a.APITimeScale <= 1 {
+		to = l.ambiguousEnd.Add(CreateSkew)
+	}
+	return func(created *timestamppb.Timestamp) bool {
+		return created != nil && !created.AsTime().Before(from) && (to.IsZero() || !created.AsTime().After(to))
+	}
 }
 
 // ListLagGrace is how long after an attempt that may have committed failed the operation list

@@ -23,8 +23,8 @@ import (
 // between tries the run waits, from restoreFirstWait doubling to restoreMaxWait, so a refusal of
 // days costs a few hundred history events a day. A new try is safe after a lost reply: Deploy and
 // Undeploy read the model's state first and adopt the operation of a model mid-change
-// (activities.transition), and a refusal for the opposite change is waited out (midChange), so
-// no start-once record has to outlive a try.
+// (activities.transition), and a refusal for the opposite change is waited out (refusedForChange),
+// so no start-once record has to outlive a try.
 const (
 	restoreTryBound  = 10 * time.Minute
 	restoreFirstWait = time.Minute
@@ -54,15 +54,26 @@ func (l *lifecycle) restoresUntilDone() bool {
 // good. Meanwhile the step's detail says what it waits to restore, and lastError why.
 func (l *lifecycle) startRestoring(s awaitedStep) (activities.StartedOperation, error) {
 	wait := restoreFirstWait
+	waited, refusedSettled := false, false
 	for try := 1; ; try++ {
 		var started activities.StartedOperation
 		err := workflow.ExecuteActivity(withChangeActivity(l.ctx, l.in.Parent, restoreTryBound), s.start, s.params).Get(l.ctx, &started)
-		if err == nil || endsRestoring(err) && !l.midChange(err, s.params) {
-			if try > 1 {
-				l.currentStep().Detail, l.status.LastError = "", ""
+		if err == nil || endsRestoring(err) {
+			refused, changing := l.refusedForChange(err, s.params)
+			switch {
+			case refused && !changing && !refusedSettled:
+				// The change that caused the refusal may have ended between the refusal and
+				// the read: try once more at once. A second such refusal is for good.
+				refusedSettled = true
+				continue
+			case !changing:
+				if waited {
+					l.currentStep().Detail, l.status.LastError = "", ""
+				}
+				return started, err
 			}
-			return started, err
 		}
+		refusedSettled = false
 		next := workflow.Now(l.ctx).Add(wait).UTC().Format(time.RFC3339)
 		l.status.LastError = rootMessage(err)
 		l.currentStep().Detail = fmt.Sprintf("waiting to restore: %s of %v refused (try %d), trying again at %s: %s",
@@ -70,30 +81,32 @@ func (l *lifecycle) startRestoring(s awaitedStep) (activities.StartedOperation, 
 		if err := workflow.Sleep(l.ctx, wait); err != nil {
 			return started, err
 		}
+		waited = true
 		wait = min(2*wait, restoreMaxWait)
 	}
 }
 
-// midChange says whether a start refused FAILED_PRECONDITION was refused because its model is
-// mid-change (DEPLOYING, UNDEPLOYING), which will end: the API refuses to undeploy a model
-// that is deploying, or to deploy one that is undeploying. That is how a restore finds an
+// refusedForChange says whether a start was refused FAILED_PRECONDITION, and if so whether its
+// model is mid-change (DEPLOYING, UNDEPLOYING), which will end: the API refuses to undeploy a
+// model that is deploying, or to deploy one that is undeploying. That is how a restore finds an
 // operation the run does not track: a deploy or undeploy whose start committed but gave up
 // without its answer (a lost reply, then refusals past startBound), or whose child gave up
-// awaiting it. A model that cannot be read for now counts as mid-change, to be read again.
-func (l *lifecycle) midChange(err error, model any) bool {
+// awaiting it. A model that cannot be read for now counts as mid-change, to be read again. A
+// refused start whose model reads settled may have been refused by a change that ended since.
+func (l *lifecycle) refusedForChange(err error, model any) (refused, changing bool) {
 	name, ok := model.(string)
-	if !ok || !insights.IsErrorType(err, codes.FailedPrecondition.String()) {
-		return false
+	if err == nil || !ok || !insights.IsErrorType(err, codes.FailedPrecondition.String()) {
+		return false, false
 	}
 	raw, gerr := l.getModel(name)
 	if gerr != nil {
-		return !endsRestoring(gerr)
+		return true, !endsRestoring(gerr)
 	}
 	var m struct {
 		State string `json:"state"`
 	}
 	_ = json.Unmarshal(raw, &m)
-	return m.State == stateDeploying || m.State == stateUndeploying
+	return true, m.State == stateDeploying || m.State == stateUndeploying
 }
 
 // endsRestoring: err is a failure that trying again cannot change (the model is gone, the

@@ -120,8 +120,8 @@ func (s *lifecycleSuite) TestRedeployIsNotWaitedForWhileTheNewModelHoldsTheSlot(
 	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{Operation: deployOp}, nil).Once()
 	s.awaitChild(deployOp, internalErrorOp(deployOp))
 	refused := temporal.NewNonRetryableApplicationError("model is busy", "FailedPrecondition", nil)
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{}, refused).Once()
-	s.env.OnActivity(acts.GetIssueModel, mock.Anything, testModel).Return(json.RawMessage(`{"state":"DEPLOYED"}`), nil).Once()
+	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{}, refused).Twice()
+	s.env.OnActivity(acts.GetIssueModel, mock.Anything, testModel).Return(json.RawMessage(`{"state":"DEPLOYED"}`), nil).Twice()
 	tries := s.quotaRefusedFor(100 * time.Hour)
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 
@@ -184,14 +184,15 @@ func (s *lifecycleSuite) TestRollbackWaitsOutADeployItDoesNotTrack() {
 }
 
 // TestRestoreRefusedForAModelNotMidChangeStops: FAILED_PRECONDITION for a model that is not
-// mid-change will not lift: the restore is not tried again.
+// mid-change may come from a change that ended before the read, so the restore is tried once
+// more; refused the same way again, it will not lift: the restore stops.
 func (s *lifecycleSuite) TestRestoreRefusedForAModelNotMidChangeStops() {
 	s.atDeployedQuota()
 	s.awaitChild(deployOp, internalErrorOp(deployOp))
 	s.nothingToDo(acts.UndeployIssueModel, testModel)
 	refused := temporal.NewNonRetryableApplicationError("Cannot deploy issue model in state TRAINING", "FailedPrecondition", nil)
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{}, refused).Once()
-	s.env.OnActivity(acts.GetIssueModel, mock.Anything, oldModel).Return(json.RawMessage(`{"state":"TRAINING"}`), nil).Once()
+	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{}, refused).Twice()
+	s.env.OnActivity(acts.GetIssueModel, mock.Anything, oldModel).Return(json.RawMessage(`{"state":"TRAINING"}`), nil).Twice()
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))
 
 	s.requireOperationFailed()

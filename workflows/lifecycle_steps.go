@@ -186,7 +186,7 @@ type awaitedStep struct {
 // included (a poll backlog keeps each under the polls' 3-minute bound; starts go ahead of polls).
 // It is long because a step that gives up after an attempt that may have committed loses the
 // start-once records (this activity's heartbeats) that would adopt that operation: the run must
-// look for it afterwards (lookForGivenUpStart), or the rollback settle it (midChange). It is
+// look for it afterwards (lookForGivenUpStart), or the rollback settle it (refusedForChange). It is
 // bounded so that a start refused for hours (a quota) fails the step, whose rollback then runs.
 const startBound = time.Hour
 
