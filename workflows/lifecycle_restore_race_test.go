@@ -11,24 +11,37 @@ import (
 	"github.com/issuemodels/durable-lro/insights"
 )
 
-// The rollback's undeploy of the new model is refused FAILED_PRECONDITION while its
-// untracked deploy is DEPLOYING; that deploy finishes before the restore reads the model, which shows
-// DEPLOYED. The refusal has lifted, so the restore must try again (and undeploy), not end with
-// the new model DEPLOYED after a failed deploy step.
-func (s *lifecycleSuite) TestRestoreTriesAgainWhenTheMidChangeEndsBeforeTheRead() {
+// deployLostTrackOf: the location holds MaxDeployedPerLocation deployed models, undeploy-first
+// retires oldModel, and the new model's deploy step fails on the quota after a start that
+// committed and lost its reply, so that deploy runs on untracked. It returns the refusal of an
+// undeploy of the new model meanwhile.
+func (s *lifecycleSuite) deployLostTrackOf() error {
 	s.models(deployedModels(MaxDeployedPerLocation)...)
 	s.trains(900, 12)
 	s.changes(acts.UndeployIssueModel, oldModel, retireOp)
 	quota := temporal.NewApplicationError("quota", insights.ErrResourceExhausted)
 	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{}, quota)
-	busy := temporal.NewNonRetryableApplicationError("Cannot undeploy issue model in state DEPLOYING", "FailedPrecondition", nil)
-	undeploys := 0
-	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(func(context.Context, string) (activities.StartedOperation, error) {
-		if undeploys++; undeploys == 1 {
-			return activities.StartedOperation{}, busy
+	return temporal.NewNonRetryableApplicationError("Cannot undeploy issue model in state DEPLOYING", "FailedPrecondition", nil)
+}
+
+// refusedOnceThenStarts: start of model is refused with refusal the first time, then starts op.
+func (s *lifecycleSuite) refusedOnceThenStarts(start any, model string, refusal error, op string) {
+	tries := 0
+	s.env.OnActivity(start, mock.Anything, model).Return(func(context.Context, string) (activities.StartedOperation, error) {
+		if tries++; tries == 1 {
+			return activities.StartedOperation{}, refusal
 		}
-		return activities.StartedOperation{Operation: rollbackOp}, nil // the refusal has lifted
+		return activities.StartedOperation{Operation: op}, nil // the refusal has lifted
 	})
+}
+
+// The rollback's undeploy of the new model is refused FAILED_PRECONDITION while its
+// untracked deploy is DEPLOYING; that deploy finishes before the restore reads the model, which
+// shows DEPLOYED. The refusal has lifted, so the restore must try again (and undeploy), not end
+// with the new model DEPLOYED after a failed deploy step.
+func (s *lifecycleSuite) TestRestoreTriesAgainWhenTheMidChangeEndsBeforeTheRead() {
+	busy := s.deployLostTrackOf()
+	s.refusedOnceThenStarts(acts.UndeployIssueModel, testModel, busy, rollbackOp)
 	// The deploy finished between the refusal and the read.
 	s.env.OnActivity(acts.GetIssueModel, mock.Anything, testModel).Return(json.RawMessage(`{"name":"`+testModel+`","state":"DEPLOYED"}`), nil).Maybe()
 	s.awaitChild(rollbackOp, doneOp(rollbackOp)).Maybe()
@@ -51,13 +64,7 @@ func (s *lifecycleSuite) TestRedeployTriesAgainWhenTheUndeployEndsBeforeTheRead(
 	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, oldModel).Return(activities.StartedOperation{},
 		temporal.NewApplicationError("quota", insights.ErrResourceExhausted))
 	busy := temporal.NewNonRetryableApplicationError("Cannot deploy issue model in state UNDEPLOYING", "FailedPrecondition", nil)
-	deploys := 0
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, oldModel).Return(func(context.Context, string) (activities.StartedOperation, error) {
-		if deploys++; deploys == 1 {
-			return activities.StartedOperation{}, busy
-		}
-		return activities.StartedOperation{Operation: redeployOp}, nil // the refusal has lifted
-	})
+	s.refusedOnceThenStarts(acts.DeployIssueModel, oldModel, busy, redeployOp)
 	s.env.OnActivity(acts.GetIssueModel, mock.Anything, oldModel).Return(json.RawMessage(`{"name":"`+oldModel+`","state":"UNDEPLOYED"}`), nil).Maybe()
 	s.awaitChild(redeployOp, doneOp(redeployOp)).Maybe()
 	s.env.ExecuteWorkflow(IssueModelLifecycleWorkflow, lifecycleInput(QualityGate{}))

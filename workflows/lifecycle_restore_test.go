@@ -155,12 +155,7 @@ const defaultTestAttempts = 10
 // DEPLOYING: it waits for the model to leave DEPLOYING, then undeploys it, so the deployment the
 // run lost track of cannot outlive the run, and redeploys the previous model.
 func (s *lifecycleSuite) TestRollbackWaitsOutADeployItDoesNotTrack() {
-	s.models(deployedModels(MaxDeployedPerLocation)...)
-	s.trains(900, 12)
-	s.changes(acts.UndeployIssueModel, oldModel, retireOp)
-	quota := temporal.NewApplicationError("quota", insights.ErrResourceExhausted)
-	s.env.OnActivity(acts.DeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{}, quota)
-	busy := temporal.NewNonRetryableApplicationError("Cannot undeploy issue model in state DEPLOYING", "FailedPrecondition", nil)
+	busy := s.deployLostTrackOf()
 	s.env.OnActivity(acts.UndeployIssueModel, mock.Anything, testModel).Return(activities.StartedOperation{}, busy).Twice()
 	reads := 0
 	s.env.OnActivity(acts.GetIssueModel, mock.Anything, testModel).Return(func(context.Context, string) (json.RawMessage, error) {
