@@ -377,6 +377,9 @@ func (r *runner) startWorkflows(ctx context.Context, s, workflowType, taskQueue,
 				_, err := r.dev.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 					ID: fmt.Sprintf("%s%05d", idPrefix, i), TaskQueue: taskQueue,
 					WorkflowExecutionTimeout: timeout,
+					// A retry after a lost reply must not start a second run of an
+					// operation whose first run already closed.
+					WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 				}, workflowType, r.workflowInput(s, i))
 				return err
 			})
