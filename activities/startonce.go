@@ -162,8 +162,8 @@ func (a *Activities) distrustEmptyList(ctx context.Context, r startRequest, ambi
 // the activity (its clock, which CreateSkew absorbs too), so that an identical operation from
 // an earlier run is never taken for ours. A look-up for a start that gave up
 // (FindStartedOperation), which may run hours later, also requires it not after that start's
-// last ambiguous attempt ended, plus CreateSkew: an identical operation created later is another
-// run's. Against an emulator whose clock runs faster (APITimeScale above 1) the API's times run
+// last ambiguous attempt ended, plus lateCommitMargin: an identical operation created later is
+// another run's. Against an emulator whose clock runs faster (APITimeScale above 1) the API's times run
 // ahead of the worker's without bound, so there only the lower bound holds.
 func (a *Activities) createdSince(ctx context.Context, since time.Time) func(created *timestamppb.Timestamp) bool {
 	if since.IsZero() {
@@ -172,12 +172,19 @@ func (a *Activities) createdSince(ctx context.Context, since time.Time) func(cre
 	from := since.Add(-CreateSkew)
 	var to time.Time
 	if l, ok := ctx.Value(lookingKey{}).(looking); ok && !l.ambiguousEnd.IsZero() && a.APITimeScale <= 1 {
-		to = l.ambiguousEnd.Add(CreateSkew)
+		to = l.ambiguousEnd.Add(lateCommitMargin)
 	}
 	return func(created *timestamppb.Timestamp) bool {
 		return created != nil && !created.AsTime().Before(from) && (to.IsZero() || !created.AsTime().After(to))
 	}
 }
+
+// lateCommitMargin is how long after a start's last ambiguous attempt ended (the worker's
+// clock) its operation may still be created (Google's clock): a request whose client gave up
+// on its deadline or a reset may commit later, and a worker's clock may lag Google's. Wider
+// than CreateSkew, since missing our own operation leaves it untracked, while an identical
+// request of another run comes, if ever, far later (the look-up follows an hour of refusals).
+const lateCommitMargin = 15 * time.Minute
 
 // ListLagGrace is how long after an attempt that may have committed failed the operation list
 // may still not show that attempt's operation (eventual consistency): startOnce trusts an empty
