@@ -63,6 +63,7 @@ func rollingUpgrade(t *testing.T, from string) {
 	if err := old.Stop(); err != nil {
 		t.Logf("old worker: %v", err)
 	}
+	closedAtSwitch := closedRuns(t, runs)
 	startWorker(t, t.TempDir(), env)
 
 	outcomes := map[string]int{}
@@ -75,18 +76,39 @@ func rollingUpgrade(t *testing.T, from string) {
 	for _, r := range runs {
 		o, n, f, h := taskCompletions(t, r.run.GetID(), oldPid)
 		oldTasks, newTasks, failed, histories = oldTasks+o, newTasks+n, failed+f, histories+h
-		if o > 0 && n > 0 {
+		if o > 0 && n > 0 && !closedAtSwitch[r.run.GetID()] {
 			spanned++
 		}
 	}
 	if failed != 0 {
 		t.Errorf("%d WorkflowTaskFailed events after the upgrade", failed)
 	}
-	if spanned != len(runs) {
-		t.Errorf("%d of %d runs had workflow tasks on both releases", spanned, len(runs))
+	// A run the old worker finished between being seen in flight and its stop (a loaded
+	// machine) has nothing left for the new one; the rest must have moved across, and most
+	// runs must still have been open for the test to mean anything.
+	open := len(runs) - len(closedAtSwitch)
+	if spanned != open || open < len(runs)*3/4 {
+		t.Errorf("%d of %d runs open at the switch had workflow tasks on both releases (%d closed before it)", spanned, open, len(closedAtSwitch))
 	}
-	t.Logf("FIGURE rolling-upgrade from=%s runs=%d inFlightAtSwitch=%v outcomes=%v spannedBothReleases=%d histories=%d oldWorkerTasks=%d newWorkerTasks=%d workflowTaskFailed=%d allDoneAfterSwitch=%s",
-		from, len(runs), sortedCounts(inFlight), sortedCounts(outcomes), spanned, histories, oldTasks, newTasks, failed, took.Round(time.Second))
+	t.Logf("FIGURE rolling-upgrade from=%s runs=%d inFlightAtSwitch=%v closedAtSwitch=%d outcomes=%v spannedBothReleases=%d histories=%d oldWorkerTasks=%d newWorkerTasks=%d workflowTaskFailed=%d allDoneAfterSwitch=%s",
+		from, len(runs), sortedCounts(inFlight), len(closedAtSwitch), sortedCounts(outcomes), spanned, histories, oldTasks, newTasks, failed, took.Round(time.Second))
+}
+
+// closedRuns returns the IDs of the runs whose latest run has closed: with no worker running,
+// exactly those that will take no workflow task on the next one.
+func closedRuns(t *testing.T, runs []upgradeRun) map[string]bool {
+	t.Helper()
+	closed := map[string]bool{}
+	for _, r := range runs {
+		d, err := devServer.Client.DescribeWorkflowExecution(context.Background(), r.run.GetID(), "")
+		if err != nil {
+			t.Fatalf("describe %s: %v", r.run.GetID(), err)
+		}
+		if d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			closed[r.run.GetID()] = true
+		}
+	}
+	return closed
 }
 
 // bringEverythingInFlight sends the cancels and waits until every run is mid-way on the old
