@@ -33,7 +33,7 @@ import (
 // mixedFleetDefaultFrom is the release a rollout starts from when UPGRADE_FROM is not set: the
 // main that production runs today. Its input decoder is strict at every depth, so what the
 // current tree writes for it (continuations, child inputs) must be something it accepts.
-const mixedFleetDefaultFrom = "8ae7afa"
+const mixedFleetDefaultFrom = "01814fd"
 
 // Releases of a mixed fleet.
 const (

@@ -100,11 +100,11 @@ func closedRuns(t *testing.T, runs []upgradeRun) map[string]bool {
 	t.Helper()
 	closed := map[string]bool{}
 	for _, r := range runs {
-		d, err := devServer.Client.DescribeWorkflowExecution(context.Background(), r.run.GetID(), "")
+		d, err := devServer.Client.DescribeWorkflow(context.Background(), r.run.GetID(), "")
 		if err != nil {
 			t.Fatalf("describe %s: %v", r.run.GetID(), err)
 		}
-		if d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		if d.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			closed[r.run.GetID()] = true
 		}
 	}
