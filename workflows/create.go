@@ -147,7 +147,7 @@ func deleteModel(ctx workflow.Context, op insights.Operation, polling *PollingPo
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"could not delete %s, the model the cancel could not stop: %s", model.GetName(), rootMessage(err)), errorType(err), err, model.GetName())
 	}
-	actx := withDeleteActivity(ctx, model.GetName())
+	actx := withUntilAnsweredActivity(ctx, model.GetName()) // retried until it starts
 	var started activities.StartedOperation
 	if err := workflow.ExecuteActivity(actx, acts.DeleteIssueModel, model.GetName()).Get(actx, &started); err != nil {
 		return "", named(err)

@@ -101,13 +101,8 @@ func withChangeActivity(ctx workflow.Context, resource string, scheduleToClose t
 	}))
 }
 
-// withDeleteActivity is for the DeleteIssueModel of model, which a cancel could not stop: it is
-// retried until it starts (withUntilAnsweredActivity).
-func withDeleteActivity(ctx workflow.Context, model string) workflow.Context {
-	return withUntilAnsweredActivity(ctx, model)
-}
-
-// withUntilAnsweredActivity is for a call on resource that must not give up on a refusal. No
+// withUntilAnsweredActivity is for a call on resource that must not give up on a refusal (the
+// DeleteIssueModel of a model a cancel could not stop, a look-up for a given-up start). No
 // schedule-to-close bound: the server then bounds a regular activity by the run's timeout only
 // (the SDK copies StartToClose into it for local activities alone), so the call is retried
 // until it answers or meets a non-retryable error.
