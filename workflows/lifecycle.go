@@ -82,6 +82,19 @@ type lifecycle struct {
 	restoreFenced, lookFenced bool
 }
 
+// takesChange says whether the lifecycle run takes the new path of change (asked each time it
+// may diverge), fencing older workers the first time it does; *fenced records that it did.
+func (l *lifecycle) takesChange(change string, version workflow.Version, fenced *bool) bool {
+	if workflow.GetVersion(l.ctx, change, workflow.DefaultVersion, version) < version {
+		return false
+	}
+	if !*fenced {
+		fenceOlderWorkers(l.ctx)
+		*fenced = true
+	}
+	return true
+}
+
 // IssueModelLifecycleWorkflow trains, gates, deploys and swaps an issue model:
 // check quotas → create and await training (child CreateIssueModelWorkflow) → quality gate →
 // deploy and await (child AwaitOperationWorkflow) → undeploy the previous model(s) and

@@ -19,12 +19,8 @@ import (
 // when nothing is found, the start started nothing and its error stands.
 func (l *lifecycle) lookForGivenUpStart(s awaitedStep, startErr error) (activities.StartedOperation, error) {
 	mayHaveStarted, ambiguousEnd := activities.MayHaveStarted(startErr)
-	if !mayHaveStarted || workflow.GetVersion(l.ctx, lookAfterGivenUpStartChange, workflow.DefaultVersion, lookAfterGivenUpStartVersion) < lookAfterGivenUpStartVersion {
+	if !mayHaveStarted || !l.takesChange(lookAfterGivenUpStartChange, lookAfterGivenUpStartVersion, &l.lookFenced) {
 		return activities.StartedOperation{}, startErr
-	}
-	if !l.lookFenced {
-		fenceOlderWorkers(l.ctx)
-		l.lookFenced = true
 	}
 	if ambiguousEnd.IsZero() {
 		ambiguousEnd = workflow.Now(l.ctx) // an attempt that timed out ended at the latest now

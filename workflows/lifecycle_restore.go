@@ -40,14 +40,7 @@ func (l *lifecycle) restore(suffix string, start any, model string) error {
 
 // restoresUntilDone: this run tries a restoring start until it is done (restoreUntilDoneChange).
 func (l *lifecycle) restoresUntilDone() bool {
-	if workflow.GetVersion(l.ctx, restoreUntilDoneChange, workflow.DefaultVersion, restoreUntilDoneVersion) < restoreUntilDoneVersion {
-		return false
-	}
-	if !l.restoreFenced {
-		fenceOlderWorkers(l.ctx)
-		l.restoreFenced = true
-	}
-	return true
+	return l.takesChange(restoreUntilDoneChange, restoreUntilDoneVersion, &l.restoreFenced)
 }
 
 // startRestoring runs the start activity of a restoring step until it answers or fails for
