@@ -98,6 +98,12 @@ func FromAPIError(op string, err error) error {
 	return temporal.NewApplicationError(msg, st.Code().String(), details)
 }
 
+// FailsForGood reports whether a google.rpc.Code (an operation's error code) is one that the
+// same request would meet again (nonRetryableCodes), rather than a transient failure.
+func FailsForGood(c int32) bool {
+	return nonRetryableCodes[codes.Code(c)]
+}
+
 // IsErrorType reports whether err is (or wraps) an ApplicationError of the given type.
 func IsErrorType(err error, errType string) bool {
 	var appErr *temporal.ApplicationError

@@ -32,10 +32,52 @@ const (
 )
 
 // restore runs a start that puts the location back and awaits its operation (see above; runs
-// before restoreUntilDoneChange give up after startBound).
+// before restoreUntilDoneChange give up after startBound). An operation that failed for now
+// (INTERNAL, UNAVAILABLE, ...) or whose await gave up is restored again, after a wait: the next
+// try's start reads the model and adopts an operation still running.
 func (l *lifecycle) restore(suffix string, start any, model string) error {
-	_, err := l.startAndAwaitOp(awaitedStep{suffix: suffix, start: start, params: model, restoring: true})
-	return err
+	s := awaitedStep{suffix: suffix, start: start, params: model, restoring: true}
+	wait := restoreFirstWait
+	for try := 1; ; try++ {
+		started, op, err := l.startAndAwaitStarted(s)
+		if err == nil || started.Operation == "" || !restoresAgain(op, err) || !l.restoresUntilDone() {
+			if err == nil && try > 1 {
+				l.currentStep().Detail, l.status.LastError = "", ""
+			}
+			return err
+		}
+		if err := l.waitToRestore(s, "failed", try, &wait, err); err != nil {
+			return err
+		}
+	}
+}
+
+// restoresAgain: a restore whose operation op was started but ended with err is worth another
+// try: the operation failed for now, or its await gave up before its end.
+func restoresAgain(op insights.Operation, err error) bool {
+	switch {
+	case op.Done && op.Error != nil:
+		return op.Error.Code != insights.CodeCancelled && !insights.FailsForGood(op.Error.Code)
+	case op.Done:
+		return false
+	}
+	var canceled *temporal.CanceledError
+	var terminated *temporal.TerminatedError
+	return !errors.As(err, &canceled) && !errors.As(err, &terminated)
+}
+
+// waitToRestore says in the status why the restore s waits (its try, what happened, err),
+// sleeps *wait, and doubles it up to restoreMaxWait.
+func (l *lifecycle) waitToRestore(s awaitedStep, what string, try int, wait *time.Duration, err error) error {
+	next := workflow.Now(l.ctx).Add(*wait).UTC().Format(time.RFC3339)
+	l.status.LastError = rootMessage(err)
+	l.currentStep().Detail = fmt.Sprintf("waiting to restore: %s of %v %s (try %d), trying again at %s: %s",
+		s.suffix, s.params, what, try, next, l.status.LastError)
+	if err := workflow.Sleep(l.ctx, *wait); err != nil {
+		return err
+	}
+	*wait = min(2**wait, restoreMaxWait)
+	return nil
 }
 
 // restoresUntilDone: this run tries a restoring start until it is done (restoreUntilDoneChange).
@@ -67,15 +109,10 @@ func (l *lifecycle) startRestoring(s awaitedStep) (activities.StartedOperation, 
 			}
 		}
 		refusedSettled = false
-		next := workflow.Now(l.ctx).Add(wait).UTC().Format(time.RFC3339)
-		l.status.LastError = rootMessage(err)
-		l.currentStep().Detail = fmt.Sprintf("waiting to restore: %s of %v refused (try %d), trying again at %s: %s",
-			s.suffix, s.params, try, next, l.status.LastError)
-		if err := workflow.Sleep(l.ctx, wait); err != nil {
+		if err := l.waitToRestore(s, "refused", try, &wait, err); err != nil {
 			return started, err
 		}
 		waited = true
-		wait = min(2*wait, restoreMaxWait)
 	}
 }
 
